@@ -1,0 +1,14 @@
+# The two commands of the README, and a few conveniences. Each installs what it needs first.
+.PHONY: demo test airflow clean
+
+demo:  ## run the retraining DAG end to end on generated data (embedded default)
+	./scripts/demo.sh
+
+test:  ## lint and run every test, end-to-end runs through real Airflow included
+	./scripts/test.sh
+
+airflow:  ## the Airflow UI on http://localhost:8080 over the demo's metadata DB
+	./scripts/airflow.sh standalone
+
+clean:  ## forget the demo's data, registry, DVC cache and Airflow DB (not the installed .venv)
+	rm -rf var

@@ -1,0 +1,104 @@
+"""
+### Retrain the card-fraud model
+
+Every Monday at 03:00 UTC, or when triggered by hand:
+
+1. **extract** the transactions of the week before the logical date into one batch (+ manifest, sha256);
+2. **validate** the batch against `expectations/transactions.json` (Great Expectations). A batch that
+   breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run stops here;
+3. **train** through the DVC pipeline (`dvc.yaml`) on the validated batches of the training window, in a
+   workspace of its own; data and models are pushed to the DVC remote;
+4. **evaluate** the challenger against the gates: PR-AUC and recall floors, beat the baseline, no
+   regression against the champion on the same holdout. A failed gate stops the run; the champion stays;
+5. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
+   gates, this run's id). The first model becomes `champion`; later ones become `challenger`.
+
+Every task is one call into `retrainer.tasks`; XCom carries URIs and small dicts only. Empty Params fall
+back to `params.yaml`. Rerunning a logical date overwrites the same keys and registers no new version.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.sdk import (
+    Asset,
+    CronTriggerTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    dag,
+    task,
+)
+
+REGISTERED_MODEL = Asset("retrainer://registry/fraud-xgb", group="model")
+
+
+def _override(kind: str, description: str, **bounds) -> Param:
+    """An optional form field: left empty, the value in params.yaml applies."""
+    return Param(None, type=["null", kind], description=description, **bounds)
+
+
+@dag(
+    dag_id="retrain_fraud",
+    schedule=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
+    start_date=datetime(2026, 1, 5, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["fraud", "retraining", "xgboost"],
+    default_args={
+        "owner": "ml-platform",
+        "retries": 2,  # after [core] default_task_retry_delay (300 s unless configured)
+        # A rejected batch, a failed gate or a bad checksum is a verdict: retrying cannot change it.
+        "retry_policy": ExceptionRetryPolicy(
+            rules=[RetryRule(exception="retrainer.errors.Rejected", action=RetryAction.FAIL)]
+        ),
+    },
+    params={
+        "extract_window_days": _override("integer", "Days before the logical date to extract.", minimum=1),
+        "training_window_days": _override("integer", "Days of validated batches to train on.", minimum=14),
+        "min_pr_auc": _override("number", "Gate: PR-AUC floor on the holdout.", minimum=0, maximum=1),
+        "min_recall_at_fpr": _override(
+            "number", "Gate: recall floor at the FPR budget.", minimum=0, maximum=1
+        ),
+        "champion_tolerance": _override("number", "Gate: allowed PR-AUC drop below the champion.", minimum=0),
+    },
+)
+def retrain_fraud():
+    @task
+    def extract(params=None, logical_date=None, dag_run=None) -> dict:
+        from retrainer import tasks
+
+        return tasks.extract(logical_date or dag_run.run_after, params)
+
+    @task
+    def validate(batch: dict, params=None) -> dict:
+        from retrainer import tasks
+
+        return tasks.validate(batch["manifest_uri"], params)
+
+    @task
+    def train(validated: dict, params=None, logical_date=None, dag_run=None) -> dict:
+        from retrainer import tasks
+
+        return tasks.train(logical_date or dag_run.run_after, params)
+
+    @task
+    def evaluate(trained: dict, params=None) -> dict:
+        from retrainer import tasks
+
+        return tasks.evaluate(trained["run_manifest_uri"], params)
+
+    @task(outlets=[REGISTERED_MODEL])
+    def register(trained: dict, evaluated: dict, params=None, run_id=None) -> dict:
+        from retrainer import tasks
+
+        return tasks.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
+
+    trained = train(validate(extract()))
+    register(trained, evaluate(trained))
+
+
+retrain_fraud()

@@ -1,0 +1,1 @@
+"""Retraining platform domain package."""

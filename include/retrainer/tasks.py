@@ -1,0 +1,236 @@
+"""The entry points of the retraining DAG's tasks, one per task, with no Airflow in them.
+
+Each takes the run's logical date or upstream URIs plus the DAG's Params, reads its settings from the
+environment, and returns a small JSON-able dict for XCom: URIs and numbers, never data frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from retrainer import config, features, training
+from retrainer import extract as extract_stage
+from retrainer import validate as validate_stage
+from retrainer.evaluate import GateFailed, classification_metrics, evaluate_gates, gate_report
+from retrainer.lineage import git_revision, package_versions
+from retrainer.models import load_xgboost, score_xgboost
+from retrainer.registry import CHALLENGER, CHAMPION, Registry
+from retrainer.stages import BASELINE_FILE, MODEL_FILE
+from retrainer.storage import Storage, open_storage, sha256_bytes
+
+# The DAG's Params (flat names, shown as a form in the UI) and the params.yaml keys they override.
+PARAM_KEYS = {
+    "extract_window_days": "data.extract_window_days",
+    "training_window_days": "data.training_window_days",
+    "min_pr_auc": "gates.min_pr_auc",
+    "min_recall_at_fpr": "gates.min_recall_at_fpr",
+    "champion_tolerance": "gates.champion_tolerance",
+}
+GATES_FILE = "gates.json"
+# The run's files that a registry version keeps (under their base names for the models).
+REGISTERED_FILES = (
+    f"models/{MODEL_FILE}",
+    f"models/{BASELINE_FILE}",
+    "params.yaml",
+    "dvc.yaml",
+    "dvc.lock",
+    "data/batches.dvc",
+    "reports/pr_curve.csv",
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: config.Settings
+    params: dict[str, Any]
+    storage: Storage
+
+    @classmethod
+    def load(cls, dag_params: dict[str, Any] | None = None) -> Context:
+        settings = config.Settings.from_env()
+        overrides = {}
+        for name, value in (dag_params or {}).items():
+            if name not in PARAM_KEYS:
+                raise config.ConfigError(f"unknown DAG param {name!r}; known: {sorted(PARAM_KEYS)}")
+            overrides[PARAM_KEYS[name]] = value
+        params = config.merge_params(config.load_params(settings.params_path), overrides)
+        return cls(settings, params, open_storage(settings.storage_root))
+
+    @property
+    def model(self) -> str:
+        return self.params["model"]["name"]
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.storage, self.model)
+
+    def read_json(self, uri: str) -> dict:
+        return json.loads(self.storage.get_text(self.storage.key_of(uri)))
+
+    def read_verified(self, entry: dict) -> bytes:
+        """The bytes of a published file, refused if they differ from the sha256 its manifest recorded."""
+        data = self.storage.get_bytes(self.storage.key_of(entry["uri"]))
+        if (actual := sha256_bytes(data)) != entry["sha256"]:
+            raise training.TrainingError(
+                f"{entry['uri']} changed after it was published: "
+                f"sha256 {actual}, its manifest says {entry['sha256']}"
+            )
+        return data
+
+
+def extract(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Extract the window ending at the logical date into a batch; returns its manifest."""
+    ctx = Context.load(dag_params)
+    return extract_stage.extract_batch(
+        open_storage(ctx.settings.source_root),
+        ctx.storage,
+        ctx.model,
+        as_of,
+        ctx.params["data"]["extract_window_days"],
+    )
+
+
+def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised."""
+    ctx = Context.load(dag_params)
+    suite = ctx.settings.expectations_dir / f"{ctx.params['data']['suite']}.json"
+    report = validate_stage.validate_batch(ctx.storage, manifest_uri, suite)
+    return {k: report[k] for k in ("validation_uri", "batch_uri", "rows", "success")} | {
+        "warnings": len(report["warnings"])
+    }
+
+
+def train(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Run the DVC pipeline on the training window; returns the run manifest's URI and headline numbers."""
+    ctx = Context.load(dag_params)
+    manifest = training.train_run(ctx.settings, ctx.storage, ctx.params, as_of)
+    return {
+        "run_manifest_uri": manifest["manifest_uri"],
+        "data_hash": manifest["data_hash"],
+        "challenger_pr_auc": manifest["metrics"]["challenger"]["pr_auc"],
+        "baseline_pr_auc": manifest["metrics"]["baseline"]["pr_auc"],
+    }
+
+
+def champion_metrics(ctx: Context, holdout: pd.DataFrame) -> tuple[int, dict] | None:
+    """The champion's metrics on this run's holdout, or None if there is no champion yet."""
+    registry = ctx.registry
+    if registry.alias(CHAMPION) is None:
+        return None
+    record = registry.get(CHAMPION)
+    booster = load_xgboost(registry.read_file(CHAMPION, MODEL_FILE))
+    x = features.build_matrix(holdout, record["params"]["features"])
+    scores = score_xgboost(booster, x)
+    y = holdout[ctx.params["model"]["label"]].to_numpy()
+    return record["version"], classification_metrics(y, scores, ctx.params["evaluate"]["fpr_target"])
+
+
+def evaluate(run_manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Hold the challenger against the gates; writes the gate report and raises GateFailed on a failure."""
+    ctx = Context.load(dag_params)
+    run = ctx.read_json(run_manifest_uri)
+    holdout = pd.read_parquet(io.BytesIO(ctx.read_verified(run["files"]["data/prepared/holdout.parquet"])))
+    champion = champion_metrics(ctx, holdout)
+    gates = evaluate_gates(
+        run["metrics"]["challenger"],
+        run["metrics"]["baseline"],
+        champion and champion[1],
+        ctx.params["gates"],
+    )
+    report = {
+        "model": ctx.model,
+        "run_key": run["run_key"],
+        "challenger": run["metrics"]["challenger"],
+        "baseline": run["metrics"]["baseline"],
+        "champion": {"version": champion[0], **champion[1]} if champion else None,
+        "thresholds": ctx.params["gates"],
+        **gate_report(gates),
+    }
+    uri = ctx.storage.put_text(
+        f"{training.run_prefix(ctx.model, run['run_key'])}/{GATES_FILE}", json.dumps(report, indent=2)
+    )
+    if not report["passed"]:
+        raise GateFailed(gates, uri)
+    return {"gates_uri": uri, "passed": True, "champion_version": champion[0] if champion else None}
+
+
+def _idempotency_key(model: str, run: dict, params: dict) -> str:
+    """Same model, logical date, training data and training params: the same version, however often it
+    reruns. Gate thresholds are left out: they judge a model, they do not make it."""
+    training_params = {section: value for section, value in params.items() if section != "gates"}
+    payload = json.dumps(
+        [model, run["run_key"], run["data_hash"], training_params], sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def register(
+    run_manifest_uri: str,
+    gates_uri: str,
+    airflow_run_id: str | None = None,
+    dag_params: dict[str, Any] | None = None,
+) -> dict:
+    """Register the gated challenger with its lineage.
+
+    The first version becomes champion; later ones become challenger and wait for promotion.
+    """
+    ctx = Context.load(dag_params)
+    run = ctx.read_json(run_manifest_uri)
+    gates = ctx.read_json(gates_uri)
+    if not gates.get("passed") or gates.get("run_key") != run["run_key"]:
+        raise GateFailed([], gates_uri)  # never register on a report that is failed or from another run
+    files = {name.removeprefix("models/"): ctx.read_verified(run["files"][name]) for name in REGISTERED_FILES}
+    files[GATES_FILE] = ctx.storage.get_bytes(ctx.storage.key_of(gates_uri))
+    run_params = yaml.safe_load(files["params.yaml"])
+    lineage = {
+        "run_key": run["run_key"],
+        "as_of": run["as_of"],
+        "airflow_run_id": airflow_run_id,
+        "data_hash": run["data_hash"],
+        "dvc_lock_hashes": training.read_lock_hashes(files["dvc.lock"].decode()),
+        "batches": run["batches"],
+        "training_window": {
+            "days": run_params["data"]["training_window_days"],
+            "label_maturity_days": run_params["data"]["label_maturity_days"],
+            "maturity_horizon": run["prepare"]["maturity_horizon"],
+        },
+        "git": git_revision(ctx.settings.project_dir),
+        "packages": package_versions(),
+        "params": run_params,
+        "metrics": {
+            "challenger": gates["challenger"],
+            "baseline": gates["baseline"],
+            "champion": gates["champion"],
+        },
+        "gates": gates["gates"],
+        "run_manifest_uri": run_manifest_uri,
+    }
+    registry = ctx.registry
+    record, created = registry.register(files, lineage, _idempotency_key(ctx.model, run, run_params))
+    if created:
+        if registry.alias(CHAMPION) is None:
+            registry.set_alias(CHAMPION, record["version"], "retrain", "first model to pass every gate")
+        else:
+            registry.set_alias(
+                CHALLENGER, record["version"], "retrain", "passed every gate; awaiting promotion"
+            )
+    aliases = sorted(
+        name for name, entry in registry.aliases().items() if entry["version"] == record["version"]
+    )
+    return {
+        "model": ctx.model,
+        "version": record["version"],
+        "created": created,
+        "aliases": aliases,
+        "pr_auc": record["metrics"]["challenger"]["pr_auc"],
+        "recall_at_fpr": record["metrics"]["challenger"]["recall_at_fpr"],
+        "data_hash": record["data_hash"],
+    }

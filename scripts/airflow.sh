@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Any Airflow CLI command against the demo's environment, e.g. `scripts/airflow.sh standalone` for the UI
+# or `scripts/airflow.sh dags list-runs retrain_fraud`.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+"$ROOT/scripts/bootstrap.sh"
+exec airflow "$@"

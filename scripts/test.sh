@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test suite: lint, unit tests of the package, DAG integrity, end-to-end runs through real Airflow.
+# Installs what it needs first (scripts/bootstrap.sh); extra arguments go to pytest.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+"$ROOT/scripts/bootstrap.sh"
+cd "$ROOT"
+echo "==> ruff"
+ruff check .
+ruff format --check --quiet include dags plugins tests bench
+echo "==> pytest"
+# Tests set their own AIRFLOW_HOME and RETRAINER_VAR_DIR; unset the demo's so nothing leaks between them.
+unset AIRFLOW_HOME RETRAINER_VAR_DIR
+exec python -m pytest "$@"

@@ -1,0 +1,116 @@
+"""Shared fixtures: an isolated var/ directory per test, generated data, a local S3 endpoint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+AS_OF = "2026-11-16T00:00:00+00:00"  # a Monday; the data ends the day before
+LAST_DAY = date(2026, 11, 15)
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+@pytest.fixture
+def var_dir(tmp_path, monkeypatch) -> Path:
+    """Point every retrainer setting at a fresh directory (storage, source, DVC cache and remote)."""
+    var = tmp_path / "var"
+    monkeypatch.setenv("RETRAINER_VAR_DIR", str(var))
+    for name in (
+        "RETRAINER_STORAGE_ROOT",
+        "RETRAINER_SOURCE_ROOT",
+        "RETRAINER_DVC_REMOTE",
+        "RETRAINER_WORK_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return var
+
+
+@pytest.fixture
+def settings(var_dir):
+    from retrainer.config import Settings
+
+    return Settings.from_env()
+
+
+@pytest.fixture
+def params():
+    from retrainer.config import load_params
+
+    return load_params(PROJECT_DIR / "params.yaml")
+
+
+@pytest.fixture
+def storage(settings):
+    from retrainer.storage import open_storage
+
+    return open_storage(settings.storage_root)
+
+
+@pytest.fixture
+def source(settings):
+    from retrainer.storage import open_storage
+
+    return open_storage(settings.source_root)
+
+
+def generate_source(source, days: int = 70, last_day: date = LAST_DAY, **knobs) -> None:
+    from retrainer.synthetic import GeneratorConfig, generate
+
+    generate(source, last_day - timedelta(days=days - 1), last_day, seed=7, config=GeneratorConfig(**knobs))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 endpoint (moto_server) on 127.0.0.1, started for the session and stopped after it."""
+    port = _free_port()
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    process = subprocess.Popen(
+        [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("moto_server did not start within 30 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_env(s3_endpoint, monkeypatch):
+    """boto3 pointed at the local endpoint with throwaway credentials; returns a fresh bucket's name."""
+    import uuid
+
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bucket = f"retrainer-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return bucket

@@ -1,0 +1,78 @@
+"""The retraining DAG end to end through real Airflow, GX and DVC on generated data."""
+
+import json
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+LOGICAL_DATE = "2026-11-16"
+FIRST_RUN = {"extract_window_days": 56}
+
+
+def test_weekly_run_registers_a_champion_whose_lineage_matches_dvc_lock(airflow):
+    airflow.retrainer("generate", "--end", "2026-11-15", "--days", "70")
+    run = airflow.dags_test("retrain_fraud", LOGICAL_DATE, FIRST_RUN)
+    assert run.state == "success", run.log[-5000:]
+
+    versions = json.loads(airflow.retrainer("registry", "list", "--json"))
+    assert [(v["version"], v["aliases"]) for v in versions] == [(1, ["champion"])]
+    version = versions[0]
+    lock = yaml.safe_load(
+        (airflow.var / "work" / "fraud-xgb" / "2026-11-16T000000Z" / "dvc.lock").read_text()
+    )
+    batches = next(d for d in lock["stages"]["prepare"]["deps"] if d["path"] == "data/batches")
+    assert version["data_hash"] == batches["md5"]
+    assert version["airflow_run_id"].startswith("manual__")
+    assert version["params"]["data"]["extract_window_days"] == 56
+
+    # the champion loads (checksum verified) and scores
+    from retrainer.config import Settings
+    from retrainer.models import load_xgboost
+    from retrainer.registry import Registry
+    from retrainer.storage import open_storage
+
+    settings = Settings.from_env({"RETRAINER_VAR_DIR": str(airflow.var)})
+    registry = Registry(open_storage(settings.storage_root), "fraud-xgb")
+    booster = load_xgboost(registry.read_file("champion", "model.ubj"))
+    assert booster.num_features() == len(version["params"]["features"]["numeric"]) + sum(
+        len(levels) for levels in version["params"]["features"]["categorical"].values()
+    )
+
+    # a rerun of the same logical date overwrites the same keys and adds no version
+    rerun = airflow.dags_test("retrain_fraud", LOGICAL_DATE, FIRST_RUN)
+    assert rerun.state == "success", rerun.log[-5000:]
+    assert len(json.loads(airflow.retrainer("registry", "list", "--json"))) == 1
+
+
+def test_batch_missing_a_column_ends_in_quarantine_before_training(airflow):
+    # every day of the window lacks `amount`
+    airflow.retrainer(
+        "generate",
+        "--end",
+        "2026-11-15",
+        "--days",
+        "7",
+        "--broken",
+        "missing_column",
+        *[arg for d in range(9, 16) for arg in ("--broken-day", f"2026-11-{d:02d}")],
+    )
+    run = airflow.dags_test("retrain_fraud", LOGICAL_DATE)
+    assert run.state == "failed"
+    assert "BatchRejected" in run.log
+    assert "expect_column_to_exist on column 'amount'" in run.log
+    # a rejected batch is a verdict: the retry policy fails the task at once instead of retrying
+    assert "action=fail" in run.log and "Matched rule for BatchRejected" in run.log
+
+    reason = json.loads(
+        (airflow.var / "storage/quarantine/fraud-xgb/2026-11-16T000000Z/reason.json").read_text()
+    )
+    assert ("expect_column_to_exist", "amount") in {
+        (f["expectation"], f["column"]) for f in reason["failures"]
+    }
+    assert not (airflow.var / "storage/batches/fraud-xgb/2026-11-16T000000Z").exists()
+    # nothing after validate ran: no workspace, nothing pushed, no registry
+    assert not (airflow.var / "work").exists()
+    assert not (airflow.var / "dvc-remote").exists()
+    assert not (airflow.var / "storage/registry").exists()

@@ -1,0 +1,125 @@
+"""The DAG's task entry points chained without Airflow: real GX, real `dvc repro` and `dvc push`."""
+
+import json
+
+import pytest
+import yaml
+
+from retrainer import tasks
+from retrainer.config import ConfigError
+from retrainer.evaluate import GateFailed
+from retrainer.models import load_xgboost, score_xgboost
+from retrainer.registry import CHALLENGER, CHAMPION, Registry
+from tests.conftest import generate_source
+
+FIRST = "2026-11-16T00:00:00+00:00"
+SECOND = "2026-11-23T00:00:00+00:00"
+
+
+def _run(as_of, dag_params=None):
+    batch = tasks.extract(as_of, dag_params)
+    tasks.validate(batch["manifest_uri"], dag_params)
+    trained = tasks.train(as_of, dag_params)
+    evaluated = tasks.evaluate(trained["run_manifest_uri"], dag_params)
+    return trained, tasks.register(
+        trained["run_manifest_uri"], evaluated["gates_uri"], "manual__test", dag_params
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Two weekly runs on one storage root; shared by the tests below because DVC training takes seconds."""
+    mp = pytest.MonkeyPatch()
+    var = tmp_path_factory.mktemp("var")
+    mp.setenv("RETRAINER_VAR_DIR", str(var))
+    from retrainer.config import Settings
+    from retrainer.storage import open_storage
+
+    settings = Settings.from_env()
+    generate_source(
+        open_storage(settings.source_root), days=77, last_day=__import__("datetime").date(2026, 11, 22)
+    )
+    first_trained, first = _run(FIRST, {"extract_window_days": 56})
+    rerun_trained, rerun = _run(FIRST, {"extract_window_days": 56})
+    _, second = _run(SECOND)
+    yield {
+        "settings": settings,
+        "storage": open_storage(settings.storage_root),
+        "first": first,
+        "first_trained": first_trained,
+        "rerun": rerun,
+        "rerun_trained": rerun_trained,
+        "second": second,
+    }
+    mp.undo()
+
+
+def test_first_passing_model_becomes_champion_with_lineage(pipeline):
+    first = pipeline["first"]
+    assert first["created"] and first["version"] == 1 and first["aliases"] == [CHAMPION]
+    record = Registry(pipeline["storage"], "fraud-xgb").get(CHAMPION)
+    lock = yaml.safe_load(Registry(pipeline["storage"], "fraud-xgb").read_file(1, "dvc.lock"))
+    batches_dep = next(d for d in lock["stages"]["prepare"]["deps"] if d["path"] == "data/batches")
+    assert record["data_hash"] == batches_dep["md5"]
+    assert record["airflow_run_id"] == "manual__test"
+    assert record["params"]["run"]["as_of"] == FIRST
+    assert record["git"]["source"] in {"git", "unavailable", "RETRAINER_GIT_REVISION"}
+    assert {g["name"] for g in record["gates"]} >= {
+        "min_pr_auc",
+        "beats_baseline",
+        "no_regression_vs_champion",
+    }
+
+
+def test_rerunning_a_logical_date_adds_no_version(pipeline):
+    assert pipeline["rerun"]["version"] == 1 and not pipeline["rerun"]["created"]
+    assert pipeline["rerun_trained"]["data_hash"] == pipeline["first_trained"]["data_hash"]
+
+
+def test_next_week_registers_a_challenger_compared_with_the_champion(pipeline):
+    second = pipeline["second"]
+    assert second["version"] == 2 and second["aliases"] == [CHALLENGER]
+    registry = Registry(pipeline["storage"], "fraud-xgb")
+    assert registry.get(CHAMPION)["version"] == 1
+    assert registry.get(2)["metrics"]["champion"]["version"] == 1
+
+
+def test_registered_model_loads_and_scores(pipeline, params):
+    import io
+
+    import pandas as pd
+
+    from retrainer.features import build_matrix
+
+    registry = Registry(pipeline["storage"], "fraud-xgb")
+    booster = load_xgboost(registry.read_file(CHAMPION, "model.ubj"))
+    run = json.loads(
+        pipeline["storage"].get_text(
+            pipeline["storage"].key_of(pipeline["first_trained"]["run_manifest_uri"])
+        )
+    )
+    holdout_uri = run["files"]["data/prepared/holdout.parquet"]["uri"]
+    holdout = pd.read_parquet(
+        io.BytesIO(pipeline["storage"].get_bytes(pipeline["storage"].key_of(holdout_uri)))
+    )
+    scores = score_xgboost(booster, build_matrix(holdout, params["features"]))
+    assert scores.shape == (len(holdout),) and scores.min() >= 0 and scores.max() <= 1
+    assert scores[holdout["is_fraud"] == 1].mean() > 5 * scores[holdout["is_fraud"] == 0].mean()
+
+
+def test_data_and_models_are_pushed_to_the_dvc_remote(pipeline):
+    remote = pipeline["settings"].dvc_remote
+    from pathlib import Path
+
+    assert sum(1 for p in Path(remote).rglob("*") if p.is_file()) > 5
+
+
+def test_an_impossible_gate_stops_the_run_and_keeps_the_champion(pipeline):
+    with pytest.raises(GateFailed, match="min_pr_auc FAILED"):
+        tasks.evaluate(pipeline["first_trained"]["run_manifest_uri"], {"min_pr_auc": 0.99})
+    assert Registry(pipeline["storage"], "fraud-xgb").get(CHAMPION)["version"] == 1
+
+
+def test_unknown_dag_param_is_refused():
+    with pytest.raises(ConfigError, match="min_prauc"):
+        tasks.Context.load({"min_prauc": 0.5})
