@@ -1,0 +1,98 @@
+"""The DAG under a real scheduler and executor: `airflow standalone`, a run triggered through the REST API.
+
+Unlike `airflow dags test`, every task runs in a process of its own here, as it does in production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests.conftest import _free_port
+from tests.e2e.conftest import BIN
+
+pytestmark = pytest.mark.e2e
+
+
+def _request(method: str, url: str, token: str | None = None, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if result := predicate():
+                return result
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def standalone(airflow):
+    port = _free_port()
+    env = airflow.env | {
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(_free_port()),
+    }
+    log = (airflow.home / "standalone.log").open("w")
+    process = subprocess.Popen(
+        [str(BIN / "airflow"), "standalone"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: _request("GET", f"{base}/api/v2/version"), 180, "the API server")
+        token = _request("GET", f"{base}/auth/token")["access_token"]
+        yield base, token
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_a_run_triggered_through_the_rest_api_registers_a_champion(airflow, standalone):
+    base, token = standalone
+    airflow.retrainer("generate", "--end", "2026-11-15", "--days", "70")
+    _wait(lambda: _request("GET", f"{base}/api/v2/dags/retrain_fraud", token), 120, "the DAG to be parsed")
+    run = _request(
+        "POST",
+        f"{base}/api/v2/dags/retrain_fraud/dagRuns",
+        token,
+        {"logical_date": "2026-11-16T00:00:00Z", "conf": {"extract_window_days": 56}},
+    )
+    _request("PATCH", f"{base}/api/v2/dags/retrain_fraud", token, {"is_paused": False})
+    run_url = f"{base}/api/v2/dags/retrain_fraud/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
+    state = _wait(
+        lambda: (s := _request("GET", run_url, token)["state"]) in ("success", "failed") and s, 420, "the run"
+    )
+    assert state == "success", (airflow.home / "standalone.log").read_text()[-3000:]
+    versions = json.loads(airflow.retrainer("registry", "list", "--json"))
+    mine = [v for v in versions if v["airflow_run_id"] == run["dag_run_id"]]
+    assert len(mine) == 1 and "champion" in mine[0]["aliases"]
