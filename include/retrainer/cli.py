@@ -19,12 +19,12 @@ def _date(text: str) -> date:
 def _print(payload, as_json: bool) -> None:
     if as_json:
         print(json.dumps(payload, indent=2, default=str))
-    elif isinstance(payload, list):
-        for row in payload:
-            print(row)
-    else:
+    elif isinstance(payload, dict):
         for key, value in payload.items():
             print(f"{key}: {value}")
+    else:
+        for row in payload if isinstance(payload, list) else [payload]:
+            print(row)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -71,31 +71,30 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registry():
-    from retrainer.registry import Registry
-    from retrainer.storage import open_storage
-
-    settings = config.Settings.from_env()
-    params = config.load_params(settings.params_path)
-    return Registry(open_storage(settings.storage_root), params["model"]["name"])
-
-
 def cmd_registry(args: argparse.Namespace) -> int:
-    registry = _registry()
-    if args.action == "list":
-        aliases = registry.aliases()
-        rows = []
-        for record in registry.versions():
-            names = sorted(a for a, entry in aliases.items() if entry["version"] == record["version"])
-            rows.append({**record, "aliases": names} if args.json else _summary(record, names))
-        _print(rows, args.json)
-    elif args.action == "show":
-        record = registry.get(args.ref)
-        names = sorted(a for a, entry in registry.aliases().items() if entry["version"] == record["version"])
-        _print({**record, "aliases": names} if args.json else _summary(record, names), args.json)
-    else:
-        _print(registry.audit_log(), args.json)
+    from retrainer.tasks import Context
+
+    registry = Context.load().registry
+    if args.action == "audit":
+        events = registry.audit_log()
+        _print(events if args.json else [_audit_line(e) for e in events], args.json)
+        return 0
+    by_version = registry.aliases_by_version()
+    records = registry.versions() if args.action == "list" else [registry.get(args.ref)]
+    rows = []
+    for record in records:
+        aliases = by_version.get(record["version"], [])
+        rows.append({**record, "aliases": aliases} if args.json else _summary(record, aliases))
+    if args.action == "show":
+        rows = rows[0]
+    _print(rows, args.json)
     return 0
+
+
+def _audit_line(event: dict) -> str:
+    alias = f" {event['alias']} ->" if event.get("alias") else ""
+    reason = f": {event['reason']}" if event.get("reason") else ""
+    return f"{event['at']} {event['event']}{alias} v{event.get('version')} by {event.get('actor')}{reason}"
 
 
 def _summary(record: dict, aliases: list[str]) -> str:

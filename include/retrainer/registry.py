@@ -146,6 +146,13 @@ class Registry:
         keys = self.storage.list(f"{self.prefix}/aliases")
         return {PurePosixPath(k).stem: json.loads(self.storage.get_text(k)) for k in keys}
 
+    def aliases_by_version(self) -> dict[int, list[str]]:
+        """{version: [alias, ...]} for every version that has an alias, names sorted."""
+        by_version: dict[int, list[str]] = {}
+        for name, entry in sorted(self.aliases().items()):
+            by_version.setdefault(entry["version"], []).append(name)
+        return by_version
+
     def alias(self, name: str) -> dict | None:
         try:
             return json.loads(self.storage.get_text(f"{self.prefix}/aliases/{name}.json"))

@@ -33,9 +33,7 @@ def _row(*cells: str, raw: tuple[int, ...] = ()) -> str:
 
 
 def render(registry: Registry) -> str:
-    by_version: dict[int, list[str]] = {}
-    for name, entry in sorted(registry.aliases().items()):
-        by_version.setdefault(entry["version"], []).append(name)
+    by_version = registry.aliases_by_version()
     rows = []
     for record in reversed(registry.versions()):
         names = " ".join(

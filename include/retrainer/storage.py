@@ -11,6 +11,8 @@ import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -134,41 +136,37 @@ class LocalStorage(Storage):
             raise StorageError(f"key {key!r} points outside the storage root {self.root}")
         return path
 
-    def put_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> str:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if if_absent:
-                try:
-                    os.link(tmp, target)  # atomic create-only: fails if the name exists
-                except FileExistsError:
-                    raise KeyExists(self.uri(key)) from None
-                os.unlink(tmp)
-            else:
-                os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return self.uri(key)
-
-    def put_file(self, key: str, path: str | os.PathLike[str]) -> str:
+    @contextmanager
+    def _staged(self, key: str) -> Iterator[tuple[Path, Path]]:
+        """A temporary file beside the key's path, removed afterwards unless it was committed."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
         try:
+            yield Path(tmp), target
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def put_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> str:
+        with self._staged(key) as (tmp, target):
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if not if_absent:
+                os.replace(tmp, target)
+            else:
+                try:
+                    os.link(tmp, target)  # atomic create-only: fails if the name exists
+                except FileExistsError:
+                    raise KeyExists(self.uri(key)) from None
+        return self.uri(key)
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> str:
+        with self._staged(key) as (tmp, target):
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:
