@@ -35,8 +35,9 @@ retrainer registry show champion --json | python3 -c "
 import json, sys
 v = json.load(sys.stdin)
 print(f\"champion: {v['model']} version {v['version']} (data {v['data_hash']}, git {v['git']['commit']})\")
-for model in ('challenger', 'baseline', 'champion'):
-    m = v['metrics'][model]
+labels = {'challenger': 'this model', 'baseline': 'baseline', 'champion': 'previous champion'}
+for key, label in labels.items():
+    m = v['metrics'][key]
     if m:
-        print(f'  {model:<10} PR-AUC {m[\"pr_auc\"]:.4f}  ROC-AUC {m[\"roc_auc\"]:.4f}  recall@FPR {m[\"recall_at_fpr\"]:.4f}')
+        print(f'  {label:<18} PR-AUC {m[\"pr_auc\"]:.4f}  ROC-AUC {m[\"roc_auc\"]:.4f}  recall@FPR {m[\"recall_at_fpr\"]:.4f}')
 "
