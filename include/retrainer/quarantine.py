@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -156,7 +157,7 @@ def release(
     source: Storage,
     model: str,
     key: str,
-    suite_path,
+    suite_path: str | os.PathLike[str],
     rules: dict,
     why: str,
     who: str | None = None,
@@ -197,28 +198,23 @@ def release(
         details["replaced_sha256"] = manifest["replaced_sha256"]
         details["sha256"] = actual
     batch_prefix = extract.batch_prefix(model, key)
-    folder = record_event(storage, model, key, "released", **details)
     storage.put_text(manifest_key, json.dumps(manifest | {"released": {"by": who, "why": why}}, indent=2))
-    storage.put_bytes(f"{folder}/{REASON_FILE}", storage.get_bytes(f"{prefix}/{REASON_FILE}"))
-    storage.delete(f"{prefix}/{REASON_FILE}")
-    storage.move_prefix(prefix, batch_prefix)
+    for name in (extract.BATCH_FILE, extract.MANIFEST_FILE):  # reason.json stays until the verdict
+        storage.put_bytes(f"{batch_prefix}/{name}", storage.get_bytes(f"{prefix}/{name}"))
+        storage.delete(f"{prefix}/{name}")
     try:
         report = validate.validate_batch(
             storage, storage.uri(f"{batch_prefix}/{extract.MANIFEST_FILE}"), suite_path, rules
         )
     except validate.BatchRejected as error:
-        record_event(
-            storage,
-            model,
-            key,
-            "release_refused",
-            by=who,
-            why=why,
-            failures=[asdict(f) for f in error.failures],
-        )
+        # validate moved it back with its new reason.json; the old failures are kept in this event
+        failures = [asdict(f) for f in error.failures]
+        record_event(storage, model, key, "release_refused", **details, failures=failures)
         raise ReleaseRefused(
             f"run {key} still breaks its contract; it is back in quarantine.\n{error}"
         ) from error
+    extra = {k: v for k, v in details.items() if k not in ("by", "why", "previous_failures")}
+    folder = archive(storage, model, key, "released", by=who, why=why, **extra)
     return {
         "action": "released",
         "run_key": key,

@@ -382,7 +382,8 @@ def validate_batch(
         where = quarantine.quarantine_batch(storage, prefix, model, key, report)
         raise BatchRejected(manifest["batch_uri"], critical, where, docs_uri)
     report["validation_uri"] = storage.put_text(f"{prefix}/{VALIDATION_FILE}", json.dumps(report, indent=2))
-    if storage.exists(f"{quarantine.quarantine_prefix(model, key)}/{REASON_FILE}"):
+    released = manifest.get("released")  # `quarantine release` archives the entry itself
+    if not released and storage.exists(f"{quarantine.quarantine_prefix(model, key)}/{REASON_FILE}"):
         # An earlier attempt at this date was quarantined; this batch (from a fixed source) supersedes it.
         quarantine.archive(storage, model, key, "superseded", by="validate", why="a rerun of the date passed")
     return report

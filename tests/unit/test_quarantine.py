@@ -66,6 +66,7 @@ def test_a_fixed_batch_is_released_validated_and_kept_by_a_rerun(source, storage
     assert code == 0, out
     assert quarantine.list_quarantined(storage, MODEL) == []
     assert storage.exists(f"batches/{MODEL}/{RUN}/validation.json")
+    assert [e["action"] for e in quarantine.events(storage, MODEL)] == ["quarantined", "released"]
     released = [e for e in quarantine.events(storage, MODEL) if e["action"] == "released"]
     assert released[0]["by"] == "ana" and released[0]["why"] == "sign flipped upstream; fixed"
     assert released[0]["previous_failures"] and released[0]["replaced_sha256"]
