@@ -4,6 +4,11 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/bootstrap.sh"
+# The Data Docs test opens the pages in headless Chromium (Debian's package; we run as root in CI).
+if ! command -v chromium >/dev/null; then
+  echo "==> installing chromium (Debian package) for the Data Docs browser test"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
 cd "$ROOT"
 echo "==> ruff"
 ruff check .

@@ -105,6 +105,58 @@ def _summary(record: dict, aliases: list[str]) -> str:
     )
 
 
+def _run_key(text: str) -> str:
+    """A run key (2026-11-16T000000Z) as given, or the run key of a logical date (2026-11-16)."""
+    import re
+
+    return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{6}Z", text) else config.run_key(text)
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from retrainer import quarantine
+    from retrainer.storage import open_storage
+
+    settings = config.Settings.from_env()
+    params = config.load_params(settings.params_path)
+    storage, model = open_storage(settings.storage_root), params["model"]["name"]
+    if args.action == "list":
+        entries = quarantine.list_quarantined(storage, model)
+        if args.json:
+            _print(entries, True)
+        for entry in [] if args.json else entries:
+            print(
+                f"{entry['run_key']}  {entry['stage']:<8} rows={entry['rows']}  "
+                f"{entry['failures']} failure(s): {', '.join(entry['expectations'])}"
+            )
+    elif args.action == "show":
+        reason = quarantine.reason(storage, model, _run_key(args.run))
+        if args.json:
+            _print(reason, True)
+        else:
+            from retrainer.quarantine import Failure
+
+            print(f"run {reason['run_key']} ({reason['stage']}): {reason['quarantine_uri']}")
+            for failure in reason["failures"]:
+                print(f"  - {Failure(**failure).describe()}")
+            if reason.get("data_docs_uri"):
+                print(f"Data Docs: {reason['data_docs_uri']}")
+    elif args.action == "events":
+        _print(quarantine.events(storage, model), True)
+    else:
+        event = quarantine.release(
+            storage,
+            open_storage(settings.source_root),
+            model,
+            _run_key(args.run),
+            settings.expectations_dir / f"{params['data']['suite']}.json",
+            params["validation"],
+            why=args.reason,
+            who=args.by,
+        )
+        _print(event, True)
+    return 0
+
+
 def cmd_task(args: argparse.Namespace) -> int:
     from retrainer import tasks
 
@@ -162,6 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("ref")
     show.add_argument("--json", action="store_true")
     reg.set_defaults(func=cmd_registry)
+
+    qua = sub.add_parser("quarantine", help="look at rejected batches, and release one after a fix")
+    qua_sub = qua.add_subparsers(dest="action", required=True)
+    q_list = qua_sub.add_parser("list", help="every quarantined run, with the expectations it broke")
+    q_list.add_argument("--json", action="store_true")
+    q_show = qua_sub.add_parser("show", help="the reason.json of one run (run key or logical date)")
+    q_show.add_argument("run")
+    q_show.add_argument("--json", action="store_true")
+    qua_sub.add_parser("events", help="who quarantined and released what, when and why")
+    q_release = qua_sub.add_parser(
+        "release",
+        help="validate a fixed batch again and move it back to batches/ (refused if it still fails)",
+    )
+    q_release.add_argument("run")
+    q_release.add_argument("--reason", required=True, help="what was fixed, for the event log")
+    q_release.add_argument("--by", help="who releases (default: the current user)")
+    qua.set_defaults(func=cmd_quarantine)
 
     task = sub.add_parser("task", help="run one step of the retraining DAG by hand, outside Airflow")
     task.add_argument("task", choices=["extract", "validate", "train", "evaluate", "register"])

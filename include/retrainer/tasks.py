@@ -99,12 +99,14 @@ def extract(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> 
 
 
 def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
-    """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised."""
+    """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised.
+
+    Returns the validation URI, the URI of the run's Data Docs page and the warnings, each described."""
     ctx = Context.load(dag_params)
     suite = ctx.settings.expectations_dir / f"{ctx.params['data']['suite']}.json"
-    report = validate_stage.validate_batch(ctx.storage, manifest_uri, suite)
-    return {k: report[k] for k in ("validation_uri", "batch_uri", "rows", "success")} | {
-        "warnings": len(report["warnings"])
+    report = validate_stage.validate_batch(ctx.storage, manifest_uri, suite, ctx.params["validation"])
+    return {k: report[k] for k in ("validation_uri", "data_docs_uri", "batch_uri", "rows", "success")} | {
+        "warnings": [validate_stage.Failure(**w).describe() for w in report["warnings"]]
     }
 
 

@@ -3,7 +3,14 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from retrainer.synthetic import BEHAVIOURAL_FEATURES, BROKEN_KINDS, GeneratorConfig, generate_day
+from retrainer.synthetic import (
+    BEHAVIOURAL_FEATURES,
+    BROKEN_KINDS,
+    FILE_KINDS,
+    GeneratorConfig,
+    generate_day,
+    partition_bytes,
+)
 
 DAY = date(2026, 10, 1)
 
@@ -77,13 +84,29 @@ def test_concept_drift_can_be_limited_to_one_region():
 
 @pytest.mark.parametrize("kind", sorted(BROKEN_KINDS))
 def test_broken_kinds_break_only_their_days(kind):
-    config = GeneratorConfig(broken=kind, broken_days=(DAY,))
-    clean = generate_day(DAY, seed=1)
-    broken = generate_day(DAY, seed=1, config=config)
-    assert not broken.equals(clean)
-    pd.testing.assert_frame_equal(
-        generate_day(date(2026, 10, 2), seed=1, config=config), generate_day(date(2026, 10, 2), seed=1)
-    )
+    config = GeneratorConfig(rows_per_day=200, broken=kind, broken_days=(DAY,))
+    clean = GeneratorConfig(rows_per_day=200)
+    assert partition_bytes(DAY, 1, config) != partition_bytes(DAY, 1, clean)
+    other = date(2026, 10, 2)
+    assert partition_bytes(other, 1, config) == partition_bytes(other, 1, clean)
+
+
+@pytest.mark.parametrize("kind", sorted(FILE_KINDS))
+def test_file_kinds_write_bytes_no_parquet_reader_accepts(kind):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = partition_bytes(DAY, 1, GeneratorConfig(rows_per_day=200, broken=kind, broken_days=(DAY,)))
+    with pytest.raises((pa.ArrowException, OSError)):
+        pq.read_table(io.BytesIO(data))
+
+
+def test_a_duplicate_batch_replays_the_file_of_a_week_earlier():
+    config = GeneratorConfig(rows_per_day=200, broken="duplicate_batch", broken_days=(DAY,))
+    earlier = GeneratorConfig(rows_per_day=200)
+    assert partition_bytes(DAY, 1, config) == partition_bytes(date(2026, 9, 24), 1, earlier)
 
 
 def test_unknown_broken_kind_is_named():
