@@ -197,8 +197,9 @@ def figures(curves: dict) -> dict[str, str]:
         if (alerts := curves["decision_alerts"].get(model)) is not None:
             ax.axvline(max(alerts, 1), color=line.get_color(), linestyle=":", linewidth=1)
     ax.set_xscale("symlog", linthresh=1)
-    ax.set(xlabel="alerts (rows scoring at or above the threshold)", ylabel="expected cost")
-    ax.set_title("Expected cost on the holdout (dotted: each model's decision threshold)")
+    ax.set_xlim(left=0)
+    ax.set(xlabel="alerts (dotted: at each model's decision threshold)", ylabel="expected cost")
+    ax.set_title("Expected cost on the holdout")
     ax.grid(alpha=0.3)
     ax.legend()
     svgs["Expected cost on the holdout"] = _svg(fig)

@@ -14,7 +14,10 @@ from retrainer.config import ConfigError
 from retrainer.evaluate import (
     BASELINE,
     CHALLENGER,
+    CHAMPION,
     RULE,
+    Assessment,
+    assess,
     choose_threshold,
     classification_metrics,
     cost_curve_rows,
@@ -86,14 +89,44 @@ def rule(frame: pd.DataFrame, params: dict[str, Any]):
     return rule_scores(frame, params["evaluate"]["rule"])
 
 
-def score_run(frame: pd.DataFrame, models_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
-    """Scores of the run's challenger, baseline and rule on `frame`, by model name."""
+def score_models(frame: pd.DataFrame, booster, baseline: LinearBaseline, params: dict[str, Any]) -> dict:
+    """Scores of a run's challenger (an XGBoost booster), baseline and rule on `frame`, by model name."""
     x = features.build_matrix(frame, params["features"])
     return {
-        CHALLENGER: score_xgboost(load_xgboost((models_dir / MODEL_FILE).read_bytes()), x),
-        BASELINE: LinearBaseline.from_json((models_dir / BASELINE_FILE).read_text()).predict(x),
+        CHALLENGER: score_xgboost(booster, x),
+        BASELINE: baseline.predict(x),
         RULE: rule(frame, params),
     }
+
+
+def score_run(frame: pd.DataFrame, models_dir: Path, params: dict[str, Any]) -> dict:
+    """`score_models` with the models saved in `models_dir` by `train`."""
+    booster = load_xgboost((models_dir / MODEL_FILE).read_bytes())
+    baseline = LinearBaseline.from_json((models_dir / BASELINE_FILE).read_text())
+    return score_models(frame, booster, baseline, params)
+
+
+def assess_challenger(
+    holdout: pd.DataFrame,
+    scores: dict[str, Any],
+    run_metrics: dict,
+    champion: tuple[Any, float] | None,
+    params: dict[str, Any],
+) -> Assessment:
+    """The gates for a run: `scores` from `score_models` on its holdout, its thresholds from the metrics
+    this stage wrote (`run_metrics`), and the champion's holdout scores and own threshold, if any."""
+    scores = dict(scores)
+    thresholds = {name: run_metrics[name]["decision_threshold"] for name in scores}
+    if champion is not None:
+        scores[CHAMPION], thresholds[CHAMPION] = champion
+    return assess(
+        holdout[params["model"]["label"]].to_numpy(),
+        holdout[params["costs"]["amount_column"]].to_numpy(),
+        scores,
+        thresholds,
+        slice_masks(holdout, params["slices"]),
+        params,
+    )
 
 
 def evaluate(
@@ -122,9 +155,10 @@ def evaluate(
     metrics: dict[str, Any] = {}
     for model, model_scores in scores.items():
         threshold = choose_threshold(valid[label], valid_scores[model], valid[amount], review_cost)
+        cost = expected_cost(y, model_scores, amounts, threshold, review_cost)
         metrics[model] = classification_metrics(y, model_scores, params["evaluate"]["fpr_target"]) | {
-            "decision_threshold": threshold,
-            "cost": expected_cost(y, model_scores, amounts, threshold, review_cost),
+            "decision_threshold": cost.pop("threshold"),
+            "cost": cost,
         }
     challenger = scores[CHALLENGER]
     metrics["slices"] = {

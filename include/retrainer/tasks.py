@@ -17,19 +17,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from retrainer import config, features, training
+from retrainer import config, features, stages, training
 from retrainer import extract as extract_stage
 from retrainer import report as report_module
 from retrainer import validate as validate_stage
-from retrainer.evaluate import (
-    BASELINE,
-    RULE,
-    GateFailed,
-    assess,
-    choose_threshold,
-    rule_scores,
-    slice_masks,
-)
+from retrainer.evaluate import GateFailed, choose_threshold
 from retrainer.lineage import git_revision, package_versions
 from retrainer.models import LinearBaseline, load_xgboost, score_xgboost
 from retrainer.registry import CHALLENGER, CHAMPION, Registry
@@ -183,31 +175,18 @@ def evaluate(run_manifest_uri: str, dag_params: dict[str, Any] | None = None) ->
     """
     ctx = Context.load(dag_params)
     run = ctx.read_json(run_manifest_uri)
-    params, label = ctx.params, ctx.params["model"]["label"]
+    params = ctx.params
 
     def read_frame(name: str) -> pd.DataFrame:
         return pd.read_parquet(io.BytesIO(ctx.read_verified(run["files"][f"data/prepared/{name}.parquet"])))
 
     holdout = read_frame("holdout")
-    x = features.build_matrix(holdout, params["features"])
-    scores = {
-        CHALLENGER: score_xgboost(load_xgboost(ctx.read_verified(run["files"][f"models/{MODEL_FILE}"])), x),
-        BASELINE: LinearBaseline.from_json(
-            ctx.read_verified(run["files"][f"models/{BASELINE_FILE}"])
-        ).predict(x),
-        RULE: rule_scores(holdout, params["evaluate"]["rule"]),
-    }
-    thresholds = {name: run["metrics"][name]["decision_threshold"] for name in scores}
+    booster = load_xgboost(ctx.read_verified(run["files"][f"models/{MODEL_FILE}"]))
+    baseline = LinearBaseline.from_json(ctx.read_verified(run["files"][f"models/{BASELINE_FILE}"]))
+    scores = stages.score_models(holdout, booster, baseline, params)
     champion = champion_on(ctx, holdout, lambda: read_frame("valid"))
-    if champion:
-        scores[CHAMPION], thresholds[CHAMPION] = champion.scores, champion.threshold
-    assessment = assess(
-        holdout[label].to_numpy(),
-        holdout[params["costs"]["amount_column"]].to_numpy(),
-        scores,
-        thresholds,
-        slice_masks(holdout, params["slices"]),
-        params,
+    assessment = stages.assess_challenger(
+        holdout, scores, run["metrics"], champion and (champion.scores, champion.threshold), params
     )
     report = {
         "model": ctx.model,
@@ -215,7 +194,7 @@ def evaluate(run_manifest_uri: str, dag_params: dict[str, Any] | None = None) ->
         "champion_version": champion and champion.version,
         "champion_threshold_source": champion and champion.threshold_source,
         "decision": {
-            "threshold": thresholds[CHALLENGER],
+            "threshold": run["metrics"][CHALLENGER]["decision_threshold"],
             "chosen_on": "validation split, minimising expected cost",
             "review_cost": params["costs"]["review_cost"],
         },
