@@ -178,6 +178,11 @@ def figures(curves: dict) -> dict[str, str]:
     matplotlib.use("Agg")  # no display: render to files only
     from matplotlib import pyplot as plt
 
+    with plt.rc_context({"svg.hashsalt": "retrainer-report"}):  # stable element ids: same data, same page
+        return _figures(curves, plt)
+
+
+def _figures(curves: dict, plt) -> dict[str, str]:
     svgs = {}
     pr, cost = curves["pr"], curves["cost"]
     models = [m for m in MODELS if m in pr[0]]
@@ -211,7 +216,7 @@ def _svg(fig) -> str:
 
     buffer = io.StringIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="svg")
+    fig.savefig(buffer, format="svg", metadata={"Date": None})  # no timestamp: the same run, the same page
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG sits inside HTML

@@ -35,7 +35,6 @@ PARAM_KEYS = {
     "min_pr_auc": "gates.min_pr_auc",
     "min_recall_at_fpr": "gates.min_recall_at_fpr",
     "champion_tolerance": "gates.champion_tolerance",
-    "min_slice_roc_auc": "gates.min_slice_roc_auc",
 }
 GATES_FILE = "gates.json"
 REPORT_MD = "report.md"
