@@ -8,8 +8,11 @@ Every Monday at 03:00 UTC, or when triggered by hand:
    breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run stops here;
 3. **train** through the DVC pipeline (`dvc.yaml`) on the validated batches of the training window, in a
    workspace of its own; data and models are pushed to the DVC remote;
-4. **evaluate** the challenger against the gates: PR-AUC and recall floors, beat the baseline, no
-   regression against the champion on the same holdout. A failed gate stops the run; the champion stays;
+4. **evaluate** the challenger against the gates on the same holdout: PR-AUC and recall floors, beat
+   the scikit-learn baseline and a rule, no regression against the champion (paired bootstrap interval),
+   every slice (region, channel, amount band, ...) above its floor and not worse than the champion, and
+   the expected cost at each model's threshold. The gate report (JSON, Markdown, HTML) is written next to
+   the run; a failed gate stops the run with an error naming the gate and slice; the champion stays;
 5. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
    gates, this run's id). The first model becomes `champion`; later ones become `challenger`.
 
@@ -63,7 +66,9 @@ def _override(kind: str, description: str, **bounds) -> Param:
         "min_recall_at_fpr": _override(
             "number", "Gate: recall floor at the FPR budget.", minimum=0, maximum=1
         ),
-        "champion_tolerance": _override("number", "Gate: allowed PR-AUC drop below the champion.", minimum=0),
+        "champion_tolerance": _override(
+            "number", "Gate: how far the CI's lower bound of PR-AUC minus the champion's may fall.", minimum=0
+        ),
     },
 )
 def retrain_fraud():

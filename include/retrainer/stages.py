@@ -11,12 +11,29 @@ import pandas as pd
 
 from retrainer import features
 from retrainer.config import ConfigError
-from retrainer.evaluate import classification_metrics, pr_curve_rows
+from retrainer.evaluate import (
+    BASELINE,
+    CHALLENGER,
+    CHAMPION,
+    RULE,
+    Assessment,
+    assess,
+    choose_threshold,
+    classification_metrics,
+    cost_curve_rows,
+    expected_cost,
+    pr_auc,
+    pr_curve_rows,
+    roc_auc,
+    rule_scores,
+    slice_masks,
+)
 from retrainer.models import LinearBaseline, load_xgboost, score_xgboost, train_xgboost
 
 SPLITS = ("train", "valid", "holdout")
 MODEL_FILE = "model.ubj"
 BASELINE_FILE = "baseline.json"
+COST_CURVE_FILE = "cost_curve.csv"
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -67,20 +84,95 @@ def train(prepared_dir: Path, models_dir: Path, params: dict[str, Any]) -> None:
     (models_dir / BASELINE_FILE).write_text(baseline.to_json())
 
 
+def rule(frame: pd.DataFrame, params: dict[str, Any]):
+    """The rule baseline's scores (params.yaml `evaluate.rule`)."""
+    return rule_scores(frame, params["evaluate"]["rule"])
+
+
+def score_models(frame: pd.DataFrame, booster, baseline: LinearBaseline, params: dict[str, Any]) -> dict:
+    """Scores of a run's challenger (an XGBoost booster), baseline and rule on `frame`, by model name."""
+    x = features.build_matrix(frame, params["features"])
+    return {
+        CHALLENGER: score_xgboost(booster, x),
+        BASELINE: baseline.predict(x),
+        RULE: rule(frame, params),
+    }
+
+
+def score_run(frame: pd.DataFrame, models_dir: Path, params: dict[str, Any]) -> dict:
+    """`score_models` with the models saved in `models_dir` by `train`."""
+    booster = load_xgboost((models_dir / MODEL_FILE).read_bytes())
+    baseline = LinearBaseline.from_json((models_dir / BASELINE_FILE).read_text())
+    return score_models(frame, booster, baseline, params)
+
+
+def assess_challenger(
+    holdout: pd.DataFrame,
+    scores: dict[str, Any],
+    run_metrics: dict,
+    champion: tuple[Any, float] | None,
+    params: dict[str, Any],
+) -> Assessment:
+    """The gates for a run: `scores` from `score_models` on its holdout, its thresholds from the metrics
+    this stage wrote (`run_metrics`), and the champion's holdout scores and own threshold, if any."""
+    scores = dict(scores)
+    thresholds = {name: run_metrics[name]["decision_threshold"] for name in scores}
+    if champion is not None:
+        scores[CHAMPION], thresholds[CHAMPION] = champion
+    return assess(
+        holdout[params["model"]["label"]].to_numpy(),
+        holdout[params["costs"]["amount_column"]].to_numpy(),
+        scores,
+        thresholds,
+        slice_masks(holdout, params["slices"]),
+        params,
+    )
+
+
 def evaluate(
-    prepared_dir: Path, models_dir: Path, metrics_path: Path, plots_path: Path, params: dict[str, Any]
+    prepared_dir: Path,
+    models_dir: Path,
+    metrics_path: Path,
+    plots_path: Path,
+    params: dict[str, Any],
+    cost_plot_path: Path | None = None,
 ) -> dict:
-    """Score the holdout with both models; write metrics JSON and precision-recall plot data."""
-    x, y = _xy(prepared_dir / "holdout.parquet", params)
-    fpr_target = params["evaluate"]["fpr_target"]
-    challenger_scores = score_xgboost(load_xgboost((models_dir / MODEL_FILE).read_bytes()), x)
-    baseline_scores = LinearBaseline.from_json((models_dir / BASELINE_FILE).read_text()).predict(x)
-    metrics = {
-        "challenger": classification_metrics(y, challenger_scores, fpr_target),
-        "baseline": classification_metrics(y, baseline_scores, fpr_target),
+    """The run's own evaluation, for `dvc metrics` and `dvc plots`: the challenger, the scikit-learn
+    baseline and the rule on the holdout, each with its decision threshold chosen on the validation split
+    to minimise expected cost, and the challenger's PR-AUC per slice.
+
+    Writes `metrics_path` (JSON), the precision-recall curves to `plots_path` and the cost curves to
+    `cost_plot_path` (default: cost_curve.csv next to `plots_path`), one column per model. The champion is
+    not here: it lives in the registry, outside the pipeline, and `tasks.evaluate` compares with it.
+    """
+    label, amount = params["model"]["label"], params["costs"]["amount_column"]
+    review_cost = params["costs"]["review_cost"]
+    valid = pd.read_parquet(prepared_dir / "valid.parquet")
+    holdout = pd.read_parquet(prepared_dir / "holdout.parquet")
+    y, amounts = holdout[label].to_numpy(), holdout[amount].to_numpy()
+    valid_scores = score_run(valid, models_dir, params)
+    scores = score_run(holdout, models_dir, params)
+    metrics: dict[str, Any] = {}
+    for model, model_scores in scores.items():
+        threshold = choose_threshold(valid[label], valid_scores[model], valid[amount], review_cost)
+        cost = expected_cost(y, model_scores, amounts, threshold, review_cost)
+        metrics[model] = classification_metrics(y, model_scores, params["evaluate"]["fpr_target"]) | {
+            "decision_threshold": cost.pop("threshold"),
+            "cost": cost,
+        }
+    challenger = scores[CHALLENGER]
+    metrics["slices"] = {
+        name: {
+            "rows": int(mask.sum()),
+            "frauds": int(y[mask].sum()),
+            "roc_auc": roc_auc(y[mask], challenger[mask]),
+            "pr_auc": pr_auc(y[mask], challenger[mask]),
+        }
+        for name, mask in slice_masks(holdout, params["slices"]).items()
     }
     _write_json(metrics_path, metrics)
-    rows = pr_curve_rows(y, challenger_scores, "challenger") + pr_curve_rows(y, baseline_scores, "baseline")
     plots_path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(plots_path, index=False)
+    pd.DataFrame(pr_curve_rows(y, scores)).to_csv(plots_path, index=False)
+    cost_plot_path = cost_plot_path or plots_path.with_name(COST_CURVE_FILE)
+    pd.DataFrame(cost_curve_rows(y, scores, amounts, review_cost)).to_csv(cost_plot_path, index=False)
     return metrics

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,12 +17,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from retrainer import config, features, training
+from retrainer import config, features, stages, training
 from retrainer import extract as extract_stage
+from retrainer import report as report_module
 from retrainer import validate as validate_stage
-from retrainer.evaluate import GateFailed, classification_metrics, evaluate_gates, gate_report
+from retrainer.evaluate import GateFailed, choose_threshold
 from retrainer.lineage import git_revision, package_versions
-from retrainer.models import load_xgboost, score_xgboost
+from retrainer.models import LinearBaseline, load_xgboost, score_xgboost
 from retrainer.registry import CHALLENGER, CHAMPION, Registry
 from retrainer.stages import BASELINE_FILE, MODEL_FILE
 from retrainer.storage import Storage, open_storage, sha256_bytes
@@ -35,6 +37,8 @@ PARAM_KEYS = {
     "champion_tolerance": "gates.champion_tolerance",
 }
 GATES_FILE = "gates.json"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
 # The run's files that a registry version keeps (under their base names for the models).
 REGISTERED_FILES = (
     f"models/{MODEL_FILE}",
@@ -43,7 +47,9 @@ REGISTERED_FILES = (
     "dvc.yaml",
     "dvc.lock",
     "data/batches.dvc",
+    "reports/metrics.json",
     "reports/pr_curve.csv",
+    "reports/cost_curve.csv",
 )
 
 
@@ -122,55 +128,107 @@ def train(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> di
     }
 
 
-def champion_metrics(ctx: Context, holdout: pd.DataFrame) -> tuple[int, dict] | None:
-    """The champion's metrics on this run's holdout, or None if there is no champion yet."""
+@dataclass(frozen=True)
+class Champion:
+    version: int
+    scores: Any  # np.ndarray of holdout scores
+    threshold: float
+    threshold_source: str
+
+
+def champion_on(ctx: Context, holdout: pd.DataFrame, valid: Callable[[], pd.DataFrame]) -> Champion | None:
+    """The champion scored on this run's holdout, with its decision threshold; None if there is none yet.
+
+    The threshold is the one stored with the champion's version. A version registered before thresholds
+    were stored gets one chosen the same way on this run's validation split (`valid()`), and says so.
+    """
     registry = ctx.registry
     if registry.alias(CHAMPION) is None:
         return None
     record = registry.get(CHAMPION)
     booster = load_xgboost(registry.read_file(CHAMPION, MODEL_FILE))
-    x = features.build_matrix(holdout, record["params"]["features"])
-    scores = score_xgboost(booster, x)
-    y = holdout[ctx.params["model"]["label"]].to_numpy()
-    return record["version"], classification_metrics(y, scores, ctx.params["evaluate"]["fpr_target"])
+    feature_params = record["params"]["features"]
+
+    def score(frame: pd.DataFrame):
+        return score_xgboost(booster, features.build_matrix(frame, feature_params))
+
+    threshold = (record.get("decision") or {}).get("threshold")
+    source = f"version {record['version']}"
+    if threshold is None:
+        frame = valid()
+        costs = ctx.params["costs"]
+        threshold = choose_threshold(
+            frame[ctx.params["model"]["label"]],
+            score(frame),
+            frame[costs["amount_column"]],
+            costs["review_cost"],
+        )
+        source = "chosen on this run's validation split (its version stores none)"
+    return Champion(record["version"], score(holdout), float(threshold), source)
 
 
 def evaluate(run_manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
-    """Hold the challenger against the gates; writes the gate report and raises GateFailed on a failure."""
+    """Hold the challenger against the gates on this run's holdout: floors, the scikit-learn baseline and
+    the rule, the champion (paired bootstrap), every slice and the expected cost.
+
+    Writes the gate report (`gates.json` for machines, `report.md` and `report.html` for people) next to
+    the run and raises GateFailed, naming each failed gate and slice, if any gate fails.
+    """
     ctx = Context.load(dag_params)
     run = ctx.read_json(run_manifest_uri)
-    holdout = pd.read_parquet(io.BytesIO(ctx.read_verified(run["files"]["data/prepared/holdout.parquet"])))
-    champion = champion_metrics(ctx, holdout)
-    gates = evaluate_gates(
-        run["metrics"]["challenger"],
-        run["metrics"]["baseline"],
-        champion and champion[1],
-        ctx.params["gates"],
+    params = ctx.params
+
+    def read_frame(name: str) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(ctx.read_verified(run["files"][f"data/prepared/{name}.parquet"])))
+
+    holdout = read_frame("holdout")
+    booster = load_xgboost(ctx.read_verified(run["files"][f"models/{MODEL_FILE}"]))
+    baseline = LinearBaseline.from_json(ctx.read_verified(run["files"][f"models/{BASELINE_FILE}"]))
+    scores = stages.score_models(holdout, booster, baseline, params)
+    champion = champion_on(ctx, holdout, lambda: read_frame("valid"))
+    assessment = stages.assess_challenger(
+        holdout, scores, run["metrics"], champion and (champion.scores, champion.threshold), params
     )
     report = {
         "model": ctx.model,
         "run_key": run["run_key"],
-        "challenger": run["metrics"]["challenger"],
-        "baseline": run["metrics"]["baseline"],
-        "champion": {"version": champion[0], **champion[1]} if champion else None,
-        "thresholds": ctx.params["gates"],
-        **gate_report(gates),
+        "champion_version": champion and champion.version,
+        "champion_threshold_source": champion and champion.threshold_source,
+        "decision": {
+            "threshold": run["metrics"][CHALLENGER]["decision_threshold"],
+            "chosen_on": "validation split, minimising expected cost",
+            "review_cost": params["costs"]["review_cost"],
+        },
+        **assessment.report,
     }
-    uri = ctx.storage.put_text(
-        f"{training.run_prefix(ctx.model, run['run_key'])}/{GATES_FILE}", json.dumps(report, indent=2)
+    prefix = training.run_prefix(ctx.model, run["run_key"])
+    uri = ctx.storage.put_text(f"{prefix}/{GATES_FILE}", json.dumps(report, indent=2))
+    ctx.storage.put_text(f"{prefix}/{REPORT_MD}", report_module.render_markdown(report))
+    report_uri = ctx.storage.put_text(
+        f"{prefix}/{REPORT_HTML}", report_module.render_html(report, assessment.curves)
     )
     if not report["passed"]:
-        raise GateFailed(gates, uri)
-    return {"gates_uri": uri, "passed": True, "champion_version": champion[0] if champion else None}
+        raise GateFailed(assessment.gates, report_uri)
+    return {
+        "gates_uri": uri,
+        "report_uri": report_uri,
+        "passed": True,
+        "champion_version": report["champion_version"],
+        "pr_auc_vs_champion": report["non_regression"],
+        "saved_vs_champion": report["costs"]["saved_vs_champion"],
+    }
+
+
+# The params.yaml sections that make a model and its decision threshold. The others (validation, gates,
+# slices, evaluate) judge data or models; changing them must not turn a rerun into a new version.
+MODEL_SECTIONS = ("model", "data", "split", "features", "train", "costs", "run")
 
 
 def _idempotency_key(model: str, run: dict, params: dict) -> str:
-    """Same model, logical date, training data and training params: the same version, however often it
-    reruns. Gate thresholds are left out: they judge a model, they do not make it."""
-    training_params = {section: value for section, value in params.items() if section != "gates"}
-    payload = json.dumps(
-        [model, run["run_key"], run["data_hash"], training_params], sort_keys=True, default=str
-    )
+    """Same model, logical date, training data and model-making params: the same version, however often
+    it reruns."""
+    making = {section: params.get(section) for section in MODEL_SECTIONS}
+    payload = json.dumps([model, run["run_key"], run["data_hash"], making], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -190,7 +248,10 @@ def register(
     if not gates.get("passed") or gates.get("run_key") != run["run_key"]:
         raise GateFailed([], gates_uri)  # never register on a report that is failed or from another run
     files = {name.removeprefix("models/"): ctx.read_verified(run["files"][name]) for name in REGISTERED_FILES}
-    files[GATES_FILE] = ctx.storage.get_bytes(ctx.storage.key_of(gates_uri))
+    gates_key = ctx.storage.key_of(gates_uri)
+    files[GATES_FILE] = ctx.storage.get_bytes(gates_key)
+    for name in (REPORT_MD, REPORT_HTML):  # the report written with this gates.json, stored with the version
+        files[name] = ctx.storage.get_bytes(f"{gates_key.rsplit('/', 1)[0]}/{name}")
     run_params = yaml.safe_load(files["params.yaml"])
     lineage = {
         "run_key": run["run_key"],
@@ -208,10 +269,17 @@ def register(
         "packages": package_versions(),
         "params": run_params,
         "metrics": {
-            "challenger": gates["challenger"],
-            "baseline": gates["baseline"],
-            "champion": gates["champion"],
+            **gates["metrics"],
+            CHAMPION: gates["metrics"].get(CHAMPION)
+            and {
+                "version": gates["champion_version"],
+                **gates["metrics"][CHAMPION],
+            },
         },
+        # what a later challenger is compared with: this model at its own threshold
+        "decision": gates["decision"],
+        "non_regression": gates["non_regression"],
+        "costs": gates["costs"],
         "gates": gates["gates"],
         "run_manifest_uri": run_manifest_uri,
     }
@@ -224,9 +292,7 @@ def register(
             registry.set_alias(
                 CHALLENGER, record["version"], "retrain", "passed every gate; awaiting promotion"
             )
-    aliases = sorted(
-        name for name, entry in registry.aliases().items() if entry["version"] == record["version"]
-    )
+    aliases = registry.aliases_by_version().get(record["version"], [])
     return {
         "model": ctx.model,
         "version": record["version"],

@@ -34,6 +34,8 @@ PUBLISHED = (
     "reports/metrics.json",
     "reports/prepare.json",
     "reports/pr_curve.csv",
+    "reports/cost_curve.csv",
+    "data/prepared/valid.parquet",  # to choose a threshold for a champion registered without one
     "data/prepared/holdout.parquet",
 )
 RUN_MANIFEST = "manifest.json"

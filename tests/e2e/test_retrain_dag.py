@@ -76,3 +76,41 @@ def test_batch_missing_a_column_ends_in_quarantine_before_training(airflow):
     assert not (airflow.var / "work").exists()
     assert not (airflow.var / "dvc-remote").exists()
     assert not (airflow.var / "storage/registry").exists()
+
+
+def test_a_challenger_broken_on_one_region_stops_the_run_naming_the_slice(airflow):
+    # A new fraud pattern in latam from 2026-10-26: the first run's labelled rows end before it; the
+    # second run's holdout (its last labelled week) is in it, and neither model has learned it.
+    airflow.retrainer(
+        "generate",
+        "--end",
+        "2026-11-22",
+        "--days",
+        "77",
+        "--concept-drift",
+        "1",
+        "--concept-drift-region",
+        "latam",
+        "--drift-start",
+        "2026-10-26",
+    )
+    first = airflow.dags_test("retrain_fraud", LOGICAL_DATE, FIRST_RUN)
+    assert first.state == "success", first.log[-5000:]
+
+    second = airflow.dags_test("retrain_fraud", "2026-11-23")
+    assert second.state == "failed"
+    assert "GateFailed" in second.log
+    assert "min_slice_roc_auc [slice region=latam] FAILED" in second.log
+    # a failed gate is a verdict: failed at once, not retried
+    assert "Matched rule for GateFailed" in second.log
+
+    run_dir = airflow.var / "storage/runs/fraud-xgb/2026-11-23T000000Z"
+    gates = json.loads((run_dir / "gates.json").read_text())
+    assert not gates["passed"]
+    assert gates["non_regression"]["low"] >= -gates["thresholds"]["champion_tolerance"]  # a good average
+    latam = next(row for row in gates["slices"]["rows"] if row["slice"] == "region=latam")
+    assert latam["judged"] and latam["challenger_roc_auc"] < gates["thresholds"]["min_slice_roc_auc"]
+    assert (run_dir / "report.html").read_text().count("<svg") == 2
+    # the champion is untouched and nothing was registered
+    versions = json.loads(airflow.retrainer("registry", "list", "--json"))
+    assert [(v["version"], v["aliases"]) for v in versions] == [(1, ["champion"])]

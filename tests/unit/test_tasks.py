@@ -123,3 +123,92 @@ def test_an_impossible_gate_stops_the_run_and_keeps_the_champion(pipeline):
 def test_unknown_dag_param_is_refused():
     with pytest.raises(ConfigError, match="min_prauc"):
         tasks.Context.load({"min_prauc": 0.5})
+
+
+def test_gate_report_is_stored_with_the_registry_version(pipeline):
+    registry = Registry(pipeline["storage"], "fraud-xgb")
+    gates = json.loads(registry.read_file(2, "gates.json"))
+    assert gates["passed"] and gates["champion_version"] == 1
+    assert {g["name"] for g in gates["gates"]} >= {
+        "beats_baseline",
+        "beats_rule",
+        "no_regression_vs_champion",
+        "min_slice_roc_auc",
+        "no_slice_regression",
+    }
+    interval = gates["non_regression"]
+    assert interval["low"] <= interval["estimate"] <= interval["high"] and interval["confidence"] == 0.95
+    markdown = registry.read_file(2, "report.md").decode()
+    assert f"[{interval['low']:+.4f}, {interval['high']:+.4f}]" in markdown
+    assert "| region=latam |" in markdown and "Saved against the champion" in markdown
+    html = registry.read_file(2, "report.html").decode()
+    assert html.count("<svg") == 2 and "<table>" in html  # the PR and cost curves, and the tables
+
+
+def test_the_champion_is_compared_at_its_own_stored_threshold(pipeline):
+    registry = Registry(pipeline["storage"], "fraud-xgb")
+    champion, challenger = registry.get(1), registry.get(2)
+    assert champion["decision"]["threshold"] > 0 and challenger["decision"]["threshold"] > 0
+    costs = challenger["costs"]["models"]
+    assert costs["champion"]["threshold"] == champion["decision"]["threshold"]
+    assert costs["challenger"]["threshold"] == challenger["decision"]["threshold"]
+    assert challenger["costs"]["saved_vs_champion"] == pytest.approx(
+        costs["champion"]["total"] - costs["challenger"]["total"]
+    )
+
+
+def _dvc(cwd, *args):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_dvc_metrics_and_plots_compare_two_runs(pipeline, tmp_path):
+    import shutil
+    import subprocess
+
+    workspaces = pipeline["settings"].work_dir / "fraud-xgb"
+    first, second = workspaces / "2026-11-16T000000Z", workspaces / "2026-11-23T000000Z"
+    shown = json.loads(_dvc(second, "metrics", "show", "--json"))[""]["data"]["reports/metrics.json"]["data"]
+    assert {"challenger", "baseline", "rule", "slices"} <= set(shown)
+    assert shown["slices"]["region=latam"]["frauds"] > 0 and shown["challenger"]["cost"]["total"] > 0
+
+    # `dvc metrics diff` and `dvc plots diff` compare git revisions: commit one run's pipeline files, then
+    # put the other's in the working tree, as a reviewer would with two versions.
+    def copy_run(workspace):
+        for name in ("dvc.yaml", "params.yaml", "dvc.lock", "reports"):
+            source = workspace / name
+            if source.is_dir():
+                shutil.copytree(source, tmp_path / name, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, tmp_path / name)
+
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    _dvc(tmp_path, "init", "-q")
+    copy_run(first)
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "first run"], cwd=tmp_path, check=True)
+    copy_run(second)
+    diff = json.loads(_dvc(tmp_path, "metrics", "diff", "HEAD", "--json"))["reports/metrics.json"]
+    assert diff["challenger.pr_auc"]["new"] == shown["challenger"]["pr_auc"]
+    plots = json.loads(_dvc(tmp_path, "plots", "diff", "HEAD", "--json"))["data"]
+    assert set(plots) == {
+        "Precision-recall on the holdout (interpolated)",
+        "Expected cost on the holdout by number of alerts",
+    }
+    for rendered in plots.values():
+        assert set(rendered[0]["revisions"]) == {"workspace", "HEAD"}
+
+
+def test_a_rerun_is_the_same_version_unless_what_makes_the_model_changed(params):
+    run = {"run_key": "2026-11-16T000000Z", "data_hash": "abc.dir"}
+    key = tasks._idempotency_key("fraud-xgb", run, params)
+    judged = {**params, "gates": {**params["gates"], "min_pr_auc": 0.9}, "slices": {}, "validation": {}}
+    assert tasks._idempotency_key("fraud-xgb", run, judged) == key
+    retrained = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + 1}}
+    assert tasks._idempotency_key("fraud-xgb", run, retrained) != key
+    assert tasks._idempotency_key("fraud-xgb", {**run, "data_hash": "other.dir"}, params) != key
