@@ -4,7 +4,8 @@
 Every Monday at 03:00 UTC, or when triggered by hand:
 
 1. **extract** the transactions of the week before the logical date into one batch (+ manifest, sha256);
-2. **validate** the batch against `expectations/transactions.json` (Great Expectations). A batch that
+2. **validate** the batch against `expectations/transactions.json` (Great Expectations) and against
+   recent batches (volume, re-sent data, time zones); the run's Data Docs page is logged. A batch that
    breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run stops here;
 3. **train** through the DVC pipeline (`dvc.yaml`) on the validated batches of the training window, in a
    workspace of its own; data and models are pushed to the DVC remote;

@@ -32,12 +32,15 @@ echo "    run succeeded (log: $log)"
 echo "==> Model registry ($(retrainer registry list | wc -l) version(s))"
 retrainer registry list
 retrainer registry show champion --json | python3 -c "
-import json, sys
+import collections, json, sys
 v = json.load(sys.stdin)
 print(f\"champion: {v['model']} version {v['version']} (data {v['data_hash']}, git {v['git']['commit']})\")
-labels = {'challenger': 'this model', 'baseline': 'baseline', 'champion': 'previous champion'}
+labels = {'challenger': 'this model', 'baseline': 'baseline', 'rule': 'rule', 'champion': 'previous champion'}
 for key, label in labels.items():
-    m = v['metrics'][key]
+    m = v['metrics'].get(key)
     if m:
         print(f'  {label:<18} PR-AUC {m[\"pr_auc\"]:.4f}  ROC-AUC {m[\"roc_auc\"]:.4f}  recall@FPR {m[\"recall_at_fpr\"]:.4f}')
+verdicts = collections.Counter(g.get('verdict') or ('passed' if g['passed'] else 'failed') for g in v['gates'])
+print('  gates: ' + ', '.join(f'{n} {verdict}' for verdict, n in verdicts.items()))
+print('  gate report: ' + v['run_manifest_uri'].rsplit('/', 1)[0] + '/report.html')
 "

@@ -30,7 +30,8 @@ def _money(value: float | None) -> str:
 
 
 def _verdict(verdict: str) -> str:
-    return {"passed": "✅ passed", FAILED: "❌ **FAILED**", INSUFFICIENT: "⚪ insufficient data"}[verdict]
+    # Plain words: they read the same in a terminal, in Markdown and in a browser without emoji fonts.
+    return {"passed": "passed", FAILED: "**FAILED**", INSUFFICIENT: "_insufficient data_"}[verdict]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
