@@ -11,16 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from retrainer.config import Settings, as_utc, run_key
-from retrainer.extract import BATCH_FILE, MANIFEST_FILE
+from retrainer.extract import BATCH_FILE
 from retrainer.storage import Storage, sha256_file
-from retrainer.validate import VALIDATION_FILE
+from retrainer.validate import validated_manifests
 
 BATCHES_DIR = "data/batches"
 # What a run publishes from its workspace: what evaluation, registration and people need later.
@@ -50,23 +50,15 @@ def run_prefix(model: str, key: str) -> str:
 
 
 def validated_batches(storage: Storage, model: str, as_of: datetime | str, days: int) -> list[dict]:
-    """Manifests of the validated batches whose windows lie within the `days` before `as_of`."""
+    """Manifests of the validated batches whose windows end within the `days` before `as_of` (a batch
+    of a later logical date is never read: it did not exist yet)."""
     end = as_utc(as_of)
-    start = end.timestamp() - days * 86_400
-    chosen = []
-    for key in storage.list(f"batches/{model}"):
-        if not key.endswith(f"/{VALIDATION_FILE}"):
-            continue
-        report = json.loads(storage.get_text(key))
-        if not report.get("success"):
-            continue
-        manifest_key = key.replace(VALIDATION_FILE, MANIFEST_FILE)
-        manifest = json.loads(storage.get_text(manifest_key)) | {"manifest_uri": storage.uri(manifest_key)}
-        window_start = as_utc(manifest["window_start"]).timestamp()
-        window_end = as_utc(manifest["window_end"]).timestamp()
-        if window_end <= end.timestamp() and window_end > start and window_start < end.timestamp():
-            chosen.append(manifest)
-    return sorted(chosen, key=lambda m: m["run_key"])
+    start = end - timedelta(days=days)
+    return [
+        m
+        for m in validated_manifests(storage, model)
+        if start < as_utc(m["window_end"]) <= end and as_utc(m["window_start"]) < end
+    ]
 
 
 def dvc(workspace: Path, *args: str) -> str:

@@ -34,7 +34,15 @@ from retrainer.extract import BATCH_FILE, MANIFEST_FILE, batch_prefix
 from retrainer.quarantine import REASON_FILE, Failure
 from retrainer.storage import KeyNotFound, Storage, sha256_bytes
 
-__all__ = ["REASON_FILE", "VALIDATION_FILE", "BatchRejected", "Failure", "SuiteError", "validate_batch"]
+__all__ = [
+    "REASON_FILE",
+    "VALIDATION_FILE",
+    "BatchRejected",
+    "Failure",
+    "SuiteError",
+    "validate_batch",
+    "validated_manifests",
+]
 
 VALIDATION_FILE = "validation.json"
 DOCS_SITE = "run"
@@ -206,19 +214,25 @@ def _jsonable(value: Any) -> Any:
 # --- checks across batches --------------------------------------------------------------------------------
 
 
-def validated_history(storage: Storage, model: str, key: str) -> list[dict]:
-    """Manifests of the model's validated batches other than run `key`, oldest logical date first."""
-    history = []
+def validated_manifests(storage: Storage, model: str) -> list[dict]:
+    """Manifests (with their `manifest_uri`) of every batch of the model that passed validation, oldest
+    logical date first. Training reads its window from these; validation compares a batch with them."""
+    manifests = []
     for k in storage.list(f"batches/{model}"):
-        if not k.endswith(f"/{VALIDATION_FILE}") or f"/{key}/" in k:
+        if not k.endswith(f"/{VALIDATION_FILE}") or not json.loads(storage.get_text(k)).get("success"):
             continue
-        if not json.loads(storage.get_text(k)).get("success"):
-            continue
+        manifest_key = k.replace(VALIDATION_FILE, MANIFEST_FILE)
         try:
-            history.append(json.loads(storage.get_text(k.replace(VALIDATION_FILE, MANIFEST_FILE))))
+            manifest = json.loads(storage.get_text(manifest_key))
         except KeyNotFound:
             continue
-    return sorted(history, key=lambda m: m["run_key"])
+        manifests.append(manifest | {"manifest_uri": storage.uri(manifest_key)})
+    return sorted(manifests, key=lambda m: m["run_key"])
+
+
+def validated_history(storage: Storage, model: str, key: str) -> list[dict]:
+    """Manifests of the model's validated batches other than run `key`, oldest logical date first."""
+    return [m for m in validated_manifests(storage, model) if m["run_key"] != key]
 
 
 def _window_days(manifest: dict) -> float:
