@@ -4,10 +4,15 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/bootstrap.sh"
-# The Data Docs test opens the pages in headless Chromium (Debian's package; we run as root in CI).
-if ! command -v chromium >/dev/null; then
-  echo "==> installing chromium (Debian package) for the Data Docs browser test"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+# System packages that tests need, from Debian (CI runs as root): Chromium opens the Data Docs pages,
+# PostgreSQL serves the metadata-database test. Installed once, when missing.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]} (Debian packages) for the browser and PostgreSQL tests"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 cd "$ROOT"
 echo "==> ruff"

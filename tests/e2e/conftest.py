@@ -67,11 +67,14 @@ class Airflow:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def dags_test(self, dag_id: str, logical_date: str, conf: dict | None = None) -> DagRun:
+    def dags_test(
+        self, dag_id: str, logical_date: str, conf: dict | None = None, extra_env: dict | None = None
+    ) -> DagRun:
         command = [str(BIN / "airflow"), "dags", "test", dag_id, logical_date]
         if conf:
             command += ["--conf", json.dumps(conf)]
-        done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
+        env = self.env | (extra_env or {})
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
         log = done.stdout + done.stderr
         states = re.findall(r"DagRun Finished: .*?state=(\w+)", log)
         return DagRun(states[-1] if states else "unknown", log)
@@ -83,3 +86,45 @@ def airflow(tmp_path, migrated_db) -> Airflow:
     home.mkdir()
     shutil.copy2(migrated_db, home / "airflow.db")
     return Airflow(home, tmp_path / "var")
+
+
+def _postgres_bin() -> Path:
+    """Debian's PostgreSQL server binaries (scripts/test.sh installs the `postgresql` package if missing)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        pytest.fail(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql)"
+        )
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL server of our own on 127.0.0.1 with an empty `airflow` database; stopped afterwards."""
+    import tempfile
+
+    from tests.conftest import _free_port
+
+    bin_dir = _postgres_bin()
+    # Not under pytest's tmp_path: that is private to root, and the server may run as another user.
+    root = Path(tempfile.mkdtemp(prefix="retrainer-postgres-"))
+    data, port = root / "data", _free_port()
+    # initdb refuses to run as root: as root (CI), run the server as Debian's `postgres` user.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(root, "postgres")
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
+    run(
+        str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start"
+    )
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "airflow")
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/airflow"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
