@@ -102,6 +102,10 @@ def _to_utc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
     return frame, zones
 
 
+# What the Parquet reader raises for bytes that are not a readable Parquet file.
+NOT_PARQUET = (pa.ArrowException, OSError)
+
+
 def _read_partition(raw: bytes) -> pd.DataFrame:
     return pq.read_table(io.BytesIO(raw)).to_pandas()
 
@@ -112,9 +116,7 @@ def unreadable_partitions(source: Storage, keys: list[str]) -> dict[str, str]:
     for key in keys:
         try:
             _read_partition(source.get_bytes(key))
-        except KeyNotFound as error:
-            problems[key] = str(error)
-        except (pa.ArrowException, OSError) as error:
+        except (KeyNotFound, *NOT_PARQUET) as error:
             problems[key] = str(error)
     return problems
 
@@ -138,7 +140,7 @@ def read_window(
             continue  # a day without transactions; validation judges the batch volume
         try:
             frame = _read_partition(raw)
-        except (pa.ArrowException, OSError) as error:
+        except NOT_PARQUET as error:
             problems[key] = str(error)
             continue
         frame, zones = _to_utc(frame)
