@@ -99,11 +99,15 @@ def score_models(frame: pd.DataFrame, booster, baseline: LinearBaseline, params:
     }
 
 
+def load_models(models_dir: Path) -> tuple[Any, LinearBaseline]:
+    """The challenger booster and the baseline that `train` saved in `models_dir`."""
+    booster = load_xgboost((models_dir / MODEL_FILE).read_bytes())
+    return booster, LinearBaseline.from_json((models_dir / BASELINE_FILE).read_text())
+
+
 def score_run(frame: pd.DataFrame, models_dir: Path, params: dict[str, Any]) -> dict:
     """`score_models` with the models saved in `models_dir` by `train`."""
-    booster = load_xgboost((models_dir / MODEL_FILE).read_bytes())
-    baseline = LinearBaseline.from_json((models_dir / BASELINE_FILE).read_text())
-    return score_models(frame, booster, baseline, params)
+    return score_models(frame, *load_models(models_dir), params)
 
 
 def assess_challenger(
@@ -150,8 +154,9 @@ def evaluate(
     valid = pd.read_parquet(prepared_dir / "valid.parquet")
     holdout = pd.read_parquet(prepared_dir / "holdout.parquet")
     y, amounts = holdout[label].to_numpy(), holdout[amount].to_numpy()
-    valid_scores = score_run(valid, models_dir, params)
-    scores = score_run(holdout, models_dir, params)
+    booster, baseline = load_models(models_dir)  # once, for both splits
+    valid_scores = score_models(valid, booster, baseline, params)
+    scores = score_models(holdout, booster, baseline, params)
     metrics: dict[str, Any] = {}
     for model, model_scores in scores.items():
         threshold = choose_threshold(valid[label], valid_scores[model], valid[amount], review_cost)
