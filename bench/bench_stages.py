@@ -47,11 +47,12 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _run(args: argparse.Namespace, tmp: str) -> dict:
-    from retrainer import tasks
     from retrainer.storage import open_storage
     from retrainer.synthetic import GeneratorConfig, generate
+    from retrainer.tasks import retrain as tasks
+    from retrainer.tasks.context import Context
 
-    ctx = tasks.Context.load()
+    ctx = Context.load()
     last = date(2026, 11, 15)
     first = last - timedelta(days=args.days - 1)
     as_of = (last + timedelta(days=1)).isoformat()

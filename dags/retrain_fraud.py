@@ -17,8 +17,9 @@ Every Monday at 03:00 UTC, or when triggered by hand:
 5. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
    gates, this run's id). The first model becomes `champion`; later ones become `challenger`.
 
-Every task is one call into `retrainer.tasks`; XCom carries URIs and small dicts only. Empty Params fall
-back to `params.yaml`. Rerunning a logical date overwrites the same keys and registers no new version.
+Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
+its work; XCom carries URIs and small dicts only. Empty Params fall back to `params.yaml`. Rerunning a
+logical date overwrites the same keys and registers no new version.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _override(kind: str, description: str, **bounds) -> Param:
         "retries": 2,  # after [core] default_task_retry_delay (300 s unless configured)
         # A rejected batch, a failed gate or a bad checksum is a verdict: retrying cannot change it.
         "retry_policy": ExceptionRetryPolicy(
-            rules=[RetryRule(exception="retrainer.errors.Rejected", action=RetryAction.FAIL)]
+            rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
         ),
     },
     params={
@@ -75,33 +76,33 @@ def _override(kind: str, description: str, **bounds) -> Param:
 def retrain_fraud():
     @task
     def extract(params=None, logical_date=None, dag_run=None) -> dict:
-        from retrainer import tasks
+        from retrainer.tasks import retrain
 
-        return tasks.extract(logical_date or dag_run.run_after, params)
+        return retrain.extract(logical_date or dag_run.run_after, params)
 
     @task
     def validate(batch: dict, params=None) -> dict:
-        from retrainer import tasks
+        from retrainer.tasks import retrain
 
-        return tasks.validate(batch["manifest_uri"], params)
+        return retrain.validate(batch["manifest_uri"], params)
 
     @task
     def train(validated: dict, params=None, logical_date=None, dag_run=None) -> dict:
-        from retrainer import tasks
+        from retrainer.tasks import retrain
 
-        return tasks.train(logical_date or dag_run.run_after, params)
+        return retrain.train(logical_date or dag_run.run_after, params)
 
     @task
     def evaluate(trained: dict, params=None) -> dict:
-        from retrainer import tasks
+        from retrainer.tasks import retrain
 
-        return tasks.evaluate(trained["run_manifest_uri"], params)
+        return retrain.evaluate(trained["run_manifest_uri"], params)
 
     @task(outlets=[REGISTERED_MODEL])
     def register(trained: dict, evaluated: dict, params=None, run_id=None) -> dict:
-        from retrainer import tasks
+        from retrainer.tasks import retrain
 
-        return tasks.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
+        return retrain.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
 
     trained = train(validate(extract()))
     register(trained, evaluate(trained))

@@ -10,16 +10,14 @@ app = FastAPI(title="retrainer registry", description="Read-only view of the mod
 
 
 def _registry():
-    from retrainer.registry import Registry
-    from retrainer.tasks import Context
+    from retrainer.tasks.context import Context
 
-    ctx = Context.load()
-    return Registry(ctx.storage, ctx.model)
+    return Context.load().registry
 
 
 @app.get("/", response_class=HTMLResponse)
 def registry_page() -> str:
-    from retrainer.registry_page import render
+    from retrainer.registry.page import render
 
     return render(_registry())
 

@@ -21,6 +21,19 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 
+# Fixtures that start a server (Airflow, a database, S3) or run the whole retraining path through DVC; a
+# test using one is end-to-end, and `pytest -m "not e2e"` leaves it out.
+E2E_FIXTURES = {"s3_endpoint", "airflow", "migrated_db", "postgres_url", "pipeline"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark as `e2e` every test under tests/e2e/ and every test that uses an end-to-end fixture."""
+    e2e_dir = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e_dir in Path(item.fspath).parents or E2E_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture
 def var_dir(tmp_path, monkeypatch) -> Path:
     """Point every retrainer setting at a fresh directory (storage, source, DVC cache and remote)."""
@@ -38,14 +51,14 @@ def var_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def settings(var_dir):
-    from retrainer.config import Settings
+    from retrainer.core.settings import Settings
 
     return Settings.from_env()
 
 
 @pytest.fixture
 def params():
-    from retrainer.config import load_params
+    from retrainer.core.params import load_params
 
     return load_params(PROJECT_DIR / "params.yaml")
 

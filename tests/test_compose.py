@@ -64,7 +64,7 @@ def test_celery_executor_uses_the_redis_and_postgres_services(compose, common_en
 
 
 def test_every_retrainer_variable_is_one_the_code_reads(common_env):
-    source = "\n".join(p.read_text() for p in (PROJECT_DIR / "include/retrainer").glob("*.py"))
+    source = "\n".join(p.read_text() for p in (PROJECT_DIR / "include/retrainer").rglob("*.py"))
     read = set(re.findall(r"\"(RETRAINER_[A-Z_]+)\"", source))
     given = {k for k in common_env if k.startswith("RETRAINER_")}
     assert given <= read, f"compose sets variables the code never reads: {given - read}"

@@ -13,8 +13,8 @@ WEEK = [f"2026-11-{d:02d}" for d in range(9, 16)]
 
 
 def _registry(airflow):
-    from retrainer.config import Settings
-    from retrainer.registry import Registry
+    from retrainer.core.settings import Settings
+    from retrainer.registry.store import Registry
     from retrainer.storage import open_storage
 
     settings = Settings.from_env({"RETRAINER_VAR_DIR": str(airflow.var)})
@@ -45,7 +45,7 @@ def _assert_stopped_before_training(airflow, run, versions_before: int) -> dict:
 
 
 def test_a_corrupt_source_file_is_quarantined_and_the_champion_stays(airflow):
-    from retrainer.registry import CHAMPION
+    from retrainer.registry.aliases import CHAMPION
 
     registry = _registry(airflow)
     record, _ = registry.register({"model.ubj": b"the champion"}, {"as_of": "2026-11-09"}, "seeded")

@@ -28,10 +28,10 @@ def test_weekly_run_registers_a_champion_whose_lineage_matches_dvc_lock(airflow)
     assert version["params"]["data"]["extract_window_days"] == 56
 
     # the champion loads (checksum verified) and scores
-    from retrainer.config import Settings
-    from retrainer.models import load_xgboost
-    from retrainer.registry import Registry
+    from retrainer.core.settings import Settings
+    from retrainer.registry.store import Registry
     from retrainer.storage import open_storage
+    from retrainer.training.models import load_xgboost
 
     settings = Settings.from_env({"RETRAINER_VAR_DIR": str(airflow.var)})
     registry = Registry(open_storage(settings.storage_root), "fraud-xgb")

@@ -6,9 +6,10 @@ from datetime import date
 import boto3
 import pytest
 
-from retrainer import tasks
-from retrainer.registry import CHAMPION, Registry
+from retrainer.registry.aliases import CHAMPION
+from retrainer.registry.store import Registry
 from retrainer.storage import S3Storage, open_storage
+from retrainer.tasks import retrain as tasks
 from tests.conftest import generate_source
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,96 @@
+"""`retrainer`: the command line over the package, used by people, by `dvc.yaml` stages and by tests."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+
+from retrainer.cli.commands import cmd_generate, cmd_quarantine, cmd_registry, cmd_stage, cmd_task
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retrainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic card transactions, one Parquet file per day")
+    gen.add_argument("--source", help="source root (default: RETRAINER_SOURCE_ROOT or var/source)")
+    gen.add_argument("--start", type=_date, help="first day (default: --days before --end)")
+    gen.add_argument("--end", type=_date, help="last day, inclusive (default: today)")
+    gen.add_argument("--days", type=int, default=84, help="how many days when --start is not given")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--rows-per-day", type=int, default=2000)
+    gen.add_argument("--fraud-rate", type=float, default=0.01)
+    gen.add_argument("--data-drift", type=float, default=0.0, help="feature shift from --drift-start (0..1)")
+    gen.add_argument("--concept-drift", type=float, default=0.0, help="weight of a new fraud pattern (0..1)")
+    gen.add_argument(
+        "--concept-drift-region", action="append", default=[], help="limit concept drift to a region"
+    )
+    gen.add_argument("--drift-start", type=_date, help="first day of data and concept drift")
+    gen.add_argument("--label-noise", type=float, default=0.0, help="share of labels flipped")
+    gen.add_argument(
+        "--broken", help="break the --broken-day partitions this way (see retrainer.synthetic.BROKEN_KINDS)"
+    )
+    gen.add_argument("--broken-day", type=_date, action="append", default=[])
+    gen.set_defaults(func=cmd_generate)
+
+    stage = sub.add_parser("stage", help="run one DVC stage in the current directory (called by dvc.yaml)")
+    stage.add_argument("stage", choices=["prepare", "fit", "measure"])
+    stage.add_argument("--params", default="params.yaml")
+    stage.set_defaults(func=cmd_stage)
+
+    reg = sub.add_parser("registry", help="look at the model registry")
+    reg_sub = reg.add_subparsers(dest="action", required=True)
+    for action, text in (("list", "every version"), ("audit", "the audit log")):
+        p = reg_sub.add_parser(action, help=text)
+        p.add_argument("--json", action="store_true")
+    show = reg_sub.add_parser("show", help="one version, by number or alias (champion, challenger)")
+    show.add_argument("ref")
+    show.add_argument("--json", action="store_true")
+    reg.set_defaults(func=cmd_registry)
+
+    qua = sub.add_parser("quarantine", help="look at rejected batches, and release one after a fix")
+    qua_sub = qua.add_subparsers(dest="action", required=True)
+    q_list = qua_sub.add_parser("list", help="every quarantined run, with the expectations it broke")
+    q_list.add_argument("--json", action="store_true")
+    q_show = qua_sub.add_parser("show", help="the reason.json of one run (run key or logical date)")
+    q_show.add_argument("run")
+    q_show.add_argument("--json", action="store_true")
+    qua_sub.add_parser("events", help="who quarantined and released what, when and why")
+    q_release = qua_sub.add_parser(
+        "release",
+        help="validate a fixed batch again and move it back to batches/ (refused if it still fails)",
+    )
+    q_release.add_argument("run")
+    q_release.add_argument("--reason", required=True, help="what was fixed, for the event log")
+    q_release.add_argument("--by", help="who releases (default: the current user)")
+    qua.set_defaults(func=cmd_quarantine)
+
+    task = sub.add_parser("task", help="run one step of the retraining DAG by hand, outside Airflow")
+    task.add_argument("task", choices=["extract", "validate", "train", "evaluate", "register"])
+    task.add_argument("--as-of", help="logical date (extract, train)")
+    task.add_argument("--uri", help="upstream manifest URI (validate, evaluate, register)")
+    task.add_argument("--gates-uri", help="gate report URI (register)")
+    task.add_argument("--params-json", help="DAG params as JSON, e.g. '{\"min_pr_auc\": 0.3}'")
+    task.set_defaults(func=cmd_task)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as error:  # name the error in one line; RETRAINER_DEBUG=1 shows the traceback
+        if os.environ.get("RETRAINER_DEBUG"):
+            raise
+        print(f"retrainer: error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The commands of the `retrainer` CLI, one function per command; heavy imports stay inside them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+from retrainer.core.clock import run_key
+from retrainer.core.params import load_params
+from retrainer.core.settings import Settings
+
+
+def _print(payload, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(payload, indent=2, default=str))
+    elif isinstance(payload, dict):
+        for key, value in payload.items():
+            print(f"{key}: {value}")
+    else:
+        for row in payload if isinstance(payload, list) else [payload]:
+            print(row)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from retrainer.storage import open_storage
+    from retrainer.synthetic import GeneratorConfig, generate
+
+    end = args.end or date.today()
+    start = args.start or end - timedelta(days=args.days - 1)
+    generator = GeneratorConfig(
+        rows_per_day=args.rows_per_day,
+        fraud_rate=args.fraud_rate,
+        data_drift=args.data_drift,
+        concept_drift=args.concept_drift,
+        concept_drift_regions=tuple(args.concept_drift_region),
+        drift_start=args.drift_start,
+        label_noise=args.label_noise,
+        broken=args.broken,
+        broken_days=tuple(args.broken_day),
+    )
+    source = args.source or Settings.from_env().source_root
+    uris = generate(open_storage(source), start, end, seed=args.seed, config=generator)
+    print(
+        f"wrote {len(uris)} daily partitions ({start} .. {end}, {args.rows_per_day} rows/day) under {source}"
+    )
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    """One stage of `dvc.yaml`, in the workspace DVC runs it in (the current directory)."""
+    from retrainer.core import artifacts as a
+
+    params = load_params(args.params)
+    if args.stage == "prepare":
+        from retrainer.training.stages import prepare
+
+        prepare(Path(a.BATCHES_DIR), Path(a.PREPARED_DIR), Path(a.PREPARE_REPORT), params)
+    elif args.stage == "fit":
+        from retrainer.training.stages import fit
+
+        fit(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), params)
+    else:
+        from retrainer.evaluation.holdout import measure
+
+        measure(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), Path(a.METRICS), Path(a.PR_CURVE), params)
+    return 0
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    from retrainer.tasks.context import Context
+
+    registry = Context.load().registry
+    if args.action == "audit":
+        events = registry.audit_log()
+        _print(events if args.json else [_audit_line(e) for e in events], args.json)
+        return 0
+    by_version = registry.aliases_by_version()
+    records = registry.versions() if args.action == "list" else [registry.get(args.ref)]
+    rows = []
+    for record in records:
+        aliases = by_version.get(record["version"], [])
+        rows.append({**record, "aliases": aliases} if args.json else _summary(record, aliases))
+    if args.action == "show":
+        rows = rows[0]
+    _print(rows, args.json)
+    return 0
+
+
+def _audit_line(event: dict) -> str:
+    alias = f" {event['alias']} ->" if event.get("alias") else ""
+    reason = f": {event['reason']}" if event.get("reason") else ""
+    return f"{event['at']} {event['event']}{alias} v{event.get('version')} by {event.get('actor')}{reason}"
+
+
+def _summary(record: dict, aliases: list[str]) -> str:
+    metrics = record["metrics"]["challenger"]
+    return (
+        f"v{record['version']} {','.join(aliases) or '-':<20} as_of={record['as_of']} "
+        f"pr_auc={metrics['pr_auc']:.4f} recall@fpr={metrics['recall_at_fpr']:.4f} data={record['data_hash']}"
+    )
+
+
+def _run_key(text: str) -> str:
+    """A run key (2026-11-16T000000Z) as given, or the run key of a logical date (2026-11-16)."""
+    import re
+
+    return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{6}Z", text) else run_key(text)
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from retrainer.data import quarantine
+    from retrainer.tasks.context import Context
+
+    ctx = Context.load()
+    storage, model = ctx.storage, ctx.model
+    if args.action == "list":
+        entries = quarantine.list_quarantined(storage, model)
+        if args.json:
+            _print(entries, True)
+        for entry in [] if args.json else entries:
+            print(
+                f"{entry['run_key']}  {entry['stage']:<8} rows={entry['rows']}  "
+                f"{entry['failures']} failure(s): {', '.join(entry['expectations'])}"
+            )
+    elif args.action == "show":
+        reason = quarantine.reason(storage, model, _run_key(args.run))
+        if args.json:
+            _print(reason, True)
+        else:
+            from retrainer.data.contracts import Failure
+
+            print(f"run {reason['run_key']} ({reason['stage']}): {reason['quarantine_uri']}")
+            for failure in reason["failures"]:
+                print(f"  - {Failure(**failure).describe()}")
+            if reason.get("data_docs_uri"):
+                print(f"Data Docs: {reason['data_docs_uri']}")
+    elif args.action == "events":
+        _print(quarantine.events(storage, model), True)
+    else:
+        from retrainer.data.release import release
+
+        event = release(
+            storage,
+            ctx.source,
+            model,
+            _run_key(args.run),
+            ctx.settings.suite_path(ctx.params),
+            ctx.params["validation"],
+            why=args.reason,
+            who=args.by,
+        )
+        _print(event, True)
+    return 0
+
+
+def cmd_task(args: argparse.Namespace) -> int:
+    from retrainer.tasks import retrain as tasks
+
+    dag_params = json.loads(args.params_json) if args.params_json else None
+    if args.task == "extract":
+        result = tasks.extract(args.as_of, dag_params)
+    elif args.task == "validate":
+        result = tasks.validate(args.uri, dag_params)
+    elif args.task == "train":
+        result = tasks.train(args.as_of, dag_params)
+    elif args.task == "evaluate":
+        result = tasks.evaluate(args.uri, dag_params)
+    else:
+        result = tasks.register(args.uri, args.gates_uri, None, dag_params)
+    _print(result, True)
+    return 0

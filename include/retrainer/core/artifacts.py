@@ -1,0 +1,58 @@
+"""The names of a training run's artifacts: what the DVC pipeline writes in its workspace, what a run
+publishes under the storage root, and what a registry version keeps.
+
+`dvc.yaml` is the pipeline's source of truth; these names must match its deps and outs (a test holds
+them to it), and code reads them from here only.
+"""
+
+from __future__ import annotations
+
+# Inputs and outputs of the DVC stages, relative to the run's workspace.
+BATCHES_DIR = "data/batches"  # the validated batches of the training window, `dvc add`-ed
+BATCHES_DVC = f"{BATCHES_DIR}.dvc"
+PREPARED_DIR = "data/prepared"
+SPLITS = ("train", "valid", "holdout")
+MODELS_DIR = "models"
+MODEL_FILE = "model.ubj"  # XGBoost's own format: data, never code
+BASELINE_FILE = "baseline.json"  # the scikit-learn baseline as JSON numbers
+MODEL = f"{MODELS_DIR}/{MODEL_FILE}"
+BASELINE = f"{MODELS_DIR}/{BASELINE_FILE}"
+PREPARE_REPORT = "reports/prepare.json"
+METRICS = "reports/metrics.json"
+PR_CURVE = "reports/pr_curve.csv"
+COST_CURVE = "reports/cost_curve.csv"
+PIPELINE_FILES = ("dvc.yaml", "dvc.lock", "params.yaml")
+
+
+def prepared(split: str) -> str:
+    """The Parquet file of one split (`train`, `valid`, `holdout`) that the prepare stage writes."""
+    return f"{PREPARED_DIR}/{split}.parquet"
+
+
+# What a run publishes from its workspace: what evaluation, registration and people need later.
+PUBLISHED = (
+    *PIPELINE_FILES,
+    BATCHES_DVC,
+    MODEL,
+    BASELINE,
+    METRICS,
+    PREPARE_REPORT,
+    PR_CURVE,
+    COST_CURVE,
+    prepared("valid"),  # to choose a threshold for a champion registered without one
+    prepared("holdout"),
+)
+
+# The published files a registry version keeps, and the name each has in the version (models by their
+# base name: `model.ubj`, `baseline.json`).
+REGISTERED = {
+    MODEL: MODEL_FILE,
+    BASELINE: BASELINE_FILE,
+    "params.yaml": "params.yaml",
+    "dvc.yaml": "dvc.yaml",
+    "dvc.lock": "dvc.lock",
+    BATCHES_DVC: BATCHES_DVC,
+    METRICS: METRICS,
+    PR_CURVE: PR_CURVE,
+    COST_CURVE: COST_CURVE,
+}

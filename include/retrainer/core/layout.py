@@ -1,0 +1,131 @@
+"""Every storage key of the platform, built here and nowhere else.
+
+Keys are '/'-separated paths relative to the storage root, one area per kind of thing, then the model,
+then the run key (the logical date, `clock.run_key`), so a rerun of a date writes the same keys:
+
+    batches/<model>/<run>/              extract's batch.parquet + manifest.json, validate's validation.json
+    validations/<model>/<run>/          Great Expectations' full result of the run
+    data-docs/<model>/<run>/            the run's Data Docs site
+    quarantine/<model>/<run>/           a rejected batch (or copies of unreadable source files) + reason.json
+    quarantine-events/<model>/          one folder per quarantine event, never rewritten
+    runs/<model>/<run>/                 a training run's published files, its manifest and gate report
+    registry/<model>/                   versions, content-addressed objects, aliases, audit log
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+# File names under the areas above.
+BATCH_FILE = "batch.parquet"
+MANIFEST_FILE = "manifest.json"  # of a batch (extract) and of a training run (train)
+VALIDATION_FILE = "validation.json"
+REASON_FILE = "reason.json"
+EVENT_FILE = "event.json"
+SOURCE_DIR = "source"
+GATES_FILE = "gates.json"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+
+
+# --- data: batches, validation, quarantine --------------------------------------------------------------
+
+
+def batch_prefix(model: str, run: str) -> str:
+    return f"batches/{model}/{run}"
+
+
+def batch_file_key(model: str, run: str, name: str = BATCH_FILE) -> str:
+    """A file of a run's batch folder: the batch itself, its manifest or its validation record."""
+    return f"{batch_prefix(model, run)}/{name}"
+
+
+def batches_area(model: str) -> str:
+    return f"batches/{model}"
+
+
+def data_docs_prefix(model: str, run: str) -> str:
+    return f"data-docs/{model}/{run}"
+
+
+def gx_result_key(model: str, run: str, suite: str) -> str:
+    return f"validations/{model}/{run}/{suite}.json"
+
+
+def quarantine_area(model: str) -> str:
+    return f"quarantine/{model}"
+
+
+def quarantine_prefix(model: str, run: str) -> str:
+    return f"{quarantine_area(model)}/{run}"
+
+
+def quarantine_file_key(model: str, run: str, name: str = REASON_FILE) -> str:
+    return f"{quarantine_prefix(model, run)}/{name}"
+
+
+def quarantine_source_key(model: str, run: str, partition: str) -> str:
+    """Where the copy of an unreadable source partition waits."""
+    return f"{quarantine_prefix(model, run)}/{SOURCE_DIR}/{partition}"
+
+
+def is_quarantine_reason(key: str) -> bool:
+    """True for `quarantine/<model>/<run>/reason.json` (not a reason kept inside an event folder)."""
+    parts = PurePosixPath(key).parts
+    return len(parts) == 4 and parts[0] == "quarantine" and parts[-1] == REASON_FILE
+
+
+def quarantine_events_area(model: str) -> str:
+    return f"quarantine-events/{model}"
+
+
+def quarantine_event_prefix(model: str, run: str, action: str, stamp: str) -> str:
+    return f"{quarantine_events_area(model)}/{stamp}-{run}-{action}"
+
+
+# --- training runs ------------------------------------------------------------------------------------
+
+
+def run_prefix(model: str, run: str) -> str:
+    return f"runs/{model}/{run}"
+
+
+def run_file_key(model: str, run: str, name: str) -> str:
+    """A file of a training run: a published artifact (`artifacts.PUBLISHED`), its manifest or report."""
+    return f"{run_prefix(model, run)}/{name}"
+
+
+# --- registry -----------------------------------------------------------------------------------------
+
+
+def registry_prefix(model: str) -> str:
+    return f"registry/{model}"
+
+
+def registry_object_key(model: str, sha256: str, name: str) -> str:
+    """Content-addressed: the same bytes are stored once, whatever version or file name they belong to."""
+    return f"{registry_prefix(model)}/objects/{sha256}{PurePosixPath(name).suffix}"
+
+
+def registry_versions_area(model: str) -> str:
+    return f"{registry_prefix(model)}/versions"
+
+
+def registry_version_key(model: str, version: int) -> str:
+    return f"{registry_versions_area(model)}/{version:06d}.json"
+
+
+def registry_aliases_area(model: str) -> str:
+    return f"{registry_prefix(model)}/aliases"
+
+
+def registry_alias_key(model: str, alias: str) -> str:
+    return f"{registry_aliases_area(model)}/{alias}.json"
+
+
+def registry_audit_area(model: str) -> str:
+    return f"{registry_prefix(model)}/audit"
+
+
+def registry_audit_key(model: str, stamp: str, unique: str) -> str:
+    return f"{registry_audit_area(model)}/{stamp}-{unique}.json"

@@ -1,0 +1,62 @@
+"""Every tunable number: `params.yaml`, and the DAG Params that override a few of its keys per run."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from retrainer.core.errors import ConfigError
+
+# The retraining DAG's Params (flat names, shown as a form in the UI) and the params.yaml keys they override.
+DAG_PARAMS = {
+    "extract_window_days": "data.extract_window_days",
+    "training_window_days": "data.training_window_days",
+    "min_pr_auc": "gates.min_pr_auc",
+    "min_recall_at_fpr": "gates.min_recall_at_fpr",
+    "champion_tolerance": "gates.champion_tolerance",
+}
+
+
+def load_params(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        params = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"params file not found: {path}") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} must hold a mapping, found {type(params).__name__}")
+    return params
+
+
+def merge_params(params: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Deep-merge `overrides` into a copy of `params`. Overrides may use dotted keys (`gates.min_pr_auc`).
+
+    Unknown keys are refused, so a typo in a DAG Param cannot silently leave the default in force.
+    """
+    merged = copy.deepcopy(params)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        node = merged
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"unknown parameter {dotted!r}: {part!r} is not a section of params.yaml")
+            node = node[part]
+        if leaf not in node:
+            raise ConfigError(f"unknown parameter {dotted!r}: params.yaml has no such key")
+        node[leaf] = value
+    return merged
+
+
+def with_dag_params(params: dict[str, Any], dag_params: dict[str, Any] | None) -> dict[str, Any]:
+    """`params` with the DAG's Params applied (empty ones keep params.yaml); unknown Params are refused."""
+    overrides = {}
+    for name, value in (dag_params or {}).items():
+        if name not in DAG_PARAMS:
+            raise ConfigError(f"unknown DAG param {name!r}; known: {sorted(DAG_PARAMS)}")
+        overrides[DAG_PARAMS[name]] = value
+    return merge_params(params, overrides)

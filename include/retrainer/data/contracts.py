@@ -1,0 +1,204 @@
+"""The data contract: an expectation suite (JSON in `expectations/`) run through a GX checkpoint, and the
+`Failure` shape in which every broken expectation, of the suite or of the batch checks, is reported.
+
+We call GX 1.x directly rather than through the Airflow GX provider: its operator configures GX at DAG
+parse time, and its releases for Airflow >= 3.3 pull in GX 0.18 (see README, "Why GX is called directly").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrainer.core.errors import Rejected
+
+DOCS_SITE = "run"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed expectation, in the words an engineer needs to fix the batch."""
+
+    expectation: str
+    severity: str
+    column: str | None
+    observed: Any
+    expected: dict[str, Any]
+    unexpected_count: int | None = None
+    unexpected_examples: list[Any] = field(default_factory=list)
+    error: str | None = None
+
+    def describe(self) -> str:
+        where = f"column {self.column!r}" if self.column else "table"
+        bounds = ", ".join(f"{k}={v!r}" for k, v in self.expected.items() if k != "column_set")
+        text = f"{self.expectation} on {where}"
+        if self.error:
+            return f"{text}: {self.error}"
+        text += f": observed {self.observed!r}"
+        if self.unexpected_count:
+            text += f" ({self.unexpected_count} unexpected rows, e.g. {self.unexpected_examples[:3]!r})"
+        return f"{text}; expected {bounds}" if bounds else text
+
+
+class SuiteError(ValueError):
+    """An expectation suite file is missing or malformed."""
+
+
+class BatchRejected(Rejected):
+    """A batch broke a critical expectation of its data contract."""
+
+    def __init__(
+        self,
+        batch_uri: str,
+        failures: list[Failure],
+        quarantine_uri: str | None,
+        data_docs_uri: str | None = None,
+    ) -> None:
+        self.batch_uri = batch_uri
+        self.failures = failures
+        self.quarantine_uri = quarantine_uri
+        self.data_docs_uri = data_docs_uri
+        lines = "\n".join(f"  - {failure.describe()}" for failure in failures)
+        where = f"; moved to quarantine at {quarantine_uri}" if quarantine_uri else ""
+        docs = f"\nData Docs: {data_docs_uri}" if data_docs_uri else ""
+        super().__init__(
+            f"batch {batch_uri} broke {len(failures)} critical expectation(s){where}:\n{lines}{docs}"
+        )
+
+    @property
+    def columns(self) -> list[str]:
+        return sorted({f.column for f in self.failures if f.column})
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """What one checkpoint run gave: the failed expectations, GX's own result, and the Data Docs site."""
+
+    failures: list[Failure]
+    result: dict
+    docs_dir: Path | None
+    docs_page: str | None  # the run's validation page, relative to docs_dir
+
+
+def load_suite(path: str | os.PathLike[str]):
+    """A GX ExpectationSuite from its JSON file."""
+    import great_expectations as gx
+
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SuiteError(f"expectation suite not found: {path}") from None
+    except json.JSONDecodeError as error:
+        raise SuiteError(f"expectation suite {path} is not valid JSON: {error}") from None
+    if not isinstance(spec, dict) or not spec.get("name") or not isinstance(spec.get("expectations"), list):
+        raise SuiteError(f"expectation suite {path} needs a 'name' and a list of 'expectations'")
+    return gx.ExpectationSuite(**spec)
+
+
+def run_suite(
+    frame: pd.DataFrame,
+    suite,
+    parameters: dict[str, Any] | None = None,
+    docs_dir: str | os.PathLike[str] | None = None,
+    run_name: str | None = None,
+    run_time: Any = None,
+) -> SuiteRun:
+    """Run `suite` on `frame` through a GX checkpoint; every failed expectation, critical and warning.
+
+    `parameters` fill the suite's `{"$PARAMETER": name}` values. With `docs_dir`, the checkpoint's
+    UpdateDataDocsAction builds a static Data Docs site there.
+    """
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    actions = []
+    if docs_dir is not None:
+        context.add_data_docs_site(
+            DOCS_SITE,
+            {
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        actions.append(UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE]))
+    suite = context.suites.add(suite)
+    batch = context.data_sources.add_pandas("batches").add_dataframe_asset("batch")
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(
+            name=suite.name, data=batch.add_batch_definition_whole_dataframe("whole"), suite=suite
+        )
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite.name, validation_definitions=[definition], actions=actions, result_format="SUMMARY"
+        )
+    )
+    result = checkpoint.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=parameters or {},
+        run_id=gx.RunIdentifier(run_name=run_name, run_time=run_time),
+    )
+    failures, page = [], None
+    for identifier, validation in result.run_results.items():
+        failures.extend(_failure(r) for r in validation.results if not r.success)
+        if docs_dir is not None:
+            for site in context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE):
+                page = Path(site["site_url"].removeprefix("file://")).relative_to(Path(docs_dir).resolve())
+    validations = [v.to_json_dict() for v in result.run_results.values()]
+    return SuiteRun(
+        failures, _jsonable(validations[0]), docs_dir and Path(docs_dir), page and page.as_posix()
+    )
+
+
+def _failure(result) -> Failure:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in {"batch_id", "column", "result_format"}}
+    details = result.result or {}
+    if "mostly" in type(config.to_domain_obj()).__fields__ and "mostly" not in kwargs:
+        kwargs["mostly"] = 1.0  # GX's default: the share of rows that must pass; implicit in the suite
+    if not kwargs:  # expect_column_to_exist: the column itself is the whole requirement
+        kwargs = {"column": config.kwargs.get("column")}
+    observed = details.get("observed_value")
+    if observed is None and details.get("unexpected_count") is not None:  # a column map expectation
+        observed = {"unexpected_percent": round(details.get("unexpected_percent") or 0.0, 3)}
+    error = None
+    for info in _exception_infos(result.exception_info):
+        if info.get("raised_exception") and info.get("exception_message"):
+            error = info["exception_message"].strip().splitlines()[-1]
+            break
+    return Failure(
+        expectation=config.type,
+        severity=str(getattr(config.severity, "value", config.severity)),
+        column=config.kwargs.get("column") or config.kwargs.get("column_A"),
+        observed=_jsonable(observed),
+        expected=_jsonable(kwargs),
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_examples=_jsonable(details.get("partial_unexpected_list") or [])[:5],
+        error=error,
+    )
+
+
+def _exception_infos(info) -> list[dict]:
+    """GX reports one exception dict, or a dict of them keyed by metric."""
+    if not info:
+        return []
+    if "raised_exception" in info:
+        return [info]
+    return [value for value in info.values() if isinstance(value, dict)]
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

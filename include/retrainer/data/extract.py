@@ -1,0 +1,263 @@
+"""Extract: the transactions of one logical-date window, as one batch Parquet plus a manifest.
+
+A batch is keyed by model and logical date (`batches/<model>/<run key>/`), so a rerun of the same date
+overwrites the same keys; the manifest is written after the batch and carries its sha256, and for each
+source partition its row count, file and content hashes and the time zones of its timestamps, which
+validation uses to catch re-sent files and mixed time zones. Extract judges no contract, with one
+exception: a source file that cannot be read at all is copied to quarantine and the run is rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from dataclasses import asdict
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from retrainer.core import layout
+from retrainer.core.clock import run_key, window_bounds
+from retrainer.core.errors import Rejected
+from retrainer.data import quarantine
+from retrainer.data.contracts import Failure
+from retrainer.sources.partitions import NOT_PARQUET, days_overlapping, partition_key, read_partition
+from retrainer.storage import KeyNotFound, Storage, sha256_bytes
+
+UTC_NAME = "UTC"
+
+log = logging.getLogger(__name__)
+
+
+class ExtractError(RuntimeError):
+    """The source could not provide the window's transactions."""
+
+
+class UnreadableSourceFile(ExtractError, Rejected):
+    """Source partitions that are not readable Parquet (corrupt, truncated, empty, another format).
+
+    `problems` maps each file's URI to what the Parquet reader said about it.
+    """
+
+    def __init__(self, problems: dict[str, str], quarantine_uri: str | None = None) -> None:
+        self.problems = problems
+        self.quarantine_uri = quarantine_uri
+        where = f"; copied to quarantine at {quarantine_uri}" if quarantine_uri else ""
+        lines = "\n".join(f"  - {uri}: {' '.join(reason.split())}" for uri, reason in problems.items())
+        super().__init__(f"{len(problems)} source file(s) are not readable Parquet{where}:\n{lines}")
+
+
+class IncompatibleSourceFiles(ExtractError, Rejected):
+    """Source partitions whose columns have types that cannot be put in one batch (e.g. text vs numbers)."""
+
+    def __init__(self, types: dict[str, dict[str, str]], quarantine_uri: str | None = None) -> None:
+        self.types = types
+        self.quarantine_uri = quarantine_uri
+        where = f"; copied to quarantine at {quarantine_uri}" if quarantine_uri else ""
+        lines = "\n".join(f"  - column {column!r}: {by_file}" for column, by_file in types.items())
+        super().__init__(f"source files disagree on column types{where}:\n{lines}")
+
+
+def content_sha256(frame: pd.DataFrame) -> str:
+    """A hash of the rows' values and the column names, independent of row order and file encoding, so
+    the same rows re-sent in another file (or re-compressed) hash alike."""
+    rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    digest = hashlib.sha256(json.dumps(list(map(str, frame.columns))).encode())
+    digest.update(rows.tobytes())
+    return digest.hexdigest()
+
+
+def _to_utc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
+    """Timestamp columns converted to UTC, and the time zone each had (None: no zone, taken as UTC)."""
+    zones = {}
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if not pd.api.types.is_datetime64_any_dtype(dtype):
+            continue
+        tz = getattr(dtype, "tz", None)
+        zones[column] = str(tz) if tz is not None else None
+        if tz is None:
+            frame[column] = frame[column].dt.tz_localize(UTC_NAME)
+        elif str(tz) != UTC_NAME:
+            frame[column] = frame[column].dt.tz_convert(UTC_NAME)
+    return frame, zones
+
+
+def read_window(
+    source: Storage, start: datetime, end: datetime, event_time: str = "event_ts"
+) -> tuple[pd.DataFrame, list[dict]]:
+    """The rows of every daily partition overlapping [start, end), and one description per partition.
+
+    Rows of a partially covered day that fall outside the window are left out. Rows whose event date is
+    not their partition's day are kept whatever their time, so that validation names them (a stale or
+    future timestamp must not vanish silently). Raises UnreadableSourceFile naming every unreadable file.
+    """
+    frames, partitions, problems = [], [], {}
+    for day in days_overlapping(start, end):
+        key = partition_key(day)
+        try:
+            raw = source.get_bytes(key)
+        except KeyNotFound:
+            continue  # a day without transactions; validation judges the batch volume
+        try:
+            frame = read_partition(raw)
+        except NOT_PARQUET as error:
+            problems[key] = str(error)
+            continue
+        frame, zones = _to_utc(frame)
+        if event_time in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[event_time]):
+            ts = frame[event_time]
+            on_its_day = ts.dt.date == day
+            keep = ~on_its_day | ((ts >= start) & (ts < end))
+            frame = frame.loc[keep].reset_index(drop=True)
+        # A missing or mistyped event time is left for validation to name; extract does not judge it.
+        frames.append(frame)
+        partitions.append(
+            {
+                "key": key,
+                "rows": len(frame),
+                "file_sha256": sha256_bytes(raw),
+                "content_sha256": content_sha256(frame),
+                "time_zones": zones,
+            }
+        )
+    if problems:
+        raise UnreadableSourceFile({source.uri(k): v for k, v in problems.items()})
+    if not frames:
+        raise ExtractError(f"no source partitions under {source.root_uri} for the window {start} .. {end}")
+    return _concat(frames, partitions), partitions
+
+
+def _concat(frames: list[pd.DataFrame], partitions: list[dict]) -> pd.DataFrame:
+    """One frame of all partitions; IncompatibleSourceFiles names columns whose types cannot be joined."""
+    frame = pd.concat(frames, ignore_index=True)
+    try:
+        pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        types = {}
+        for column in frame.columns:
+            kinds = {
+                p["key"]: str(f[column].dtype) for f, p in zip(frames, partitions, strict=True) if column in f
+            }
+            if len({_type_family(k) for k in kinds.values()}) > 1:
+                types[column] = kinds
+        raise IncompatibleSourceFiles(types) from None
+    return frame
+
+
+def _type_family(dtype: str) -> str:
+    for family in ("int", "float", "bool", "datetime"):
+        if family in dtype:
+            return "number" if family in ("int", "float") else family
+    return dtype
+
+
+def describe_batch(manifest: dict, data: bytes) -> dict:
+    """`manifest` with the rows, columns and sha256 of the batch bytes `data` (after a fix by hand)."""
+    frame = pd.read_parquet(io.BytesIO(data))
+    return manifest | {
+        "rows": len(frame),
+        "columns": list(frame.columns),
+        "sha256": sha256_bytes(data),
+        "content_sha256": content_sha256(frame),
+    }
+
+
+def _source_failures(error: ExtractError, source: Storage) -> tuple[list[Failure], list[str]]:
+    if isinstance(error, UnreadableSourceFile):
+        keys = [source.key_of(uri) for uri in error.problems]
+        failures = [
+            Failure(
+                "expect_source_file_to_be_readable_parquet",
+                "critical",
+                None,
+                reason,
+                {"file": source.uri(key), "format": "Apache Parquet"},
+            )
+            for key, reason in zip(keys, error.problems.values(), strict=True)
+        ]
+        return failures, keys
+    assert isinstance(error, IncompatibleSourceFiles)
+    failures, keys = [], set()
+    for column, by_file in error.types.items():
+        families = [_type_family(t) for t in by_file.values()]
+        majority = max(set(families), key=families.count)
+        odd = {k: t for k, t in by_file.items() if _type_family(t) != majority}
+        keys.update(odd)
+        failures.append(
+            Failure(
+                "expect_source_files_to_agree_on_column_type", "critical", column, odd, {"type": majority}
+            )
+        )
+    return failures, sorted(keys)
+
+
+def _released_batch(storage: Storage, prefix: str) -> dict | None:
+    """The manifest of a batch an engineer released from quarantine for this date, if it is intact."""
+    try:
+        manifest = json.loads(storage.get_text(f"{prefix}/{layout.MANIFEST_FILE}"))
+        data = storage.get_bytes(f"{prefix}/{layout.BATCH_FILE}")
+    except KeyNotFound:
+        return None
+    if manifest.get("released") and sha256_bytes(data) == manifest["sha256"]:
+        return manifest | {"manifest_uri": storage.uri(f"{prefix}/{layout.MANIFEST_FILE}")}
+    return None
+
+
+def extract_batch(
+    source: Storage, storage: Storage, model: str, as_of: datetime | str, window_days: int
+) -> dict:
+    """Write the window's batch and manifest under the storage root; returns the manifest as a dict.
+
+    A batch released from quarantine for this date is kept as it is rather than extracted again. Source
+    files that cannot be read are copied to `quarantine/<model>/<run>/source/` with a `reason.json`, and
+    UnreadableSourceFile (or IncompatibleSourceFiles) is raised; the source is left untouched.
+    """
+    start, end = window_bounds(as_of, window_days)
+    key = run_key(as_of)
+    prefix = layout.batch_prefix(model, key)
+    if released := _released_batch(storage, prefix):
+        log.info("keeping the batch released from quarantine for %s: %s", key, released["released"])
+        return released
+    try:
+        frame, partitions = read_window(source, start, end)
+    except (UnreadableSourceFile, IncompatibleSourceFiles) as error:
+        failures, keys = _source_failures(error, source)
+        reason = {
+            "model": model,
+            "run_key": key,
+            "stage": "extract",
+            "success": False,
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "source_root": source.root_uri,
+            "source_partitions": keys,
+            "failures": [asdict(f) for f in failures],
+            "warnings": [],
+        }
+        uri = quarantine.quarantine_source_files(storage, source, model, key, keys, reason)
+        details = error.problems if isinstance(error, UnreadableSourceFile) else error.types
+        raise type(error)(details, uri) from None
+    data = frame.to_parquet(index=False)
+    batch_uri = storage.put_bytes(layout.batch_file_key(model, key), data)
+    manifest = {
+        "model": model,
+        "run_key": key,
+        "batch_uri": batch_uri,
+        "rows": len(frame),
+        "columns": list(frame.columns),
+        "sha256": sha256_bytes(data),
+        "content_sha256": content_sha256(frame),
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "source_root": source.root_uri,
+        "partitions": partitions,
+    }
+    manifest["manifest_uri"] = storage.put_text(
+        layout.batch_file_key(model, key, layout.MANIFEST_FILE), json.dumps(manifest, indent=2)
+    )
+    return manifest

@@ -1,0 +1,130 @@
+"""Validate: hold a batch against its data contract, the suite (`contracts`) and the batch checks.
+
+Critical expectations decide: a batch failing one is moved to quarantine with a `reason.json`, and
+`BatchRejected` names every failed expectation, column, observed value and threshold. Warning expectations
+are reported only. The suite runs with the run's window and volume floor as suite parameters, and the
+checkpoint's Data Docs are published under `data-docs/<model>/<run>/`; GX's full validation result goes to
+`validations/<model>/<run>/`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pandas as pd
+
+from retrainer.core import layout
+from retrainer.core.clock import as_utc
+from retrainer.data import quarantine
+from retrainer.data.batch_checks import duplicate_failures, time_zone_failures, volume_floor
+from retrainer.data.catalogue import validated_history
+from retrainer.data.contracts import BatchRejected, Failure, load_suite, run_suite
+from retrainer.storage import Storage, sha256_bytes
+
+# GX copies tutorial images into every site that its validation pages never show (3.4 of its 4.3 MB).
+DOCS_SKIPPED = ("static/images/glossary_scroller.gif", "static/images/iterative-dev-loop.png")
+
+log = logging.getLogger(__name__)
+
+
+def _with_volume(failure: Failure, volume: dict) -> Failure:
+    """A failed row count, with the recent volume its floor came from."""
+    if failure.expectation != "expect_table_row_count_to_be_between":
+        return failure
+    return replace(failure, expected=failure.expected | {k: v for k, v in volume.items() if k != "min_rows"})
+
+
+def publish_docs(storage: Storage, site: Path, prefix: str) -> None:
+    """Upload a Data Docs site built in a local directory to `prefix` (local or S3, one code path)."""
+    storage.delete_prefix(prefix)  # a rerun of the same date replaces its pages
+    for path in sorted(site.rglob("*")):
+        relative = path.relative_to(site).as_posix()
+        if path.is_file() and relative not in DOCS_SKIPPED:
+            storage.put_file(f"{prefix}/{relative}", path)
+
+
+def validate_batch(
+    storage: Storage, manifest_uri: str, suite_path: str | os.PathLike[str], rules: dict
+) -> dict:
+    """Validate the batch whose manifest extract wrote at `manifest_uri`.
+
+    `rules` is the `validation` section of params.yaml. On success, writes `validation.json` beside the
+    batch and returns it (warnings included). On a critical failure, moves the batch to
+    `quarantine/<model>/<run key>/` with `reason.json` and raises BatchRejected. Either way the run's
+    Data Docs page and GX result are published and named in the report.
+    """
+    manifest = json.loads(storage.get_text(storage.key_of(manifest_uri)))
+    model, key = manifest["model"], manifest["run_key"]
+    data = storage.get_bytes(layout.batch_file_key(model, key))
+    suite = load_suite(suite_path)
+    history = validated_history(storage, model, key)
+    volume = volume_floor(manifest, history, rules)
+    docs_uri = result_uri = None
+    if (actual := sha256_bytes(data)) != manifest["sha256"]:
+        # The batch changed after extract wrote its manifest: judge nothing, quarantine it.
+        failures = [Failure("batch_checksum", "critical", None, actual, {"sha256": manifest["sha256"]})]
+    else:
+        parameters = {
+            "window_start": pd.Timestamp(manifest["window_start"]),
+            "window_end": pd.Timestamp(manifest["window_end"]),
+            "min_rows": volume["min_rows"],
+        }
+        with tempfile.TemporaryDirectory(prefix="gx-docs-") as site:
+            run = run_suite(
+                pd.read_parquet(io.BytesIO(data)),
+                suite,
+                parameters,
+                site,
+                key,
+                as_utc(manifest["window_end"]),
+            )
+            publish_docs(storage, Path(site), layout.data_docs_prefix(model, key))
+        docs_uri = (
+            storage.uri(f"{layout.data_docs_prefix(model, key)}/{run.docs_page}") if run.docs_page else None
+        )
+        result_uri = storage.put_text(layout.gx_result_key(model, key, suite.name), json.dumps(run.result))
+        failures = [
+            *(_with_volume(f, volume) for f in run.failures),
+            *duplicate_failures(manifest, history),
+            *time_zone_failures(manifest, rules),
+        ]
+    critical = [f for f in failures if f.severity == "critical"]
+    warnings = [f for f in failures if f.severity != "critical"]
+    report = {
+        "model": model,
+        "run_key": key,
+        "stage": "validate",
+        "suite": suite.name,
+        "batch_uri": manifest["batch_uri"],
+        "batch_sha256": manifest["sha256"],
+        "rows": manifest["rows"],
+        "window_start": manifest["window_start"],
+        "window_end": manifest["window_end"],
+        "success": not critical,
+        "evaluated_expectations": len(suite.expectations),
+        "failures": [asdict(f) for f in critical],
+        "warnings": [asdict(f) for f in warnings],
+        "volume": volume,
+        "data_docs_uri": docs_uri,
+        "gx_result_uri": result_uri,
+    }
+    for warning in warnings:
+        log.warning("contract warning for %s: %s", key, warning.describe())
+    log.info("Data Docs of run %s: %s", key, docs_uri)
+    if critical:
+        where = quarantine.quarantine_batch(storage, layout.batch_prefix(model, key), model, key, report)
+        raise BatchRejected(manifest["batch_uri"], critical, where, docs_uri)
+    report["validation_uri"] = storage.put_text(
+        layout.batch_file_key(model, key, layout.VALIDATION_FILE), json.dumps(report, indent=2)
+    )
+    released = manifest.get("released")  # `quarantine release` archives the entry itself
+    if not released and storage.exists(layout.quarantine_file_key(model, key)):
+        # An earlier attempt at this date was quarantined; this batch (from a fixed source) supersedes it.
+        quarantine.archive(storage, model, key, "superseded", by="validate", why="a rerun of the date passed")
+    return report

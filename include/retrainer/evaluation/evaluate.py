@@ -1,0 +1,138 @@
+"""Evaluate: hold a run's challenger against every gate on its holdout, beside the baselines and the
+champion, and write the gate report (`gates.json`, `report.md`, `report.html`) next to the run."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrainer.core import artifacts, layout
+from retrainer.evaluation import report as report_pages
+from retrainer.evaluation.costs import choose_threshold
+from retrainer.evaluation.gates import Assessment, GateFailed, assess
+from retrainer.evaluation.holdout import score_models
+from retrainer.evaluation.slices import slice_masks
+from retrainer.registry.aliases import CHALLENGER, CHAMPION
+from retrainer.registry.store import Registry
+from retrainer.storage import Storage
+from retrainer.training import features
+from retrainer.training.models import LinearBaseline, load_xgboost, score_xgboost
+from retrainer.training.train import read_run, read_run_file
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: int
+    scores: np.ndarray  # on this run's holdout
+    threshold: float
+    threshold_source: str
+
+
+def champion_on(
+    registry: Registry, holdout: pd.DataFrame, valid: Callable[[], pd.DataFrame], params: dict[str, Any]
+) -> Champion | None:
+    """The champion scored on this run's holdout, with its decision threshold; None if there is none yet.
+
+    The threshold is the one stored with the champion's version. A version registered before thresholds
+    were stored gets one chosen the same way on this run's validation split (`valid()`), and says so.
+    """
+    if registry.alias(CHAMPION) is None:
+        return None
+    record = registry.get(CHAMPION)
+    booster = load_xgboost(registry.read_file(CHAMPION, artifacts.MODEL_FILE))
+    feature_params = record["params"]["features"]
+
+    def score(frame: pd.DataFrame) -> np.ndarray:
+        return score_xgboost(booster, features.build_matrix(frame, feature_params))
+
+    threshold = (record.get("decision") or {}).get("threshold")
+    source = f"version {record['version']}"
+    if threshold is None:
+        frame = valid()
+        costs = params["costs"]
+        threshold = choose_threshold(
+            frame[params["model"]["label"]], score(frame), frame[costs["amount_column"]], costs["review_cost"]
+        )
+        source = "chosen on this run's validation split (its version stores none)"
+    return Champion(record["version"], score(holdout), float(threshold), source)
+
+
+def assess_challenger(
+    holdout: pd.DataFrame,
+    scores: dict[str, Any],
+    run_metrics: dict,
+    champion: tuple[Any, float] | None,
+    params: dict[str, Any],
+) -> Assessment:
+    """The gates for a run: `scores` from `score_models` on its holdout, its thresholds from the metrics
+    the `measure` stage wrote (`run_metrics`), and the champion's holdout scores and own threshold, if any."""
+    scores = dict(scores)
+    thresholds = {name: run_metrics[name]["decision_threshold"] for name in scores}
+    if champion is not None:
+        scores[CHAMPION], thresholds[CHAMPION] = champion
+    return assess(
+        holdout[params["model"]["label"]].to_numpy(),
+        holdout[params["costs"]["amount_column"]].to_numpy(),
+        scores,
+        thresholds,
+        slice_masks(holdout, params["slices"]),
+        params,
+    )
+
+
+def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]) -> dict:
+    """Hold the challenger against the gates on this run's holdout: floors, the scikit-learn baseline and
+    the rule, the champion (paired bootstrap), every slice and the expected cost.
+
+    Writes the gate report (`gates.json` for machines, `report.md` and `report.html` for people) next to
+    the run and raises GateFailed, naming each failed gate and slice, if any gate fails.
+    """
+    run = read_run(storage, run_manifest_uri)
+    model = params["model"]["name"]
+
+    def read_frame(split: str) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(read_run_file(storage, run, artifacts.prepared(split))))
+
+    holdout = read_frame("holdout")
+    booster = load_xgboost(read_run_file(storage, run, artifacts.MODEL))
+    baseline = LinearBaseline.from_json(read_run_file(storage, run, artifacts.BASELINE))
+    scores = score_models(holdout, booster, baseline, params)
+    champion = champion_on(Registry(storage, model), holdout, lambda: read_frame("valid"), params)
+    assessment = assess_challenger(
+        holdout, scores, run["metrics"], champion and (champion.scores, champion.threshold), params
+    )
+    report = {
+        "model": model,
+        "run_key": run["run_key"],
+        "champion_version": champion and champion.version,
+        "champion_threshold_source": champion and champion.threshold_source,
+        "decision": {
+            "threshold": run["metrics"][CHALLENGER]["decision_threshold"],
+            "chosen_on": "validation split, minimising expected cost",
+            "review_cost": params["costs"]["review_cost"],
+        },
+        **assessment.report,
+    }
+    key = run["run_key"]
+    uri = storage.put_text(layout.run_file_key(model, key, layout.GATES_FILE), json.dumps(report, indent=2))
+    storage.put_text(layout.run_file_key(model, key, layout.REPORT_MD), report_pages.render_markdown(report))
+    report_uri = storage.put_text(
+        layout.run_file_key(model, key, layout.REPORT_HTML),
+        report_pages.render_html(report, assessment.curves),
+    )
+    if not report["passed"]:
+        raise GateFailed(assessment.gates, report_uri)
+    return {
+        "gates_uri": uri,
+        "report_uri": report_uri,
+        "passed": True,
+        "champion_version": report["champion_version"],
+        "pr_auc_vs_champion": report["non_regression"],
+        "saved_vs_champion": report["costs"]["saved_vs_champion"],
+    }

@@ -1,0 +1,298 @@
+"""The gates a challenger must pass before it is registered, and `assess`: every gate, the slice table, the
+interval and the money, from scores that all come from the same holdout."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from retrainer.core.errors import Rejected
+from retrainer.evaluation.bootstrap import Interval, paired_bootstrap, percentile_interval
+from retrainer.evaluation.costs import cost_curve_rows, expected_cost
+from retrainer.evaluation.metrics import (
+    BASELINE,
+    HEADLINE,
+    METRICS,
+    RULE,
+    SLICE_METRIC,
+    classification_metrics,
+    pr_curve_rows,
+)
+from retrainer.evaluation.slices import slice_table
+from retrainer.registry.aliases import CHALLENGER, CHAMPION
+
+PASSED, FAILED, INSUFFICIENT = "passed", "failed", "insufficient data"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One check of the challenger: its value, the threshold it is held to and the verdict.
+
+    `verdict` is passed, failed or "insufficient data" (a slice with too few frauds to judge: it neither
+    passes nor fails, and the report says so). `slice` names the slice of a per-slice gate.
+    """
+
+    name: str
+    value: float | None
+    threshold: float | None
+    verdict: str
+    detail: str
+    slice: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict != FAILED
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} [slice {self.slice}]" if self.slice else self.name
+
+    def describe(self) -> str:
+        verdict = "FAILED" if self.verdict == FAILED else self.verdict
+        return f"{self.label} {verdict}: {self.detail}"
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"passed": self.passed}
+
+
+def _verdict(ok: bool) -> str:
+    return PASSED if ok else FAILED
+
+
+class GateFailed(Rejected):
+    """The challenger failed one or more evaluation gates; the champion stays as it is."""
+
+    def __init__(self, gates: list[Gate], report_uri: str | None = None) -> None:
+        self.gates = gates
+        self.report_uri = report_uri
+        failed = [g for g in gates if not g.passed]
+        lines = "\n".join(f"  - {g.describe()}" for g in failed)
+        where = f" (report: {report_uri})" if report_uri else ""
+        super().__init__(f"challenger rejected by {len(failed)} gate(s){where}:\n{lines}")
+
+    @property
+    def failed(self) -> list[str]:
+        return [g.label for g in self.gates if not g.passed]
+
+
+def _floor(name: str, value: float, threshold: float) -> Gate:
+    return Gate(
+        name, value, threshold, _verdict(value >= threshold), f"{value:.4f} (threshold >= {threshold:.4f})"
+    )
+
+
+def _beats(name: str, challenger: float, other: float, margin: float, what: str) -> Gate:
+    delta = challenger - other
+    return Gate(
+        name,
+        delta,
+        margin,
+        _verdict(delta > margin),
+        f"PR-AUC {challenger:.4f} vs {what} {other:.4f}: margin {delta:+.4f} (must exceed {margin:+.4f})",
+    )
+
+
+def evaluate_gates(
+    challenger: dict[str, float],
+    baselines: dict[str, dict[str, float]],
+    non_regression: Interval | None,
+    slices: list[dict],
+    gates: dict[str, Any],
+) -> list[Gate]:
+    """Every gate, passed or not, from metrics that all come from the same holdout.
+
+    - absolute floors: `min_pr_auc`, `min_recall_at_fpr`;
+    - `beats_baseline` / `beats_rule`: PR-AUC margin over each entry of `baselines` (baseline, rule);
+    - `no_regression_vs_champion`: the lower bound of the paired bootstrap interval of challenger -
+      champion PR-AUC must be at least -`champion_tolerance` (None: no champion yet);
+    - per judged slice (rows of `slice_table`), on ROC-AUC: `min_slice_roc_auc`, the challenger's floor,
+      and `no_slice_regression`: fails when the whole interval of challenger - champion lies below
+      -`slice_tolerance` (slices are too small to ask each for proof of no regression; the whole
+      holdout is asked for it).
+    """
+    results = [
+        _floor("min_pr_auc", challenger["pr_auc"], gates["min_pr_auc"]),
+        _floor("min_recall_at_fpr", challenger["recall_at_fpr"], gates["min_recall_at_fpr"]),
+    ]
+    margins = {BASELINE: "min_margin_over_baseline", RULE: "min_margin_over_rule"}
+    for name, metrics in baselines.items():
+        results.append(
+            _beats(f"beats_{name}", challenger["pr_auc"], metrics["pr_auc"], gates[margins[name]], name)
+        )
+    tolerance = gates["champion_tolerance"]
+    if non_regression is None:
+        results.append(
+            Gate("no_regression_vs_champion", None, None, PASSED, "no champion yet: nothing to regress from")
+        )
+    else:
+        results.append(
+            Gate(
+                "no_regression_vs_champion",
+                non_regression.low,
+                -tolerance,
+                _verdict(non_regression.low >= -tolerance),
+                f"PR-AUC challenger - champion {non_regression.describe()}: "
+                f"lower bound must be >= {-tolerance:+.4f}",
+            )
+        )
+    results.extend(_slice_gates(slices, gates))
+    return results
+
+
+def _slice_gates(slices: list[dict], gates: dict[str, Any]) -> list[Gate]:
+    floor, tolerance = gates["min_slice_roc_auc"], gates["slice_tolerance"]
+    results = []
+    for row in slices:
+        name, value = row["slice"], row[f"{CHALLENGER}_{SLICE_METRIC}"]
+        if not row["judged"]:
+            why = f"{row['frauds']} frauds in {row['rows']} rows (fewer than {row['min_frauds']}): not judged"
+            results.append(Gate("min_slice_roc_auc", value, floor, INSUFFICIENT, why, name))
+            results.append(Gate("no_slice_regression", None, -tolerance, INSUFFICIENT, why, name))
+            continue
+        results.append(
+            Gate(
+                "min_slice_roc_auc",
+                value,
+                floor,
+                _verdict(value >= floor),
+                f"ROC-AUC {value:.4f} on {row['frauds']} frauds (threshold >= {floor:.4f})",
+                name,
+            )
+        )
+        if row["delta"] is None:
+            results.append(
+                Gate(
+                    "no_slice_regression",
+                    None,
+                    None,
+                    PASSED,
+                    "no champion yet: nothing to regress from",
+                    name,
+                )
+            )
+            continue
+        interval = Interval(row["delta"], row["delta_low"], row["delta_high"], row["confidence"])
+        champion = row[f"{CHAMPION}_{SLICE_METRIC}"]
+        results.append(
+            Gate(
+                "no_slice_regression",
+                interval.high,
+                -tolerance,
+                _verdict(interval.high >= -tolerance),
+                f"ROC-AUC {value:.4f} vs champion {champion:.4f}: {interval.describe()} "
+                f"(fails when the whole interval lies below {-tolerance:+.4f})",
+                name,
+            )
+        )
+    return results
+
+
+@dataclass
+class Assessment:
+    """What `assess` found: `report` is the JSON gate report, `curves` the data of its figures."""
+
+    report: dict
+    gates: list[Gate]
+    curves: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+
+def assess(
+    y: np.ndarray,
+    amounts: np.ndarray,
+    scores: dict[str, np.ndarray],
+    thresholds: dict[str, float],
+    masks: dict[str, np.ndarray],
+    params: dict[str, Any],
+) -> Assessment:
+    """Hold the challenger against the baselines, the champion (when `scores` has one), each slice and the
+    money, all on the same holdout rows.
+
+    `scores`: holdout scores of `challenger`, `baseline`, `rule` and optionally `champion`; `thresholds`:
+    each model's decision threshold, chosen on validation data (the champion's stored with its version);
+    `masks`: `slice_masks` of the holdout; `params`: params.yaml (evaluate, slices, costs, gates).
+    """
+    y = np.asarray(y)
+    fpr_target = params["evaluate"]["fpr_target"]
+    boot = params["evaluate"]["bootstrap"]
+    confidence = boot["confidence"]
+    review_cost = params["costs"]["review_cost"]
+    min_frauds = params["slices"]["min_frauds"]
+    has_champion = CHAMPION in scores
+
+    metrics = {model: classification_metrics(y, s, fpr_target) for model, s in scores.items()}
+    judged = {name: m for name, m in masks.items() if y[m].sum() >= min_frauds and (y[m] == 0).any()}
+    slice_confidence = 1 - (1 - confidence) / max(len(judged), 1)  # Bonferroni over the judged slices
+
+    non_regression = None
+    intervals: dict[str, Interval] = {}
+    if has_champion:
+        groups = {"all": (np.ones(len(y), dtype=bool), HEADLINE)}
+        groups |= {name: (mask, SLICE_METRIC) for name, mask in judged.items()}
+        distributions = paired_bootstrap(
+            y, scores[CHALLENGER], scores[CHAMPION], groups, boot["resamples"], boot["seed"]
+        )
+        for name, distribution in distributions.items():
+            mask, metric = groups[name]
+            estimate = METRICS[metric](y[mask], scores[CHALLENGER][mask]) - METRICS[metric](
+                y[mask], scores[CHAMPION][mask]
+            )
+            level = confidence if name == "all" else slice_confidence
+            intervals[name] = percentile_interval(estimate, distribution, level)
+        non_regression = intervals.pop("all")
+
+    slices = slice_table(y, scores, masks, judged, intervals, min_frauds)
+    costs = {
+        model: expected_cost(y, scores[model], amounts, thresholds[model], review_cost)
+        for model in scores
+        if model in thresholds
+    }
+    gates = evaluate_gates(
+        metrics[CHALLENGER],
+        {name: metrics[name] for name in (BASELINE, RULE) if name in metrics},
+        non_regression,
+        slices,
+        params["gates"],
+    )
+    report = {
+        "passed": all(g.passed for g in gates),
+        "headline_metric": HEADLINE,
+        "fpr_target": fpr_target,
+        "metrics": metrics,
+        "non_regression": None
+        if non_regression is None
+        else asdict(non_regression)
+        | {
+            "metric": HEADLINE,
+            "difference": f"{CHALLENGER} - {CHAMPION}",
+            "resamples": boot["resamples"],
+            "seed": boot["seed"],
+            "excludes_zero": non_regression.excludes_zero(),
+        },
+        "slices": {
+            "metric": SLICE_METRIC,
+            "min_frauds": min_frauds,
+            "confidence": slice_confidence,
+            "rows": slices,
+        },
+        "costs": {
+            "review_cost_per_alert": review_cost,
+            "models": costs,
+            "saved_vs_champion": round(costs[CHAMPION]["total"] - costs[CHALLENGER]["total"], 2)
+            if CHAMPION in costs and CHALLENGER in costs
+            else None,
+        },
+        "thresholds": params["gates"],
+        "gates": [g.to_dict() for g in gates],
+    }
+    curves = {
+        "pr": pr_curve_rows(y, scores),
+        "cost": cost_curve_rows(y, scores, amounts, review_cost),
+        "decision_alerts": {model: cost["alerts"] for model, cost in costs.items()},
+    }
+    return Assessment(report, gates, curves)

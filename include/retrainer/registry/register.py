@@ -1,0 +1,115 @@
+"""Register: a gated challenger becomes an immutable registry version with its full lineage. The first
+model to pass every gate becomes champion; later ones become challenger and wait for promotion."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import yaml
+
+from retrainer.core import artifacts, layout
+from retrainer.core.errors import Rejected
+from retrainer.core.settings import Settings
+from retrainer.registry.aliases import CHALLENGER, CHAMPION
+from retrainer.registry.lineage import git_revision, package_versions
+from retrainer.registry.store import Registry
+from retrainer.storage import Storage
+from retrainer.training.train import read_run, read_run_file
+from retrainer.training.workspace import read_lock_hashes
+
+# The params.yaml sections that make a model and its decision threshold. The others (validation, gates,
+# slices, evaluate) judge data or models; changing them must not turn a rerun into a new version.
+MODEL_SECTIONS = ("model", "data", "split", "features", "train", "costs", "run")
+
+
+class NotGated(Rejected):
+    """The gate report given to register did not pass, or judged another run: nothing is registered."""
+
+    def __init__(self, gates_uri: str, why: str) -> None:
+        super().__init__(f"refusing to register on the gate report {gates_uri}: {why}")
+        self.gates_uri = gates_uri
+
+
+def idempotency_key(model: str, run: dict, params: dict) -> str:
+    """Same model, logical date, training data and model-making params: the same version, however often
+    it reruns."""
+    making = {section: params.get(section) for section in MODEL_SECTIONS}
+    payload = json.dumps([model, run["run_key"], run["data_hash"], making], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def lineage_of(
+    run: dict, run_manifest_uri: str, gates: dict, files: dict[str, bytes], settings: Settings, airflow_run_id
+) -> dict[str, Any]:
+    """Where a version came from: data hashes, batches, window, code, packages, params, metrics, gates."""
+    run_params = yaml.safe_load(files["params.yaml"])
+    return {
+        "run_key": run["run_key"],
+        "as_of": run["as_of"],
+        "airflow_run_id": airflow_run_id,
+        "data_hash": run["data_hash"],
+        "dvc_lock_hashes": read_lock_hashes(files["dvc.lock"].decode()),
+        "batches": run["batches"],
+        "training_window": {
+            "days": run_params["data"]["training_window_days"],
+            "label_maturity_days": run_params["data"]["label_maturity_days"],
+            "maturity_horizon": run["prepare"]["maturity_horizon"],
+        },
+        "git": git_revision(settings.project_dir),
+        "packages": package_versions(),
+        "params": run_params,
+        "metrics": {
+            **gates["metrics"],
+            CHAMPION: gates["metrics"].get(CHAMPION)
+            and {"version": gates["champion_version"], **gates["metrics"][CHAMPION]},
+        },
+        # what a later challenger is compared with: this model at its own threshold
+        "decision": gates["decision"],
+        "non_regression": gates["non_regression"],
+        "costs": gates["costs"],
+        "gates": gates["gates"],
+        "run_manifest_uri": run_manifest_uri,
+    }
+
+
+def register_run(
+    settings: Settings,
+    storage: Storage,
+    run_manifest_uri: str,
+    gates_uri: str,
+    airflow_run_id: str | None = None,
+) -> dict:
+    """Register the gated challenger of a run with its lineage; returns the version, small for XCom."""
+    run = read_run(storage, run_manifest_uri)
+    model = run["model"]
+    gates_key = storage.key_of(gates_uri)
+    gates = json.loads(storage.get_text(gates_key))
+    if not gates.get("passed"):
+        raise NotGated(gates_uri, "it did not pass")
+    if gates.get("run_key") != run["run_key"]:
+        raise NotGated(gates_uri, f"it judged run {gates.get('run_key')}, not {run['run_key']}")
+    files = {name: read_run_file(storage, run, published) for published, name in artifacts.REGISTERED.items()}
+    files[layout.GATES_FILE] = storage.get_bytes(gates_key)
+    for name in (layout.REPORT_MD, layout.REPORT_HTML):  # the report written with this gates.json
+        files[name] = storage.get_bytes(layout.run_file_key(model, run["run_key"], name))
+    lineage = lineage_of(run, run_manifest_uri, gates, files, settings, airflow_run_id)
+    registry = Registry(storage, model)
+    record, created = registry.register(files, lineage, idempotency_key(model, run, lineage["params"]))
+    if created:
+        if registry.alias(CHAMPION) is None:
+            registry.set_alias(CHAMPION, record["version"], "retrain", "first model to pass every gate")
+        else:
+            registry.set_alias(
+                CHALLENGER, record["version"], "retrain", "passed every gate; awaiting promotion"
+            )
+    return {
+        "model": model,
+        "version": record["version"],
+        "created": created,
+        "aliases": registry.aliases_by_version().get(record["version"], []),
+        "pr_auc": record["metrics"][CHALLENGER]["pr_auc"],
+        "recall_at_fpr": record["metrics"][CHALLENGER]["recall_at_fpr"],
+        "data_hash": record["data_hash"],
+    }

@@ -1,0 +1,48 @@
+"""One storage interface over a local directory (the embedded default) or an S3 prefix (boto3).
+
+Every artifact is addressed by a key relative to the storage root; `open_storage(uri)` picks the backend
+from the URI scheme, so switching to S3 is configuration, never a code change.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+from retrainer.storage.base import (
+    ChecksumMismatch,
+    KeyExists,
+    KeyNotFound,
+    Storage,
+    StorageError,
+    sha256_bytes,
+    sha256_file,
+)
+from retrainer.storage.local import LocalStorage
+from retrainer.storage.s3 import S3Storage
+
+__all__ = [
+    "ChecksumMismatch",
+    "KeyExists",
+    "KeyNotFound",
+    "LocalStorage",
+    "S3Storage",
+    "Storage",
+    "StorageError",
+    "open_storage",
+    "sha256_bytes",
+    "sha256_file",
+]
+
+
+def open_storage(uri: str | os.PathLike[str]) -> Storage:
+    """`file:///path`, a plain path, or `s3://bucket/prefix`."""
+    text = os.fspath(uri)
+    parsed = urlparse(text)
+    if parsed.scheme == "s3":
+        return S3Storage(parsed.netloc, parsed.path)
+    if parsed.scheme == "file":
+        return LocalStorage(parsed.path)
+    if parsed.scheme in ("", None) or len(parsed.scheme) == 1:  # a plain (or Windows drive) path
+        return LocalStorage(text)
+    raise StorageError(f"unsupported storage URI scheme {parsed.scheme!r} in {text}; use file:// or s3://")

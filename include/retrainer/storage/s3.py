@@ -1,0 +1,68 @@
+"""Storage in an S3 bucket and prefix through boto3 (AWS, MinIO, or any S3-compatible server)."""
+
+from __future__ import annotations
+
+from retrainer.storage.base import KeyExists, KeyNotFound, Storage
+
+
+class S3Storage(Storage):
+    """An S3 bucket and prefix. The endpoint and credentials come from boto3's usual configuration
+    (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …), so MinIO or a local S3 server need no code change."""
+
+    def __init__(self, bucket: str, prefix: str = "", client=None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("s3")
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.root_uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+
+    def _object_key(self, key: str) -> str:
+        key = key.lstrip("/")
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> str:
+        # A single PUT is atomic on S3: readers never see a partial object, so no temporary key is needed.
+        extra = {"IfNoneMatch": "*"} if if_absent else {}
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data, **extra)
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            }:
+                raise KeyExists(self.uri(key)) from None
+            raise
+        return self.uri(key)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))
+        except self.client.exceptions.NoSuchKey:
+            raise KeyNotFound(self.uri(key)) from None
+        return response["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def list(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        # A prefix names a folder, as it does for LocalStorage: "runs/a" must not list "runs/ab/...".
+        folder = prefix.strip("/")
+        full_prefix = self._object_key(folder) + "/" if folder else (self.prefix + "/" if self.prefix else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        keys = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+            keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))

@@ -1,0 +1,72 @@
+"""The task entry points of the retraining DAG (`dags/retrain_fraud.py`), one per task, with no Airflow in
+them. Each reads the settings and the run's params, calls the one stage function that does the task's work,
+and returns a small JSON-able dict for XCom: URIs and numbers, never data frames.
+
+    task        stage function
+    extract     retrainer.data.extract.extract_batch
+    validate    retrainer.data.validate.validate_batch
+    train       retrainer.training.train.train_run
+    evaluate    retrainer.evaluation.evaluate.evaluate_run
+    register    retrainer.registry.register.register_run
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from retrainer.data.contracts import Failure
+from retrainer.data.extract import extract_batch
+from retrainer.data.validate import validate_batch
+from retrainer.evaluation.evaluate import evaluate_run
+from retrainer.registry.register import register_run
+from retrainer.tasks.context import Context
+from retrainer.training.train import train_run
+
+
+def extract(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Extract the window ending at the logical date into a batch; returns its manifest."""
+    ctx = Context.load(dag_params)
+    return extract_batch(ctx.source, ctx.storage, ctx.model, as_of, ctx.params["data"]["extract_window_days"])
+
+
+def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised.
+
+    Returns the validation URI, the URI of the run's Data Docs page and the warnings, each described."""
+    ctx = Context.load(dag_params)
+    report = validate_batch(
+        ctx.storage, manifest_uri, ctx.settings.suite_path(ctx.params), ctx.params["validation"]
+    )
+    return {k: report[k] for k in ("validation_uri", "data_docs_uri", "batch_uri", "rows", "success")} | {
+        "warnings": [Failure(**w).describe() for w in report["warnings"]]
+    }
+
+
+def train(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Run the DVC pipeline on the training window; returns the run manifest's URI and headline numbers."""
+    ctx = Context.load(dag_params)
+    manifest = train_run(ctx.settings, ctx.storage, ctx.params, as_of)
+    return {
+        "run_manifest_uri": manifest["manifest_uri"],
+        "data_hash": manifest["data_hash"],
+        "challenger_pr_auc": manifest["metrics"]["challenger"]["pr_auc"],
+        "baseline_pr_auc": manifest["metrics"]["baseline"]["pr_auc"],
+    }
+
+
+def evaluate(run_manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Hold the run's challenger against the gates; writes the gate report, raises GateFailed on a failure."""
+    ctx = Context.load(dag_params)
+    return evaluate_run(ctx.storage, run_manifest_uri, ctx.params)
+
+
+def register(
+    run_manifest_uri: str,
+    gates_uri: str,
+    airflow_run_id: str | None = None,
+    dag_params: dict[str, Any] | None = None,
+) -> dict:
+    """Register the gated challenger with its lineage; returns the version and its aliases."""
+    ctx = Context.load(dag_params)
+    return register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id)

@@ -1,0 +1,86 @@
+"""From validated batches to model inputs: point-in-time labels, a time-based split, a feature matrix."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrainer.core.clock import as_utc
+
+
+class FeatureError(ValueError):
+    """The data cannot be turned into the configured features."""
+
+
+def label_as_of(
+    frame: pd.DataFrame, as_of: datetime | str, params: dict[str, Any]
+) -> tuple[pd.DataFrame, dict]:
+    """The rows whose label is final at `as_of`, and counts of what was left out and why.
+
+    A row is kept only if its event is older than the label maturity horizon (its chargeback window has
+    closed) and its label had arrived by `as_of`. Younger rows are left out, never counted as legitimate:
+    most of their frauds have not been reported yet.
+    """
+    cols = params["model"]
+    as_of = as_utc(as_of)
+    horizon = as_of - timedelta(days=params["data"]["label_maturity_days"])
+    matured = frame[cols["event_time"]] < horizon
+    arrived = frame[cols["label_time"]] <= as_of
+    kept = frame.loc[matured & arrived].sort_values([cols["event_time"], cols["id_column"]], kind="stable")
+    report = {
+        "as_of": as_of.isoformat(),
+        "maturity_horizon": horizon.isoformat(),
+        "rows_in": len(frame),
+        "rows_labelled": len(kept),
+        "rows_not_matured": int((~matured).sum()),
+        "rows_label_pending": int((matured & ~arrived).sum()),
+        "frauds_labelled": int(kept[cols["label"]].sum()),
+    }
+    return kept.reset_index(drop=True), report
+
+
+def time_split(frame: pd.DataFrame, params: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """train | valid | holdout in event-time order (the frame is sorted by `label_as_of`)."""
+    split = params["split"]
+    n = len(frame)
+    n_holdout = int(round(n * split["holdout_fraction"]))
+    n_valid = int(round(n * split["valid_fraction"]))
+    n_train = n - n_valid - n_holdout
+    if min(n_train, n_valid, n_holdout) <= 0:
+        raise FeatureError(f"{n} labelled rows are too few to split with {split}")
+    parts = {
+        "train": frame.iloc[:n_train],
+        "valid": frame.iloc[n_train : n_train + n_valid],
+        "holdout": frame.iloc[n_train + n_valid :],
+    }
+    label = params["model"]["label"]
+    for name, part in parts.items():
+        if part[label].nunique() < 2:
+            raise FeatureError(
+                f"the {name} split has only one label value ({part[label].iloc[0]}): widen the window"
+            )
+    return {name: part.reset_index(drop=True) for name, part in parts.items()}
+
+
+def feature_names(feature_params: dict[str, Any]) -> list[str]:
+    names = list(feature_params["numeric"])
+    for column, levels in feature_params["categorical"].items():
+        names.extend(f"{column}={level}" for level in levels)
+    return names
+
+
+def build_matrix(frame: pd.DataFrame, feature_params: dict[str, Any]) -> np.ndarray:
+    """A float32 matrix whose columns follow `feature_names(feature_params)`."""
+    missing = [
+        c for c in [*feature_params["numeric"], *feature_params["categorical"]] if c not in frame.columns
+    ]
+    if missing:
+        raise FeatureError(f"columns missing for the features: {missing}")
+    blocks = [frame[feature_params["numeric"]].to_numpy(dtype=np.float32)]
+    for column, levels in feature_params["categorical"].items():
+        values = frame[column].to_numpy()
+        blocks.append(np.stack([values == level for level in levels], axis=1).astype(np.float32))
+    return np.hstack(blocks)

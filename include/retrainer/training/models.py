@@ -1,0 +1,129 @@
+"""The challenger (XGBoost, saved in its own UBJ format) and the baseline (a logistic regression saved as
+JSON numbers). Neither is ever pickled: a model file holds data, not code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrainer.core import artifacts
+
+
+def train_xgboost(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    names: list[str],
+    params: dict[str, Any],
+    seed: int,
+):
+    """An XGBoost booster, early-stopped on the validation split's PR-AUC."""
+    import xgboost as xgb
+
+    params = dict(params)
+    rounds = params.pop("n_estimators")
+    early_stopping = params.pop("early_stopping_rounds")
+    nthread = params.pop("n_jobs", None)
+    booster_params = {
+        **params,
+        "objective": "binary:logistic",
+        "eval_metric": "aucpr",
+        "seed": seed,
+        **({"nthread": nthread} if nthread else {}),
+    }
+    train = xgb.DMatrix(x_train, label=y_train, feature_names=names)
+    valid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names)
+    booster = xgb.train(
+        booster_params,
+        train,
+        num_boost_round=rounds,
+        evals=[(valid, "valid")],
+        early_stopping_rounds=early_stopping,
+        verbose_eval=False,
+    )
+    # Keep only the trees up to the best round, so what is saved is what was selected.
+    return booster[: booster.best_iteration + 1]
+
+
+def load_xgboost(raw: bytes):
+    """A booster from the bytes of its UBJ or JSON file (check the checksum before calling this)."""
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    return booster
+
+
+def score_xgboost(booster, x: np.ndarray) -> np.ndarray:
+    import xgboost as xgb
+
+    return booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names))
+
+
+@dataclass(frozen=True)
+class LinearBaseline:
+    """Standardise, then logistic regression: the scikit-learn baseline, as plain numbers."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    feature_names: list[str]
+
+    @classmethod
+    def fit(
+        cls, x: np.ndarray, y: np.ndarray, names: list[str], params: dict[str, Any], seed: int
+    ) -> LinearBaseline:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        pipeline = make_pipeline(StandardScaler(), LogisticRegression(random_state=seed, **params))
+        pipeline.fit(x, y)
+        scaler, regression = pipeline[0], pipeline[-1]
+        return cls(
+            mean=scaler.mean_,
+            scale=scaler.scale_,
+            coef=regression.coef_.ravel(),
+            intercept=float(regression.intercept_[0]),
+            feature_names=list(names),
+        )
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        logits = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "kind": "standardised-logistic-regression",
+                "feature_names": self.feature_names,
+                "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(),
+                "intercept": self.intercept,
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LinearBaseline:
+        spec = json.loads(text)
+        return cls(
+            mean=np.asarray(spec["mean"]),
+            scale=np.asarray(spec["scale"]),
+            coef=np.asarray(spec["coef"]),
+            intercept=float(spec["intercept"]),
+            feature_names=list(spec["feature_names"]),
+        )
+
+
+def load_models(models_dir: Path) -> tuple[Any, LinearBaseline]:
+    """The challenger booster and the baseline that the `fit` stage saved in `models_dir`."""
+    booster = load_xgboost((models_dir / artifacts.MODEL_FILE).read_bytes())
+    return booster, LinearBaseline.from_json((models_dir / artifacts.BASELINE_FILE).read_text())

@@ -1,0 +1,65 @@
+"""The bodies of the training stages of `dvc.yaml`: `prepare` and `fit` (the `measure` stage is
+`evaluation.holdout.measure`). Each reads and writes files in the DVC workspace it runs in, so that
+`dvc repro` can hash its deps and outs; `retrainer stage <name>` calls them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrainer.core import artifacts
+from retrainer.core.errors import ConfigError
+from retrainer.training import features
+from retrainer.training.models import LinearBaseline, train_xgboost
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """A stage's JSON output (metrics, reports), stable for DVC: sorted keys, a final newline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[str, Any]) -> dict:
+    """Validated batches -> point-in-time labelled rows -> train/valid/holdout Parquet files."""
+    as_of = params.get("run", {}).get("as_of")
+    if not as_of:
+        raise ConfigError("run.as_of is not set: point-in-time labels need the run's logical date")
+    files = sorted(Path(batches_dir).glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no validated batches in {batches_dir}")
+    # Batches of overlapping windows repeat transactions; the newest batch (last by key) wins.
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    frame = frame.drop_duplicates(subset=params["model"]["id_column"], keep="last")
+    labelled, report = features.label_as_of(frame, as_of, params)
+    parts = features.time_split(labelled, params)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, part in parts.items():
+        part.to_parquet(out_dir / f"{name}.parquet", index=False)
+    label = params["model"]["label"]
+    report["batches"] = [f.name for f in files]
+    report["splits"] = {
+        name: {"rows": len(part), "frauds": int(part[label].sum())} for name, part in parts.items()
+    }
+    write_json(report_path, report)
+    return report
+
+
+def _xy(path: Path, params: dict[str, Any]):
+    frame = pd.read_parquet(path)
+    return features.build_matrix(frame, params["features"]), frame[params["model"]["label"]].to_numpy()
+
+
+def fit(prepared_dir: Path, models_dir: Path, params: dict[str, Any]) -> None:
+    """Fit the XGBoost challenger and the scikit-learn baseline; save both without pickle."""
+    names = features.feature_names(params["features"])
+    x_train, y_train = _xy(prepared_dir / "train.parquet", params)
+    x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
+    seed = params["train"]["seed"]
+    booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed)
+    baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    booster.save_model(models_dir / artifacts.MODEL_FILE)
+    (models_dir / artifacts.BASELINE_FILE).write_text(baseline.to_json())

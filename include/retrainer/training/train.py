@@ -1,0 +1,72 @@
+"""Train: run the DVC pipeline (`dvc.yaml`) on the validated batches of the training window in a workspace
+of its own, push data and models to the DVC remote, and publish the run's artifacts under the storage root.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from retrainer.core import artifacts, layout
+from retrainer.core.clock import as_utc, run_key
+from retrainer.core.settings import Settings
+from retrainer.data.catalogue import validated_batches
+from retrainer.storage import Storage, sha256_file
+from retrainer.training.workspace import TrainingError, dvc, prepare_workspace, read_lock_hashes
+
+
+def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_of: datetime | str) -> dict:
+    """Run the DVC pipeline on the validated batches of the training window and publish the results.
+
+    Returns the run manifest: the URIs and sha256 of every published file, the data hash from `dvc.lock`
+    and the metrics, small enough for XCom.
+    """
+    model = params["model"]["name"]
+    key = run_key(as_of)
+    days = params["data"]["training_window_days"]
+    batches = validated_batches(storage, model, as_of, days)
+    if not batches:
+        raise TrainingError(f"no validated batches of {model} in the {days} days before {key}")
+    params = {**params, "run": {**params.get("run", {}), "as_of": as_utc(as_of).isoformat()}}
+    workspace = prepare_workspace(settings, params, key)
+    for manifest in batches:
+        batch_key = layout.batch_file_key(model, manifest["run_key"])
+        storage.download(batch_key, workspace / artifacts.BATCHES_DIR / f"{manifest['run_key']}.parquet")
+    dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR)
+    dvc(workspace, "repro", "--quiet")
+    dvc(workspace, "push", "--quiet")
+
+    files = {}
+    for name in artifacts.PUBLISHED:
+        path = workspace / name
+        uri = storage.put_file(layout.run_file_key(model, key, name), path)
+        files[name] = {"uri": uri, "sha256": sha256_file(path)}
+    lock_hashes = read_lock_hashes((workspace / "dvc.lock").read_text())
+    manifest = {
+        "model": model,
+        "run_key": key,
+        "as_of": params["run"]["as_of"],
+        "workspace": str(workspace),
+        "batches": [m["manifest_uri"] for m in batches],
+        "data_hash": lock_hashes[artifacts.BATCHES_DIR],
+        "files": files,
+        "metrics": json.loads((workspace / artifacts.METRICS).read_text()),
+        "prepare": json.loads((workspace / artifacts.PREPARE_REPORT).read_text()),
+    }
+    manifest["manifest_uri"] = storage.put_text(
+        layout.run_file_key(model, key, layout.MANIFEST_FILE), json.dumps(manifest, indent=2)
+    )
+    return manifest
+
+
+def read_run(storage: Storage, run_manifest_uri: str) -> dict:
+    """The manifest of a published training run."""
+    return json.loads(storage.get_text(storage.key_of(run_manifest_uri)))
+
+
+def read_run_file(storage: Storage, run: dict, name: str) -> bytes:
+    """The bytes of a run's published file (`artifacts.PUBLISHED`), refused with ChecksumMismatch if they
+    differ from the sha256 the run's manifest recorded."""
+    entry = run["files"][name]
+    return storage.get_verified(storage.key_of(entry["uri"]), entry["sha256"], f"{entry['uri']} (published)")

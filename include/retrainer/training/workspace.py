@@ -1,0 +1,66 @@
+"""A DVC workspace per run: a working copy of the pipeline (`dvc.yaml` and the run's `params.yaml`) sharing
+one DVC cache and remote, so concurrent runs never meet on DVC's repo lock and the developer's checkout
+stays clean. DVC is driven through its CLI, in the workspace, with this interpreter's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from retrainer.core.settings import Settings
+
+
+class TrainingError(RuntimeError):
+    """The DVC pipeline failed; the message carries the failing command and its output."""
+
+
+def dvc(workspace: Path, *args: str) -> str:
+    """Run DVC's CLI in the workspace with this interpreter's environment (so stage commands resolve)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    env.setdefault("DVC_SITE_CACHE_DIR", str(workspace / ".dvc-site-cache"))
+    command = [sys.executable, "-m", "dvc", *args]
+    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).strip()
+        raise TrainingError(
+            f"`dvc {' '.join(args)}` failed in {workspace} (exit {done.returncode}):\n{output}"
+        )
+    return done.stdout
+
+
+def prepare_workspace(settings: Settings, params: dict[str, Any], key: str) -> Path:
+    """A fresh workspace: the pipeline file, this run's params, DVC wired to the shared cache and remote."""
+    workspace = settings.work_dir / params["model"]["name"] / key
+    if workspace.exists():
+        shutil.rmtree(workspace)  # a rerun of the same logical date starts clean
+    workspace.mkdir(parents=True)
+    shutil.copy2(settings.project_dir / "dvc.yaml", workspace / "dvc.yaml")
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dvc(workspace, "init", "--no-scm", "--quiet")
+    settings.dvc_cache_dir.mkdir(parents=True, exist_ok=True)
+    dvc(workspace, "config", "cache.dir", str(settings.dvc_cache_dir.resolve()))
+    dvc(workspace, "remote", "add", "--default", "storage", settings.dvc_remote)
+    endpoint = os.environ.get("RETRAINER_DVC_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint and settings.dvc_remote.startswith("s3://"):
+        dvc(workspace, "remote", "modify", "storage", "endpointurl", endpoint)
+    return workspace
+
+
+def read_lock_hashes(lock_text: str) -> dict[str, str]:
+    """{path: md5} of every dep and out recorded in a `dvc.lock`."""
+    lock = yaml.safe_load(lock_text)
+    hashes = {}
+    for stage in lock.get("stages", {}).values():
+        for entry in [*stage.get("deps", []), *stage.get("outs", [])]:
+            if "md5" in entry:
+                hashes[entry["path"]] = entry["md5"]
+    return hashes

@@ -1,0 +1,127 @@
+"""The catalogue of broken batches: every kind `retrainer generate --broken` makes is stopped by extract or
+validate with a named error, lands in quarantine with a reason, and leaves nothing in batches/."""
+
+import json
+import shutil
+from datetime import date, timedelta
+
+import pytest
+
+from retrainer.data.contracts import BatchRejected
+from retrainer.data.extract import UnreadableSourceFile, extract_batch
+from retrainer.data.validate import validate_batch
+from retrainer.storage import open_storage
+from retrainer.synthetic import BROKEN_KINDS, FILE_KINDS, GeneratorConfig, generate
+from tests.conftest import AS_OF, PROJECT_DIR
+
+SUITE = PROJECT_DIR / "expectations" / "transactions.json"
+ROWS_PER_DAY = 300
+WEEK = tuple(date(2026, 11, 9) + timedelta(days=i) for i in range(7))  # the window of AS_OF
+HISTORY = ("2026-11-02T00:00:00+00:00", "2026-11-09T00:00:00+00:00")  # two validated weeks before it
+RUN = "2026-11-16T000000Z"
+
+# kind -> the (expectation, column) that must be among the reasons
+CATALOGUE = {
+    "missing_column": ("expect_column_to_exist", "amount"),
+    "renamed_column": ("expect_column_to_exist", "amount"),
+    "extra_column": ("expect_table_columns_to_match_set", None),
+    "amount_as_text": ("expect_column_values_to_be_in_type_list", "amount"),
+    "null_amounts": ("expect_column_values_to_not_be_null", "amount"),
+    "negative_amount": ("expect_column_values_to_be_between", "amount"),
+    "absurd_amount": ("expect_column_values_to_be_between", "amount"),
+    "unknown_channel": ("expect_column_values_to_be_in_set", "channel"),
+    "unknown_region": ("expect_column_values_to_be_in_set", "region"),
+    "unknown_category": ("expect_column_values_to_be_in_set", "merchant_category"),
+    "duplicate_ids": ("expect_column_values_to_be_unique", "transaction_id"),
+    "empty_batch": ("expect_table_row_count_to_be_between", None),
+    "volume_drop": ("expect_table_row_count_to_be_between", None),
+    "label_flip": ("expect_column_mean_to_be_between", "is_fraud"),
+    "no_fraud": ("expect_column_mean_to_be_between", "is_fraud"),
+    "label_values": ("expect_column_values_to_be_in_set", "is_fraud"),
+    "future_timestamps": ("expect_column_values_to_be_between", "event_ts"),
+    "stale_window": ("expect_column_values_to_be_between", "event_ts"),
+    "constant_feature": ("expect_column_stdev_to_be_between", "device_risk_score"),
+    "mixed_time_zones": ("expect_column_time_zone_to_be", "event_ts"),
+    "duplicate_batch": ("expect_batch_content_to_be_new", None),
+    "corrupt_parquet": ("expect_source_file_to_be_readable_parquet", None),
+    "truncated_file": ("expect_source_file_to_be_readable_parquet", None),
+    "csv_as_parquet": ("expect_source_file_to_be_readable_parquet", None),
+    "header_only": ("expect_source_file_to_be_readable_parquet", None),
+    "empty_file": ("expect_source_file_to_be_readable_parquet", None),
+}
+# Most kinds spoil the whole week; a mix of time zones needs some days to stay right.
+BROKEN_DAYS = {"mixed_time_zones": WEEK[2:4]}
+
+
+def test_the_catalogue_covers_every_broken_kind():
+    assert set(CATALOGUE) == set(BROKEN_KINDS) and len(CATALOGUE) >= 20
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory, params):
+    """Three clean weeks of source and two validated batches before AS_OF, built once and copied."""
+    root = tmp_path_factory.mktemp("history")
+    source, storage = open_storage(root / "source"), open_storage(root / "storage")
+    generate(source, date(2026, 10, 26), WEEK[-1], seed=7, config=GeneratorConfig(rows_per_day=ROWS_PER_DAY))
+    for as_of in HISTORY:
+        manifest = extract_batch(source, storage, "m", as_of, 7)
+        assert validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])["success"]
+    return root
+
+
+@pytest.fixture(scope="module")
+def params():
+    from retrainer.core.params import load_params
+
+    return load_params(PROJECT_DIR / "params.yaml")
+
+
+def _check(kind, history, tmp_path, params):
+    root = tmp_path / "var"
+    shutil.copytree(history, root)
+    source, storage = open_storage(root / "source"), open_storage(root / "storage")
+    before = {k: source.get_bytes(k) for k in source.list("")}
+    broken = GeneratorConfig(rows_per_day=ROWS_PER_DAY, broken=kind, broken_days=BROKEN_DAYS.get(kind, WEEK))
+    generate(source, WEEK[0], WEEK[-1], seed=7, config=broken)
+    sent = {k: source.get_bytes(k) for k in source.list("")}
+    assert sent != before
+    try:
+        manifest = extract_batch(source, storage, "m", AS_OF, 7)
+        validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
+    except (BatchRejected, UnreadableSourceFile) as error:
+        caught = error
+    else:
+        pytest.fail(f"{kind}: the broken batch passed its contract")
+    assert {k: source.get_bytes(k) for k in source.list("")} == sent, "the source must stay untouched"
+    return caught, storage
+
+
+@pytest.mark.parametrize("kind", sorted(CATALOGUE))
+def test_broken_batch_is_stopped_named_and_quarantined(kind, history, tmp_path, params):
+    error, storage = _check(kind, history, tmp_path, params)
+    expectation, column = CATALOGUE[kind]
+    assert isinstance(error, UnreadableSourceFile if kind in FILE_KINDS else BatchRejected)
+    if kind in FILE_KINDS:  # the error names every unreadable file
+        assert "not readable Parquet" in str(error) and "date=2026-11-09/transactions.parquet" in str(error)
+    else:
+        assert expectation in str(error)
+    if column:
+        assert f"column {column!r}" in str(error)
+
+    assert storage.list(f"batches/m/{RUN}") == [], "nothing of a rejected run may stay in batches/"
+    quarantined = storage.list(f"quarantine/m/{RUN}")
+    reason = json.loads(storage.get_text(f"quarantine/m/{RUN}/reason.json"))
+    assert reason["success"] is False and reason["run_key"] == RUN
+    assert (expectation, column) in {(f["expectation"], f["column"]) for f in reason["failures"]}
+    for failure in reason["failures"]:
+        assert {"expectation", "column", "observed", "expected"} <= failure.keys()
+        assert failure["expected"], f"{failure['expectation']} names no threshold"
+    if kind in FILE_KINDS:  # a copy of the bad file, byte for byte
+        copies = [k for k in quarantined if "/source/" in k]
+        assert copies and all(k.endswith("transactions.parquet") for k in copies)
+        assert reason["stage"] == "extract"
+    else:  # the batch itself, moved whole with its manifest
+        assert f"quarantine/m/{RUN}/batch.parquet" in quarantined
+        assert f"quarantine/m/{RUN}/manifest.json" in quarantined
+        assert reason["data_docs_uri"].endswith(".html")
+        assert storage.exists(storage.key_of(reason["data_docs_uri"]))

@@ -1,0 +1,114 @@
+"""The Data Docs of a passing and a failing run open in a real browser (headless Chromium)."""
+
+import shutil
+import struct
+import subprocess
+import zlib
+from datetime import date
+
+import pytest
+
+from retrainer.data.contracts import BatchRejected
+from retrainer.data.extract import extract_batch
+from retrainer.data.validate import validate_batch
+from tests.conftest import AS_OF, PROJECT_DIR, generate_source
+
+SUITE = PROJECT_DIR / "expectations" / "transactions.json"
+
+
+def screenshot(page_uri: str, png, profile) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed; scripts/test.sh installs it (apt-get install chromium)")
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            "--window-size=1280,900",
+            page_uri,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def distinct_colours(png_bytes: bytes, rows: int = 240) -> int:
+    """Distinct pixel values in the top `rows` rows of an 8-bit RGB(A) PNG (no Pillow in this env)."""
+    assert png_bytes[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", None
+    while pos < len(png_bytes):
+        (length,) = struct.unpack(">I", png_bytes[pos : pos + 4])
+        kind, body = png_bytes[pos + 4 : pos + 8], png_bytes[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, colour_type = header[:4]
+    assert depth == 8 and colour_type in (2, 6), header
+    bpp = 4 if colour_type == 6 else 3
+    stride = width * bpp
+    raw = zlib.decompress(idat)
+    previous, colours = bytearray(stride), set()
+    for y in range(min(rows, height)):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):  # undo the PNG row filter (None, Sub, Up, Average, Paeth)
+            a = line[i - bpp] if i >= bpp else 0
+            b = previous[i]
+            c = previous[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        colours.update(bytes(line[i : i + bpp]) for i in range(0, stride, bpp))
+        previous = line
+    return len(colours)
+
+
+def test_data_docs_of_a_passing_and_a_failing_run_render_in_a_browser(source, storage, params, tmp_path):
+    generate_source(source, days=7, rows_per_day=300)
+    passing = validate_batch(
+        storage,
+        extract_batch(source, storage, "m", AS_OF, 7)["manifest_uri"],
+        SUITE,
+        params["validation"],
+    )
+    generate_source(
+        source, days=7, rows_per_day=300, broken="negative_amount", broken_days=(date(2026, 11, 12),)
+    )
+    with pytest.raises(BatchRejected) as caught:
+        validate_batch(
+            storage,
+            extract_batch(source, storage, "m", "2026-11-16T12:00:00+00:00", 7)["manifest_uri"],
+            SUITE,
+            params["validation"],
+        )
+    failing = caught.value.data_docs_uri
+    assert failing and failing != passing["data_docs_uri"]
+
+    for name, uri in (("passing", passing["data_docs_uri"]), ("failing", failing)):
+        html = storage.get_text(storage.key_of(uri))
+        assert "Expectation Validation Result" in html
+        png = tmp_path / f"{name}.png"
+        screenshot(uri, png, tmp_path / f"profile-{name}")
+        assert png.stat().st_size > 10_000
+        assert distinct_colours(png.read_bytes()) > 8, f"the {name} page rendered blank"
+    # the failing page shows the failed expectation and its column
+    failing_html = storage.get_text(storage.key_of(failing))
+    assert "amount" in failing_html and "Failed" in failing_html

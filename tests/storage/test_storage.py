@@ -1,0 +1,69 @@
+import pytest
+
+from retrainer.storage import KeyExists, KeyNotFound, LocalStorage, StorageError, open_storage
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.e2e)])
+def any_storage(request, tmp_path):
+    if request.param == "local":
+        return open_storage(tmp_path / "root")
+    bucket = request.getfixturevalue("s3_env")
+    return open_storage(f"s3://{bucket}/some/prefix")
+
+
+def test_written_bytes_read_back_under_their_uri(any_storage):
+    uri = any_storage.put_bytes("a/b/c.bin", b"payload")
+    assert uri == any_storage.uri("a/b/c.bin")
+    assert any_storage.key_of(uri) == "a/b/c.bin"
+    assert any_storage.get_bytes("a/b/c.bin") == b"payload"
+    assert any_storage.exists("a/b/c.bin")
+
+
+def test_overwrite_replaces_but_create_only_refuses(any_storage):
+    any_storage.put_text("k.json", "1")
+    any_storage.put_text("k.json", "2")
+    assert any_storage.get_text("k.json") == "2"
+    with pytest.raises(KeyExists):
+        any_storage.put_text("k.json", "3", if_absent=True)
+    assert any_storage.get_text("k.json") == "2"
+
+
+def test_missing_key_names_the_uri(any_storage):
+    with pytest.raises(KeyNotFound, match="nope/x"):
+        any_storage.get_bytes("nope/x")
+    assert not any_storage.exists("nope/x")
+
+
+def test_list_is_folder_scoped_and_sorted(any_storage):
+    for key in ("runs/a/2.txt", "runs/a/1.txt", "runs/ab/3.txt", "other/4.txt"):
+        any_storage.put_text(key, key)
+    assert any_storage.list("runs/a") == ["runs/a/1.txt", "runs/a/2.txt"]
+    assert any_storage.list("runs/") == ["runs/a/1.txt", "runs/a/2.txt", "runs/ab/3.txt"]
+    assert any_storage.list("missing") == []
+
+
+def test_move_prefix_leaves_nothing_behind(any_storage):
+    any_storage.put_text("batches/x/batch.parquet", "data")
+    any_storage.put_text("batches/x/manifest.json", "{}")
+    moved = any_storage.move_prefix("batches/x", "quarantine/x")
+    assert moved == ["quarantine/x/batch.parquet", "quarantine/x/manifest.json"]
+    assert any_storage.list("batches/x") == []
+    assert any_storage.get_text("quarantine/x/batch.parquet") == "data"
+
+
+def test_local_storage_refuses_keys_outside_its_root(tmp_path):
+    storage = LocalStorage(tmp_path / "root")
+    with pytest.raises(StorageError, match="outside the storage root"):
+        storage.put_text("../escape.txt", "x")
+
+
+def test_local_write_leaves_no_temporary_files(tmp_path):
+    storage = LocalStorage(tmp_path)
+    storage.put_bytes("d/f", b"x")
+    storage.put_file("d/g", tmp_path / "d" / "f")
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["f", "g"]
+
+
+def test_unknown_scheme_is_refused_by_name():
+    with pytest.raises(StorageError, match="gs"):
+        open_storage("gs://bucket/x")

@@ -1,0 +1,217 @@
+"""The DAG's task entry points chained without Airflow: real GX, real `dvc repro` and `dvc push`."""
+
+import json
+
+import pytest
+import yaml
+
+from retrainer.core.errors import ConfigError
+from retrainer.evaluation.gates import GateFailed
+from retrainer.registry import register
+from retrainer.registry.aliases import CHALLENGER, CHAMPION
+from retrainer.registry.store import Registry
+from retrainer.tasks import retrain as tasks
+from retrainer.tasks.context import Context
+from retrainer.training.models import load_xgboost, score_xgboost
+from tests.conftest import generate_source
+
+FIRST = "2026-11-16T00:00:00+00:00"
+SECOND = "2026-11-23T00:00:00+00:00"
+
+
+def _run(as_of, dag_params=None):
+    batch = tasks.extract(as_of, dag_params)
+    tasks.validate(batch["manifest_uri"], dag_params)
+    trained = tasks.train(as_of, dag_params)
+    evaluated = tasks.evaluate(trained["run_manifest_uri"], dag_params)
+    return trained, tasks.register(
+        trained["run_manifest_uri"], evaluated["gates_uri"], "manual__test", dag_params
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Two weekly runs on one storage root; shared by the tests below because DVC training takes seconds."""
+    mp = pytest.MonkeyPatch()
+    var = tmp_path_factory.mktemp("var")
+    mp.setenv("RETRAINER_VAR_DIR", str(var))
+    from retrainer.core.settings import Settings
+    from retrainer.storage import open_storage
+
+    settings = Settings.from_env()
+    generate_source(
+        open_storage(settings.source_root), days=77, last_day=__import__("datetime").date(2026, 11, 22)
+    )
+    first_trained, first = _run(FIRST, {"extract_window_days": 56})
+    rerun_trained, rerun = _run(FIRST, {"extract_window_days": 56})
+    _, second = _run(SECOND)
+    yield {
+        "settings": settings,
+        "storage": open_storage(settings.storage_root),
+        "first": first,
+        "first_trained": first_trained,
+        "rerun": rerun,
+        "rerun_trained": rerun_trained,
+        "second": second,
+    }
+    mp.undo()
+
+
+def test_first_passing_model_becomes_champion_with_lineage(pipeline):
+    first = pipeline["first"]
+    assert first["created"] and first["version"] == 1 and first["aliases"] == [CHAMPION]
+    record = Registry(pipeline["storage"], "fraud-xgb").get(CHAMPION)
+    lock = yaml.safe_load(Registry(pipeline["storage"], "fraud-xgb").read_file(1, "dvc.lock"))
+    batches_dep = next(d for d in lock["stages"]["prepare"]["deps"] if d["path"] == "data/batches")
+    assert record["data_hash"] == batches_dep["md5"]
+    assert record["airflow_run_id"] == "manual__test"
+    assert record["params"]["run"]["as_of"] == FIRST
+    assert record["git"]["source"] in {"git", "unavailable", "RETRAINER_GIT_REVISION"}
+    assert {g["name"] for g in record["gates"]} >= {
+        "min_pr_auc",
+        "beats_baseline",
+        "no_regression_vs_champion",
+    }
+
+
+def test_rerunning_a_logical_date_adds_no_version(pipeline):
+    assert pipeline["rerun"]["version"] == 1 and not pipeline["rerun"]["created"]
+    assert pipeline["rerun_trained"]["data_hash"] == pipeline["first_trained"]["data_hash"]
+
+
+def test_next_week_registers_a_challenger_compared_with_the_champion(pipeline):
+    second = pipeline["second"]
+    assert second["version"] == 2 and second["aliases"] == [CHALLENGER]
+    registry = Registry(pipeline["storage"], "fraud-xgb")
+    assert registry.get(CHAMPION)["version"] == 1
+    assert registry.get(2)["metrics"]["champion"]["version"] == 1
+
+
+def test_registered_model_loads_and_scores(pipeline, params):
+    import io
+
+    import pandas as pd
+
+    from retrainer.training.features import build_matrix
+
+    registry = Registry(pipeline["storage"], "fraud-xgb")
+    booster = load_xgboost(registry.read_file(CHAMPION, "model.ubj"))
+    run = json.loads(
+        pipeline["storage"].get_text(
+            pipeline["storage"].key_of(pipeline["first_trained"]["run_manifest_uri"])
+        )
+    )
+    holdout_uri = run["files"]["data/prepared/holdout.parquet"]["uri"]
+    holdout = pd.read_parquet(
+        io.BytesIO(pipeline["storage"].get_bytes(pipeline["storage"].key_of(holdout_uri)))
+    )
+    scores = score_xgboost(booster, build_matrix(holdout, params["features"]))
+    assert scores.shape == (len(holdout),) and scores.min() >= 0 and scores.max() <= 1
+    assert scores[holdout["is_fraud"] == 1].mean() > 5 * scores[holdout["is_fraud"] == 0].mean()
+
+
+def test_data_and_models_are_pushed_to_the_dvc_remote(pipeline):
+    remote = pipeline["settings"].dvc_remote
+    from pathlib import Path
+
+    assert sum(1 for p in Path(remote).rglob("*") if p.is_file()) > 5
+
+
+def test_an_impossible_gate_stops_the_run_and_keeps_the_champion(pipeline):
+    with pytest.raises(GateFailed, match="min_pr_auc FAILED"):
+        tasks.evaluate(pipeline["first_trained"]["run_manifest_uri"], {"min_pr_auc": 0.99})
+    assert Registry(pipeline["storage"], "fraud-xgb").get(CHAMPION)["version"] == 1
+
+
+def test_unknown_dag_param_is_refused():
+    with pytest.raises(ConfigError, match="min_prauc"):
+        Context.load({"min_prauc": 0.5})
+
+
+def test_gate_report_is_stored_with_the_registry_version(pipeline):
+    registry = Registry(pipeline["storage"], "fraud-xgb")
+    gates = json.loads(registry.read_file(2, "gates.json"))
+    assert gates["passed"] and gates["champion_version"] == 1
+    assert {g["name"] for g in gates["gates"]} >= {
+        "beats_baseline",
+        "beats_rule",
+        "no_regression_vs_champion",
+        "min_slice_roc_auc",
+        "no_slice_regression",
+    }
+    interval = gates["non_regression"]
+    assert interval["low"] <= interval["estimate"] <= interval["high"] and interval["confidence"] == 0.95
+    markdown = registry.read_file(2, "report.md").decode()
+    assert f"[{interval['low']:+.4f}, {interval['high']:+.4f}]" in markdown
+    assert "| region=latam |" in markdown and "Saved against the champion" in markdown
+    html = registry.read_file(2, "report.html").decode()
+    assert html.count("<svg") == 2 and "<table>" in html  # the PR and cost curves, and the tables
+
+
+def test_the_champion_is_compared_at_its_own_stored_threshold(pipeline):
+    registry = Registry(pipeline["storage"], "fraud-xgb")
+    champion, challenger = registry.get(1), registry.get(2)
+    assert champion["decision"]["threshold"] > 0 and challenger["decision"]["threshold"] > 0
+    costs = challenger["costs"]["models"]
+    assert costs["champion"]["threshold"] == champion["decision"]["threshold"]
+    assert costs["challenger"]["threshold"] == challenger["decision"]["threshold"]
+    assert challenger["costs"]["saved_vs_champion"] == pytest.approx(
+        costs["champion"]["total"] - costs["challenger"]["total"]
+    )
+
+
+def _dvc(cwd, *args):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_dvc_metrics_and_plots_compare_two_runs(pipeline, tmp_path):
+    import shutil
+    import subprocess
+
+    workspaces = pipeline["settings"].work_dir / "fraud-xgb"
+    first, second = workspaces / "2026-11-16T000000Z", workspaces / "2026-11-23T000000Z"
+    shown = json.loads(_dvc(second, "metrics", "show", "--json"))[""]["data"]["reports/metrics.json"]["data"]
+    assert {"challenger", "baseline", "rule", "slices"} <= set(shown)
+    assert shown["slices"]["region=latam"]["frauds"] > 0 and shown["challenger"]["cost"]["total"] > 0
+
+    # `dvc metrics diff` and `dvc plots diff` compare git revisions: commit one run's pipeline files, then
+    # put the other's in the working tree, as a reviewer would with two versions.
+    def copy_run(workspace):
+        for name in ("dvc.yaml", "params.yaml", "dvc.lock", "reports"):
+            source = workspace / name
+            if source.is_dir():
+                shutil.copytree(source, tmp_path / name, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, tmp_path / name)
+
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    _dvc(tmp_path, "init", "-q")
+    copy_run(first)
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "first run"], cwd=tmp_path, check=True)
+    copy_run(second)
+    diff = json.loads(_dvc(tmp_path, "metrics", "diff", "HEAD", "--json"))["reports/metrics.json"]
+    assert diff["challenger.pr_auc"]["new"] == shown["challenger"]["pr_auc"]
+    plots = json.loads(_dvc(tmp_path, "plots", "diff", "HEAD", "--json"))["data"]
+    assert set(plots) == {
+        "Precision-recall on the holdout (interpolated)",
+        "Expected cost on the holdout by number of alerts",
+    }
+    for rendered in plots.values():
+        assert set(rendered[0]["revisions"]) == {"workspace", "HEAD"}
+
+
+def test_a_rerun_is_the_same_version_unless_what_makes_the_model_changed(params):
+    run = {"run_key": "2026-11-16T000000Z", "data_hash": "abc.dir"}
+    key = register.idempotency_key("fraud-xgb", run, params)
+    judged = {**params, "gates": {**params["gates"], "min_pr_auc": 0.9}, "slices": {}, "validation": {}}
+    assert register.idempotency_key("fraud-xgb", run, judged) == key
+    retrained = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + 1}}
+    assert register.idempotency_key("fraud-xgb", run, retrained) != key
+    assert register.idempotency_key("fraud-xgb", {**run, "data_hash": "other.dir"}, params) != key

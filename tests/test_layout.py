@@ -1,0 +1,213 @@
+"""The package's layout holds: one subpackage per stage, no import cycles, small documented modules, every
+storage key built in one module, one clock, aliases named once, and each DAG task one hop from its work."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_DIR
+
+PACKAGE = PROJECT_DIR / "include" / "retrainer"
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__main__.py")
+MAX_LINES = 400
+# Storage areas under the root: only core/layout.py spells them.
+AREAS = ("batches", "runs", "registry", "quarantine", "quarantine-events", "data-docs", "validations")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every retrainer module imported anywhere in the file (top level or inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("retrainer")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("retrainer"):
+            for alias in node.names:  # `from retrainer.data import quarantine` imports a module
+                candidate = f"{node.module}.{alias.name}"
+                found.add(candidate if candidate in NAMES else node.module)
+    return found
+
+
+NAMES = {_module_name(p) for p in MODULES}
+GRAPH = {_module_name(p): _imports(p) & NAMES for p in MODULES}
+
+
+def _subpackage(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the directed graph, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycle_between_modules():
+    assert _cycle(GRAPH) is None, f"import cycle: {' -> '.join(_cycle(GRAPH))}"
+
+
+def test_no_import_cycle_between_subpackages():
+    packages: dict[str, set[str]] = defaultdict(set)
+    for module, imported in GRAPH.items():
+        for other in imported:
+            if _subpackage(other) != _subpackage(module) and _subpackage(module):
+                packages[_subpackage(module)].add(_subpackage(other))
+    assert _cycle(packages) is None, f"subpackage cycle: {' -> '.join(_cycle(packages))}"
+
+
+def test_the_domain_never_imports_the_test_data_generator():
+    allowed = {"synthetic", "cli"}  # the generator itself, and `retrainer generate`
+    offenders = {
+        m: sorted(i for i in imported if _subpackage(i) == "synthetic")
+        for m, imported in GRAPH.items()
+        if _subpackage(m) not in allowed
+    }
+    assert {m: i for m, i in offenders.items() if i} == {}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_each_module_is_small_and_says_what_it_is_for(path):
+    text = path.read_text()
+    assert len(text.splitlines()) <= MAX_LINES, f"{path.name} has more than {MAX_LINES} lines"
+    docstring = ast.get_docstring(ast.parse(text))
+    assert docstring, f"{path} opens with no docstring"
+
+
+def _string_constants(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_storage_keys_are_built_in_core_layout_only():
+    pattern = re.compile(rf"^({'|'.join(re.escape(a) for a in AREAS)})/")
+    offenders = {
+        str(path.relative_to(PACKAGE)): hits
+        for path in MODULES
+        if path != PACKAGE / "core" / "layout.py"
+        and (hits := [s for s in _string_constants(path) if pattern.match(s)])
+    }
+    assert offenders == {}
+
+
+def test_one_clock_and_aliases_named_once():
+    for path in MODULES:
+        text = path.read_text()
+        if path != PACKAGE / "core" / "clock.py":
+            assert "datetime.now(" not in text, f"{path.name} reads the time outside core.clock"
+        if path != PACKAGE / "registry" / "aliases.py":
+            assert not re.search(r"^(CHAMPION|CHALLENGER)\b.*=", text, re.M), f"{path.name} defines an alias"
+
+
+def test_artifact_names_match_the_pipeline():
+    from retrainer.core import artifacts
+
+    pipeline = yaml.safe_load((PROJECT_DIR / "dvc.yaml").read_text())
+    declared = set()
+    for stage in pipeline["stages"].values():
+        for section in ("deps", "outs", "metrics"):
+            for entry in stage.get(section, []):
+                declared.add(next(iter(entry)) if isinstance(entry, dict) else entry)
+    known = {
+        artifacts.BATCHES_DIR,
+        artifacts.PREPARED_DIR,
+        artifacts.MODEL,
+        artifacts.BASELINE,
+        artifacts.PREPARE_REPORT,
+        artifacts.METRICS,
+        artifacts.PR_CURVE,
+        artifacts.COST_CURVE,
+    }
+    assert declared == known
+    assert set(artifacts.PUBLISHED) <= known | {artifacts.BATCHES_DVC, *artifacts.PIPELINE_FILES} | {
+        artifacts.prepared(s) for s in artifacts.SPLITS
+    }
+    assert set(artifacts.REGISTERED) <= set(artifacts.PUBLISHED)
+    assert pipeline["artifacts"]  # the model is declared for DVC's own tools
+    assert {a["path"] for a in pipeline["artifacts"].values()} == {artifacts.MODEL}
+
+
+def test_each_dvc_stage_command_is_a_cli_stage_of_the_same_name():
+    from retrainer.cli import build_parser
+
+    pipeline = yaml.safe_load((PROJECT_DIR / "dvc.yaml").read_text())
+    for name, stage in pipeline["stages"].items():
+        assert stage["cmd"] == f"retrainer stage {name}"
+        build_parser().parse_args(["stage", name])  # exits on an unknown stage
+
+
+def test_each_retrain_task_is_one_hop_from_its_stage_function():
+    """dags/retrain_fraud.py task -> retrainer.tasks.retrain.<task> -> the stage function its docstring
+    names, which it calls."""
+    import importlib
+
+    from retrainer.tasks import retrain
+
+    table = dict(re.findall(r"^\s{4}(\w+)\s+(retrainer\.[\w.]+)$", retrain.__doc__, re.M))
+    dag = ast.parse((PROJECT_DIR / "dags" / "retrain_fraud.py").read_text())
+    tasks = {
+        node.name
+        for node in ast.walk(dag)
+        if isinstance(node, ast.FunctionDef)
+        and any(
+            (isinstance(d, ast.Name) and d.id == "task")
+            or (isinstance(d, ast.Call) and getattr(d.func, "id", None) == "task")
+            for d in node.decorator_list
+        )
+    }
+    assert tasks == set(table) == {"extract", "validate", "train", "evaluate", "register"}
+    source = ast.parse(Path(retrain.__file__).read_text())
+    bodies = {n.name: n for n in source.body if isinstance(n, ast.FunctionDef)}
+    for task, target in table.items():
+        module, function = target.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module), function)), target
+        called = {
+            n.func.id
+            for n in ast.walk(bodies[task])
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
+        assert function in called, f"tasks.retrain.{task} does not call {target}"
