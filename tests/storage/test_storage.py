@@ -67,3 +67,45 @@ def test_local_write_leaves_no_temporary_files(tmp_path):
 def test_unknown_scheme_is_refused_by_name():
     with pytest.raises(StorageError, match="gs"):
         open_storage("gs://bucket/x")
+
+
+def test_compare_and_swap_writes_only_over_the_version_it_read(any_storage):
+    from retrainer.storage import PreconditionFailed
+
+    first = any_storage.put_if_match("alias.json", b"v1", None)  # create: only while absent
+    with pytest.raises(PreconditionFailed):
+        any_storage.put_if_match("alias.json", b"v1 again", None)
+    data, token = any_storage.get_versioned("alias.json")
+    assert (data, token) == (b"v1", first)
+    second = any_storage.put_if_match("alias.json", b"v2", token)
+    with pytest.raises(PreconditionFailed, match="another writer moved it first"):
+        any_storage.put_if_match("alias.json", b"stale", token)  # read v1, but v2 is there now
+    assert any_storage.get_versioned("alias.json") == (b"v2", second)
+    assert any_storage.list("") == ["alias.json"]  # no lock or staging file shows
+
+
+def _increment(root: str, rounds: int) -> int:
+    """Read-modify-write a counter `rounds` times with compare-and-swap; returns how often it lost a race."""
+    from retrainer.storage import PreconditionFailed, open_storage
+
+    storage, lost = open_storage(root), 0
+    for _ in range(rounds):
+        while True:
+            data, token = storage.get_versioned("counter")
+            try:
+                storage.put_if_match("counter", str(int(data) + 1).encode(), token)
+                break
+            except PreconditionFailed:
+                lost += 1
+    return lost
+
+
+def test_concurrent_compare_and_swap_loses_no_update(any_storage):
+    import multiprocessing
+
+    any_storage.put_bytes("counter", b"0")
+    processes, rounds = 4, 25
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        lost = pool.starmap(_increment, [(any_storage.root_uri, rounds)] * processes)
+    assert int(any_storage.get_text("counter")) == processes * rounds
+    print(f"{processes} writers x {rounds} increments: {sum(lost)} lost races retried, no update lost")

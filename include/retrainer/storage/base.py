@@ -33,6 +33,16 @@ class KeyExists(StorageError):
         self.uri = uri
 
 
+class PreconditionFailed(StorageError):
+    """A compare-and-swap found the object changed since it was read, or present where it expected none."""
+
+    def __init__(self, uri: str, expected: str | None) -> None:
+        state = "absent" if expected is None else f"at version {expected}"
+        super().__init__(f"{uri} is no longer {state}: another writer moved it first")
+        self.uri = uri
+        self.expected = expected
+
+
 class ChecksumMismatch(StorageError, Rejected):
     """Stored bytes differ from the sha256 recorded for them: they are refused, never used."""
 
@@ -92,6 +102,16 @@ class Storage(ABC):
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        """The bytes at `key` and a token naming this version of the object, for `put_if_match`."""
+
+    @abstractmethod
+    def put_if_match(self, key: str, data: bytes, expected: str | None) -> str:
+        """Compare-and-swap: write `data` only if the object is still the version `expected` names
+        (a token from `get_versioned`), or still absent when `expected` is None. Raises PreconditionFailed
+        otherwise; of two writers holding the same token, exactly one wins. Returns the new token."""
 
     def put_file(self, key: str, path: str | os.PathLike[str]) -> str:
         return self.put_bytes(key, Path(path).read_bytes())

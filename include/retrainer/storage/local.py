@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -9,7 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from retrainer.storage.base import KeyExists, KeyNotFound, Storage, StorageError
+from retrainer.storage.base import (
+    KeyExists,
+    KeyNotFound,
+    PreconditionFailed,
+    Storage,
+    StorageError,
+    sha256_bytes,
+)
 
 
 class LocalStorage(Storage):
@@ -83,7 +91,7 @@ class LocalStorage(Storage):
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and not p.name.endswith(".tmp")
+            if p.is_file() and not p.name.endswith((".tmp", ".lock"))
         )
 
     def delete(self, key: str) -> None:
@@ -94,3 +102,20 @@ class LocalStorage(Storage):
             if parent == self.root or any(parent.iterdir()):
                 break
             parent.rmdir()
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        data = self.get_bytes(key)
+        return data, sha256_bytes(data)
+
+    def put_if_match(self, key: str, data: bytes, expected: str | None) -> str:
+        # The token is the content's sha256; writers of one key serialise on a lock file beside it (flock
+        # is released by the kernel if the holder dies), and the write itself is an atomic rename.
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.with_name(f".{target.name}.lock"), "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = sha256_bytes(target.read_bytes()) if target.is_file() else None
+            if current != expected:
+                raise PreconditionFailed(self.uri(key), expected)
+            self.put_bytes(key, data)
+        return sha256_bytes(data)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from retrainer.storage.base import KeyExists, KeyNotFound, Storage
+from retrainer.storage.base import KeyExists, KeyNotFound, PreconditionFailed, Storage
+
+# What S3 (and MinIO) answer when a conditional write loses.
+LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
 class S3Storage(Storage):
@@ -29,10 +32,7 @@ class S3Storage(Storage):
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data, **extra)
         except self.client.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {
-                "PreconditionFailed",
-                "ConditionalRequestConflict",
-            }:
+            if error.response.get("Error", {}).get("Code") in LOST_RACE:
                 raise KeyExists(self.uri(key)) from None
             raise
         return self.uri(key)
@@ -66,3 +66,24 @@ class S3Storage(Storage):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))
+        except self.client.exceptions.NoSuchKey:
+            raise KeyNotFound(self.uri(key)) from None
+        return response["Body"].read(), response["ETag"]
+
+    def put_if_match(self, key: str, data: bytes, expected: str | None) -> str:
+        # S3 conditional writes: If-Match on the ETag read, or If-None-Match: * for "still absent".
+        condition = {"IfNoneMatch": "*"} if expected is None else {"IfMatch": expected}
+        try:
+            response = self.client.put_object(
+                Bucket=self.bucket, Key=self._object_key(key), Body=data, **condition
+            )
+        except self.client.exceptions.ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in LOST_RACE or (expected is not None and code in {"NoSuchKey", "404"}):
+                raise PreconditionFailed(self.uri(key), expected) from None
+            raise
+        return response["ETag"]
