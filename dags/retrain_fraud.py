@@ -9,23 +9,30 @@ Every Monday at 03:00 UTC, or when triggered by hand:
    breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run stops here;
 3. **train** through the DVC pipeline (`dvc.yaml`) on the validated batches of the training window, in a
    workspace of its own; data and models are pushed to the DVC remote;
-4. **evaluate** the challenger against the gates on the same holdout: PR-AUC and recall floors, beat
-   the scikit-learn baseline and a rule, no regression against the champion (paired bootstrap interval),
-   every slice (region, channel, amount band, ...) above its floor and not worse than the champion, and
-   the expected cost at each model's threshold. The gate report (JSON, Markdown, HTML) is written next to
-   the run; a failed gate stops the run with an error naming the gate and slice; the champion stays;
+4. **evaluate** the challenger against the gates on the same holdout: floors, the scikit-learn baseline
+   and a rule, no regression against the champion (paired bootstrap interval), every slice, and the
+   expected cost. The gate report is written next to the run; a failed gate stops the run naming the
+   gate and slice; the champion stays;
 5. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
-   gates, this run's id). The first model becomes `champion`; later ones become `challenger`.
+   gates, this run's id); the Asset event carries its version. The first model becomes `champion`;
+   later ones become `challenger`;
+6. **approve** (Browse > Required Actions): a new challenger waits for *Approve* (blue-green promotion),
+   *Shadow first*, *Canary* or *Reject*, the gate report's summary in the form; no answer within the
+   time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice` in params.yaml);
+7. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
+   and moves the deployment record, which `score_transactions` follows from its next run.
 
-Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
-its work; XCom carries URIs and small dicts only. Empty Params fall back to `params.yaml`. Rerunning a
-logical date overwrites the same keys and registers no new version.
+Every task is one call into `retrainer.tasks.retrain` (its docstring names the stage function doing the
+work); XCom carries URIs and small dicts. Empty Params fall back to `params.yaml`. Rerunning a logical
+date overwrites the same keys, registers no new version and asks nothing.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, timedelta
 
+from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import (
     Asset,
     CronTriggerTimetable,
@@ -38,6 +45,9 @@ from airflow.sdk import (
 )
 
 REGISTERED_MODEL = Asset("retrainer://registry/fraud-xgb", group="model")
+# The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
+OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
+APPROVAL_TIMEOUT = timedelta(seconds=int(os.environ.get("RETRAINER_APPROVAL_TIMEOUT_SECONDS", 3 * 86400)))
 
 
 def _override(kind: str, description: str, **bounds) -> Param:
@@ -71,6 +81,9 @@ def _override(kind: str, description: str, **bounds) -> Param:
         "champion_tolerance": _override(
             "number", "Gate: how far the CI's lower bound of PR-AUC minus the champion's may fall.", minimum=0
         ),
+        "approval": Param(
+            "required", enum=["required", "auto"], description="Ask a person before a challenger deploys."
+        ),
     },
 )
 def retrain_fraud():
@@ -99,13 +112,39 @@ def retrain_fraud():
         return retrain.evaluate(trained["run_manifest_uri"], params)
 
     @task(outlets=[REGISTERED_MODEL])
-    def register(trained: dict, evaluated: dict, params=None, run_id=None) -> dict:
+    def register(trained: dict, evaluated: dict, params=None, run_id=None, outlet_events=None) -> dict:
         from retrainer.tasks import retrain
 
-        return retrain.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
+        registered = retrain.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
+        outlet_events[REGISTERED_MODEL].extra = {k: registered[k] for k in ("model", "version", "record_uri")}
+        return registered
+
+    @task.branch
+    def route(registered: dict, params=None) -> list[str]:
+        from retrainer.tasks import retrain
+
+        return ["approve", "decide"] if retrain.route(registered, params) else ["decide"]
+
+    approve = HITLOperator(
+        task_id="approve",
+        subject="Deploy {{ ti.xcom_pull(task_ids='register')['model'] }} "
+        "v{{ ti.xcom_pull(task_ids='register')['version'] }}?",
+        body="{{ ti.xcom_pull(task_ids='register')['approval_body'] }}",
+        options=OPTIONS,
+        defaults=["Reject"],
+        response_timeout=APPROVAL_TIMEOUT,
+    )
+
+    @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form
+    def decide(params=None, ti=None) -> dict:
+        from retrainer.tasks import retrain
+
+        return retrain.decide(ti.xcom_pull(task_ids="register"), ti.xcom_pull(task_ids="approve"), params)
 
     trained = train(validate(extract()))
-    register(trained, evaluate(trained))
+    routed, decision = route(register(trained, evaluate(trained))), decide()
+    routed >> [approve, decision]
+    approve >> decision
 
 
 retrain_fraud()

@@ -8,6 +8,11 @@ and returns a small JSON-able dict for XCom: URIs and numbers, never data frames
     train       retrainer.training.train.train_run
     evaluate    retrainer.evaluation.evaluate.evaluate_run
     register    retrainer.registry.register.register_run
+    route       retrainer.deployment.approval.needs_approval
+    decide      retrainer.deployment.approval.decide
+
+Between `route` and `decide` the DAG waits on Airflow's approval form (a HITL operator, no entry point
+here); its body is the `approval_body` that `register` returns.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from retrainer.core import layout
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
+from retrainer.deployment.approval import decide as decide_approval
+from retrainer.deployment.approval import needs_approval, summary_markdown
 from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.registry.register import register_run
 from retrainer.tasks.context import Context
@@ -67,6 +75,24 @@ def register(
     airflow_run_id: str | None = None,
     dag_params: dict[str, Any] | None = None,
 ) -> dict:
-    """Register the gated challenger with its lineage; returns the version and its aliases."""
+    """Register the gated challenger with its lineage; returns the version, its aliases, the URI of its
+    record (the registered-model Asset event carries it) and the approval form's Markdown body."""
     ctx = Context.load(dag_params)
-    return register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id)
+    registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id)
+    version = registered["version"]
+    return registered | {
+        "record_uri": ctx.storage.uri(layout.registry_version_key(registered["model"], version)),
+        "approval_body": summary_markdown(ctx.registry, version),
+    }
+
+
+def route(registered: dict | None, dag_params: dict[str, Any] | None = None) -> bool:
+    """Whether the new version waits for a person (`approval: required` and not the first champion)."""
+    return needs_approval(registered, (dag_params or {}).get("approval") or "required")
+
+
+def decide(registered: dict | None, answer: dict | None, dag_params: dict[str, Any] | None = None) -> dict:
+    """Write the approval's answer, or its time-out, to the audit log and move the deployment."""
+    ctx = Context.load(dag_params)
+    approval = (dag_params or {}).get("approval") or "required"
+    return decide_approval(ctx.registry, registered, answer, approval, ctx.params)
