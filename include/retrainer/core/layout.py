@@ -101,6 +101,14 @@ def run_file_key(model: str, run: str, name: str) -> str:
 # --- registry -----------------------------------------------------------------------------------------
 
 
+REGISTRY_AREA = "registry"
+
+
+def registry_models(keys: list[str]) -> list[str]:
+    """The model names among keys listed under REGISTRY_AREA (`registry/<model>/versions/...`)."""
+    return sorted({PurePosixPath(k).parts[1] for k in keys if "/versions/" in k})
+
+
 def registry_prefix(model: str) -> str:
     return f"registry/{model}"
 
