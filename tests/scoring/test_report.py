@@ -33,6 +33,7 @@ def _run_days(registry, storage, source, params, days):
 
 @pytest.mark.parametrize("bad", [False, True], ids=["good", "bad"])
 def test_a_canary_is_judged_on_alert_rate_drift_errors_and_matured_labels(storage, source, params, bad):
+    params["deployment"]["monitor"]["min_frauds"] = 10  # a few small days hold fewer frauds than production
     registry = Registry(storage, "fraud-xgb")
     _, challenger = champion_and_challenger(registry, params, bad=bad)
     days = write_days(source, 4, fraud_rate=0.02)
@@ -71,3 +72,19 @@ def test_a_canary_holds_until_it_has_enough_days_at_its_step(params):
     assert found.action == ROLLBACK and "error rate 50.00%" in found.reason and "boom" in found.reason
     shifted = {**clean, "challenger_psi": 0.9}
     assert "PSI 0.900" in verdict(state, [shifted], params).reason
+
+
+def test_a_shadow_report_compares_both_models_and_shadow_never_ramps(storage, source, params):
+    registry = Registry(storage, "fraud-xgb")
+    champion, challenger = champion_and_challenger(registry, params)
+    days = write_days(source, 2, fraud_rate=0.02)
+    actions.start_shadow(registry, challenger, "alice", "watch it first")
+    reports = _run_days(registry, storage, source, params, days)
+    for report in reports:
+        assert report["mode"] == "shadow" and report["decided_by_challenger"] == 0.0
+        assert report["decided_by"] == {str(champion): report["rows"]}
+        assert 0 < report["agreement"] <= 1
+        assert report["champion_alert_rate"] > 0 and report["challenger_alert_rate"] > 0
+        assert report["challenger_scores"]["rows"] == report["rows"] and "p99" in report["champion_scores"]
+    found = verdict(read(registry)[0], reports, params)
+    assert found.action == HOLD and "shadow" in found.reason
