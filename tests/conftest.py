@@ -32,6 +32,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if e2e_dir in Path(item.fspath).parents or E2E_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("e2e"))  # one at a time, on one worker
 
 
 @pytest.fixture
