@@ -181,3 +181,38 @@ def test_validation_publishes_through_s3_storage(s3_env, tmp_path, params):
     report = validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
     assert report["data_docs_uri"].startswith(f"s3://{s3_env}/root/data-docs/m/")
     assert "<html" in storage.get_text(storage.key_of(report["data_docs_uri"])).lower()
+
+
+def test_the_task_log_gets_a_summary_table_and_no_gx_noise(source, storage, params, caplog):
+    manifest = _extract(source, storage)
+    with caplog.at_level("INFO"):  # every logger, as an Airflow task log records them
+        report = validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
+    assert "Skipping registering function" not in caplog.text
+    summary = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("contract "))
+    assert f"{report['evaluated_expectations']} expectations, 0 critical failure(s)" in summary
+    assert report["data_docs_uri"] in caplog.text
+    gx_lines = [
+        r for r in caplog.records if r.name.startswith("great_expectations") and r.levelname == "INFO"
+    ]
+    assert gx_lines == []
+
+
+def test_the_summary_table_has_one_row_per_failed_expectation():
+    from retrainer.data.contracts import Failure, summary_table
+
+    failure = Failure(
+        "expect_column_values_to_be_between",
+        "critical",
+        "amount",
+        {"unexpected_percent": 5.0},
+        {"min_value": 0},
+    )
+    warning = Failure("expect_column_mean_to_be_between", "warning", "is_fraud", 0.031, {"max_value": 0.03})
+    text = summary_table("transactions", 72, [failure], [warning]).splitlines()
+    assert text[0] == "contract 'transactions': 72 expectations, 1 critical failure(s), 1 warning(s)"
+    assert text[2].split()[:3] == ["critical", "expect_column_values_to_be_between", "amount"]
+    assert "min_value=0" in text[2] and text[3].split()[:3] == [
+        "warning",
+        "expect_column_mean_to_be_between",
+        "is_fraud",
+    ]

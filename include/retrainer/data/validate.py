@@ -24,7 +24,7 @@ from retrainer.core.clock import as_utc
 from retrainer.data import quarantine
 from retrainer.data.batch_checks import duplicate_failures, time_zone_failures, volume_floor
 from retrainer.data.catalogue import validated_history
-from retrainer.data.contracts import BatchRejected, Failure, load_suite, run_suite
+from retrainer.data.contracts import BatchRejected, Failure, load_suite, run_suite, summary_table
 from retrainer.storage import Storage, sha256_bytes
 
 # GX copies tutorial images into every site that its validation pages never show (3.4 of its 4.3 MB).
@@ -114,6 +114,7 @@ def validate_batch(
         "data_docs_uri": docs_uri,
         "gx_result_uri": result_uri,
     }
+    log.info("%s", summary_table(suite.name, len(suite.expectations), critical, warnings))
     for warning in warnings:
         log.warning("contract warning for %s: %s", key, warning.describe())
     log.info("Data Docs of run %s: %s", key, docs_uri)
