@@ -9,8 +9,8 @@ import tomllib
 import pytest
 import yaml
 
+from tests.compose_files import dockerfile_image
 from tests.conftest import PROJECT_DIR
-from tests.deployment import dockerfile_image
 
 AIRFLOW_SERVICES = {
     "airflow-apiserver",

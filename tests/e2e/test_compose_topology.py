@@ -31,8 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_DIR, _free_port
-from tests.deployment import (
+from tests.compose_files import (
     Image,
     compose_command,
     compose_environment,
@@ -40,6 +39,7 @@ from tests.deployment import (
     dockerfile_image,
     healthcheck_url,
 )
+from tests.conftest import PROJECT_DIR, _free_port
 from tests.e2e.conftest import BIN
 
 pytestmark = [
