@@ -99,10 +99,12 @@ def retrain_fraud():
         return retrain.evaluate(trained["run_manifest_uri"], params)
 
     @task(outlets=[REGISTERED_MODEL])
-    def register(trained: dict, evaluated: dict, params=None, run_id=None) -> dict:
+    def register(trained: dict, evaluated: dict, params=None, run_id=None, outlet_events=None) -> dict:
         from retrainer.tasks import retrain
 
-        return retrain.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
+        registered = retrain.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
+        outlet_events[REGISTERED_MODEL].extra = registered["asset_event"]  # the Assets page names the version
+        return registered
 
     trained = train(validate(extract()))
     register(trained, evaluate(trained))

@@ -97,6 +97,11 @@ def test_the_demo_run_reads_in_the_airflow_ui_like_any_other(demo, tmp_path):
         assert run["state"] == "success" and run["logical_date"].startswith("2026-11-16")
         took = datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])
         assert took.total_seconds() < 3600, f"the run's duration reads {took}"
+        events = _get(f"{base}/api/v2/assets/events", token)["asset_events"]
+        registered = [e for e in events if e["uri"] == "retrainer://registry/fraud-xgb"]
+        assert registered and registered[-1]["extra"]["model"] == "fraud-xgb"
+        assert registered[-1]["extra"]["version"] == 1
+        assert registered[-1]["extra"]["record_uri"].endswith("registry/fraud-xgb/versions/000001.json")
 
         page = f"{base}/dags/retrain_fraud/runs/{RUN_ID}/tasks/validate"
         png = PROJECT_DIR / "var" / "test-artifacts" / "demo-validate-log.png"

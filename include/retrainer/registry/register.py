@@ -107,9 +107,15 @@ def register_run(
     return {
         "model": model,
         "version": record["version"],
+        "record_uri": storage.uri(layout.registry_version_key(model, record["version"])),
         "created": created,
         "aliases": registry.aliases_by_version().get(record["version"], []),
         "pr_auc": record["metrics"][CHALLENGER]["pr_auc"],
         "recall_at_fpr": record["metrics"][CHALLENGER]["recall_at_fpr"],
         "data_hash": record["data_hash"],
     }
+
+
+def asset_event(registered: dict) -> dict:
+    """What the registered-model Asset event carries, so the Assets page links an event to a version."""
+    return {k: registered[k] for k in ("model", "version", "record_uri", "created")}

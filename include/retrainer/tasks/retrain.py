@@ -19,7 +19,7 @@ from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.evaluation.evaluate import evaluate_run
-from retrainer.registry.register import register_run
+from retrainer.registry.register import asset_event, register_run
 from retrainer.tasks.context import Context
 from retrainer.training.train import train_run
 
@@ -67,6 +67,8 @@ def register(
     airflow_run_id: str | None = None,
     dag_params: dict[str, Any] | None = None,
 ) -> dict:
-    """Register the gated challenger with its lineage; returns the version and its aliases."""
+    """Register the gated challenger with its lineage; returns the version, its aliases, and the `extra` of
+    the registered-model Asset event (`asset_event`: model, version, URI of the version record)."""
     ctx = Context.load(dag_params)
-    return register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id)
+    registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id)
+    return registered | {"asset_event": asset_event(registered)}
