@@ -1,7 +1,8 @@
 """
 ### Retrain the card-fraud model
 
-Every Monday at 03:00 UTC, or when triggered by hand:
+Every Monday at 03:00 UTC, when the drift monitor (`monitor_fraud`) confirms drift, or when triggered by
+hand (the run's lineage records which, with the drift evidence):
 
 1. **extract** the transactions of the week before the logical date into one batch (+ manifest, sha256);
 2. **validate** the batch against `expectations/transactions.json` (Great Expectations) and against
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import (
     Asset,
+    AssetOrTimeSchedule,
     CronTriggerTimetable,
     ExceptionRetryPolicy,
     Param,
@@ -38,6 +40,7 @@ from airflow.sdk import (
 )
 
 REGISTERED_MODEL = Asset("retrainer://registry/fraud-xgb", group="model")
+DRIFT = Asset("retrainer://drift/fraud-xgb", group="drift")  # emitted by monitor_fraud on confirmed drift
 
 
 def _override(kind: str, description: str, **bounds) -> Param:
@@ -47,7 +50,8 @@ def _override(kind: str, description: str, **bounds) -> Param:
 
 @dag(
     dag_id="retrain_fraud",
-    schedule=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
+    # Weekly, or when the drift monitor's evidence says so (it holds a cool-down after each retraining).
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 3 * * 1", timezone="UTC"), assets=[DRIFT]),
     start_date=datetime(2026, 1, 5, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
@@ -99,10 +103,25 @@ def retrain_fraud():
         return retrain.evaluate(trained["run_manifest_uri"], params)
 
     @task(outlets=[REGISTERED_MODEL])
-    def register(trained: dict, evaluated: dict, params=None, run_id=None, outlet_events=None) -> dict:
+    def register(
+        trained: dict,
+        evaluated: dict,
+        params=None,
+        run_id=None,
+        dag_run=None,
+        triggering_asset_events=None,
+        outlet_events=None,
+    ) -> dict:
         from retrainer.tasks import retrain
 
-        registered = retrain.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
+        registered = retrain.register(
+            trained["run_manifest_uri"],
+            evaluated["gates_uri"],
+            run_id,
+            params,
+            run_type=dag_run.run_type,  # scheduled, manual or asset-triggered (drift), for the lineage
+            asset_events=triggering_asset_events,
+        )
         outlet_events[REGISTERED_MODEL].extra = registered["asset_event"]  # the Assets page names the version
         return registered
 

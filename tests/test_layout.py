@@ -17,7 +17,16 @@ PACKAGE = PROJECT_DIR / "include" / "retrainer"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__main__.py")
 MAX_LINES = 400
 # Storage areas under the root: only core/layout.py spells them.
-AREAS = ("batches", "runs", "registry", "quarantine", "quarantine-events", "data-docs", "validations")
+AREAS = (
+    "batches",
+    "runs",
+    "registry",
+    "quarantine",
+    "quarantine-events",
+    "data-docs",
+    "validations",
+    "monitoring",
+)
 
 
 def _module_name(path: Path) -> str:

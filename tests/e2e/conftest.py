@@ -67,6 +67,14 @@ class Airflow:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    def airflow(self, *args: str) -> str:
+        """An Airflow CLI command in this environment."""
+        done = subprocess.run(
+            [str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
     def dags_test(
         self, dag_id: str, logical_date: str, conf: dict | None = None, extra_env: dict | None = None
     ) -> DagRun:

@@ -10,6 +10,7 @@ then the run key (the logical date, `clock.run_key`), so a rerun of a date write
     quarantine-events/<model>/          one folder per quarantine event, never rewritten
     runs/<model>/<run>/                 a training run's published files, its manifest and gate report
     registry/<model>/                   versions, content-addressed objects, aliases, audit log
+    monitoring/<model>/<run>/           a monitor run's drift report (drift.json, drift.html)
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ SOURCE_DIR = "source"
 GATES_FILE = "gates.json"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
+DRIFT_REPORT = "drift.json"
+DRIFT_PAGE = "drift.html"
 
 
 # --- data: batches, validation, quarantine --------------------------------------------------------------
@@ -129,3 +132,14 @@ def registry_audit_area(model: str) -> str:
 
 def registry_audit_key(model: str, stamp: str, unique: str) -> str:
     return f"{registry_audit_area(model)}/{stamp}-{unique}.json"
+
+
+# --- monitoring ---------------------------------------------------------------------------------------
+
+
+def monitoring_area(model: str) -> str:
+    return f"monitoring/{model}"
+
+
+def monitoring_file_key(model: str, run: str, name: str = DRIFT_REPORT) -> str:
+    return f"{monitoring_area(model)}/{run}/{name}"

@@ -74,14 +74,38 @@ def lineage_of(
     }
 
 
+def trigger_of(run_type: Any = None, asset_events: Any = None) -> dict:
+    """Why a retraining ran, for its lineage: `drift` with the evidence of each triggering asset event
+    (Airflow's `triggering_asset_events`: asset -> events, read by duck typing), else `schedule` or
+    `manual`."""
+    events = [
+        {
+            "asset": getattr(asset, "uri", str(asset)),
+            "extra": dict(getattr(event, "extra", None) or {}),
+            "source_dag_id": getattr(event, "source_dag_id", None),
+            "source_run_id": getattr(event, "source_run_id", None),
+            "timestamp": str(getattr(event, "timestamp", "")) or None,
+        }
+        for asset, asset_events_ in dict(asset_events or {}).items()
+        for event in asset_events_
+    ]
+    kind = str(getattr(run_type, "value", run_type) or "manual")
+    return {
+        "kind": "drift" if events else ("schedule" if kind == "scheduled" else kind),
+        "asset_events": events,
+    }
+
+
 def register_run(
     settings: Settings,
     storage: Storage,
     run_manifest_uri: str,
     gates_uri: str,
     airflow_run_id: str | None = None,
+    trigger: dict | None = None,
 ) -> dict:
-    """Register the gated challenger of a run with its lineage; returns the version, small for XCom."""
+    """Register the gated challenger of a run with its lineage (`trigger`: why the run happened, from
+    `trigger_of`); returns the version, small for XCom."""
     run = read_run(storage, run_manifest_uri)
     model = run["model"]
     gates_key = storage.key_of(gates_uri)
@@ -95,6 +119,7 @@ def register_run(
     for name in (layout.REPORT_MD, layout.REPORT_HTML):  # the report written with this gates.json
         files[name] = storage.get_bytes(layout.run_file_key(model, run["run_key"], name))
     lineage = lineage_of(run, run_manifest_uri, gates, files, settings, airflow_run_id)
+    lineage["trigger"] = trigger or trigger_of()
     registry = Registry(storage, model)
     record, created = registry.register(files, lineage, idempotency_key(model, run, lineage["params"]))
     if created:

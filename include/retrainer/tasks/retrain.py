@@ -19,7 +19,7 @@ from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.evaluation.evaluate import evaluate_run
-from retrainer.registry.register import asset_event, register_run
+from retrainer.registry.register import asset_event, register_run, trigger_of
 from retrainer.tasks.context import Context
 from retrainer.training.train import train_run
 
@@ -66,9 +66,13 @@ def register(
     gates_uri: str,
     airflow_run_id: str | None = None,
     dag_params: dict[str, Any] | None = None,
+    run_type: Any = None,
+    asset_events: Any = None,
 ) -> dict:
-    """Register the gated challenger with its lineage; returns the version, its aliases, and the `extra` of
-    the registered-model Asset event (`asset_event`: model, version, URI of the version record)."""
+    """Register the gated challenger with its lineage, including why the run happened (its run type and
+    the drift evidence of the asset events that triggered it); returns the version, its aliases, and the
+    `extra` of the registered-model Asset event (`asset_event`: model, version, URI of the version record)."""
     ctx = Context.load(dag_params)
-    registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id)
+    trigger = trigger_of(run_type, asset_events)
+    registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id, trigger)
     return registered | {"asset_event": asset_event(registered)}
