@@ -51,6 +51,7 @@ else
     --conf '{"extract_window_days": 56}' > /dev/null
 fi
 python3 "$ROOT/scripts/wait_for_run.py" retrain_fraud "$RUN_ID" --timeout 1200
+airflow dags pause retrain_fraud > /dev/null  # as it was: no weekly runs start unless you unpause it
 stop_services
 trap - EXIT
 
