@@ -129,3 +129,24 @@ def s3_env(s3_endpoint, monkeypatch):
     bucket = f"retrainer-{uuid.uuid4().hex[:12]}"
     boto3.client("s3").create_bucket(Bucket=bucket)
     return bucket
+
+
+# The features a covariate shift moves in the drift tests: riskier IPs, longer gaps between transactions.
+SHIFTED_FEATURES = ("ip_risk_score", "minutes_since_last_tx")
+
+
+def shift_features(source, first: date, last: date) -> None:
+    """Move SHIFTED_FEATURES in the source partitions of the days first..last (inclusive)."""
+    import io
+
+    import pandas as pd
+
+    from retrainer.sources.partitions import partition_key
+
+    day = first
+    while day <= last:
+        frame = pd.read_parquet(io.BytesIO(source.get_bytes(partition_key(day))))
+        frame["ip_risk_score"] = (frame["ip_risk_score"] + 0.25).clip(upper=1.0)
+        frame["minutes_since_last_tx"] = frame["minutes_since_last_tx"] * 3
+        source.put_bytes(partition_key(day), frame.to_parquet(index=False))
+        day += timedelta(days=1)

@@ -4,17 +4,15 @@ evidence, which queues a `retrain_fraud` run; a drift confirmed again inside the
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import threading
-from datetime import date, timedelta
+from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pandas as pd
 import pytest
 
-from tests.conftest import _free_port
+from tests.conftest import _free_port, shift_features
 
 DRIFT_URI = "retrainer://drift/fraud-xgb"
 
@@ -44,19 +42,6 @@ def receiver():
         thread.join(timeout=10)
 
 
-def _shift(source_dir, first: date, last: date) -> None:
-    from retrainer.sources.partitions import partition_key
-    from retrainer.storage import open_storage
-
-    source, day = open_storage(source_dir), first
-    while day <= last:
-        frame = pd.read_parquet(io.BytesIO(source.get_bytes(partition_key(day))))
-        frame["ip_risk_score"] = (frame["ip_risk_score"] + 0.25).clip(upper=1.0)
-        frame["minutes_since_last_tx"] = frame["minutes_since_last_tx"] * 3
-        source.put_bytes(partition_key(day), frame.to_parquet(index=False))
-        day += timedelta(days=1)
-
-
 def _db(airflow, query: str) -> list[tuple]:
     with sqlite3.connect(airflow.home / "airflow.db") as db:
         return db.execute(query).fetchall()
@@ -77,7 +62,9 @@ def test_confirmed_drift_alerts_and_queues_one_retraining(airflow, receiver):
     first = airflow.dags_test("retrain_fraud", "2026-11-16", {"extract_window_days": 56})
     assert first.state == "success", first.log[-3000:]
     airflow.retrainer("generate", "--start", "2026-11-16", "--end", "2026-11-26")
-    _shift(airflow.var / "source", date(2026, 11, 23), date(2026, 11, 26))
+    from retrainer.storage import open_storage
+
+    shift_features(open_storage(airflow.var / "source"), date(2026, 11, 23), date(2026, 11, 26))
     airflow.airflow("dags", "reserialize")
     airflow.airflow("dags", "unpause", "retrain_fraud")  # a paused DAG would not be queued by the event
     env = {"AIRFLOW_CONN_RETRAINER_ALERTS": url}

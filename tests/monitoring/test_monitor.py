@@ -5,21 +5,18 @@ confirmed drift inside the cool-down starts nothing, and concept drift is caught
 from __future__ import annotations
 
 import copy
-import io
 import json
-from datetime import date, timedelta
+from datetime import date
 
-import pandas as pd
 import pytest
 
 from retrainer.monitoring.monitor import check_drift
-from retrainer.sources.partitions import partition_key
 from retrainer.synthetic import GeneratorConfig, generate
 from retrainer.tasks import retrain
-from tests.conftest import generate_source
+from tests.conftest import SHIFTED_FEATURES as SHIFTED
+from tests.conftest import generate_source, shift_features
 
 pytestmark = pytest.mark.e2e  # a champion trained through the whole path (DVC) first
-SHIFTED = ("ip_risk_score", "minutes_since_last_tx")  # the k features the covariate shift moves
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +45,6 @@ def _monitor(storage, source, params, days: list[str], **settings) -> list[dict]
     return [check_drift(storage, source, params, day) for day in days]
 
 
-def _shift(source, first: date, last: date) -> None:
-    """Move the chosen features of the days first..last: riskier IPs, longer gaps between transactions."""
-    day = first
-    while day <= last:
-        frame = pd.read_parquet(io.BytesIO(source.get_bytes(partition_key(day))))
-        frame["ip_risk_score"] = (frame["ip_risk_score"] + 0.25).clip(upper=1.0)
-        frame["minutes_since_last_tx"] = frame["minutes_since_last_tx"] * 3
-        source.put_bytes(partition_key(day), frame.to_parquet(index=False))
-        day += timedelta(days=1)
-
-
 def test_no_drift_gives_no_trigger(champion):
     storage, source, params = champion
     generate(source, date(2026, 11, 16), date(2026, 11, 22), seed=7)
@@ -72,7 +58,7 @@ def test_no_drift_gives_no_trigger(champion):
 def test_a_persistent_shift_in_chosen_features_triggers_and_names_them_first(champion):
     storage, source, params = champion
     generate(source, date(2026, 11, 23), date(2026, 11, 26), seed=7)
-    _shift(source, date(2026, 11, 23), date(2026, 11, 26))
+    shift_features(source, date(2026, 11, 23), date(2026, 11, 26))
     first, second, third = _monitor(storage, source, params, ["2026-11-24", "2026-11-25", "2026-11-26"])
     assert first["verdict"] == second["verdict"] == "drift, not yet persistent"
     assert not first["trigger"] and not second["trigger"]
@@ -87,7 +73,7 @@ def test_a_persistent_shift_in_chosen_features_triggers_and_names_them_first(cha
 def test_a_confirmed_drift_inside_the_cool_down_starts_nothing(champion):
     storage, source, params = champion
     generate(source, date(2026, 11, 23), date(2026, 11, 26), seed=7)
-    _shift(source, date(2026, 11, 23), date(2026, 11, 26))
+    shift_features(source, date(2026, 11, 23), date(2026, 11, 26))
     *_, last = _monitor(storage, source, params, ["2026-11-24", "2026-11-25", "2026-11-26"], cooldown_days=30)
     assert last["confirmed"] and not last["trigger"]
     report = json.loads(storage.get_text(storage.key_of(last["report_uri"])))
