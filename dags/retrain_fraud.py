@@ -1,36 +1,45 @@
 """
 ### Retrain the card-fraud model
 
-Every Monday at 03:00 UTC, when the drift monitor (`monitor_fraud`) confirms drift, or when triggered by
-hand (the run's lineage records which, with the drift evidence):
+Weekly, on the calendar week (Monday 00:00 UTC to the next Monday, `CronDataIntervalTimetable`): the run of
+a week starts when it ends, waits 3 hours for late files, and is keyed by the week's end
+(`2026-11-16T000000Z`). A run triggered by hand covers the last complete week before its logical date (a
+Wednesday snaps to the Monday before it), so it writes the same keys as that week's scheduled run. When the
+drift monitor (`monitor_fraud`) confirms drift, its Asset event starts a run on the last complete week; the
+lineage of every version says why its run happened (schedule, manual, or drift with the evidence).
 
-1. **extract** the transactions of the week before the logical date into one batch (+ manifest, sha256);
+1. **extract** the week's transactions into one batch (+ manifest, sha256); a day missing from the
+   source stops the run by name (`MissingSourcePartition`), a window before `data.start_date` is refused;
 2. **validate** the batch against `expectations/transactions.json` (Great Expectations) and against
    recent batches (volume, re-sent data, time zones); the run's Data Docs page is logged. A batch that
    breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run stops here;
-3. **train** through the DVC pipeline (`dvc.yaml`) on the validated batches of the training window, in a
-   workspace of its own; data and models are pushed to the DVC remote;
-4. **evaluate** the challenger against the gates on the same holdout: PR-AUC and recall floors, beat
+3. **check_labels**: each batch of the training window whose labels have matured is scored by the
+   champion; a batch whose ROC-AUC lies far below the other batches' is quarantined before training;
+4. **train** through the DVC pipeline (`dvc.yaml`) on the rows of the validated batches whose event time
+   is in the training window, each transaction once, read from bytes checked against their validation;
+5. **evaluate** the challenger against the gates on the same holdout: PR-AUC and recall floors, beat
    the scikit-learn baseline and a rule, no regression against the champion (paired bootstrap interval),
    every slice (region, channel, amount band, ...) above its floor and not worse than the champion, and
    the expected cost at each model's threshold. The gate report (JSON, Markdown, HTML) is written next to
    the run; a failed gate stops the run with an error naming the gate and slice; the champion stays;
-5. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
-   gates, this run's id). The first model becomes `champion`; later ones become `challenger`.
+6. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
+   gates, this run's id), only if the gate report judged these model bytes. The first model becomes
+   `champion`; later ones become `challenger`.
 
 Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
 its work; XCom carries URIs and small dicts only. Empty Params fall back to `params.yaml`. Rerunning a
-logical date overwrites the same keys and registers no new version.
+week overwrites the same keys and registers no new version.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
+from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import (
     Asset,
     AssetOrTimeSchedule,
-    CronTriggerTimetable,
+    CronDataIntervalTimetable,
     ExceptionRetryPolicy,
     Param,
     RetryAction,
@@ -50,9 +59,12 @@ def _override(kind: str, description: str, **bounds) -> Param:
 
 @dag(
     dag_id="retrain_fraud",
-    # Weekly, or when the drift monitor's evidence says so (it holds a cool-down after each retraining).
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 3 * * 1", timezone="UTC"), assets=[DRIFT]),
-    start_date=datetime(2026, 1, 5, tzinfo=UTC),
+    # The data interval is the calendar week; or the drift monitor's evidence (it holds a cool-down). No
+    # start_date: Airflow would create no task for a run before it and call the run a success; extract
+    # refuses a window before data.start_date (params.yaml) instead.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("0 0 * * 1", timezone="UTC"), assets=[DRIFT]
+    ),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
@@ -66,23 +78,26 @@ def _override(kind: str, description: str, **bounds) -> Param:
         ),
     },
     params={
-        "extract_window_days": _override("integer", "Days before the logical date to extract.", minimum=1),
+        "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
         "training_window_days": _override("integer", "Days of validated batches to train on.", minimum=14),
         "min_pr_auc": _override("number", "Gate: PR-AUC floor on the holdout.", minimum=0, maximum=1),
-        "min_recall_at_fpr": _override(
-            "number", "Gate: recall floor at the FPR budget.", minimum=0, maximum=1
-        ),
+        "min_recall_at_fpr": _override("number", "Gate: recall at the FPR budget.", minimum=0, maximum=1),
         "champion_tolerance": _override(
             "number", "Gate: how far the CI's lower bound of PR-AUC minus the champion's may fall.", minimum=0
         ),
     },
 )
 def retrain_fraud():
+    # The week's last files may land after midnight: wait until 03:00 after the week's end.
+    wait = TimeDeltaSensor(task_id="wait_for_late_files", delta=timedelta(hours=3), mode="reschedule")
+
+    # Each task reads its week from the run's data interval (a drift-triggered run has none: then the last
+    # complete week before it was due).
     @task
-    def extract(params=None, logical_date=None, dag_run=None) -> dict:
+    def extract(params=None, dag_run=None) -> dict:
         from retrainer.tasks import retrain
 
-        return retrain.extract(logical_date or dag_run.run_after, params)
+        return retrain.extract(dag_run, params)
 
     @task
     def validate(batch: dict, params=None) -> dict:
@@ -91,10 +106,16 @@ def retrain_fraud():
         return retrain.validate(batch["manifest_uri"], params)
 
     @task
-    def train(validated: dict, params=None, logical_date=None, dag_run=None) -> dict:
+    def check_labels(validated: dict, params=None, dag_run=None) -> dict:
         from retrainer.tasks import retrain
 
-        return retrain.train(logical_date or dag_run.run_after, params)
+        return retrain.check_labels(dag_run, params)
+
+    @task
+    def train(checked: dict, params=None, dag_run=None) -> dict:
+        from retrainer.tasks import retrain
+
+        return retrain.train(dag_run, params)
 
     @task
     def evaluate(trained: dict, params=None) -> dict:
@@ -103,29 +124,24 @@ def retrain_fraud():
         return retrain.evaluate(trained["run_manifest_uri"], params)
 
     @task(outlets=[REGISTERED_MODEL])
-    def register(
-        trained: dict,
-        evaluated: dict,
-        params=None,
-        run_id=None,
-        dag_run=None,
-        triggering_asset_events=None,
-        outlet_events=None,
-    ) -> dict:
+    def register(trained: dict, evaluated: dict, params=None, dag_run=None, **context) -> dict:
         from retrainer.tasks import retrain
 
         registered = retrain.register(
             trained["run_manifest_uri"],
             evaluated["gates_uri"],
-            run_id,
+            dag_run.run_id,
             params,
             run_type=dag_run.run_type,  # scheduled, manual or asset-triggered (drift), for the lineage
-            asset_events=triggering_asset_events,
+            asset_events=context["triggering_asset_events"],
         )
+        outlet_events = context["outlet_events"]
         outlet_events[REGISTERED_MODEL].extra = registered["asset_event"]  # the Assets page names the version
         return registered
 
-    trained = train(validate(extract()))
+    batch = extract()
+    wait >> batch
+    trained = train(check_labels(validate(batch)))
     register(trained, evaluate(trained))
 
 

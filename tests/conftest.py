@@ -17,6 +17,15 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 AS_OF = "2026-11-16T00:00:00+00:00"  # a Monday; the data ends the day before
 LAST_DAY = date(2026, 11, 15)
 
+
+def week(end: str) -> tuple[str, str]:
+    """The data interval of the week ending at `end` (a Monday 00:00 UTC), as Airflow gives it to tasks."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(end)
+    return (moment - timedelta(days=7)).isoformat(), moment.isoformat()
+
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 

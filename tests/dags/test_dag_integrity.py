@@ -60,9 +60,11 @@ def test_retrain_dag_is_the_documented_pipeline(dagbag):
     }
     order = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
     assert order == {
-        "extract": [],
+        "wait_for_late_files": [],
+        "extract": ["wait_for_late_files"],
         "validate": ["extract"],
-        "train": ["validate"],
+        "check_labels": ["validate"],
+        "train": ["check_labels"],
         "evaluate": ["train"],
         "register": ["evaluate", "train"],
     }

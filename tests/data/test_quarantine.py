@@ -13,7 +13,7 @@ from retrainer.data import quarantine
 from retrainer.data.release import release
 from retrainer.sources.partitions import partition_key
 from retrainer.tasks import retrain as tasks
-from tests.conftest import AS_OF, generate_source
+from tests.conftest import AS_OF, generate_source, week
 
 RUN = "2026-11-16T000000Z"
 MODEL = "fraud-xgb"
@@ -23,7 +23,7 @@ BAD_DAY = date(2026, 11, 12)
 def _reject(source, kind="negative_amount"):
     generate_source(source, days=7, rows_per_day=300, broken=kind, broken_days=(BAD_DAY,))
     with pytest.raises(Rejected):
-        tasks.validate(tasks.extract(AS_OF)["manifest_uri"])
+        tasks.validate(tasks.extract(tasks.Run(*week(AS_OF)))["manifest_uri"])
 
 
 def _cli(capsys, *args) -> tuple[int, str]:
@@ -76,7 +76,7 @@ def test_a_fixed_batch_is_released_validated_and_kept_by_a_rerun(source, storage
     assert any(k.endswith("-released/reason.json") for k in storage.list(f"quarantine-events/{MODEL}"))
 
     # a rerun of the date keeps the released batch instead of extracting the broken source again
-    manifest = tasks.extract(AS_OF)
+    manifest = tasks.extract(tasks.Run(*week(AS_OF)))
     assert manifest["released"]["by"] == "ana"
     assert tasks.validate(manifest["manifest_uri"])["success"]
 

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from retrainer.core.clock import window_bounds
 from retrainer.data.contracts import BatchRejected
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
@@ -91,7 +92,7 @@ def test_data_docs_of_a_passing_and_a_failing_run_render_in_a_browser(source, st
     generate_source(source, days=7, rows_per_day=300)
     passing = validate_batch(
         storage,
-        extract_batch(source, storage, "m", AS_OF, 7)["manifest_uri"],
+        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))["manifest_uri"],
         SUITE,
         params["validation"],
     )
@@ -101,7 +102,9 @@ def test_data_docs_of_a_passing_and_a_failing_run_render_in_a_browser(source, st
     with pytest.raises(BatchRejected) as caught:
         validate_batch(
             storage,
-            extract_batch(source, storage, "m", "2026-11-16T12:00:00+00:00", 7)["manifest_uri"],
+            extract_batch(source, storage, "m", *window_bounds("2026-11-16T12:00:00+00:00", 7))[
+                "manifest_uri"
+            ],
             SUITE,
             params["validation"],
         )

@@ -14,7 +14,7 @@ from retrainer.monitoring.monitor import check_drift
 from retrainer.synthetic import GeneratorConfig, generate
 from retrainer.tasks import retrain
 from tests.conftest import SHIFTED_FEATURES as SHIFTED
-from tests.conftest import generate_source, shift_features
+from tests.conftest import generate_source, shift_features, week
 
 pytestmark = pytest.mark.e2e  # a champion trained through the whole path (DVC) first
 
@@ -31,9 +31,9 @@ def champion(tmp_path_factory):
     settings = Settings.from_env()
     source, storage = open_storage(settings.source_root), open_storage(settings.storage_root)
     generate_source(source, days=70, last_day=date(2026, 11, 15))
-    batch = retrain.extract("2026-11-16", {"extract_window_days": 56})
+    batch = retrain.extract(retrain.Run(*week("2026-11-16T00:00:00+00:00")), {"extract_window_days": 56})
     retrain.validate(batch["manifest_uri"])
-    trained = retrain.train("2026-11-16")
+    trained = retrain.train(retrain.Run(*week("2026-11-16T00:00:00+00:00")))
     retrain.register(trained["run_manifest_uri"], retrain.evaluate(trained["run_manifest_uri"])["gates_uri"])
     yield storage, source, load_params(settings.params_path)
     mp.undo()

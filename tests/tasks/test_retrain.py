@@ -13,16 +13,17 @@ from retrainer.registry.store import Registry
 from retrainer.tasks import retrain as tasks
 from retrainer.tasks.context import Context
 from retrainer.training.models import load_xgboost, score_xgboost
-from tests.conftest import generate_source
+from tests.conftest import generate_source, week
 
 FIRST = "2026-11-16T00:00:00+00:00"
 SECOND = "2026-11-23T00:00:00+00:00"
 
 
 def _run(as_of, dag_params=None):
-    batch = tasks.extract(as_of, dag_params)
+    batch = tasks.extract(tasks.Run(*week(as_of)), dag_params)
     tasks.validate(batch["manifest_uri"], dag_params)
-    trained = tasks.train(as_of, dag_params)
+    tasks.check_labels(tasks.Run(*week(as_of)), dag_params)
+    trained = tasks.train(tasks.Run(*week(as_of)), dag_params)
     evaluated = tasks.evaluate(trained["run_manifest_uri"], dag_params)
     return trained, tasks.register(
         trained["run_manifest_uri"], evaluated["gates_uri"], "manual__test", dag_params
@@ -215,3 +216,8 @@ def test_a_rerun_is_the_same_version_unless_what_makes_the_model_changed(params)
     retrained = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + 1}}
     assert register.idempotency_key("fraud-xgb", run, retrained) != key
     assert register.idempotency_key("fraud-xgb", {**run, "data_hash": "other.dir"}, params) != key
+    # the code that made the model is part of it: another revision, another version
+    assert register.idempotency_key("fraud-xgb", run, params, "abc123") != key
+    assert register.idempotency_key("fraud-xgb", run, params, "abc123") == register.idempotency_key(
+        "fraud-xgb", run, params, "abc123"
+    )

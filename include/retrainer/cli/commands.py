@@ -103,7 +103,7 @@ def _summary(record: dict, aliases: list[str]) -> str:
 
 
 def _run_key(text: str) -> str:
-    """A run key (2026-11-16T000000Z) as given, or the run key of a logical date (2026-11-16)."""
+    """A run key (2026-11-16T000000Z) as given, or the run key of the week ending on a date (2026-11-16)."""
     import re
 
     return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{6}Z", text) else run_key(text)
@@ -156,15 +156,21 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
+    from retrainer.core.clock import as_utc
     from retrainer.tasks import retrain as tasks
 
     dag_params = json.loads(args.params_json) if args.params_json else None
+    # A run's data interval: the week ending at --as-of unless --interval-start says otherwise.
+    end = as_utc(args.as_of) if args.as_of else None
+    start = as_utc(args.interval_start) if args.interval_start else end and end - timedelta(days=7)
     if args.task == "extract":
-        result = tasks.extract(args.as_of, dag_params)
+        result = tasks.extract(tasks.Run(start, end), dag_params)
     elif args.task == "validate":
         result = tasks.validate(args.uri, dag_params)
+    elif args.task == "check_labels":
+        result = tasks.check_labels(tasks.Run(start, end), dag_params)
     elif args.task == "train":
-        result = tasks.train(args.as_of, dag_params)
+        result = tasks.train(tasks.Run(start, end), dag_params)
     elif args.task == "evaluate":
         result = tasks.evaluate(args.uri, dag_params)
     else:

@@ -22,7 +22,12 @@ import pandas as pd
 from retrainer.core import layout
 from retrainer.core.clock import as_utc
 from retrainer.data import quarantine
-from retrainer.data.batch_checks import duplicate_failures, time_zone_failures, volume_floor
+from retrainer.data.batch_checks import (
+    duplicate_failures,
+    missing_day_failures,
+    time_zone_failures,
+    volume_floor,
+)
 from retrainer.data.catalogue import validated_history
 from retrainer.data.contracts import BatchRejected, Failure, load_suite, run_suite, summary_table
 from retrainer.data.docs import publish_docs
@@ -82,6 +87,7 @@ def validate_batch(
             *(_with_volume(f, volume) for f in run.failures),
             *duplicate_failures(manifest, history),
             *time_zone_failures(manifest, rules),
+            *missing_day_failures(manifest),
         ]
     critical = [f for f in failures if f.severity == "critical"]
     warnings = [f for f in failures if f.severity != "critical"]

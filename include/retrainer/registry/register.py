@@ -32,11 +32,13 @@ class NotGated(Rejected):
         self.gates_uri = gates_uri
 
 
-def idempotency_key(model: str, run: dict, params: dict) -> str:
-    """Same model, logical date, training data and model-making params: the same version, however often
-    it reruns."""
+def idempotency_key(model: str, run: dict, params: dict, revision: str | None = None) -> str:
+    """Same model, run, training data, model-making params and code revision: the same version, however
+    often it reruns."""
     making = {section: params.get(section) for section in MODEL_SECTIONS}
-    payload = json.dumps([model, run["run_key"], run["data_hash"], making], sort_keys=True, default=str)
+    payload = json.dumps(
+        [model, run["run_key"], run["data_hash"], making, revision], sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -53,6 +55,7 @@ def lineage_of(
         "dvc_lock_hashes": read_lock_hashes(files["dvc.lock"].decode()),
         "batches": run["batches"],
         "training_window": {
+            **run.get("window", {}),  # start, end, rows and the sha256 of the rows trained on
             "days": run_params["data"]["training_window_days"],
             "label_maturity_days": run_params["data"]["label_maturity_days"],
             "maturity_horizon": run["prepare"]["maturity_horizon"],
@@ -114,6 +117,12 @@ def register_run(
         raise NotGated(gates_uri, "it did not pass")
     if gates.get("run_key") != run["run_key"]:
         raise NotGated(gates_uri, f"it judged run {gates.get('run_key')}, not {run['run_key']}")
+    model_sha256 = run["files"][artifacts.MODEL]["sha256"]
+    if gates.get("challenger_sha256") != model_sha256:
+        raise NotGated(
+            gates_uri,
+            f"it judged model bytes {gates.get('challenger_sha256')}, the run's model is {model_sha256}",
+        )
     files = {name: read_run_file(storage, run, published) for published, name in artifacts.REGISTERED.items()}
     files[layout.GATES_FILE] = storage.get_bytes(gates_key)
     for name in (layout.REPORT_MD, layout.REPORT_HTML):  # the report written with this gates.json
@@ -121,7 +130,9 @@ def register_run(
     lineage = lineage_of(run, run_manifest_uri, gates, files, settings, airflow_run_id)
     lineage["trigger"] = trigger or trigger_of()
     registry = Registry(storage, model)
-    record, created = registry.register(files, lineage, idempotency_key(model, run, lineage["params"]))
+    record, created = registry.register(
+        files, lineage, idempotency_key(model, run, lineage["params"], lineage["git"]["commit"])
+    )
     if created:
         if registry.alias(CHAMPION) is None:
             registry.set_alias(CHAMPION, record["version"], "retrain", "first model to pass every gate")
