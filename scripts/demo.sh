@@ -38,20 +38,12 @@ stop_services() {  # the whole process group: SIGTERM, a grace period, then SIGK
 }
 trap stop_services EXIT
 
-airflow dags reserialize > /dev/null 2>&1
-airflow dags unpause retrain_fraud > /dev/null
-if airflow dags list-runs retrain_fraud -o plain 2>/dev/null | grep -q "$RUN_ID"; then
-  # Run the demo again: clear its run, as "Clear" in the UI does; the same keys are written again.
-  echo "==> airflow tasks clear retrain_fraud (the run $RUN_ID runs again)"
-  airflow tasks clear retrain_fraud -s "$DEMO_DATE" -e "$DEMO_DATE" --yes > /dev/null
-else
-  # The first run of a model backfills its whole training window (56 days); weekly runs extract 7.
-  echo "==> airflow dags trigger retrain_fraud --logical-date $DEMO_DATE --run-id $RUN_ID"
-  airflow dags trigger retrain_fraud --logical-date "${DEMO_DATE}T00:00:00+00:00" --run-id "$RUN_ID" \
-    --conf '{"extract_window_days": 56}' > /dev/null
-fi
-python3 "$ROOT/scripts/wait_for_run.py" retrain_fraud "$RUN_ID" --timeout 1200
-airflow dags pause retrain_fraud > /dev/null  # as it was: no weekly runs start unless you unpause it
+# Through the REST API, as the UI's Trigger form does: the run's data interval is the week before the
+# logical date. The first run of a model backfills its whole training window (56 days); weekly runs
+# extract their week. A rerun of the demo clears the run, and it runs again.
+echo "==> retrain_fraud, run $RUN_ID for the week ending $DEMO_DATE (REST API)"
+python3 "$ROOT/scripts/run_dag.py" retrain_fraud "$RUN_ID" --logical-date "$DEMO_DATE" \
+  --conf '{"extract_window_days": 56}' --timeout 1200
 stop_services
 trap - EXIT
 
