@@ -23,4 +23,6 @@ ruff format --check --quiet include dags plugins tests bench
 echo "==> pytest"
 # Tests set their own AIRFLOW_HOME and RETRAINER_VAR_DIR; unset the demo's so nothing leaks between them.
 unset AIRFLOW_HOME RETRAINER_VAR_DIR
-exec python -m pytest "$@"
+# The fast tests on both cores, then the end-to-end ones (Airflow, servers, browsers) one at a time.
+python -m pytest -m "not e2e" "$@"
+exec python -m pytest -m e2e -n 0 "$@"

@@ -35,15 +35,12 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 E2E_FIXTURES = {"s3_endpoint", "airflow", "migrated_db", "postgres_url", "pipeline"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks set here
 def pytest_collection_modifyitems(items):
     """Mark as `e2e` every test under tests/e2e/ and every test that uses an end-to-end fixture."""
     e2e_dir = Path(__file__).parent / "e2e"
     for item in items:
         if e2e_dir in Path(item.fspath).parents or E2E_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.e2e)
-        if item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.xdist_group("e2e"))  # one at a time, on one worker
 
 
 @pytest.fixture
