@@ -33,9 +33,6 @@ week overwrites the same keys and registers no new version.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import (
     Asset,
     AssetOrTimeSchedule,
@@ -88,8 +85,11 @@ def _override(kind: str, description: str, **bounds) -> Param:
     },
 )
 def retrain_fraud():
-    # The week's last files may land after midnight: wait until 03:00 after the week's end.
-    wait = TimeDeltaSensor(task_id="wait_for_late_files", delta=timedelta(hours=3), mode="reschedule")
+    @task.sensor(poke_interval=600, timeout=12 * 3600, mode="reschedule")
+    def wait_for_late_files(params=None, dag_run=None) -> bool:
+        from retrainer.tasks import retrain
+
+        return retrain.late_files_landed(dag_run, params)
 
     # Each task reads its week from the run's data interval (a drift-triggered run has none: then the last
     # complete week before it was due).
@@ -140,7 +140,7 @@ def retrain_fraud():
         return registered
 
     batch = extract()
-    wait >> batch
+    wait_for_late_files() >> batch
     trained = train(check_labels(validate(batch)))
     register(trained, evaluate(trained))
 

@@ -221,3 +221,13 @@ def test_a_rerun_is_the_same_version_unless_what_makes_the_model_changed(params)
     assert register.idempotency_key("fraud-xgb", run, params, "abc123") == register.idempotency_key(
         "fraud-xgb", run, params, "abc123"
     )
+
+
+def test_a_week_waits_for_its_late_files_but_a_past_week_does_not():
+    from datetime import UTC, datetime, timedelta
+
+    ended_now = datetime.now(UTC).replace(microsecond=0)
+    assert not tasks.late_files_landed(tasks.Run(ended_now - timedelta(days=7), ended_now))
+    assert tasks.late_files_landed(tasks.Run(*week("2026-11-16T00:00:00+00:00")))
+    drift_triggered = tasks.Run(run_id="asset_triggered__x", run_after=ended_now)  # no data interval
+    assert tasks.late_files_landed(drift_triggered)  # its week ended at the last Monday 00:00

@@ -14,9 +14,10 @@ and returns a small JSON-able dict for XCom: URIs and numbers, never data frames
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from retrainer.core import clock
 from retrainer.core.clock import data_interval, run_window
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
@@ -45,6 +46,14 @@ def _interval(run: Any) -> tuple[datetime, datetime]:
     """The run's week: its data interval, or for a run Airflow gave none (drift-triggered) the last complete
     week before it was due (`core.clock.data_interval`)."""
     return data_interval(run.data_interval_start, run.data_interval_end, run.run_id, run.run_after)
+
+
+def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None) -> bool:
+    """True once `data.late_files_hours` have passed since the run's week ended (its last files may land
+    after midnight). A manual or drift-triggered run covers a week long ended: true at once."""
+    ctx = Context.load(dag_params)
+    _, end = _interval(run)
+    return clock.now() >= end + timedelta(hours=ctx.params["data"]["late_files_hours"])
 
 
 def extract(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
