@@ -17,7 +17,8 @@ airflow db migrate > "$RETRAINER_VAR_DIR/airflow-db-migrate.log" 2>&1 \
 echo "==> Synthetic transactions: 70 days up to $LAST_DAY"
 retrainer generate --end "$LAST_DAY" --days 70
 
-# The first run of a model backfills its whole training window (56 days); weekly runs extract 7.
+# The run of the week ending on DEMO_DATE (a Monday): key ${DEMO_DATE}T000000Z. The first run of a model
+# backfills its whole training window (56 days); weekly runs extract their calendar week.
 echo "==> airflow dags test retrain_fraud $DEMO_DATE"
 log="$RETRAINER_VAR_DIR/retrain_fraud-$DEMO_DATE.log"
 airflow dags test retrain_fraud "$DEMO_DATE" --conf '{"extract_window_days": 56}' > "$log" 2>&1 || true
@@ -27,7 +28,16 @@ if [ "$state" != "state=success" ]; then
   echo "demo: the DAG run did not succeed ($state); full log: $log" >&2
   exit 1
 fi
-echo "    run succeeded (log: $log)"
+# A run can end "success" with no task run at all (Airflow skips tasks before a start_date): check that
+# every task of the DAG ran and succeeded, not only the run's state.
+for task in wait_for_late_files extract validate check_labels train evaluate register; do
+  ti="$(grep -oE "running task <TaskInstance: retrain_fraud\.$task .*ti_id=[0-9a-f-]+" "$log" | grep -oE "ti_id=[0-9a-f-]+$" | tail -n 1)"
+  if [ -z "$ti" ] || ! grep -E "new_state=success .*$ti" "$log" > /dev/null; then
+    echo "demo: task $task did not run to success; full log: $log" >&2
+    exit 1
+  fi
+done
+echo "    run succeeded, every task ran (log: $log)"
 
 echo "==> Model registry ($(retrainer registry list | wc -l) version(s))"
 retrainer registry list
