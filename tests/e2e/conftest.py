@@ -50,6 +50,26 @@ class DagRun:
     state: str
     log: str
 
+    @property
+    def tasks(self) -> dict[str, str]:
+        """{task_id: final state} of every task instance that ran, from Airflow's own log lines: a run can
+        end "success" with no task run at all (a logical date before a start_date), so check these too."""
+        names = dict(re.findall(r"running task <TaskInstance: [\w-]+\.(\w+) .*? ti_id=([\w-]+)>", self.log))
+        names = {ti: task for task, ti in names.items()}
+        states = {}
+        for state, ti in re.findall(
+            r"Task instance state updated .*?new_state=(\w+) .*?ti_id=([\w-]+)", self.log
+        ):
+            states[names.get(ti, ti)] = state
+        return states
+
+    @property
+    def data_interval(self) -> tuple[str, str]:
+        found = re.findall(
+            r"DagRun Finished: .*?data_interval_start=([^,]+), data_interval_end=([^,]+),", self.log
+        )
+        return found[-1] if found else ("", "")
+
 
 @dataclass
 class Airflow:
