@@ -96,7 +96,7 @@ def test_data_docs_of_a_passing_and_a_failing_run_render_in_a_browser(source, st
     with pytest.raises(BatchRejected) as caught:
         validate_batch(
             storage,
-            extract_batch(source, storage, "m", *window_bounds("2026-11-16T12:00:00+00:00", 7))[
+            extract_batch(source, storage, "m", "2026-11-09T00:00:00+00:00", "2026-11-15T12:00:00+00:00")[
                 "manifest_uri"
             ],
             SUITE,
