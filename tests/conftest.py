@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +28,8 @@ def week(end: str) -> tuple[str, str]:
     return (moment - timedelta(days=7)).isoformat(), moment.isoformat()
 
 
+# Every process the tests start inherits this tag, so the session can find any that outlives it.
+SESSION_TAG = os.environ.setdefault("TEST_SESSION_TAG", f"retrainer-tests-{os.getpid()}")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -41,6 +45,58 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if e2e_dir in Path(item.fspath).parents or E2E_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.e2e)
+
+
+def stop_group(process: subprocess.Popen, grace: float = 30) -> None:
+    """Stop a process started with `start_new_session=True` and everything it started: SIGTERM to the
+    whole group, wait until the group is gone (not only its leader: a scheduler has ignored SIGTERM for
+    15 s while its LocalExecutor workers stayed), then SIGKILL what is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            process.poll()
+            try:
+                os.killpg(process.pid, 0)  # anyone left in the group?
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+
+
+def _survivors() -> list[str]:
+    """Processes still carrying this session's tag, other than pytest itself and its xdist workers."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(proc.name) == os.getpid() or SESSION_TAG.encode() not in (proc / "environ").read_bytes():
+                continue
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError):
+            continue
+        if (
+            command
+            and "pytest" not in command
+            and "execnet" not in command
+            and "sys.stdin.readline" not in command
+        ):
+            found.append(f"{proc.name}: {command[:120]}")
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the session if a process a test started outlived it (and stop it)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or getattr(session.config.option, "numprocesses", None):
+        return  # checked by the single-process e2e run, where every server is started
+    left = _survivors()
+    for line in left:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+    if left:
+        session.exitstatus = 1
+        sys.stderr.write("processes started by the tests outlived them:\n  " + "\n  ".join(left) + "\n")
 
 
 @pytest.fixture

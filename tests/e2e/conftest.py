@@ -26,6 +26,7 @@ def airflow_env(home: Path, var: Path) -> dict[str, str]:
         AIRFLOW__CORE__PLUGINS_FOLDER=str(PROJECT_DIR / "plugins"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY="1",
+        AIRFLOW__CORE__PARALLELISM="2",  # the machine's cores, not LocalExecutor's 32 worker processes
         RETRAINER_VAR_DIR=str(var),
         GX_ANALYTICS_ENABLED="False",
         DVC_NO_ANALYTICS="1",

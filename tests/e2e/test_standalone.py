@@ -6,8 +6,6 @@ Unlike `airflow dags test`, every task runs in a process of its own here, as it 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 import urllib.error
@@ -16,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import _free_port
+from tests.conftest import _free_port, stop_group
 from tests.e2e.conftest import BIN
 
 pytestmark = pytest.mark.e2e
@@ -69,11 +67,7 @@ def standalone(airflow):
         token = _request("GET", f"{base}/auth/token")["access_token"]
         yield base, token
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process)
         log.close()
 
 
