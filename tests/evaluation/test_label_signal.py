@@ -89,6 +89,9 @@ def test_a_week_whose_labels_carry_no_signal_is_quarantined_before_training(week
     # quarantined with a reason naming both numbers; training's catalogue no longer offers it
     reason = quarantine.reason(weeks, model, "2026-10-19T000000Z")
     assert reason["stage"] == "labels"
+    assert [e["by"] for e in quarantine.events(weeks, model) if e["action"] == "quarantined"] == [
+        "check_labels"
+    ]
     [failure] = reason["failures"]
     assert failure["expectation"] == EXPECTATION and failure["column"] == "is_fraud"
     assert failure["expected"]["others_roc_auc"] > failure["observed"]["roc_auc"]

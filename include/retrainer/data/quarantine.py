@@ -36,7 +36,9 @@ def record_event(storage: Storage, model: str, key: str, action: str, **details:
     return folder
 
 
-def quarantine_batch(storage: Storage, batch_prefix: str, model: str, key: str, reason: dict) -> str:
+def quarantine_batch(
+    storage: Storage, batch_prefix: str, model: str, key: str, reason: dict, by: str = "validate"
+) -> str:
     """Move every file under `batch_prefix` to quarantine with `reason.json`; returns the quarantine URI.
 
     A rerun of the same logical date replaces that date's earlier quarantine entry (its event stays).
@@ -48,7 +50,7 @@ def quarantine_batch(storage: Storage, batch_prefix: str, model: str, key: str, 
     storage.put_text(
         layout.quarantine_file_key(model, key), json.dumps(reason | {"quarantine_uri": uri}, indent=2)
     )
-    record_event(storage, model, key, "quarantined", by="validate", failures=reason.get("failures", []))
+    record_event(storage, model, key, "quarantined", by=by, failures=reason.get("failures", []))
     return uri
 
 

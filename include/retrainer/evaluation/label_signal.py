@@ -123,4 +123,6 @@ def _quarantine(storage, manifest, entry, floor, champion, rules, label, rows) -
         "data_docs_uri": None,
     }
     log.warning("quarantining batch %s before training: %s", key, failure.describe())
-    quarantine.quarantine_batch(storage, layout.batch_prefix(model, key), model, key, reason)
+    quarantine.quarantine_batch(
+        storage, layout.batch_prefix(model, key), model, key, reason, by="check_labels"
+    )
