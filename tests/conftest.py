@@ -76,12 +76,9 @@ def _survivors() -> list[str]:
             command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except (OSError, ValueError):
             continue
-        if (
-            command
-            and "pytest" not in command
-            and "execnet" not in command
-            and "sys.stdin.readline" not in command
-        ):
+        # pytest, its xdist workers, and multiprocessing's resource tracker (it ends with its parent)
+        ours = ("pytest", "execnet", "sys.stdin.readline", "multiprocessing.resource_tracker")
+        if command and not any(part in command for part in ours):
             found.append(f"{proc.name}: {command[:120]}")
     return found
 
