@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retrainer.storage import faults
 from retrainer.storage.base import KeyExists, KeyNotFound, PreconditionFailed, Storage
 
 # What S3 (and MinIO) answer when a conditional write loses.
@@ -35,6 +36,7 @@ class S3Storage(Storage):
             if error.response.get("Error", {}).get("Code") in LOST_RACE:
                 raise KeyExists(self.uri(key)) from None
             raise
+        faults.after_write(key)
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:
@@ -86,4 +88,5 @@ class S3Storage(Storage):
             if code in LOST_RACE or (expected is not None and code in {"NoSuchKey", "404"}):
                 raise PreconditionFailed(self.uri(key), expected) from None
             raise
+        faults.after_write(key)
         return response["ETag"]
