@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +14,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests import processes
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 AS_OF = "2026-11-16T00:00:00+00:00"  # a Monday; the data ends the day before
@@ -32,6 +36,25 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if e2e_dir in Path(item.fspath).parents or E2E_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.e2e)
+
+
+def pytest_sessionfinish(session):
+    """No process started by the tests may outlive them: wait a little, then kill them and fail."""
+    deadline = time.monotonic() + 15
+    while (left := processes.survivors()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not left:
+        return
+    for line in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"{len(left)} process(es) started by the tests outlived them (killed now):\n" + "\n".join(left)
+    if reporter:
+        reporter.write_line(message, red=True)
+    else:
+        print(message, file=sys.stderr)
 
 
 @pytest.fixture
@@ -94,7 +117,7 @@ def s3_endpoint():
     """A real S3 endpoint (moto_server) on 127.0.0.1, started for the session and stopped after it."""
     port = _free_port()
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-    process = subprocess.Popen(
+    process = processes.start(
         [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
@@ -106,11 +129,10 @@ def s3_endpoint():
         except OSError:
             time.sleep(0.2)
     else:
-        process.kill()
+        processes.stop(process, grace=5)
         pytest.fail("moto_server did not start within 30 s")
     yield url
-    process.terminate()
-    process.wait(timeout=10)
+    processes.stop(process, grace=10)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ Unlike `airflow dags test`, every task runs in a process of its own here, as it 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 import urllib.error
@@ -16,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from tests import processes
 from tests.conftest import _free_port
 from tests.e2e.conftest import BIN
 
@@ -56,12 +55,8 @@ def standalone(airflow):
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(_free_port()),
     }
     log = (airflow.home / "standalone.log").open("w")
-    process = subprocess.Popen(
-        [str(BIN / "airflow"), "standalone"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    process = processes.start(
+        [str(BIN / "airflow"), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -69,11 +64,10 @@ def standalone(airflow):
         token = _request("GET", f"{base}/auth/token")["access_token"]
         yield base, token
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        # The scheduler was seen ignoring SIGTERM for 15 s, and each task runs in a process group of its
+        # own: stop every process the standalone started, whatever group it is in, then kill what is left.
+        processes.stop(process, grace=30)
+        assert not processes.tagged(process.tag)
         log.close()
 
 
