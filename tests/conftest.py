@@ -40,6 +40,11 @@ def pytest_collection_modifyitems(items):
 
 def pytest_sessionfinish(session):
     """No process started by the tests may outlive them: wait a little, then kill them and fail."""
+    import multiprocessing.resource_tracker
+
+    # The helper that multiprocessing's spawn context starts once, for this process: end it here.
+    with contextlib.suppress(Exception):
+        multiprocessing.resource_tracker._resource_tracker._stop()
     deadline = time.monotonic() + 15
     while (left := processes.survivors()) and time.monotonic() < deadline:
         time.sleep(0.5)
