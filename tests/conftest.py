@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 AS_OF = "2026-11-16T00:00:00+00:00"  # a Monday; the data ends the day before
 LAST_DAY = date(2026, 11, 15)
@@ -28,8 +30,6 @@ def week(end: str) -> tuple[str, str]:
     return (moment - timedelta(days=7)).isoformat(), moment.isoformat()
 
 
-# Every process the tests start inherits this tag, so the session can find any that outlives it.
-SESSION_TAG = os.environ.setdefault("TEST_SESSION_TAG", f"retrainer-tests-{os.getpid()}")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -47,53 +47,34 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
-def stop_group(process: subprocess.Popen, grace: float = 30) -> None:
-    """Stop a process started with `start_new_session=True` and everything it started: SIGTERM to the
-    whole group, wait until the group is gone (not only its leader: a scheduler has ignored SIGTERM for
-    15 s while its LocalExecutor workers stayed), then SIGKILL what is left."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            process.poll()
-            try:
-                os.killpg(process.pid, 0)  # anyone left in the group?
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
+def pytest_sessionfinish(session):
+    """No process started by the tests may outlive them: wait a little, then kill them and fail.
 
-
-def _survivors() -> list[str]:
-    """Processes still carrying this session's tag, other than pytest itself and its xdist workers."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(proc.name) == os.getpid() or SESSION_TAG.encode() not in (proc / "environ").read_bytes():
-                continue
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except (OSError, ValueError):
-            continue
-        # pytest, its xdist workers, and multiprocessing's resource tracker (it ends with its parent)
-        ours = ("pytest", "execnet", "sys.stdin.readline", "multiprocessing.resource_tracker")
-        if command and not any(part in command for part in ours):
-            found.append(f"{proc.name}: {command[:120]}")
-    return found
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Fail the session if a process a test started outlived it (and stop it)."""
+    Checked by a single-process session (the e2e run, where every server is started); under xdist the
+    workers themselves carry the session's tag until the session is over.
+    """
     if os.environ.get("PYTEST_XDIST_WORKER") or getattr(session.config.option, "numprocesses", None):
-        return  # checked by the single-process e2e run, where every server is started
-    left = _survivors()
+        return
+    import multiprocessing.resource_tracker
+
+    # The helper that multiprocessing's spawn context starts once, for this process: end it here.
+    with contextlib.suppress(Exception):
+        multiprocessing.resource_tracker._resource_tracker._stop()
+    deadline = time.monotonic() + 15
+    while (left := processes.survivors()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not left:
+        return
     for line in left:
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(line.split(":")[0]), signal.SIGKILL)
-    if left:
-        session.exitstatus = 1
-        sys.stderr.write("processes started by the tests outlived them:\n  " + "\n  ".join(left) + "\n")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"{len(left)} process(es) started by the tests outlived them (killed now):\n" + "\n".join(left)
+    if reporter:
+        reporter.write_line(message, red=True)
+    else:
+        print(message, file=sys.stderr)
 
 
 @pytest.fixture
@@ -156,7 +137,7 @@ def s3_endpoint():
     """A real S3 endpoint (moto_server) on 127.0.0.1, started for the session and stopped after it."""
     port = _free_port()
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-    process = subprocess.Popen(
+    process = processes.start(
         [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
@@ -168,11 +149,10 @@ def s3_endpoint():
         except OSError:
             time.sleep(0.2)
     else:
-        process.kill()
+        processes.stop(process, grace=5)
         pytest.fail("moto_server did not start within 30 s")
     yield url
-    process.terminate()
-    process.wait(timeout=10)
+    processes.stop(process, grace=10)
 
 
 @pytest.fixture

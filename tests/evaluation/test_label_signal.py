@@ -37,7 +37,7 @@ def _champion(storage, params):
     registry = Registry(storage, params["model"]["name"])
     raw = bytes(booster.save_raw("ubj"))
     record, _ = registry.register({"model.ubj": raw}, {"params": params}, "test-champion")
-    registry.set_alias(CHAMPION, record["version"], "test", "fixture")
+    registry.set_alias(CHAMPION, record["version"], "test", "fixture", expected=None)
 
 
 @pytest.fixture(scope="module")

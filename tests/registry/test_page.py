@@ -21,7 +21,7 @@ def test_registry_page_lists_versions_aliases_and_audit(storage, monkeypatch):
         "key",
         actor="test",
     )
-    registry.set_alias(CHAMPION, record["version"], "alice", "first <model>")
+    registry.set_alias(CHAMPION, record["version"], "alice", "first <model>", expected=None)
     monkeypatch.syspath_prepend(str(PROJECT_DIR / "plugins"))
     sys.modules.pop("registry_plugin", None)
     import registry_plugin

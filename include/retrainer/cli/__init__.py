@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = reg_sub.add_parser("show", help="one version, by number or alias (champion, challenger)")
     show.add_argument("ref")
     show.add_argument("--json", action="store_true")
+    verify = reg_sub.add_parser(
+        "verify", help="check every file of a version (default: of every version) against its sha256"
+    )
+    verify.add_argument("ref", nargs="?", help="version number or alias (default: every version)")
     reg.set_defaults(func=cmd_registry)
 
     qua = sub.add_parser("quarantine", help="look at rejected batches, and release one after a fix")

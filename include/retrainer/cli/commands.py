@@ -76,16 +76,45 @@ def cmd_registry(args: argparse.Namespace) -> int:
         events = registry.audit_log()
         _print(events if args.json else [_audit_line(e) for e in events], args.json)
         return 0
+    if args.action == "verify":
+        return _verify(registry, [args.ref] if args.ref else [r["version"] for r in registry.versions()])
     by_version = registry.aliases_by_version()
     records = registry.versions() if args.action == "list" else [registry.get(args.ref)]
     rows = []
     for record in records:
         aliases = by_version.get(record["version"], [])
-        rows.append({**record, "aliases": aliases} if args.json else _summary(record, aliases))
+        problems = registry.verify(record["version"])
+        if args.json:
+            rows.append({**record, "aliases": aliases, "verified": not problems, "verify_problems": problems})
+        else:
+            rows.append(f"{_summary(record, aliases)} {_verdict(problems)}")
     if args.action == "show":
         rows = rows[0]
     _print(rows, args.json)
     return 0
+
+
+def _verdict(problems: dict[str, str]) -> str:
+    return "verified" if not problems else f"NOT VERIFIED ({', '.join(sorted(problems))})"
+
+
+def _verify(registry, refs: list) -> int:
+    """Check every file of the given versions against its sha256; 1 if any file does not verify."""
+    import sys
+
+    failed = 0
+    for ref in refs:
+        record = registry.get(ref)
+        problems = registry.verify(record["version"])
+        print(f"v{record['version']}: {len(record['files'])} files {_verdict(problems)}")
+        for name, problem in problems.items():
+            key = record["files"][name]["key"]
+            print(
+                f"retrainer: v{record['version']} file {name!r} ({key}) does not verify: {problem}",
+                file=sys.stderr,
+            )
+        failed += bool(problems)
+    return 1 if failed else 0
 
 
 def _audit_line(event: dict) -> str:

@@ -9,7 +9,7 @@ then the run key (the logical date, `clock.run_key`), so a rerun of a date write
     quarantine/<model>/<run>/           a rejected batch (or copies of unreadable source files) + reason.json
     quarantine-events/<model>/          one folder per quarantine event, never rewritten
     runs/<model>/<run>/                 a training run's published files, its manifest and gate report
-    registry/<model>/                   versions, content-addressed objects, aliases, audit log
+    registry/<model>/                   versions, run claims, content-addressed objects, aliases, audit log
     monitoring/<model>/<run>/           a monitor run's drift report (drift.json, drift.html)
 """
 
@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+# The areas: the first part of every key (a URI of a root copied elsewhere is read back from here on).
+AREAS = ("batches", "validations", "data-docs", "quarantine", "quarantine-events", "runs", "registry")
+
 # File names under the areas above.
 BATCH_FILE = "batch.parquet"
 MANIFEST_FILE = "manifest.json"  # of a batch (extract) and of a training run (train)
 VALIDATION_FILE = "validation.json"
 REASON_FILE = "reason.json"
 EVENT_FILE = "event.json"
+MOVE_FILE = "move.json"  # the journal of a move in progress, in the folder being moved into
 SOURCE_DIR = "source"
 GATES_FILE = "gates.json"
 REPORT_MD = "report.md"
@@ -72,6 +76,15 @@ def quarantine_source_key(model: str, run: str, partition: str) -> str:
     return f"{quarantine_prefix(model, run)}/{SOURCE_DIR}/{partition}"
 
 
+def move_journal_key(destination: str) -> str:
+    """The journal of a move into the folder `destination` (a quarantine entry or an event folder)."""
+    return f"{destination.rstrip('/')}/{MOVE_FILE}"
+
+
+def is_move_journal(key: str) -> bool:
+    return PurePosixPath(key).name == MOVE_FILE
+
+
 def is_quarantine_reason(key: str) -> bool:
     """True for `quarantine/<model>/<run>/reason.json` (not a reason kept inside an event folder)."""
     parts = PurePosixPath(key).parts
@@ -116,6 +129,15 @@ def registry_versions_area(model: str) -> str:
 
 def registry_version_key(model: str, version: int) -> str:
     return f"{registry_versions_area(model)}/{version:06d}.json"
+
+
+def registry_claims_area(model: str) -> str:
+    return f"{registry_prefix(model)}/runs"
+
+
+def registry_claim_key(model: str, idempotency_key: str) -> str:
+    """Written create-only by the first registration of a run: which version number it holds."""
+    return f"{registry_claims_area(model)}/{idempotency_key}.json"
 
 
 def registry_aliases_area(model: str) -> str:

@@ -14,6 +14,7 @@ from retrainer.core.errors import Rejected
 from retrainer.core.settings import Settings
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.lineage import git_revision, package_versions
+from retrainer.registry.reconcile import settle_aliases
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
 from retrainer.training.train import read_run, read_run_file
@@ -129,22 +130,21 @@ def register_run(
         files[name] = storage.get_bytes(layout.run_file_key(model, run["run_key"], name))
     lineage = lineage_of(run, run_manifest_uri, gates, files, settings, airflow_run_id)
     lineage["trigger"] = trigger or trigger_of()
+    # Keys relative to the storage root, which still read back from a root copied elsewhere.
+    lineage["run_manifest_key"] = storage.key_of(run_manifest_uri)
+    lineage["batch_keys"] = [storage.key_of(uri) for uri in run["batches"]]
     registry = Registry(storage, model)
     record, created = registry.register(
         files, lineage, idempotency_key(model, run, lineage["params"], lineage["git"]["commit"])
     )
-    if created:
-        if registry.alias(CHAMPION) is None:
-            registry.set_alias(CHAMPION, record["version"], "retrain", "first model to pass every gate")
-        else:
-            registry.set_alias(
-                CHALLENGER, record["version"], "retrain", "passed every gate; awaiting promotion"
-            )
+    # Always, not only when created: a rerun after a crash finishes what the crash left.
+    moved = settle_aliases(registry, record["version"])
     return {
         "model": model,
         "version": record["version"],
         "record_uri": storage.uri(layout.registry_version_key(model, record["version"])),
         "created": created,
+        "alias_moved": moved,
         "aliases": registry.aliases_by_version().get(record["version"], []),
         "pr_auc": record["metrics"][CHALLENGER]["pr_auc"],
         "recall_at_fpr": record["metrics"][CHALLENGER]["recall_at_fpr"],

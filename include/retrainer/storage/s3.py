@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from retrainer.storage import faults
 from retrainer.storage.base import KeyExists, KeyNotFound, PreconditionFailed, Storage
 
 # Files above this size move in parts, several at once, through boto3's transfer manager: streamed from
@@ -68,6 +69,7 @@ class S3Storage(Storage):
             if error.response.get("Error", {}).get("Code") in LOST_RACE:
                 raise KeyExists(self.uri(key)) from None
             raise
+        faults.after_write(key)
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:
@@ -119,4 +121,5 @@ class S3Storage(Storage):
             if code in LOST_RACE or (expected is not None and code in {"NoSuchKey", "404"}):
                 raise PreconditionFailed(self.uri(key), expected) from None
             raise
+        faults.after_write(key)
         return response["ETag"]
