@@ -56,18 +56,19 @@ def _run(args: argparse.Namespace, tmp: str) -> dict:
     last = date(2026, 11, 15)
     first = last - timedelta(days=args.days - 1)
     as_of = (last + timedelta(days=1)).isoformat()
+    interval = ((last - timedelta(days=6)).isoformat(), as_of)  # the week that ends at as_of
     window = {"extract_window_days": args.days}
     source = open_storage(ctx.settings.source_root)
     config = GeneratorConfig(rows_per_day=args.rows_per_day)
     seconds = {"generate": _timed(lambda: generate(source, first, last, 7, config))[0]}
-    seconds["extract"], batch = _timed(lambda: tasks.extract(as_of, window))
+    seconds["extract"], batch = _timed(lambda: tasks.extract(tasks.Run(*interval), window))
     raw = Path(tmp, "storage", ctx.storage.key_of(batch["batch_uri"])).read_bytes()
     floor = min(
         _timed(lambda: pd.read_parquet(io.BytesIO(raw)).to_parquet(io.BytesIO(), index=False))[0]
         for _ in range(args.repeat)
     )
     seconds["validate"], _ = _timed(lambda: tasks.validate(batch["manifest_uri"], window))
-    seconds["train"], trained = _timed(lambda: tasks.train(as_of, window))
+    seconds["train"], trained = _timed(lambda: tasks.train(tasks.Run(*interval), window))
     seconds["evaluate"], evaluated = _timed(lambda: tasks.evaluate(trained["run_manifest_uri"], window))
     seconds["register"], _ = _timed(
         lambda: tasks.register(trained["run_manifest_uri"], evaluated["gates_uri"], None, window)

@@ -1,41 +1,51 @@
 """
 ### Retrain the card-fraud model
 
-Every Monday at 03:00 UTC, or when triggered by hand:
+Weekly, on the calendar week (Monday 00:00 UTC to the next Monday, `CronDataIntervalTimetable`): the run of
+a week starts when it ends, waits 3 hours for late files, and is keyed by the week's end
+(`2026-11-16T000000Z`). A run triggered by hand covers the last complete week before its logical date (a
+Wednesday snaps to the Monday before it), so it writes the same keys as that week's scheduled run. When the
+drift monitor (`monitor_fraud`) confirms drift, its Asset event starts a run on the last complete week; the
+lineage of every version says why its run happened (schedule, manual, or drift with the evidence).
 
-1. **extract** the transactions of the week before the logical date into one batch (+ manifest, sha256);
+1. **extract** the week's transactions into one batch (+ manifest, sha256); a day missing from the
+   source stops the run by name (`MissingSourcePartition`), a window before `data.start_date` is refused;
 2. **validate** the batch against `expectations/transactions.json` (Great Expectations) and against
    recent batches (volume, re-sent data, time zones); the run's Data Docs page is logged. A batch that
    breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run stops here;
-3. **train** through the DVC pipeline (`dvc.yaml`) on the validated batches of the training window, in a
-   workspace of its own; data and models are pushed to the DVC remote;
-4. **evaluate** the challenger against the gates on the same holdout: floors, the scikit-learn baseline
-   and a rule, no regression against the champion (paired bootstrap interval), every slice, and the
-   expected cost. The gate report is written next to the run; a failed gate stops the run naming the
-   gate and slice; the champion stays;
-5. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
-   gates, this run's id); the Asset event carries its version. The first model becomes `champion`;
-   later ones become `challenger`;
-6. **approve** (Browse > Required Actions): a new challenger waits for *Approve* (blue-green promotion),
+3. **check_labels**: each batch of the training window whose labels have matured is scored by the
+   champion; a batch whose ROC-AUC lies far below the other batches' is quarantined before training;
+4. **train** through the DVC pipeline (`dvc.yaml`) on the rows of the validated batches whose event time
+   is in the training window, each transaction once, read from bytes checked against their validation;
+5. **evaluate** the challenger against the gates on the same holdout: PR-AUC and recall floors, beat
+   the scikit-learn baseline and a rule, no regression against the champion (paired bootstrap interval),
+   every slice (region, channel, amount band, ...) above its floor and not worse than the champion, and
+   the expected cost at each model's threshold. The gate report (JSON, Markdown, HTML) is written next to
+   the run; a failed gate stops the run with an error naming the gate and slice; the champion stays;
+6. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
+   gates, this run's id), only if the gate report judged these model bytes. The first model becomes
+   `champion`; later ones become `challenger`;
+7. **approve** (Browse > Required Actions): a new challenger waits for *Approve* (blue-green promotion),
    *Shadow first*, *Canary* or *Reject*, the gate report's summary in the form; no answer within the
    time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice` in params.yaml);
-7. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
+8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
    and moves the deployment record, which `score_transactions` follows from its next run.
 
-Every task is one call into `retrainer.tasks.retrain` (its docstring names the stage function doing the
-work); XCom carries URIs and small dicts. Empty Params fall back to `params.yaml`. Rerunning a logical
-date overwrites the same keys, registers no new version and asks nothing.
+Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
+its work; XCom carries URIs and small dicts only. Empty Params fall back to `params.yaml`. Rerunning a
+week overwrites the same keys and registers no new version and asks nothing.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import (
     Asset,
-    CronTriggerTimetable,
+    AssetOrTimeSchedule,
+    CronDataIntervalTimetable,
     ExceptionRetryPolicy,
     Param,
     RetryAction,
@@ -45,6 +55,7 @@ from airflow.sdk import (
 )
 
 REGISTERED_MODEL = Asset("retrainer://registry/fraud-xgb", group="model")
+DRIFT = Asset("retrainer://drift/fraud-xgb", group="drift")  # emitted by monitor_fraud on confirmed drift
 # The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
 OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
 APPROVAL_TIMEOUT = timedelta(seconds=int(os.environ.get("RETRAINER_APPROVAL_TIMEOUT_SECONDS", 3 * 86400)))
@@ -57,8 +68,12 @@ def _override(kind: str, description: str, **bounds) -> Param:
 
 @dag(
     dag_id="retrain_fraud",
-    schedule=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
-    start_date=datetime(2026, 1, 5, tzinfo=UTC),
+    # The data interval is the calendar week; or the drift monitor's evidence (it holds a cool-down). No
+    # start_date: Airflow would create no task for a run before it and call the run a success; extract
+    # refuses a window before data.start_date (params.yaml) instead.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("0 0 * * 1", timezone="UTC"), assets=[DRIFT]
+    ),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
@@ -72,12 +87,10 @@ def _override(kind: str, description: str, **bounds) -> Param:
         ),
     },
     params={
-        "extract_window_days": _override("integer", "Days before the logical date to extract.", minimum=1),
+        "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
         "training_window_days": _override("integer", "Days of validated batches to train on.", minimum=14),
         "min_pr_auc": _override("number", "Gate: PR-AUC floor on the holdout.", minimum=0, maximum=1),
-        "min_recall_at_fpr": _override(
-            "number", "Gate: recall floor at the FPR budget.", minimum=0, maximum=1
-        ),
+        "min_recall_at_fpr": _override("number", "Gate: recall at the FPR budget.", minimum=0, maximum=1),
         "champion_tolerance": _override(
             "number", "Gate: how far the CI's lower bound of PR-AUC minus the champion's may fall.", minimum=0
         ),
@@ -87,11 +100,19 @@ def _override(kind: str, description: str, **bounds) -> Param:
     },
 )
 def retrain_fraud():
-    @task
-    def extract(params=None, logical_date=None, dag_run=None) -> dict:
+    @task.sensor(poke_interval=600, timeout=12 * 3600, mode="reschedule")
+    def wait_for_late_files(params=None, dag_run=None) -> bool:
         from retrainer.tasks import retrain
 
-        return retrain.extract(logical_date or dag_run.run_after, params)
+        return retrain.late_files_landed(dag_run, params)
+
+    # Each task reads its week from the run's data interval (a drift-triggered run has none: then the last
+    # complete week before it was due).
+    @task
+    def extract(params=None, dag_run=None) -> dict:
+        from retrainer.tasks import retrain
+
+        return retrain.extract(dag_run, params)
 
     @task
     def validate(batch: dict, params=None) -> dict:
@@ -100,10 +121,16 @@ def retrain_fraud():
         return retrain.validate(batch["manifest_uri"], params)
 
     @task
-    def train(validated: dict, params=None, logical_date=None, dag_run=None) -> dict:
+    def check_labels(validated: dict, params=None, dag_run=None) -> dict:
         from retrainer.tasks import retrain
 
-        return retrain.train(logical_date or dag_run.run_after, params)
+        return retrain.check_labels(dag_run, params)
+
+    @task
+    def train(checked: dict, params=None, dag_run=None) -> dict:
+        from retrainer.tasks import retrain
+
+        return retrain.train(dag_run, params)
 
     @task
     def evaluate(trained: dict, params=None) -> dict:
@@ -112,11 +139,19 @@ def retrain_fraud():
         return retrain.evaluate(trained["run_manifest_uri"], params)
 
     @task(outlets=[REGISTERED_MODEL])
-    def register(trained: dict, evaluated: dict, params=None, run_id=None, outlet_events=None) -> dict:
+    def register(trained: dict, evaluated: dict, params=None, dag_run=None, **context) -> dict:
         from retrainer.tasks import retrain
 
-        registered = retrain.register(trained["run_manifest_uri"], evaluated["gates_uri"], run_id, params)
-        outlet_events[REGISTERED_MODEL].extra = {k: registered[k] for k in ("model", "version", "record_uri")}
+        registered = retrain.register(
+            trained["run_manifest_uri"],
+            evaluated["gates_uri"],
+            dag_run.run_id,
+            params,
+            run_type=dag_run.run_type,  # scheduled, manual or asset-triggered (drift), for the lineage
+            asset_events=context["triggering_asset_events"],
+        )
+        outlet_events = context["outlet_events"]
+        outlet_events[REGISTERED_MODEL].extra = registered["asset_event"]  # the Assets page names the version
         return registered
 
     @task.branch
@@ -141,7 +176,9 @@ def retrain_fraud():
 
         return retrain.decide(ti.xcom_pull(task_ids="register"), ti.xcom_pull(task_ids="approve"), params)
 
-    trained = train(validate(extract()))
+    batch = extract()
+    wait_for_late_files() >> batch
+    trained = train(check_labels(validate(batch)))
     routed, decision = route(register(trained, evaluate(trained))), decide()
     routed >> [approve, decision]
     approve >> decision

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -13,9 +15,20 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 AS_OF = "2026-11-16T00:00:00+00:00"  # a Monday; the data ends the day before
 LAST_DAY = date(2026, 11, 15)
+
+
+def week(end: str) -> tuple[str, str]:
+    """The data interval of the week ending at `end` (a Monday 00:00 UTC), as Airflow gives it to tasks."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(end)
+    return (moment - timedelta(days=7)).isoformat(), moment.isoformat()
+
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -32,6 +45,36 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if e2e_dir in Path(item.fspath).parents or E2E_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.e2e)
+
+
+def pytest_sessionfinish(session):
+    """No process started by the tests may outlive them: wait a little, then kill them and fail.
+
+    Checked by a single-process session (the e2e run, where every server is started); under xdist the
+    workers themselves carry the session's tag until the session is over.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") or getattr(session.config.option, "numprocesses", None):
+        return
+    import multiprocessing.resource_tracker
+
+    # The helper that multiprocessing's spawn context starts once, for this process: end it here.
+    with contextlib.suppress(Exception):
+        multiprocessing.resource_tracker._resource_tracker._stop()
+    deadline = time.monotonic() + 15
+    while (left := processes.survivors()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not left:
+        return
+    for line in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"{len(left)} process(es) started by the tests outlived them (killed now):\n" + "\n".join(left)
+    if reporter:
+        reporter.write_line(message, red=True)
+    else:
+        print(message, file=sys.stderr)
 
 
 @pytest.fixture
@@ -94,7 +137,7 @@ def s3_endpoint():
     """A real S3 endpoint (moto_server) on 127.0.0.1, started for the session and stopped after it."""
     port = _free_port()
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-    process = subprocess.Popen(
+    process = processes.start(
         [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
@@ -106,11 +149,10 @@ def s3_endpoint():
         except OSError:
             time.sleep(0.2)
     else:
-        process.kill()
+        processes.stop(process, grace=5)
         pytest.fail("moto_server did not start within 30 s")
     yield url
-    process.terminate()
-    process.wait(timeout=10)
+    processes.stop(process, grace=10)
 
 
 @pytest.fixture
@@ -127,3 +169,24 @@ def s3_env(s3_endpoint, monkeypatch):
     bucket = f"retrainer-{uuid.uuid4().hex[:12]}"
     boto3.client("s3").create_bucket(Bucket=bucket)
     return bucket
+
+
+# The features a covariate shift moves in the drift tests: riskier IPs, longer gaps between transactions.
+SHIFTED_FEATURES = ("ip_risk_score", "minutes_since_last_tx")
+
+
+def shift_features(source, first: date, last: date) -> None:
+    """Move SHIFTED_FEATURES in the source partitions of the days first..last (inclusive)."""
+    import io
+
+    import pandas as pd
+
+    from retrainer.sources.partitions import partition_key
+
+    day = first
+    while day <= last:
+        frame = pd.read_parquet(io.BytesIO(source.get_bytes(partition_key(day))))
+        frame["ip_risk_score"] = (frame["ip_risk_score"] + 0.25).clip(upper=1.0)
+        frame["minutes_since_last_tx"] = frame["minutes_since_last_tx"] * 3
+        source.put_bytes(partition_key(day), frame.to_parquet(index=False))
+        day += timedelta(days=1)

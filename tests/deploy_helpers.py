@@ -85,7 +85,7 @@ def register(
         actor="test",
     )
     if alias:
-        registry.set_alias(alias, record["version"], "test", "set up by the test")
+        registry.set_alias(alias, record["version"], "test", "set up by the test", expected=None)
     return record["version"]
 
 

@@ -23,7 +23,7 @@ def test_registry_list_and_show_give_versions_with_lineage(storage, capsys):
         "metrics": {"challenger": {"pr_auc": 0.5, "recall_at_fpr": 0.6}},
     }
     registry.register({"model.ubj": b"m"}, lineage, "key", actor="test")
-    registry.set_alias(CHAMPION, 1, "alice", "first")
+    registry.set_alias(CHAMPION, 1, "alice", "first", expected=None)
 
     assert main(["registry", "list", "--json"]) == 0
     [version] = json.loads(capsys.readouterr().out)
@@ -38,3 +38,26 @@ def test_registry_list_and_show_give_versions_with_lineage(storage, capsys):
 def test_errors_are_one_named_line_and_a_failing_exit_code(var_dir, capsys):
     assert main(["registry", "show", "7"]) == 1
     assert capsys.readouterr().err.strip() == "retrainer: error: VersionNotFound: fraud-xgb has no version 7"
+
+
+def test_registry_verify_names_the_file_that_does_not_verify(storage, capsys):
+    registry = Registry(storage, "fraud-xgb")
+    lineage = {
+        "as_of": "2026-11-16",
+        "data_hash": "d",
+        "metrics": {"challenger": {"pr_auc": 0.5, "recall_at_fpr": 0.6}},
+    }
+    record, _ = registry.register({"model.ubj": b"m", "dvc.lock": b"l"}, lineage, "key", actor="test")
+    assert main(["registry", "verify"]) == 0
+    assert capsys.readouterr().out.strip() == "v1: 2 files verified"
+
+    storage.put_bytes(record["files"]["model.ubj"]["key"], b"altered")
+    assert main(["registry", "verify", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "v1: 2 files NOT VERIFIED (model.ubj)" in captured.out
+    assert "file 'model.ubj' (registry/fraud-xgb/objects/" in captured.err
+    assert main(["registry", "show", "1"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("NOT VERIFIED (model.ubj)")
+    assert main(["registry", "list", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["verified"] is False and set(listed["verify_problems"]) == {"model.ubj"}

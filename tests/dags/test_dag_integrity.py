@@ -62,9 +62,11 @@ def test_retrain_dag_is_the_documented_pipeline(dagbag):
     assert dag.params["approval"] == "required"
     order = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
     assert order == {
-        "extract": [],
+        "wait_for_late_files": [],
+        "extract": ["wait_for_late_files"],
         "validate": ["extract"],
-        "train": ["validate"],
+        "check_labels": ["validate"],
+        "train": ["check_labels"],
         "evaluate": ["train"],
         "register": ["evaluate", "train"],
         "route": ["register"],
@@ -140,8 +142,11 @@ def test_parsing_a_dag_file_loads_no_heavy_module(path):
 
 
 def test_dag_files_are_wiring_only():
+    """The code of a DAG file (its docstring, the DAG's page in the UI, aside) stays short: wiring."""
     for path in DAG_FILES:
-        assert len(path.read_text().splitlines()) <= 150, f"{path.name} is more than wiring"
+        tree = ast.parse(path.read_text())
+        doc = tree.body[0].end_lineno if ast.get_docstring(tree) else 0
+        assert len(path.read_text().splitlines()) - doc <= 150, f"{path.name} is more than wiring"
 
 
 def test_the_package_never_imports_airflow():
@@ -150,3 +155,47 @@ def test_the_package_never_imports_airflow():
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 assert not any(n.split(".")[0] == "airflow" for n in names), f"{path} imports {names}"
+
+
+def _core_timetable(dag):
+    """The timetable as the scheduler and the REST API use it: through the serialized DAG."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
+
+
+def test_a_scheduled_run_covers_the_calendar_week(dagbag):
+    import pendulum
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    timetable = _core_timetable(dagbag.dags["retrain_fraud"])
+    after = DataInterval(pendulum.datetime(2026, 11, 2), pendulum.datetime(2026, 11, 9))
+    info = timetable.next_dagrun_info(
+        last_automated_data_interval=after, restriction=TimeRestriction(None, None, catchup=True)
+    )
+    assert info.data_interval == DataInterval(pendulum.datetime(2026, 11, 9), pendulum.datetime(2026, 11, 16))
+    assert info.run_after == pendulum.datetime(2026, 11, 16)  # it starts when its week ends
+    # unpaused today (catchup=False), the first run is the last complete calendar week
+    latest = timetable.next_dagrun_info(
+        last_automated_data_interval=None, restriction=TimeRestriction(None, None, catchup=False)
+    ).data_interval
+    assert latest.start.day_of_week == pendulum.MONDAY and latest.start.time() == pendulum.time(0)
+    assert latest.end == latest.start.add(days=7) <= pendulum.now("UTC")
+
+
+@pytest.mark.parametrize("moment", ["2026-11-16T00:00:00", "2026-11-18T10:30:00", "2026-11-22T23:59:59"])
+def test_a_manual_run_snaps_to_the_last_complete_week(dagbag, moment):
+    """The form's logical date ("now") and `airflow dags test DATE` both go through this."""
+    import pendulum
+
+    timetable = _core_timetable(dagbag.dags["retrain_fraud"])
+    interval = timetable.infer_manual_data_interval(run_after=pendulum.parse(moment, tz="UTC"))
+    assert (interval.start, interval.end) == (pendulum.datetime(2026, 11, 9), pendulum.datetime(2026, 11, 16))
+
+
+def test_no_run_can_end_before_its_tasks_are_created(dagbag):
+    """Airflow creates no task instance for a run before a task's start_date and calls the run a
+    success; with no start_date every run gets its tasks, and extract refuses a window before
+    data.start_date instead."""
+    dag = dagbag.dags["retrain_fraud"]
+    assert dag.start_date is None and all(task.start_date is None for task in dag.tasks)

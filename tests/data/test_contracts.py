@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from retrainer.core.clock import window_bounds
 from retrainer.data.contracts import BatchRejected
 from retrainer.data.extract import UnreadableSourceFile, extract_batch
 from retrainer.data.validate import validate_batch
@@ -41,6 +42,7 @@ CATALOGUE = {
     "future_timestamps": ("expect_column_values_to_be_between", "event_ts"),
     "stale_window": ("expect_column_values_to_be_between", "event_ts"),
     "constant_feature": ("expect_column_stdev_to_be_between", "device_risk_score"),
+    "constant_int_feature": ("expect_column_unique_value_count_to_be_between", "tx_count_1h"),
     "mixed_time_zones": ("expect_column_time_zone_to_be", "event_ts"),
     "duplicate_batch": ("expect_batch_content_to_be_new", None),
     "corrupt_parquet": ("expect_source_file_to_be_readable_parquet", None),
@@ -57,6 +59,18 @@ def test_the_catalogue_covers_every_broken_kind():
     assert set(CATALOGUE) == set(BROKEN_KINDS) and len(CATALOGUE) >= 20
 
 
+def test_every_numeric_feature_has_a_no_constant_expectation(params):
+    """ "No constant feature" holds for every numeric feature of params.yaml, whatever its type."""
+    suite = json.loads(SUITE.read_text())
+    spread = {"expect_column_stdev_to_be_between", "expect_column_unique_value_count_to_be_between"}
+    guarded = {
+        e["kwargs"]["column"]
+        for e in suite["expectations"]
+        if e["type"] in spread and e["severity"] == "critical"
+    }
+    assert set(params["features"]["numeric"]) <= guarded
+
+
 @pytest.fixture(scope="module")
 def history(tmp_path_factory, params):
     """Three clean weeks of source and two validated batches before AS_OF, built once and copied."""
@@ -64,7 +78,7 @@ def history(tmp_path_factory, params):
     source, storage = open_storage(root / "source"), open_storage(root / "storage")
     generate(source, date(2026, 10, 26), WEEK[-1], seed=7, config=GeneratorConfig(rows_per_day=ROWS_PER_DAY))
     for as_of in HISTORY:
-        manifest = extract_batch(source, storage, "m", as_of, 7)
+        manifest = extract_batch(source, storage, "m", *window_bounds(as_of, 7))
         assert validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])["success"]
     return root
 
@@ -86,7 +100,7 @@ def _check(kind, history, tmp_path, params):
     sent = {k: source.get_bytes(k) for k in source.list("")}
     assert sent != before
     try:
-        manifest = extract_batch(source, storage, "m", AS_OF, 7)
+        manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
         validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
     except (BatchRejected, UnreadableSourceFile) as error:
         caught = error

@@ -21,7 +21,7 @@ from tests.conftest import AS_OF, generate_source
 
 def test_batch_holds_exactly_the_window_before_the_logical_date(source, storage):
     generate_source(source, days=10, rows_per_day=200)
-    manifest = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     frame = pd.read_parquet(io.BytesIO(storage.get_bytes(storage.key_of(manifest["batch_uri"]))))
     start, end = window_bounds(AS_OF, 7)
     assert len(frame) == manifest["rows"] == 7 * 200
@@ -31,7 +31,7 @@ def test_batch_holds_exactly_the_window_before_the_logical_date(source, storage)
 
 def test_manifest_records_the_batch_checksum(source, storage):
     generate_source(source, days=7, rows_per_day=100)
-    manifest = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     data = storage.get_bytes(storage.key_of(manifest["batch_uri"]))
     assert manifest["sha256"] == sha256_bytes(data)
     stored = json.loads(storage.get_text(storage.key_of(manifest["manifest_uri"])))
@@ -40,9 +40,9 @@ def test_manifest_records_the_batch_checksum(source, storage):
 
 def test_rerun_of_the_same_date_rewrites_the_same_keys(source, storage):
     generate_source(source, days=7, rows_per_day=100)
-    first = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    first = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     keys = storage.list("batches")
-    second = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    second = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     assert storage.list("batches") == keys
     assert first == second
 
@@ -52,7 +52,7 @@ def test_unreadable_partition_is_named_and_copied_to_quarantine(source, storage)
     bad = b"id,amount\n1,2\n"
     source.put_bytes(partition_key(pd.Timestamp("2026-11-12").date()), bad)
     with pytest.raises(UnreadableSourceFile, match="date=2026-11-12") as caught:
-        extract_batch(source, storage, "m", AS_OF, window_days=7)
+        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     assert isinstance(caught.value, Rejected)  # a verdict: Airflow does not retry it
     key = "quarantine/m/2026-11-16T000000Z"
     assert storage.get_bytes(f"{key}/source/date=2026-11-12/transactions.parquet") == bad
@@ -67,7 +67,7 @@ def test_partitions_that_disagree_on_a_column_type_are_named(source, storage):
         source, days=7, rows_per_day=100, broken="amount_as_text", broken_days=(date(2026, 11, 12),)
     )
     with pytest.raises(IncompatibleSourceFiles, match="'amount'") as caught:
-        extract_batch(source, storage, "m", AS_OF, window_days=7)
+        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     assert list(caught.value.types) == ["amount"]
     reason = json.loads(storage.get_text("quarantine/m/2026-11-16T000000Z/reason.json"))
     assert reason["failures"][0]["observed"] == {"date=2026-11-12/transactions.parquet": "str"}
@@ -77,7 +77,7 @@ def test_rows_outside_their_own_day_are_kept_for_validation_to_name(source, stor
     generate_source(
         source, days=7, rows_per_day=100, broken="stale_window", broken_days=(date(2026, 11, 12),)
     )
-    manifest = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     assert manifest["rows"] == 700
 
 
@@ -85,7 +85,7 @@ def test_manifest_records_each_partition_and_its_time_zones(source, storage):
     generate_source(
         source, days=7, rows_per_day=100, broken="mixed_time_zones", broken_days=(date(2026, 11, 12),)
     )
-    manifest = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     zones = {p["key"][5:15]: p["time_zones"]["event_ts"] for p in manifest["partitions"]}
     assert zones["2026-11-12"] is None and zones["2026-11-11"] == "UTC"
     frame = pd.read_parquet(io.BytesIO(storage.get_bytes(storage.key_of(manifest["batch_uri"]))))
@@ -100,4 +100,62 @@ def test_content_hash_ignores_row_order_and_file_encoding():
 
 def test_empty_source_is_an_error(source, storage):
     with pytest.raises(ExtractError, match="no source partitions"):
-        extract_batch(source, storage, "m", AS_OF, window_days=7)
+        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
+
+
+def test_a_day_missing_from_the_source_is_named(source, storage):
+    from retrainer.data.extract import MissingSourcePartition
+
+    generate_source(source, days=7, rows_per_day=100)
+    source.delete(partition_key(date(2026, 11, 12)))
+    with pytest.raises(MissingSourcePartition, match="2026-11-12") as caught:
+        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
+    assert isinstance(caught.value, Rejected) and caught.value.days == [date(2026, 11, 12)]
+    assert storage.list("batches") == []
+
+
+def test_a_missing_day_is_a_warning_when_configured(source, storage, params):
+    from retrainer.data.validate import validate_batch
+    from tests.conftest import PROJECT_DIR
+
+    generate_source(source, days=7, rows_per_day=300)
+    source.delete(partition_key(date(2026, 11, 12)))
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7), missing_days="warn")
+    assert manifest["missing_days"] == ["2026-11-12"] and manifest["rows"] == 6 * 300
+    report = validate_batch(
+        storage,
+        manifest["manifest_uri"],
+        PROJECT_DIR / "expectations/transactions.json",
+        params["validation"],
+    )
+    assert report["success"]
+    assert [(w["expectation"], w["observed"]) for w in report["warnings"]] == [
+        ("expect_source_partition_for_every_day", ["2026-11-12"])
+    ]
+
+
+def test_a_window_before_the_models_first_day_is_refused_naming_the_date_to_use(source, storage):
+    from retrainer.core.errors import BeforeModelStart
+
+    generate_source(source, days=7, rows_per_day=100)
+    with pytest.raises(BeforeModelStart, match="on or after 2026-11-16 \\(run key 2026-11-16T000000Z\\)"):
+        extract_batch(source, storage, "m", *window_bounds("2026-11-09", 7), first_day="2026-11-09")
+    assert storage.list("batches") == []
+
+
+def test_a_run_without_a_data_interval_is_refused(var_dir):
+    from retrainer.core.errors import NoDataInterval
+    from retrainer.tasks import retrain as tasks
+
+    with pytest.raises(NoDataInterval, match="manual__x has no data interval.*logical date"):
+        tasks.extract(tasks.Run(run_id="manual__x"))
+
+
+def test_a_re_extract_removes_the_validation_of_the_old_bytes(source, storage):
+    generate_source(source, days=7, rows_per_day=100)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
+    validation = "batches/m/2026-11-16T000000Z/validation.json"
+    storage.put_text(validation, json.dumps({"success": True, "batch_sha256": manifest["sha256"]}))
+    generate_source(source, days=7, rows_per_day=120)  # the partner re-sends the week
+    extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
+    assert not storage.exists(validation)

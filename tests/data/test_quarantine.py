@@ -13,7 +13,7 @@ from retrainer.data import quarantine
 from retrainer.data.release import release
 from retrainer.sources.partitions import partition_key
 from retrainer.tasks import retrain as tasks
-from tests.conftest import AS_OF, generate_source
+from tests.conftest import AS_OF, generate_source, week
 
 RUN = "2026-11-16T000000Z"
 MODEL = "fraud-xgb"
@@ -23,7 +23,7 @@ BAD_DAY = date(2026, 11, 12)
 def _reject(source, kind="negative_amount"):
     generate_source(source, days=7, rows_per_day=300, broken=kind, broken_days=(BAD_DAY,))
     with pytest.raises(Rejected):
-        tasks.validate(tasks.extract(AS_OF)["manifest_uri"])
+        tasks.validate(tasks.extract(tasks.Run(*week(AS_OF)))["manifest_uri"])
 
 
 def _cli(capsys, *args) -> tuple[int, str]:
@@ -76,7 +76,7 @@ def test_a_fixed_batch_is_released_validated_and_kept_by_a_rerun(source, storage
     assert any(k.endswith("-released/reason.json") for k in storage.list(f"quarantine-events/{MODEL}"))
 
     # a rerun of the date keeps the released batch instead of extracting the broken source again
-    manifest = tasks.extract(AS_OF)
+    manifest = tasks.extract(tasks.Run(*week(AS_OF)))
     assert manifest["released"]["by"] == "ana"
     assert tasks.validate(manifest["manifest_uri"])["success"]
 
@@ -106,3 +106,71 @@ def test_release_needs_a_reason(source, storage):
     _reject(source)
     with pytest.raises(ValueError, match="reason"):
         release(storage, source, MODEL, RUN, "unused", {}, why=" ")
+
+
+def test_a_rerun_rejected_again_supersedes_the_entry_and_deletes_nothing(source, storage):
+    _reject(source)
+    first = quarantine.reason(storage, MODEL, RUN)
+    first_batch = storage.get_bytes(f"quarantine/{MODEL}/{RUN}/batch.parquet")
+    with pytest.raises(Rejected):
+        tasks.validate(tasks.extract(tasks.Run(*week(AS_OF)))["manifest_uri"])
+    assert [e["action"] for e in quarantine.events(storage, MODEL)] == [
+        "quarantined",
+        "superseded",
+        "quarantined",
+    ]
+    [folder] = {
+        k.rsplit("/", 1)[0] for k in storage.list(f"quarantine-events/{MODEL}") if "-superseded/" in k
+    }
+    assert json.loads(storage.get_text(f"{folder}/reason.json")) == first  # the old entry, intact
+    assert storage.get_bytes(f"{folder}/batch.parquet") == first_batch
+    assert quarantine.reason(storage, MODEL, RUN)["quarantine_key"] == f"quarantine/{MODEL}/{RUN}"
+    assert [e["run_key"] for e in quarantine.list_quarantined(storage, MODEL)] == [RUN]
+
+
+def test_a_move_interrupted_by_a_crash_is_finished_by_the_next_operation(storage):
+    src, dst = f"quarantine/{MODEL}/{RUN}", f"quarantine-events/{MODEL}/20261117T000000000000Z-{RUN}-released"
+    for name in ("a", "b", "c"):
+        storage.put_text(f"{src}/{name}", name)
+    pairs = [(f"{src}/{n}", f"{dst}/{n}") for n in ("a", "b", "c")]
+    # the journal, then: `a` copied and deleted, `b` copied only, `c` not reached -- then the crash
+    storage.put_text(f"{dst}/move.json", json.dumps({"moves": pairs}))
+    storage.put_text(f"{dst}/a", "a")
+    storage.delete(f"{src}/a")
+    storage.put_text(f"{dst}/b", "b")
+    assert quarantine.resume_moves(storage, MODEL) == 1
+    assert storage.list(src) == []
+    assert storage.list(dst) == [f"{dst}/a", f"{dst}/b", f"{dst}/c"]
+    assert [storage.get_text(k) for k in storage.list(dst)] == ["a", "b", "c"]
+    assert quarantine.resume_moves(storage, MODEL) == 0
+
+
+def test_a_quarantine_move_killed_mid_way_is_finished_by_a_rerun(source, storage, settings, tmp_path):
+    """A real kill -9 between the copies of a supersede, then the date rerun."""
+    import os
+    import sys
+
+    from tests import processes
+    from tests.conftest import PROJECT_DIR
+
+    _reject(source)
+    env = {**os.environ, "RETRAINER_FAULT_KEYS": "quarantine-events/*", "RETRAINER_FAULT_AFTER_WRITES": "3"}
+    run = f"t.Run(*{week(AS_OF)!r})"
+    code = f"from retrainer.tasks import retrain as t\nt.validate(t.extract({run})['manifest_uri'])"
+    killed = processes.run([sys.executable, "-c", code], env, cwd=PROJECT_DIR, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert any(k.endswith("/move.json") for k in storage.list(f"quarantine-events/{MODEL}"))
+    with pytest.raises(Rejected):
+        tasks.validate(tasks.extract(tasks.Run(*week(AS_OF)))["manifest_uri"])
+    assert not [k for k in storage.list("") if k.endswith("/move.json")]
+    actions = [e["action"] for e in quarantine.events(storage, MODEL)]
+    # the rerun finished the interrupted move (so nothing was left to supersede again), then quarantined
+    assert actions == ["quarantined", "superseded", "quarantined"]
+    [folder] = _superseded_folders(storage)
+    names = {k.rsplit("/", 1)[1] for k in storage.list(folder)}
+    assert names == {"event.json", "batch.parquet", "manifest.json", "reason.json"}
+
+
+def _superseded_folders(storage) -> list[str]:
+    keys = storage.list(f"quarantine-events/{MODEL}")
+    return sorted({k.rsplit("/", 1)[0] for k in keys if "-superseded/" in k})

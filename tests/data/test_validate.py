@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 
+from retrainer.core.clock import window_bounds
 from retrainer.core.errors import Rejected
 from retrainer.data.contracts import BatchRejected, SuiteError, load_suite
 from retrainer.data.extract import extract_batch
@@ -15,7 +16,7 @@ DAY = "2026-11-12"
 
 def _extract(source, storage, **knobs):
     generate_source(source, days=7, rows_per_day=400, **knobs)
-    return extract_batch(source, storage, "m", AS_OF, window_days=7)
+    return extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
 
 
 def test_clean_batch_passes_and_is_recorded(source, storage, params):
@@ -100,7 +101,7 @@ def test_clean_batches_raise_no_false_alarm(tmp_path, params, seed):
     generate(
         source, date(2026, 11, 9), date(2026, 11, 15), seed=seed, config=GeneratorConfig(rows_per_day=300)
     )
-    manifest = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     report = validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
     assert report["success"], [f["expectation"] for f in report["failures"]]
     assert report["warnings"] == []
@@ -117,7 +118,7 @@ def test_warnings_are_reported_and_the_run_goes_on(source, storage, params, capl
     for day in pd.date_range("2026-11-09", "2026-11-15").date:  # one customer behind almost every row
         frame = pd.read_parquet(io.BytesIO(source.get_bytes(partition_key(day))))
         source.put_bytes(partition_key(day), frame.assign(customer_id="c0000001").to_parquet(index=False))
-    manifest = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     with caplog.at_level("INFO", logger="retrainer.data.validate"):
         report = validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
     assert report["success"] and report["failures"] == []
@@ -143,10 +144,10 @@ def test_results_and_data_docs_are_published_under_the_storage_root(source, stor
 def test_volume_is_judged_against_the_median_of_recent_batches(source, storage, params):
     generate_source(source, days=21, rows_per_day=300)
     for as_of in ("2026-11-02", "2026-11-09"):
-        manifest = extract_batch(source, storage, "m", as_of, window_days=7)
+        manifest = extract_batch(source, storage, "m", *window_bounds(as_of, 7))
         validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
     # an 8-day window with 300 rows a day is no drop: volume is compared per day of window
-    manifest = extract_batch(source, storage, "m", "2026-11-17", window_days=8)
+    manifest = extract_batch(source, storage, "m", *window_bounds("2026-11-16", 8))
     report = validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
     assert report["success"]
     assert report["volume"]["median_rows_per_day"] == 300
@@ -162,10 +163,10 @@ def test_a_passing_rerun_supersedes_the_quarantine_of_its_date(source, storage, 
     good = source.get_bytes(partition_key(date(2026, 11, 12)))
     source.put_bytes(partition_key(date(2026, 11, 12)), b"not parquet")
     with pytest.raises(Rejected):
-        extract_batch(source, storage, "m", AS_OF, window_days=7)
+        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     assert [e["run_key"] for e in quarantine.list_quarantined(storage, "m")] == ["2026-11-16T000000Z"]
     source.put_bytes(partition_key(date(2026, 11, 12)), good)  # the engineer fixes the source and reruns
-    manifest = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     assert validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])["success"]
     assert quarantine.list_quarantined(storage, "m") == []
     assert [e["action"] for e in quarantine.events(storage, "m")] == ["quarantined", "superseded"]
@@ -177,7 +178,42 @@ def test_validation_publishes_through_s3_storage(s3_env, tmp_path, params):
 
     source, storage = open_storage(tmp_path / "source"), open_storage(f"s3://{s3_env}/root")
     generate(source, date(2026, 11, 9), date(2026, 11, 15), seed=3, config=GeneratorConfig(rows_per_day=200))
-    manifest = extract_batch(source, storage, "m", AS_OF, window_days=7)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     report = validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
     assert report["data_docs_uri"].startswith(f"s3://{s3_env}/root/data-docs/m/")
     assert "<html" in storage.get_text(storage.key_of(report["data_docs_uri"])).lower()
+
+
+def test_the_task_log_gets_a_summary_table_and_no_gx_noise(source, storage, params, caplog):
+    manifest = _extract(source, storage)
+    with caplog.at_level("INFO"):  # every logger, as an Airflow task log records them
+        report = validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
+    assert "Skipping registering function" not in caplog.text
+    summary = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("contract "))
+    assert f"{report['evaluated_expectations']} expectations, 0 critical failure(s)" in summary
+    assert report["data_docs_uri"] in caplog.text
+    gx_lines = [
+        r for r in caplog.records if r.name.startswith("great_expectations") and r.levelname == "INFO"
+    ]
+    assert gx_lines == []
+
+
+def test_the_summary_table_has_one_row_per_failed_expectation():
+    from retrainer.data.contracts import Failure, summary_table
+
+    failure = Failure(
+        "expect_column_values_to_be_between",
+        "critical",
+        "amount",
+        {"unexpected_percent": 5.0},
+        {"min_value": 0},
+    )
+    warning = Failure("expect_column_mean_to_be_between", "warning", "is_fraud", 0.031, {"max_value": 0.03})
+    text = summary_table("transactions", 72, [failure], [warning]).splitlines()
+    assert text[0] == "contract 'transactions': 72 expectations, 1 critical failure(s), 1 warning(s)"
+    assert text[2].split()[:3] == ["critical", "expect_column_values_to_be_between", "amount"]
+    assert "min_value=0" in text[2] and text[3].split()[:3] == [
+        "warning",
+        "expect_column_mean_to_be_between",
+        "is_fraud",
+    ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
 from tests.conftest import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
@@ -26,6 +27,8 @@ def airflow_env(home: Path, var: Path) -> dict[str, str]:
         AIRFLOW__CORE__PLUGINS_FOLDER=str(PROJECT_DIR / "plugins"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY="1",
+        # LocalExecutor starts this many workers (32 by default): no more than the machine has.
+        AIRFLOW__CORE__PARALLELISM=str(os.cpu_count() or 2),
         RETRAINER_VAR_DIR=str(var),
         GX_ANALYTICS_ENABLED="False",
         DVC_NO_ANALYTICS="1",
@@ -39,9 +42,8 @@ def migrated_db(tmp_path_factory) -> Path:
     """`airflow db migrate` once; each test starts from a copy of the fresh database."""
     home = tmp_path_factory.mktemp("airflow-template")
     env = airflow_env(home, home / "unused")
-    subprocess.run(
-        [str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
-    )
+    done = processes.run([str(BIN / "airflow"), "db", "migrate"], env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
     return home / "airflow.db"
 
 
@@ -49,6 +51,26 @@ def migrated_db(tmp_path_factory) -> Path:
 class DagRun:
     state: str
     log: str
+
+    @property
+    def tasks(self) -> dict[str, str]:
+        """{task_id: final state} of every task instance that ran, from Airflow's own log lines: a run can
+        end "success" with no task run at all (a logical date before a start_date), so check these too."""
+        names = dict(re.findall(r"running task <TaskInstance: [\w-]+\.(\w+) .*? ti_id=([\w-]+)>", self.log))
+        names = {ti: task for task, ti in names.items()}
+        states = {}
+        for state, ti in re.findall(
+            r"Task instance state updated .*?new_state=(\w+) .*?ti_id=([\w-]+)", self.log
+        ):
+            states[names.get(ti, ti)] = state
+        return states
+
+    @property
+    def data_interval(self) -> tuple[str, str]:
+        found = re.findall(
+            r"DagRun Finished: .*?data_interval_start=([^,]+), data_interval_end=([^,]+),", self.log
+        )
+        return found[-1] if found else ("", "")
 
 
 @dataclass
@@ -61,10 +83,16 @@ class Airflow:
         return airflow_env(self.home, self.var)
 
     def retrainer(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(BIN / "retrainer"), *args], env=self.env, capture_output=True, text=True, timeout=300
-        )
+        done = processes.run([str(BIN / "retrainer"), *args], env=self.env, timeout=300)
         assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def airflow(self, *args: str) -> str:
+        """An Airflow CLI command in this environment."""
+        done = subprocess.run(
+            [str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         return done.stdout
 
     def dags_test(
@@ -74,7 +102,7 @@ class Airflow:
         if conf:
             command += ["--conf", json.dumps(conf)]
         env = self.env | (extra_env or {})
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        done = processes.run(command, env=env, timeout=600)
         log = done.stdout + done.stderr
         states = re.findall(r"DagRun Finished: .*?state=(\w+)", log)
         return DagRun(states[-1] if states else "unknown", log)

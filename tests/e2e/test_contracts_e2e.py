@@ -49,7 +49,7 @@ def test_a_corrupt_source_file_is_quarantined_and_the_champion_stays(airflow):
 
     registry = _registry(airflow)
     record, _ = registry.register({"model.ubj": b"the champion"}, {"as_of": "2026-11-09"}, "seeded")
-    registry.set_alias(CHAMPION, record["version"], "test", "a champion from an earlier run")
+    registry.set_alias(CHAMPION, record["version"], "test", "a champion from an earlier run", expected=None)
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "7", "--rows-per-day", "300",
                       *_broken("corrupt_parquet", ["2026-11-12"]))  # fmt: skip
 

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from retrainer.core.clock import window_bounds
 from retrainer.data.contracts import BatchRejected
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
@@ -16,13 +17,14 @@ from tests.conftest import AS_OF, PROJECT_DIR, generate_source
 SUITE = PROJECT_DIR / "expectations" / "transactions.json"
 
 
-def screenshot(page_uri: str, png, profile) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
+def chromium(profile, *args: str) -> str:
+    """Run headless Chromium (no network beyond this machine: the page gets only what is on disk)."""
+    binary = shutil.which("chromium")
+    if binary is None:
         pytest.fail("chromium is not installed; scripts/test.sh installs it (apt-get install chromium)")
-    subprocess.run(
+    done = subprocess.run(
         [
-            chromium,
+            binary,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -32,14 +34,19 @@ def screenshot(page_uri: str, png, profile) -> None:
             "--disable-component-update",
             "--disable-sync",
             f"--user-data-dir={profile}",
-            f"--screenshot={png}",
-            "--window-size=1280,900",
-            page_uri,
+            "--virtual-time-budget=5000",  # let the page's scripts build its tables
+            *args,
         ],
         check=True,
         capture_output=True,
+        text=True,
         timeout=120,
     )
+    return done.stdout
+
+
+def screenshot(page_uri: str, png, profile) -> None:
+    chromium(profile, f"--screenshot={png}", "--window-size=1280,900", page_uri)
 
 
 def distinct_colours(png_bytes: bytes, rows: int = 240) -> int:
@@ -85,7 +92,7 @@ def test_data_docs_of_a_passing_and_a_failing_run_render_in_a_browser(source, st
     generate_source(source, days=7, rows_per_day=300)
     passing = validate_batch(
         storage,
-        extract_batch(source, storage, "m", AS_OF, 7)["manifest_uri"],
+        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))["manifest_uri"],
         SUITE,
         params["validation"],
     )
@@ -95,7 +102,10 @@ def test_data_docs_of_a_passing_and_a_failing_run_render_in_a_browser(source, st
     with pytest.raises(BatchRejected) as caught:
         validate_batch(
             storage,
-            extract_batch(source, storage, "m", "2026-11-16T12:00:00+00:00", 7)["manifest_uri"],
+            # another run key than the passing run's; the window's last half-day has no partition yet
+            extract_batch(
+                source, storage, "m", *window_bounds("2026-11-16T12:00:00+00:00", 7), missing_days="warn"
+            )["manifest_uri"],
             SUITE,
             params["validation"],
         )
@@ -112,3 +122,36 @@ def test_data_docs_of_a_passing_and_a_failing_run_render_in_a_browser(source, st
     # the failing page shows the failed expectation and its column
     failing_html = storage.get_text(storage.key_of(failing))
     assert "amount" in failing_html and "Failed" in failing_html
+
+
+def test_data_docs_work_offline_from_the_index_to_the_run_page(source, storage, params, tmp_path):
+    import re
+
+    generate_source(source, days=7, rows_per_day=300)
+    report = validate_batch(
+        storage,
+        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))["manifest_uri"],
+        SUITE,
+        params["validation"],
+    )
+    site = storage.uri("data-docs/m/2026-11-16T000000Z")
+    for key in storage.list("data-docs/m"):  # no page fetches a script, style or image from the internet
+        if key.endswith(".html"):
+            fetched = re.findall(
+                r'<(?:script|img)[^>]*src="https?://|<link[^>]*href="https?://', storage.get_text(key)
+            )
+            assert fetched == [], key
+
+    index = chromium(tmp_path / "p1", "--dump-dom", f"{site}/index.html")
+    links = re.findall(r'data-href="(validations/[^"]+)"', index)  # rows the index's table script built
+    assert len(links) == 1 and "2026-11-16T000000Z" in links[0]
+    page_uri = f"{site}/{links[0]}"
+    assert page_uri == report["data_docs_uri"]
+    page = chromium(tmp_path / "p2", "--dump-dom", page_uri)
+    assert (
+        "Expectation Validation Result" in page and "2026-11-16T000000Z" in page and "transaction_id" in page
+    )
+    for name, uri in (("index", f"{site}/index.html"), ("validation", page_uri)):
+        png = tmp_path / f"offline-{name}.png"
+        screenshot(uri, png, tmp_path / f"p-{name}")
+        assert distinct_colours(png.read_bytes()) > 8, f"the {name} page rendered unstyled"

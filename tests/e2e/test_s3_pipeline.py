@@ -10,7 +10,7 @@ from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import S3Storage, open_storage
 from retrainer.tasks import retrain as tasks
-from tests.conftest import generate_source
+from tests.conftest import generate_source, week
 
 pytestmark = pytest.mark.e2e
 
@@ -22,10 +22,10 @@ def test_retraining_on_s3_registers_a_champion_and_pushes_to_the_s3_remote(s3_en
     monkeypatch.setenv("RETRAINER_DVC_REMOTE", f"s3://{bucket}/dvcstore")
     generate_source(open_storage(f"s3://{bucket}/source"), days=70, last_day=date(2026, 11, 15))
 
-    batch = tasks.extract("2026-11-16", {"extract_window_days": 56})
+    batch = tasks.extract(tasks.Run(*week("2026-11-16T00:00:00+00:00")), {"extract_window_days": 56})
     assert batch["batch_uri"].startswith(f"s3://{bucket}/storage/batches/")
     tasks.validate(batch["manifest_uri"])
-    trained = tasks.train("2026-11-16")
+    trained = tasks.train(tasks.Run(*week("2026-11-16T00:00:00+00:00")))
     evaluated = tasks.evaluate(trained["run_manifest_uri"])
     registered = tasks.register(trained["run_manifest_uri"], evaluated["gates_uri"], "manual__s3")
 

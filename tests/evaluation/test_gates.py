@@ -300,3 +300,24 @@ def test_rule_baseline_is_an_expression_over_columns():
     assert scores[1] > scores[0]
     with pytest.raises(ConfigError, match="evaluate.rule"):
         rule_scores(frame, "amount / no_such_column")
+
+
+def test_the_bootstrap_draws_the_same_resamples_in_bounded_memory():
+    import tracemalloc
+
+    from retrainer.evaluation.bootstrap import batch_size
+
+    rng = np.random.default_rng(3)
+    n = 400_000
+    y = (rng.random(n) < 0.01).astype(int)
+    challenger, champion = rng.random(n) + y, rng.random(n) + 0.8 * y
+    groups = {"all": (np.ones(n, dtype=bool), "pr_auc")}
+    assert batch_size(n, 64) == 3 and batch_size(14_000, 512) == 250
+    tracemalloc.start()
+    bounded = paired_bootstrap(y, challenger, champion, groups, 40, seed=1, memory_mb=64)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    at_once = paired_bootstrap(y, challenger, champion, groups, 40, seed=1, batch=40)
+    np.testing.assert_allclose(bounded["all"], at_once["all"])  # the same draws, whatever the batch
+    print(f"bootstrap of {n} rows x 40 resamples within 64 MB: peak {peak / 2**20:.0f} MB")
+    assert peak < 200 * 2**20  # 40 resamples at once hold ~800 MB

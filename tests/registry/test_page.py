@@ -45,7 +45,7 @@ def test_registry_page_shows_versions_deployment_lineage_and_audit(storage, para
 
     registry = Registry(storage, "fraud-xgb")
     _version(registry, 1)
-    registry.set_alias(CHAMPION, 1, "alice", "first <model>")
+    registry.set_alias(CHAMPION, 1, "alice", "first <model>", expected=None)
     _version(registry, 2, max_depth=6)
     actions.start_canary(registry, 2, "bob", "try it", params)
 

@@ -109,3 +109,24 @@ def test_concurrent_compare_and_swap_loses_no_update(any_storage):
         lost = pool.starmap(_increment, [(any_storage.root_uri, rounds)] * processes)
     assert int(any_storage.get_text("counter")) == processes * rounds
     print(f"{processes} writers x {rounds} increments: {sum(lost)} lost races retried, no update lost")
+
+
+def test_files_stream_in_parts_and_read_back_whole(any_storage, tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from retrainer.storage import s3
+
+    monkeypatch.setattr(s3, "PART_BYTES", 5 * 2**20)  # S3's smallest part, so a 12 MB file moves in 3 parts
+    big = tmp_path / "batch.parquet"
+    big.write_bytes(os.urandom(12 * 2**20))
+    any_storage.put_file("runs/m/r/batch.parquet", big)
+    back = any_storage.download("runs/m/r/batch.parquet", tmp_path / "back" / "batch.parquet")
+    assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(big.read_bytes()).digest()
+    if isinstance(any_storage, s3.S3Storage):  # a multipart upload's ETag says how many parts it had
+        head = any_storage.client.head_object(
+            Bucket=any_storage.bucket, Key=any_storage._object_key("runs/m/r/batch.parquet")
+        )
+        assert head["ETag"].strip('"').endswith("-3")
+    with pytest.raises(KeyNotFound):
+        any_storage.download("runs/m/r/missing.parquet", tmp_path / "missing")

@@ -13,16 +13,17 @@ from retrainer.registry.store import Registry
 from retrainer.tasks import retrain as tasks
 from retrainer.tasks.context import Context
 from retrainer.training.models import load_xgboost, score_xgboost
-from tests.conftest import generate_source
+from tests.conftest import generate_source, week
 
 FIRST = "2026-11-16T00:00:00+00:00"
 SECOND = "2026-11-23T00:00:00+00:00"
 
 
 def _run(as_of, dag_params=None):
-    batch = tasks.extract(as_of, dag_params)
+    batch = tasks.extract(tasks.Run(*week(as_of)), dag_params)
     tasks.validate(batch["manifest_uri"], dag_params)
-    trained = tasks.train(as_of, dag_params)
+    tasks.check_labels(tasks.Run(*week(as_of)), dag_params)
+    trained = tasks.train(tasks.Run(*week(as_of)), dag_params)
     evaluated = tasks.evaluate(trained["run_manifest_uri"], dag_params)
     return trained, tasks.register(
         trained["run_manifest_uri"], evaluated["gates_uri"], "manual__test", dag_params
@@ -43,8 +44,12 @@ def pipeline(tmp_path_factory):
         open_storage(settings.source_root), days=77, last_day=__import__("datetime").date(2026, 11, 22)
     )
     first_trained, first = _run(FIRST, {"extract_window_days": 56})
+    # The week before runs after it (reaching back 56 days too, before the training window of FIRST): its
+    # batch overlaps FIRST's by seven weeks and holds a week from outside FIRST's window.
+    earlier = tasks.extract(tasks.Run(*week("2026-11-09T00:00:00+00:00")), {"extract_window_days": 56})
+    tasks.validate(earlier["manifest_uri"])
     rerun_trained, rerun = _run(FIRST, {"extract_window_days": 56})
-    _, second = _run(SECOND)
+    second_trained, second = _run(SECOND)
     yield {
         "settings": settings,
         "storage": open_storage(settings.storage_root),
@@ -53,6 +58,7 @@ def pipeline(tmp_path_factory):
         "rerun": rerun,
         "rerun_trained": rerun_trained,
         "second": second,
+        "second_trained": second_trained,
     }
     mp.undo()
 
@@ -74,9 +80,42 @@ def test_first_passing_model_becomes_champion_with_lineage(pipeline):
     }
 
 
-def test_rerunning_a_logical_date_adds_no_version(pipeline):
+def test_rerunning_a_week_after_an_overlapping_run_trains_on_the_same_rows_and_adds_no_version(pipeline):
     assert pipeline["rerun"]["version"] == 1 and not pipeline["rerun"]["created"]
     assert pipeline["rerun_trained"]["data_hash"] == pipeline["first_trained"]["data_hash"]
+    storage = pipeline["storage"]
+    run = json.loads(storage.get_text(storage.key_of(pipeline["rerun_trained"]["run_manifest_uri"])))
+    # both batches were read; each transaction of the 56 days was trained on once, none from outside
+    assert run["window"]["rows"] == 56 * 2000
+    used = {b["run_key"]: (b["rows_in_window"], b["rows_used"]) for b in run["batches"]}
+    assert used == {"2026-11-09T000000Z": (49 * 2000, 0), "2026-11-16T000000Z": (56 * 2000, 56 * 2000)}
+
+
+def test_lineage_names_the_bytes_trained_on(pipeline):
+    record = Registry(pipeline["storage"], "fraud-xgb").get(1)
+    window = record["training_window"]
+    assert (window["start"], window["end"]) == ("2026-09-21T00:00:00+00:00", "2026-11-16T00:00:00+00:00")
+    assert len(window["sha256"]) == 64 and window["rows"] == 56 * 2000
+    [batch] = record["batches"]
+    manifest = json.loads(pipeline["storage"].get_text(pipeline["storage"].key_of(batch["manifest_uri"])))
+    assert batch["sha256"] == manifest["sha256"]
+
+
+def test_register_refuses_a_gate_report_that_judged_other_model_bytes(pipeline):
+    storage = pipeline["storage"]
+    run_uri = pipeline["second_trained"]["run_manifest_uri"]
+    gates = json.loads(storage.get_text("runs/fraud-xgb/2026-11-23T000000Z/gates.json"))
+    assert (
+        gates["challenger_sha256"]
+        == json.loads(storage.get_text(storage.key_of(run_uri)))["files"]["models/model.ubj"]["sha256"]
+    )
+    forged = storage.put_text(
+        "runs/fraud-xgb/2026-11-23T000000Z/gates-other.json",
+        json.dumps(gates | {"challenger_sha256": "0" * 64}),
+    )
+    with pytest.raises(register.NotGated, match="judged model bytes 0000"):
+        tasks.register(run_uri, forged, "manual__forged")
+    assert len(Registry(storage, "fraud-xgb").versions()) == 2
 
 
 def test_next_week_registers_a_challenger_compared_with_the_champion(pipeline):
@@ -215,3 +254,18 @@ def test_a_rerun_is_the_same_version_unless_what_makes_the_model_changed(params)
     retrained = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + 1}}
     assert register.idempotency_key("fraud-xgb", run, retrained) != key
     assert register.idempotency_key("fraud-xgb", {**run, "data_hash": "other.dir"}, params) != key
+    # the code that made the model is part of it: another revision, another version
+    assert register.idempotency_key("fraud-xgb", run, params, "abc123") != key
+    assert register.idempotency_key("fraud-xgb", run, params, "abc123") == register.idempotency_key(
+        "fraud-xgb", run, params, "abc123"
+    )
+
+
+def test_a_week_waits_for_its_late_files_but_a_past_week_does_not():
+    from datetime import UTC, datetime, timedelta
+
+    ended_now = datetime.now(UTC).replace(microsecond=0)
+    assert not tasks.late_files_landed(tasks.Run(ended_now - timedelta(days=7), ended_now))
+    assert tasks.late_files_landed(tasks.Run(*week("2026-11-16T00:00:00+00:00")))
+    drift_triggered = tasks.Run(run_id="asset_triggered__x", run_after=ended_now)  # no data interval
+    assert tasks.late_files_landed(drift_triggered)  # its week ended at the last Monday 00:00

@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--drift-start", type=_date, help="first day of data and concept drift")
     gen.add_argument("--label-noise", type=float, default=0.0, help="share of labels flipped")
     gen.add_argument(
-        "--broken", help="break the --broken-day partitions this way (see retrainer.synthetic.BROKEN_KINDS)"
+        "--broken",
+        help="break the --broken-day partitions this way (retrainer.synthetic.BROKEN_KINDS, or LABEL_KINDS: "
+        "label_shuffle keeps the contract and loses the labels' signal)",
     )
     gen.add_argument("--broken-day", type=_date, action="append", default=[])
     gen.set_defaults(func=cmd_generate)
@@ -52,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = reg_sub.add_parser("show", help="one version, by number or alias (champion, challenger)")
     show.add_argument("ref")
     show.add_argument("--json", action="store_true")
+    verify = reg_sub.add_parser(
+        "verify", help="check every file of a version (default: of every version) against its sha256"
+    )
+    verify.add_argument("ref", nargs="?", help="version number or alias (default: every version)")
     reg.set_defaults(func=cmd_registry)
 
     qua = sub.add_parser("quarantine", help="look at rejected batches, and release one after a fix")
@@ -92,8 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     dep.set_defaults(func=cmd_deploy)
 
     task = sub.add_parser("task", help="run one step of the retraining DAG by hand, outside Airflow")
-    task.add_argument("task", choices=["extract", "validate", "train", "evaluate", "register"])
-    task.add_argument("--as-of", help="logical date (extract, train)")
+    task.add_argument(
+        "task", choices=["extract", "validate", "check_labels", "train", "evaluate", "register"]
+    )
+    task.add_argument(
+        "--as-of", help="end of the run's data interval, e.g. 2026-11-16 (extract, check_labels, train)"
+    )
+    task.add_argument(
+        "--interval-start", help="start of the run's data interval (default: 7 days before --as-of)"
+    )
     task.add_argument("--uri", help="upstream manifest URI (validate, evaluate, register)")
     task.add_argument("--gates-uri", help="gate report URI (register)")
     task.add_argument("--params-json", help="DAG params as JSON, e.g. '{\"min_pr_auc\": 0.3}'")

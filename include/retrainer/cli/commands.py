@@ -76,16 +76,45 @@ def cmd_registry(args: argparse.Namespace) -> int:
         events = registry.audit_log()
         _print(events if args.json else [_audit_line(e) for e in events], args.json)
         return 0
+    if args.action == "verify":
+        return _verify(registry, [args.ref] if args.ref else [r["version"] for r in registry.versions()])
     by_version = registry.aliases_by_version()
     records = registry.versions() if args.action == "list" else [registry.get(args.ref)]
     rows = []
     for record in records:
         aliases = by_version.get(record["version"], [])
-        rows.append({**record, "aliases": aliases} if args.json else _summary(record, aliases))
+        problems = registry.verify(record["version"])
+        if args.json:
+            rows.append({**record, "aliases": aliases, "verified": not problems, "verify_problems": problems})
+        else:
+            rows.append(f"{_summary(record, aliases)} {_verdict(problems)}")
     if args.action == "show":
         rows = rows[0]
     _print(rows, args.json)
     return 0
+
+
+def _verdict(problems: dict[str, str]) -> str:
+    return "verified" if not problems else f"NOT VERIFIED ({', '.join(sorted(problems))})"
+
+
+def _verify(registry, refs: list) -> int:
+    """Check every file of the given versions against its sha256; 1 if any file does not verify."""
+    import sys
+
+    failed = 0
+    for ref in refs:
+        record = registry.get(ref)
+        problems = registry.verify(record["version"])
+        print(f"v{record['version']}: {len(record['files'])} files {_verdict(problems)}")
+        for name, problem in problems.items():
+            key = record["files"][name]["key"]
+            print(
+                f"retrainer: v{record['version']} file {name!r} ({key}) does not verify: {problem}",
+                file=sys.stderr,
+            )
+        failed += bool(problems)
+    return 1 if failed else 0
 
 
 def _audit_line(event: dict) -> str:
@@ -103,7 +132,7 @@ def _summary(record: dict, aliases: list[str]) -> str:
 
 
 def _run_key(text: str) -> str:
-    """A run key (2026-11-16T000000Z) as given, or the run key of a logical date (2026-11-16)."""
+    """A run key (2026-11-16T000000Z) as given, or the run key of the week ending on a date (2026-11-16)."""
     import re
 
     return text if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{6}Z", text) else run_key(text)
@@ -196,15 +225,21 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
+    from retrainer.core.clock import as_utc
     from retrainer.tasks import retrain as tasks
 
     dag_params = json.loads(args.params_json) if args.params_json else None
+    # A run's data interval: the week ending at --as-of unless --interval-start says otherwise.
+    end = as_utc(args.as_of) if args.as_of else None
+    start = as_utc(args.interval_start) if args.interval_start else end and end - timedelta(days=7)
     if args.task == "extract":
-        result = tasks.extract(args.as_of, dag_params)
+        result = tasks.extract(tasks.Run(start, end), dag_params)
     elif args.task == "validate":
         result = tasks.validate(args.uri, dag_params)
+    elif args.task == "check_labels":
+        result = tasks.check_labels(tasks.Run(start, end), dag_params)
     elif args.task == "train":
-        result = tasks.train(args.as_of, dag_params)
+        result = tasks.train(tasks.Run(start, end), dag_params)
     elif args.task == "evaluate":
         result = tasks.evaluate(args.uri, dag_params)
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 # Inputs and outputs of the DVC stages, relative to the run's workspace.
 BATCHES_DIR = "data/batches"  # the validated batches of the training window, `dvc add`-ed
 BATCHES_DVC = f"{BATCHES_DIR}.dvc"
+WINDOW = f"{BATCHES_DIR}/window.parquet"  # the training window's rows, the one file under BATCHES_DIR
 PREPARED_DIR = "data/prepared"
 SPLITS = ("train", "valid", "holdout")
 MODELS_DIR = "models"

@@ -1,8 +1,10 @@
-"""The one clock of the platform and the time arithmetic of runs: logical dates, run keys, windows."""
+"""The one clock of the platform and the time arithmetic of runs: data intervals, run keys, windows."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+
+from retrainer.core.errors import NoDataInterval
 
 
 def now() -> datetime:
@@ -19,9 +21,10 @@ def as_utc(value: datetime | str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def run_key(as_of: datetime | str) -> str:
-    """The storage key of a run: its logical date, so a rerun of the same date writes the same keys."""
-    return as_utc(as_of).strftime("%Y-%m-%dT%H%M%SZ")
+def run_key(interval_end: datetime | str) -> str:
+    """The storage key of a run: the end of its data interval (2026-11-16T000000Z names the week
+    2026-11-09 .. 2026-11-16), so every run of the same period, scheduled or manual, writes the same keys."""
+    return as_utc(interval_end).strftime("%Y-%m-%dT%H%M%SZ")
 
 
 def stamp(moment: datetime) -> str:
@@ -35,3 +38,39 @@ def window_bounds(as_of: datetime | str, days: int) -> tuple[datetime, datetime]
         raise ValueError(f"window must be at least one day, got {days}")
     end = as_utc(as_of)
     return end - timedelta(days=days), end
+
+
+def last_complete_week(moment: datetime | str) -> tuple[datetime, datetime]:
+    """The calendar week (Monday 00:00 UTC to the next Monday) that ended last at or before `moment`."""
+    end = as_utc(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+    end -= timedelta(days=end.weekday())
+    return end - timedelta(days=7), end
+
+
+def data_interval(
+    start: datetime | str | None,
+    end: datetime | str | None,
+    run: str | None = None,
+    run_after: datetime | str | None = None,
+) -> tuple[datetime, datetime]:
+    """The run's data interval as UTC datetimes. A run Airflow gave none (started by a drift Asset event, or
+    triggered without a logical date) covers the last complete week before it was due (`run_after`), like a
+    manual run; without `run_after` either, NoDataInterval: no run reads a window of its own invention."""
+    if (start is None or end is None) and run_after is not None:
+        return last_complete_week(run_after)
+    if start is None or end is None:
+        raise NoDataInterval(run)
+    start, end = as_utc(start), as_utc(end)
+    if start >= end:
+        raise ValueError(f"data interval {start} .. {end} is empty")
+    return start, end
+
+
+def run_window(
+    start: datetime | str, end: datetime | str, reach_back_days: int | None = None
+) -> tuple[datetime, datetime]:
+    """The window a run extracts: its data interval, or with `reach_back_days` (a first run's backfill)
+    that many days before the interval's end."""
+    if reach_back_days is None:
+        return as_utc(start), as_utc(end)
+    return window_bounds(end, reach_back_days)

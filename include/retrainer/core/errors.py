@@ -7,3 +7,19 @@ class Rejected(RuntimeError):
 
 class ConfigError(ValueError):
     """A setting or parameter is missing or has a value that cannot work."""
+
+
+class NoDataInterval(Rejected):
+    """The run has no data interval: it was triggered without a logical date."""
+
+    def __init__(self, run: str | None = None) -> None:
+        super().__init__(
+            f"run {run or '(unnamed)'} has no data interval: it was triggered without a logical date. "
+            'Trigger it with one (the form\'s Logical date, or "logical_date" in the REST body): the run '
+            "then covers the last complete week before it, e.g. logical date 2026-11-18 covers "
+            "2026-11-09 .. 2026-11-16, run key 2026-11-16T000000Z"
+        )
+
+
+class BeforeModelStart(Rejected):
+    """The run's window begins before the first day of the model's data (`data.start_date`)."""

@@ -9,15 +9,19 @@ then the run key (the logical date, `clock.run_key`), so a rerun of a date write
     quarantine/<model>/<run>/           a rejected batch (or copies of unreadable source files) + reason.json
     quarantine-events/<model>/          one folder per quarantine event, never rewritten
     runs/<model>/<run>/                 a training run's published files, its manifest and gate report
-    registry/<model>/                   versions, content-addressed objects, aliases, audit log, and the
-                                        deployment record (which models score, how, since when)
+    registry/<model>/                   versions, run claims, content-addressed objects, aliases, audit log,
+                                        and the deployment record (which models score, how, since when)
     scores/<model>/date=<day>/          a day's batch scores (scores.parquet) and monitoring (report.json)
     scores/<model>/reference/           each version's holdout score distribution, the baseline of drift
+    monitoring/<model>/<run>/           a monitor run's drift report (drift.json, drift.html)
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+
+# The areas: the first part of every key (a URI of a root copied elsewhere is read back from here on).
+AREAS = ("batches", "validations", "data-docs", "quarantine", "quarantine-events", "runs", "registry")
 
 # File names under the areas above.
 BATCH_FILE = "batch.parquet"
@@ -25,10 +29,13 @@ MANIFEST_FILE = "manifest.json"  # of a batch (extract) and of a training run (t
 VALIDATION_FILE = "validation.json"
 REASON_FILE = "reason.json"
 EVENT_FILE = "event.json"
+MOVE_FILE = "move.json"  # the journal of a move in progress, in the folder being moved into
 SOURCE_DIR = "source"
 GATES_FILE = "gates.json"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
+DRIFT_REPORT = "drift.json"
+DRIFT_PAGE = "drift.html"
 
 
 # --- data: batches, validation, quarantine --------------------------------------------------------------
@@ -70,6 +77,15 @@ def quarantine_file_key(model: str, run: str, name: str = REASON_FILE) -> str:
 def quarantine_source_key(model: str, run: str, partition: str) -> str:
     """Where the copy of an unreadable source partition waits."""
     return f"{quarantine_prefix(model, run)}/{SOURCE_DIR}/{partition}"
+
+
+def move_journal_key(destination: str) -> str:
+    """The journal of a move into the folder `destination` (a quarantine entry or an event folder)."""
+    return f"{destination.rstrip('/')}/{MOVE_FILE}"
+
+
+def is_move_journal(key: str) -> bool:
+    return PurePosixPath(key).name == MOVE_FILE
 
 
 def is_quarantine_reason(key: str) -> bool:
@@ -126,6 +142,15 @@ def registry_version_key(model: str, version: int) -> str:
     return f"{registry_versions_area(model)}/{version:06d}.json"
 
 
+def registry_claims_area(model: str) -> str:
+    return f"{registry_prefix(model)}/runs"
+
+
+def registry_claim_key(model: str, idempotency_key: str) -> str:
+    """Written create-only by the first registration of a run: which version number it holds."""
+    return f"{registry_claims_area(model)}/{idempotency_key}.json"
+
+
 def registry_aliases_area(model: str) -> str:
     return f"{registry_prefix(model)}/aliases"
 
@@ -170,3 +195,14 @@ def scores_file_key(model: str, day: str, name: str = SCORES_FILE) -> str:
 def reference_scores_key(model: str, version: int) -> str:
     """A version's scores on its own holdout, summarised: what its live scores are compared with."""
     return f"{scores_area(model)}/reference/{version:06d}.json"
+
+
+# --- monitoring ---------------------------------------------------------------------------------------
+
+
+def monitoring_area(model: str) -> str:
+    return f"monitoring/{model}"
+
+
+def monitoring_file_key(model: str, run: str, name: str = DRIFT_REPORT) -> str:
+    return f"{monitoring_area(model)}/{run}/{name}"

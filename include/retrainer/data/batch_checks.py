@@ -1,4 +1,5 @@
-"""Checks of a batch that need more than its rows: volume against recent batches, re-sent data, time zones.
+"""Checks of a batch that need more than its rows: volume against recent batches, re-sent data, time zones,
+days missing from the source.
 
 They report in the same `Failure` shape as the suite, so one reason file and one error list name them all.
 """
@@ -80,4 +81,21 @@ def time_zone_failures(manifest: dict, rules: dict) -> list[Failure]:
             "expect_column_time_zone_to_be", "critical", column, by_file, {"time_zone": rules["time_zone"]}
         )
         for column, by_file in wrong.items()
+    ]
+
+
+def missing_day_failures(manifest: dict) -> list[Failure]:
+    """Days of the window with no source partition that extract let through (`data.missing_days: warn`):
+    reported as a warning, so the gap is named in the task log and in `validation.json`."""
+    missing = manifest.get("missing_days") or []
+    if not missing:
+        return []
+    return [
+        Failure(
+            "expect_source_partition_for_every_day",
+            "warning",
+            None,
+            missing,
+            {"window_start": manifest["window_start"], "window_end": manifest["window_end"]},
+        )
     ]

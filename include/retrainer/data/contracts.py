@@ -8,6 +8,7 @@ parse time, and its releases for Airflow >= 3.3 pull in GX 0.18 (see README, "Wh
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,19 @@ import pandas as pd
 from retrainer.core.errors import Rejected
 
 DOCS_SITE = "run"
+
+
+def _import_gx():
+    """Great Expectations, imported quietly. GX logs hundreds of INFO lines per run ("Skipping registering
+    function ... because it is a closure", temporary directories), some while it is imported, and some
+    of its modules set their loggers to INFO; they bury what matters in a task log. Its warnings show."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("great_expectations."):
+            logging.getLogger(name).setLevel(logging.NOTSET)  # inherit WARNING from the package logger
+    return gx
 
 
 @dataclass(frozen=True)
@@ -87,8 +101,7 @@ class SuiteRun:
 
 def load_suite(path: str | os.PathLike[str]):
     """A GX ExpectationSuite from its JSON file."""
-    import great_expectations as gx
-
+    gx = _import_gx()
     path = Path(path)
     try:
         spec = json.loads(path.read_text())
@@ -114,7 +127,7 @@ def run_suite(
     `parameters` fill the suite's `{"$PARAMETER": name}` values. With `docs_dir`, the checkpoint's
     UpdateDataDocsAction builds a static Data Docs site there.
     """
-    import great_expectations as gx
+    gx = _import_gx()
     from great_expectations.checkpoint import UpdateDataDocsAction
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -202,3 +215,32 @@ def _exception_infos(info) -> list[dict]:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def summary_table(suite: str, evaluated: int, failures: list[Failure], warnings: list[Failure]) -> str:
+    """The contract's verdict as a few aligned lines for a task log: one row per failed expectation."""
+    rows = [("critical", f) for f in failures] + [("warning", f) for f in warnings]
+    head = (
+        f"contract {suite!r}: {evaluated} expectations, {len(failures)} critical failure(s), "
+        f"{len(warnings)} warning(s)"
+    )
+    if not rows:
+        return head + "; every expectation held"
+    table = [("severity", "expectation", "column", "observed", "expected")] + [
+        (
+            severity,
+            f.expectation,
+            f.column or "(table)",
+            _short(f.error or f.observed),
+            _short(", ".join(f"{k}={v}" for k, v in f.expected.items() if k != "column_set")),
+        )
+        for severity, f in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
+    return "\n".join([head, *lines])
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,10 +1,12 @@
-"""Extract: the transactions of one logical-date window, as one batch Parquet plus a manifest.
+"""Extract: the transactions of one run's window (its data interval), as one batch Parquet plus a manifest.
 
-A batch is keyed by model and logical date (`batches/<model>/<run key>/`), so a rerun of the same date
-overwrites the same keys; the manifest is written after the batch and carries its sha256, and for each
-source partition its row count, file and content hashes and the time zones of its timestamps, which
-validation uses to catch re-sent files and mixed time zones. Extract judges no contract, with one
-exception: a source file that cannot be read at all is copied to quarantine and the run is rejected.
+A batch is keyed by model and the end of its window (`batches/<model>/<run key>/`), so a rerun of the same
+period overwrites the same keys; a re-extract first removes the old `validation.json`, so no record of a
+validation outlives the bytes it judged. The manifest is written after the batch and carries its sha256,
+and for each source partition its row count, file and content hashes and the time zones of its timestamps,
+which validation uses to catch re-sent files and mixed time zones. Extract judges no contract, with two
+exceptions: a source file that cannot be read at all is copied to quarantine and the run is rejected, and a
+day of the window missing from the source is named (MissingSourcePartition, or a warning by configuration).
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ import io
 import json
 import logging
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from retrainer.core import layout
-from retrainer.core.clock import run_key, window_bounds
-from retrainer.core.errors import Rejected
+from retrainer.core.clock import as_utc, run_key
+from retrainer.core.errors import BeforeModelStart, Rejected
 from retrainer.data import quarantine
 from retrainer.data.contracts import Failure
 from retrainer.sources.partitions import NOT_PARQUET, days_overlapping, partition_key, read_partition
@@ -62,6 +64,19 @@ class IncompatibleSourceFiles(ExtractError, Rejected):
         super().__init__(f"source files disagree on column types{where}:\n{lines}")
 
 
+class MissingSourcePartition(ExtractError, Rejected):
+    """Days of the window with no partition at the source (`data.missing_days: fail`)."""
+
+    def __init__(self, days: list[date], source_root: str, start: datetime, end: datetime) -> None:
+        self.days = days
+        names = ", ".join(d.isoformat() for d in days)
+        super().__init__(
+            f"{len(days)} day(s) of the window {start.isoformat()} .. {end.isoformat()} have no partition "
+            f"under {source_root}: {names}. Deliver them and rerun, or set data.missing_days: warn in "
+            "params.yaml"
+        )
+
+
 def content_sha256(frame: pd.DataFrame) -> str:
     """A hash of the rows' values and the column names, independent of row order and file encoding, so
     the same rows re-sent in another file (or re-compressed) hash alike."""
@@ -88,21 +103,26 @@ def _to_utc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
 
 
 def read_window(
-    source: Storage, start: datetime, end: datetime, event_time: str = "event_ts"
-) -> tuple[pd.DataFrame, list[dict]]:
-    """The rows of every daily partition overlapping [start, end), and one description per partition.
+    source: Storage, start: datetime, end: datetime, event_time: str = "event_ts", missing_days: str = "fail"
+) -> tuple[pd.DataFrame, list[dict], list[date]]:
+    """The rows of every daily partition overlapping [start, end), one description per partition, and
+    the days that have no partition.
 
     Rows of a partially covered day that fall outside the window are left out. Rows whose event date is
     not their partition's day are kept whatever their time, so that validation names them (a stale or
-    future timestamp must not vanish silently). Raises UnreadableSourceFile naming every unreadable file.
+    future timestamp must not vanish silently). Raises UnreadableSourceFile naming every unreadable file,
+    and MissingSourcePartition naming every missing day unless `missing_days` is "warn".
     """
-    frames, partitions, problems = [], [], {}
+    if missing_days not in ("fail", "warn"):
+        raise ValueError(f"data.missing_days must be 'fail' or 'warn', not {missing_days!r}")
+    frames, partitions, problems, missing = [], [], {}, []
     for day in days_overlapping(start, end):
         key = partition_key(day)
         try:
             raw = source.get_bytes(key)
         except KeyNotFound:
-            continue  # a day without transactions; validation judges the batch volume
+            missing.append(day)
+            continue
         try:
             frame = read_partition(raw)
         except NOT_PARQUET as error:
@@ -129,7 +149,11 @@ def read_window(
         raise UnreadableSourceFile({source.uri(k): v for k, v in problems.items()})
     if not frames:
         raise ExtractError(f"no source partitions under {source.root_uri} for the window {start} .. {end}")
-    return _concat(frames, partitions), partitions
+    if missing and missing_days == "fail":
+        raise MissingSourcePartition(missing, source.root_uri, start, end)
+    for day in missing:
+        log.warning("no source partition for %s under %s (data.missing_days: warn)", day, source.root_uri)
+    return _concat(frames, partitions), partitions, missing
 
 
 def _concat(frames: list[pd.DataFrame], partitions: list[dict]) -> pd.DataFrame:
@@ -208,23 +232,49 @@ def _released_batch(storage: Storage, prefix: str) -> dict | None:
     return None
 
 
-def extract_batch(
-    source: Storage, storage: Storage, model: str, as_of: datetime | str, window_days: int
-) -> dict:
-    """Write the window's batch and manifest under the storage root; returns the manifest as a dict.
+def check_start(start: datetime, end: datetime, first_day: date | str | None) -> None:
+    """Refuse (BeforeModelStart) a window that begins before the model's first day of data, naming the
+    first run key whose window of the same length fits."""
+    if first_day is None:
+        return
+    first = as_utc(str(first_day))
+    if start < first:
+        fits = first + (end - start)
+        raise BeforeModelStart(
+            f"the run's window {start.isoformat()} .. {end.isoformat()} begins before the model's first day "
+            f"of data, {first.date()} (data.start_date in params.yaml): nothing would be read. Use a logical "
+            f"date on or after {fits.date()} (run key {run_key(fits)})"
+        )
 
-    A batch released from quarantine for this date is kept as it is rather than extracted again. Source
+
+def extract_batch(
+    source: Storage,
+    storage: Storage,
+    model: str,
+    start: datetime | str,
+    end: datetime | str,
+    *,
+    missing_days: str = "fail",
+    first_day: date | str | None = None,
+) -> dict:
+    """Write the batch of the window [start, end) and its manifest under the storage root, keyed by the
+    window's end (`clock.run_key`); returns the manifest as a dict.
+
+    A batch released from quarantine for this run is kept as it is rather than extracted again. Source
     files that cannot be read are copied to `quarantine/<model>/<run>/source/` with a `reason.json`, and
-    UnreadableSourceFile (or IncompatibleSourceFiles) is raised; the source is left untouched.
+    UnreadableSourceFile (or IncompatibleSourceFiles) is raised; the source is left untouched. A window
+    that begins before `first_day` is refused (BeforeModelStart); a missing day is MissingSourcePartition
+    unless `missing_days` is "warn", and then it is listed in the manifest.
     """
-    start, end = window_bounds(as_of, window_days)
-    key = run_key(as_of)
+    start, end = as_utc(start), as_utc(end)
+    check_start(start, end, first_day)
+    key = run_key(end)
     prefix = layout.batch_prefix(model, key)
     if released := _released_batch(storage, prefix):
         log.info("keeping the batch released from quarantine for %s: %s", key, released["released"])
         return released
     try:
-        frame, partitions = read_window(source, start, end)
+        frame, partitions, missing = read_window(source, start, end, missing_days=missing_days)
     except (UnreadableSourceFile, IncompatibleSourceFiles) as error:
         failures, keys = _source_failures(error, source)
         reason = {
@@ -243,6 +293,10 @@ def extract_batch(
         details = error.problems if isinstance(error, UnreadableSourceFile) else error.types
         raise type(error)(details, uri) from None
     data = frame.to_parquet(index=False)
+    # The old validation judged the old bytes: it goes before they are replaced, so that a crash in between
+    # leaves a batch without a verdict (validated again), never new bytes under an old verdict.
+    if storage.exists(stale := layout.batch_file_key(model, key, layout.VALIDATION_FILE)):
+        storage.delete(stale)
     batch_uri = storage.put_bytes(layout.batch_file_key(model, key), data)
     manifest = {
         "model": model,
@@ -256,6 +310,7 @@ def extract_batch(
         "window_end": end.isoformat(),
         "source_root": source.root_uri,
         "partitions": partitions,
+        "missing_days": [d.isoformat() for d in missing],
     }
     manifest["manifest_uri"] = storage.put_text(
         layout.batch_file_key(model, key, layout.MANIFEST_FILE), json.dumps(manifest, indent=2)

@@ -44,6 +44,7 @@ def release(
     who = who or getpass.getuser()
     if not why.strip():
         raise ValueError("a release needs a reason (--reason)")
+    quarantine.resume_moves(storage, model)  # a release a crash interrupted is finished first
     entry = quarantine.reason(storage, model, key)
     details = {"by": who, "why": why, "previous_failures": entry["failures"]}
     if entry.get("stage") == "extract":
@@ -66,10 +67,9 @@ def release(
         details["replaced_sha256"] = manifest["replaced_sha256"]
         details["sha256"] = actual
     storage.put_text(manifest_key, json.dumps(manifest | {"released": {"by": who, "why": why}}, indent=2))
-    for name in (layout.BATCH_FILE, layout.MANIFEST_FILE):  # reason.json stays until the verdict
-        quarantined = layout.quarantine_file_key(model, key, name)
-        storage.put_bytes(layout.batch_file_key(model, key, name), storage.get_bytes(quarantined))
-        storage.delete(quarantined)
+    names = (layout.BATCH_FILE, layout.MANIFEST_FILE)  # reason.json stays until the verdict
+    pairs = [(layout.quarantine_file_key(model, key, n), layout.batch_file_key(model, key, n)) for n in names]
+    quarantine.move_keys(storage, pairs, layout.batch_prefix(model, key))
     try:
         report = validate_batch(
             storage, storage.uri(layout.batch_file_key(model, key, layout.MANIFEST_FILE)), suite_path, rules

@@ -22,13 +22,16 @@ import pandas as pd
 from retrainer.core import layout
 from retrainer.core.clock import as_utc
 from retrainer.data import quarantine
-from retrainer.data.batch_checks import duplicate_failures, time_zone_failures, volume_floor
+from retrainer.data.batch_checks import (
+    duplicate_failures,
+    missing_day_failures,
+    time_zone_failures,
+    volume_floor,
+)
 from retrainer.data.catalogue import validated_history
-from retrainer.data.contracts import BatchRejected, Failure, load_suite, run_suite
+from retrainer.data.contracts import BatchRejected, Failure, load_suite, run_suite, summary_table
+from retrainer.data.docs import publish_docs
 from retrainer.storage import Storage, sha256_bytes
-
-# GX copies tutorial images into every site that its validation pages never show (3.4 of its 4.3 MB).
-DOCS_SKIPPED = ("static/images/glossary_scroller.gif", "static/images/iterative-dev-loop.png")
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +41,6 @@ def _with_volume(failure: Failure, volume: dict) -> Failure:
     if failure.expectation != "expect_table_row_count_to_be_between":
         return failure
     return replace(failure, expected=failure.expected | {k: v for k, v in volume.items() if k != "min_rows"})
-
-
-def publish_docs(storage: Storage, site: Path, prefix: str) -> None:
-    """Upload a Data Docs site built in a local directory to `prefix` (local or S3, one code path)."""
-    storage.delete_prefix(prefix)  # a rerun of the same date replaces its pages
-    for path in sorted(site.rglob("*")):
-        relative = path.relative_to(site).as_posix()
-        if path.is_file() and relative not in DOCS_SKIPPED:
-            storage.put_file(f"{prefix}/{relative}", path)
 
 
 def validate_batch(
@@ -93,6 +87,7 @@ def validate_batch(
             *(_with_volume(f, volume) for f in run.failures),
             *duplicate_failures(manifest, history),
             *time_zone_failures(manifest, rules),
+            *missing_day_failures(manifest),
         ]
     critical = [f for f in failures if f.severity == "critical"]
     warnings = [f for f in failures if f.severity != "critical"]
@@ -114,6 +109,7 @@ def validate_batch(
         "data_docs_uri": docs_uri,
         "gx_result_uri": result_uri,
     }
+    log.info("%s", summary_table(suite.name, len(suite.expectations), critical, warnings))
     for warning in warnings:
         log.warning("contract warning for %s: %s", key, warning.describe())
     log.info("Data Docs of run %s: %s", key, docs_uri)

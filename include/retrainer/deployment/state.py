@@ -7,6 +7,7 @@ The record is the truth about what scores; the `champion` and `previous_champion
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any
 from retrainer.core import clock, layout
 from retrainer.core.errors import Rejected
 from retrainer.registry.aliases import CHAMPION, PREVIOUS_CHAMPION
-from retrainer.registry.store import Registry
+from retrainer.registry.store import AliasMoved, Registry
 from retrainer.storage import PreconditionFailed, Storage
 
 # Modes: one model decides every row; the challenger also scores every row but never decides; a share of
@@ -174,7 +175,8 @@ def sync_aliases(registry: Registry, actor: str, reason: str, attempts: int = 20
         for name, version in ((CHAMPION, state["champion"]), (PREVIOUS_CHAMPION, state["previous_champion"])):
             current = registry.alias(name)
             if version is not None and (current is None or current["version"] != version):
-                registry.set_alias(name, version, actor, reason)
+                with contextlib.suppress(AliasMoved):  # another writer moved it: read the record again
+                    registry.set_alias(name, version, actor, reason, expected=current and current["version"])
         if read(registry)[1] == token:
             return state
     raise DeploymentError(f"the deployment of {registry.model} kept moving while its aliases were written")

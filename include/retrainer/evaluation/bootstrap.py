@@ -77,6 +77,17 @@ def _weighted_roc_auc(weights: np.ndarray, ranked: _Ranked) -> np.ndarray:
 _WEIGHTED = {"pr_auc": _weighted_average_precision, "roc_auc": _weighted_roc_auc}
 
 
+# What one resample of n rows holds in memory at once: scipy's drawn row indices (int64) and one metric's
+# arrays over them (draw counts, their running sums, the precision at each fraud): about six 8-byte numbers
+# per row. Resamples are drawn in batches that fit `memory_mb`, so a 2M-row holdout does not need 20 GB.
+BYTES_PER_ROW_AND_RESAMPLE = 48
+
+
+def batch_size(rows: int, memory_mb: float, most: int = 250) -> int:
+    """How many resamples of `rows` rows to draw and score at once within about `memory_mb` MB."""
+    return int(max(1, min(most, memory_mb * 2**20 // (BYTES_PER_ROW_AND_RESAMPLE * max(rows, 1)))))
+
+
 def paired_bootstrap(
     y: np.ndarray,
     challenger: np.ndarray,
@@ -84,7 +95,8 @@ def paired_bootstrap(
     groups: dict[str, tuple[np.ndarray, str]],
     resamples: int,
     seed: int,
-    batch: int = 250,
+    batch: int | None = None,
+    memory_mb: float = 512,
 ) -> dict[str, np.ndarray]:
     """Bootstrap distribution of metric(challenger) - metric(champion) on each group of rows.
 
@@ -92,12 +104,14 @@ def paired_bootstrap(
     draw of holdout rows (with replacement) that both models are scored on, so what the two share (the
     same hard cases, the same lucky draws) cancels in the difference; every group (the whole holdout,
     each slice) is read from the same resamples. Returns {name: array of `resamples` differences}; a
-    resample that drew no fraud (or no legitimate row) in a group gives NaN there.
+    resample that drew no fraud (or no legitimate row) in a group gives NaN there. Resamples are scored
+    `batch` at a time (default: as many as fit `memory_mb`); the draws do not depend on the batch size.
     """
     from scipy.stats import bootstrap
 
     y = np.asarray(y).astype(np.int8)
     n = len(y)
+    batch = batch or batch_size(n, memory_mb)
     prepared = [
         (
             _WEIGHTED[metric],

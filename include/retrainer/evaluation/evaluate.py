@@ -110,6 +110,9 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
     report = {
         "model": model,
         "run_key": run["run_key"],
+        # the bytes judged (read_run_file checked them against the run manifest): register refuses others
+        "challenger_sha256": run["files"][artifacts.MODEL]["sha256"],
+        "holdout_sha256": run["files"][artifacts.prepared("holdout")]["sha256"],
         "champion_version": champion and champion.version,
         "champion_threshold_source": champion and champion.threshold_source,
         "decision": {

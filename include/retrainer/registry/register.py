@@ -14,6 +14,7 @@ from retrainer.core.errors import Rejected
 from retrainer.core.settings import Settings
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.lineage import git_revision, package_versions
+from retrainer.registry.reconcile import settle_aliases
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
 from retrainer.training.train import read_run, read_run_file
@@ -32,11 +33,13 @@ class NotGated(Rejected):
         self.gates_uri = gates_uri
 
 
-def idempotency_key(model: str, run: dict, params: dict) -> str:
-    """Same model, logical date, training data and model-making params: the same version, however often
-    it reruns."""
+def idempotency_key(model: str, run: dict, params: dict, revision: str | None = None) -> str:
+    """Same model, run, training data, model-making params and code revision: the same version, however
+    often it reruns."""
     making = {section: params.get(section) for section in MODEL_SECTIONS}
-    payload = json.dumps([model, run["run_key"], run["data_hash"], making], sort_keys=True, default=str)
+    payload = json.dumps(
+        [model, run["run_key"], run["data_hash"], making, revision], sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -53,6 +56,7 @@ def lineage_of(
         "dvc_lock_hashes": read_lock_hashes(files["dvc.lock"].decode()),
         "batches": run["batches"],
         "training_window": {
+            **run.get("window", {}),  # start, end, rows and the sha256 of the rows trained on
             "days": run_params["data"]["training_window_days"],
             "label_maturity_days": run_params["data"]["label_maturity_days"],
             "maturity_horizon": run["prepare"]["maturity_horizon"],
@@ -74,14 +78,38 @@ def lineage_of(
     }
 
 
+def trigger_of(run_type: Any = None, asset_events: Any = None) -> dict:
+    """Why a retraining ran, for its lineage: `drift` with the evidence of each triggering asset event
+    (Airflow's `triggering_asset_events`: asset -> events, read by duck typing), else `schedule` or
+    `manual`."""
+    events = [
+        {
+            "asset": getattr(asset, "uri", str(asset)),
+            "extra": dict(getattr(event, "extra", None) or {}),
+            "source_dag_id": getattr(event, "source_dag_id", None),
+            "source_run_id": getattr(event, "source_run_id", None),
+            "timestamp": str(getattr(event, "timestamp", "")) or None,
+        }
+        for asset, asset_events_ in dict(asset_events or {}).items()
+        for event in asset_events_
+    ]
+    kind = str(getattr(run_type, "value", run_type) or "manual")
+    return {
+        "kind": "drift" if events else ("schedule" if kind == "scheduled" else kind),
+        "asset_events": events,
+    }
+
+
 def register_run(
     settings: Settings,
     storage: Storage,
     run_manifest_uri: str,
     gates_uri: str,
     airflow_run_id: str | None = None,
+    trigger: dict | None = None,
 ) -> dict:
-    """Register the gated challenger of a run with its lineage; returns the version, small for XCom."""
+    """Register the gated challenger of a run with its lineage (`trigger`: why the run happened, from
+    `trigger_of`); returns the version, small for XCom."""
     run = read_run(storage, run_manifest_uri)
     model = run["model"]
     gates_key = storage.key_of(gates_uri)
@@ -90,26 +118,40 @@ def register_run(
         raise NotGated(gates_uri, "it did not pass")
     if gates.get("run_key") != run["run_key"]:
         raise NotGated(gates_uri, f"it judged run {gates.get('run_key')}, not {run['run_key']}")
+    model_sha256 = run["files"][artifacts.MODEL]["sha256"]
+    if gates.get("challenger_sha256") != model_sha256:
+        raise NotGated(
+            gates_uri,
+            f"it judged model bytes {gates.get('challenger_sha256')}, the run's model is {model_sha256}",
+        )
     files = {name: read_run_file(storage, run, published) for published, name in artifacts.REGISTERED.items()}
     files[layout.GATES_FILE] = storage.get_bytes(gates_key)
     for name in (layout.REPORT_MD, layout.REPORT_HTML):  # the report written with this gates.json
         files[name] = storage.get_bytes(layout.run_file_key(model, run["run_key"], name))
     lineage = lineage_of(run, run_manifest_uri, gates, files, settings, airflow_run_id)
+    lineage["trigger"] = trigger or trigger_of()
+    # Keys relative to the storage root, which still read back from a root copied elsewhere.
+    lineage["run_manifest_key"] = storage.key_of(run_manifest_uri)
+    lineage["batch_keys"] = [storage.key_of(uri) for uri in run["batches"]]
     registry = Registry(storage, model)
-    record, created = registry.register(files, lineage, idempotency_key(model, run, lineage["params"]))
-    if created:
-        if registry.alias(CHAMPION) is None:
-            registry.set_alias(CHAMPION, record["version"], "retrain", "first model to pass every gate")
-        else:
-            registry.set_alias(
-                CHALLENGER, record["version"], "retrain", "passed every gate; awaiting promotion"
-            )
+    record, created = registry.register(
+        files, lineage, idempotency_key(model, run, lineage["params"], lineage["git"]["commit"])
+    )
+    # Always, not only when created: a rerun after a crash finishes what the crash left.
+    moved = settle_aliases(registry, record["version"])
     return {
         "model": model,
         "version": record["version"],
+        "record_uri": storage.uri(layout.registry_version_key(model, record["version"])),
         "created": created,
+        "alias_moved": moved,
         "aliases": registry.aliases_by_version().get(record["version"], []),
         "pr_auc": record["metrics"][CHALLENGER]["pr_auc"],
         "recall_at_fpr": record["metrics"][CHALLENGER]["recall_at_fpr"],
         "data_hash": record["data_hash"],
     }
+
+
+def asset_event(registered: dict) -> dict:
+    """What the registered-model Asset event carries, so the Assets page links an event to a version."""
+    return {k: registered[k] for k in ("model", "version", "record_uri", "created")}

@@ -1,26 +1,49 @@
-"""The model registry: immutable numbered versions, movable aliases, an append-only audit log.
+"""The model registry: immutable numbered versions, aliases moved by compare-and-swap, an audit log that
+cannot disagree with them, and a check of every stored byte.
 
 Layout under the storage root, per model (keys built in `core.layout`):
     registry/<model>/objects/<sha256>.<ext>     content-addressed files (model, baseline, dvc.lock, ...)
-    registry/<model>/versions/<000001>.json     a version: its files with sha256, lineage, metrics, gates
-    registry/<model>/aliases/<alias>.json       champion, challenger, ... -> a version number
-    registry/<model>/audit/<time>-<id>.json     one object per event, never rewritten
+    registry/<model>/runs/<idempotency key>.json  the claim of a run: which version number it holds
+    registry/<model>/versions/<000001>.json     a version: its files (keys and sha256), lineage, gates
+    registry/<model>/aliases/<alias>.json       champion, challenger, ... -> a version and the move's event
+    registry/<model>/audit/<time>-<id>.json     one alias move each, written create-only, never rewritten
 
-A version record is written create-only after its files, so a version either exists whole or not at all,
-and two writers can never take the same number. Files are read back only through `read_file`, which
-refuses bytes whose sha256 differs from the one the version recorded.
+Crashes and concurrency. Every step is either create-only or a compare-and-swap, and each can be redone:
+  * objects are content-addressed, so rewriting one is harmless;
+  * a registration first writes its run's claim create-only, naming the next free version number: of any
+    number of writers of the same run, the first claim wins and every other one adopts its number. Then the
+    version record is written create-only under that number; a writer that finds the number taken by
+    another run moves its claim on (compare-and-swap) and tries the next. So a run has one version, and a
+    version belongs to one run, however many processes register it and wherever one of them died;
+  * an alias move writes its audit event create-only first, naming the version and the event it replaces,
+    then swaps the alias (compare-and-swap on the alias the caller read) to name that event. The alias
+    therefore always names the last move, and the log of an alias is the chain of events from the one the
+    alias names back through each event's `previous_event`. An event no alias chain reaches (its writer lost
+    the swap or died before it) is not part of the log: `orphan_events` lists them for the curious.
+  * "version registered" events are the version records themselves, so they too cannot disagree.
+Files are read back only through `read_file`, which refuses bytes whose sha256 differs from the record;
+`verify` checks every file of a version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
+import time
 import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
 from retrainer.core import clock, layout
-from retrainer.storage import KeyExists, KeyNotFound, Storage, sha256_bytes
+from retrainer.storage import (
+    ChecksumMismatch,
+    KeyExists,
+    KeyNotFound,
+    PreconditionFailed,
+    Storage,
+    sha256_bytes,
+)
 
 
 class RegistryError(RuntimeError):
@@ -29,6 +52,20 @@ class RegistryError(RuntimeError):
 
 class VersionNotFound(RegistryError, LookupError):
     pass
+
+
+class AliasMoved(RegistryError):
+    """An alias was not where the caller expected it: someone moved it meanwhile. Read it again, decide."""
+
+    def __init__(self, model: str, alias: str, expected: int | None, found: int | None) -> None:
+        def name(version: int | None) -> str:
+            return "unset" if version is None else f"v{version}"
+
+        super().__init__(
+            f"{model} alias {alias!r} is {name(found)}, not {name(expected)} as expected: "
+            "another process moved it; nothing was changed"
+        )
+        self.alias, self.expected, self.found = alias, expected, found
 
 
 def _now() -> str:
@@ -52,35 +89,37 @@ class Registry:
     def get(self, ref: int | str) -> dict:
         """A version record by number, or by alias (`champion`, `challenger`, ...)."""
         version = self.resolve(ref)
-        try:
-            return json.loads(self.storage.get_text(self._version_key(version)))
-        except KeyNotFound:
-            raise VersionNotFound(f"{self.model} has no version {version}") from None
+        record = self._record(version)
+        if record is None:
+            raise VersionNotFound(f"{self.model} has no version {version}")
+        return record
 
     def resolve(self, ref: int | str) -> int:
-        if isinstance(ref, int) or str(ref).isdigit():
-            return int(ref)
+        if isinstance(ref, int) or str(ref).lstrip("v").isdigit():
+            return int(str(ref).lstrip("v"))
         alias = self.alias(str(ref))
         if alias is None:
             raise VersionNotFound(f"{self.model} has no {ref!r} alias")
         return alias["version"]
 
     def find(self, idempotency_key: str) -> dict | None:
-        for record in self.versions():
-            if record.get("idempotency_key") == idempotency_key:
-                return record
-        return None
+        """The version of a run, by its idempotency key (through the run's claim)."""
+        try:
+            claim = json.loads(self.storage.get_text(layout.registry_claim_key(self.model, idempotency_key)))
+        except KeyNotFound:
+            return None
+        record = self._record(claim["version"])
+        return record if record and record["idempotency_key"] == idempotency_key else None
 
     def register(
         self, files: dict[str, bytes], lineage: dict[str, Any], idempotency_key: str, actor: str | None = None
     ) -> tuple[dict, bool]:
-        """Store a new version; returns (record, created).
+        """Store the version of a run; returns (record, created).
 
-        If a version with the same idempotency key exists (a rerun of the same logical date on the same
-        data and params), that version is returned and nothing is written.
+        A run (its idempotency key) has exactly one version: if any process registered it already, or is
+        registering it now, its version is returned (`created` False) and this call only finishes what
+        may be missing of it.
         """
-        if existing := self.find(idempotency_key):
-            return existing, False
         stored = {}
         for name, data in sorted(files.items()):
             digest = sha256_bytes(data)
@@ -88,13 +127,22 @@ class Registry:
             if not self.storage.exists(key):
                 self.storage.put_bytes(key, data)
             stored[name] = {"key": key, "sha256": digest, "size": len(data)}
-        version = max((r["version"] for r in self.versions()), default=0) + 1
+        claim_key = layout.registry_claim_key(self.model, idempotency_key)
+        actor = actor or getpass.getuser()
+        self._claim(claim_key, idempotency_key, actor)
         while True:
+            claim, token = self.storage.get_versioned(claim_key)
+            version = json.loads(claim)["version"]
+            if (existing := self._record(version)) is not None:
+                if existing["idempotency_key"] == idempotency_key:
+                    return existing, False
+                self._move_claim(claim_key, claim, token)  # another run took the number: take the next
+                continue
             record = {
                 "model": self.model,
                 "version": version,
                 "created_at": _now(),
-                "created_by": actor or getpass.getuser(),
+                "created_by": actor,
                 "idempotency_key": idempotency_key,
                 "files": stored,
                 **lineage,
@@ -104,10 +152,41 @@ class Registry:
                     self._version_key(version), json.dumps(record, indent=2), if_absent=True
                 )
             except KeyExists:
-                version += 1  # another writer took this number first
-                continue
-            self._audit("version_registered", version=version, actor=record["created_by"])
+                continue  # someone wrote this number first: look again whose it is
             return record, True
+
+    def _next_version(self) -> int:
+        keys = self.storage.list(layout.registry_versions_area(self.model))
+        return max((int(PurePosixPath(k).stem) for k in keys), default=0) + 1
+
+    def _claim(self, claim_key: str, idempotency_key: str, actor: str) -> None:
+        """Write the run's claim, naming the next free version number, unless it has one already."""
+        claim = {
+            "idempotency_key": idempotency_key,
+            "version": self._next_version(),
+            "at": _now(),
+            "by": actor,
+        }
+        with contextlib.suppress(KeyExists):  # the run is claimed already: its number stands
+            self.storage.put_text(claim_key, json.dumps(claim), if_absent=True)
+
+    def _move_claim(self, claim_key: str, claim: bytes, token: str) -> None:
+        moved = json.loads(claim) | {"version": self._next_version(), "moved_at": _now()}
+        try:
+            self.storage.put_if_match(claim_key, json.dumps(moved).encode(), token)
+        except PreconditionFailed:
+            time.sleep(0.01)  # another writer of this run moved it: read it again
+
+    def _record(self, version: int) -> dict | None:
+        try:
+            return json.loads(self.storage.get_text(self._version_key(version)))
+        except KeyNotFound:
+            return None
+
+    def _version_key(self, version: int) -> str:
+        return layout.registry_version_key(self.model, version)
+
+    # --- stored bytes ---------------------------------------------------------------------------------
 
     def read_file(self, ref: int | str, name: str) -> bytes:
         """The bytes of one file of a version, after checking them against the recorded sha256."""
@@ -117,10 +196,20 @@ class Registry:
         except KeyError:
             raise RegistryError(f"{self.model} version {record['version']} has no file {name!r}") from None
         what = f"{name!r} of {self.model} version {record['version']}"
-        return self.storage.get_verified(entry["key"], entry["sha256"], what)
+        return self.storage.get_verified(self.storage.key_of(entry["key"]), entry["sha256"], what)
 
-    def _version_key(self, version: int) -> str:
-        return layout.registry_version_key(self.model, version)
+    def verify(self, ref: int | str) -> dict[str, str]:
+        """Check every file of a version against its sha256: {file name: problem} (empty if all verify)."""
+        record = self.get(ref)
+        problems = {}
+        for name in sorted(record["files"]):
+            try:
+                self.read_file(record["version"], name)
+            except ChecksumMismatch as error:
+                problems[name] = f"sha256 {error.actual}, recorded {error.expected}"
+            except KeyNotFound as error:
+                problems[name] = f"missing: {error.uri}"
+        return problems
 
     # --- aliases and audit ----------------------------------------------------------------------------
 
@@ -136,35 +225,101 @@ class Registry:
         return by_version
 
     def alias(self, name: str) -> dict | None:
-        try:
-            return json.loads(self.storage.get_text(layout.registry_alias_key(self.model, name)))
-        except KeyNotFound:
-            return None
+        return self._alias_versioned(name)[0]
 
-    def set_alias(self, name: str, version: int, actor: str, reason: str) -> dict:
-        """Point `name` at `version`; every move is an audit event with who and why."""
+    def _alias_versioned(self, name: str) -> tuple[dict | None, str | None]:
+        try:
+            data, token = self.storage.get_versioned(layout.registry_alias_key(self.model, name))
+        except KeyNotFound:
+            return None, None
+        return json.loads(data), token
+
+    def set_alias(self, name: str, version: int, actor: str, reason: str, *, expected: int | None) -> dict:
+        """Move `name` from the version `expected` (None: the alias does not exist yet) to `version`.
+
+        Raises AliasMoved, and changes nothing, when the alias is not at `expected` any more. The move
+        and its audit event are one: the alias names the event (see the module docstring).
+        """
         self.get(version)  # refuse an alias to a version that does not exist
-        previous = self.alias(name)
-        if previous and previous["version"] == version:
-            return previous
-        entry = {"alias": name, "version": version, "set_at": _now(), "set_by": actor, "reason": reason}
-        self.storage.put_text(layout.registry_alias_key(self.model, name), json.dumps(entry, indent=2))
-        self._audit(
-            "alias_moved",
-            alias=name,
-            version=version,
-            previous_version=previous["version"] if previous else None,
-            actor=actor,
-            reason=reason,
-        )
+        current, token = self._alias_versioned(name)
+        found = current["version"] if current else None
+        if found != expected:
+            raise AliasMoved(self.model, name, expected, found)
+        if found == version:
+            return current
+        at = clock.now()
+        event_id = f"{clock.stamp(at)}-{uuid.uuid4().hex[:8]}"
+        event = {
+            "event": "alias_moved",
+            "id": event_id,
+            "model": self.model,
+            "at": at.isoformat(timespec="milliseconds"),
+            "alias": name,
+            "version": version,
+            "previous_version": found,
+            "previous_event": current.get("event") if current else None,
+            "actor": actor,
+            "reason": reason,
+        }
+        key = layout.registry_audit_key(self.model, *event_id.split("-", 1))
+        self.storage.put_text(key, json.dumps(event), if_absent=True)
+        entry = {
+            "alias": name,
+            "version": version,
+            "set_at": event["at"],
+            "set_by": actor,
+            "reason": reason,
+            "previous_version": found,
+            "event": event_id,
+        }
+        try:
+            self.storage.put_if_match(
+                layout.registry_alias_key(self.model, name), json.dumps(entry, indent=2).encode(), token
+            )
+        except PreconditionFailed:
+            moved = self.alias(name)
+            raise AliasMoved(self.model, name, expected, moved["version"] if moved else None) from None
         return entry
 
-    def audit_log(self) -> list[dict]:
-        keys = self.storage.list(layout.registry_audit_area(self.model))
-        return [json.loads(self.storage.get_text(k)) for k in keys]
+    def alias_history(self, name: str, events: dict[str, dict] | None = None) -> list[dict]:
+        """The moves of one alias, oldest first: the chain of events the alias names."""
+        events = self._events() if events is None else events
+        chain, event_id = [], (self.alias(name) or {}).get("event")
+        while event_id and event_id in events and len(chain) <= len(events):
+            chain.append(events[event_id])
+            event_id = events[event_id].get("previous_event")
+        return chain[::-1]
 
-    def _audit(self, event: str, **details: Any) -> None:
-        at = clock.now()
-        entry = {"event": event, "model": self.model, "at": at.isoformat(timespec="milliseconds"), **details}
-        key = layout.registry_audit_key(self.model, clock.stamp(at), uuid.uuid4().hex[:8])
-        self.storage.put_text(key, json.dumps(entry), if_absent=True)
+    def audit_log(self) -> list[dict]:
+        """Every version registered, every alias move and every other event (deployment moves, approvals),
+        oldest first. An alias event counts only if its alias chain names it (a lost race's does not)."""
+        entries = self._audit_entries()
+        events = self._events(entries)
+        moves = [e for name in self.aliases() for e in self.alias_history(name, events)]
+        moves += [e for e in entries if e.get("event") != "alias_moved"]
+        registered = [
+            {
+                "event": "version_registered",
+                "model": self.model,
+                "at": r["created_at"],
+                "version": r["version"],
+                "actor": r.get("created_by"),
+            }
+            for r in self.versions()
+        ]
+        return sorted(registered + moves, key=lambda e: (e["at"], e["event"] != "version_registered"))
+
+    def orphan_events(self) -> list[dict]:
+        """Events written by moves that lost their compare-and-swap or died before it: not in the log."""
+        events = self._events()
+        logged = {e["id"] for name in self.aliases() for e in self.alias_history(name, events)}
+        return [e for i, e in sorted(events.items()) if i not in logged]
+
+    def _audit_entries(self) -> list[dict]:
+        area = layout.registry_audit_area(self.model)
+        return [json.loads(self.storage.get_text(key)) for key in self.storage.list(area)]
+
+    def _events(self, entries: list[dict] | None = None) -> dict[str, dict]:
+        """The alias events by id."""
+        entries = self._audit_entries() if entries is None else entries
+        return {e["id"]: e for e in entries if e.get("event") == "alias_moved" and "id" in e}

@@ -6,7 +6,9 @@ import hashlib
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
+from urllib.parse import urlparse
 
+from retrainer.core import layout
 from retrainer.core.errors import Rejected
 
 
@@ -76,11 +78,25 @@ class Storage(ABC):
         return f"{self.root_uri.rstrip('/')}/{key.lstrip('/')}"
 
     def key_of(self, uri: str) -> str:
-        """The key of a URI under this root (the inverse of `uri`)."""
+        """The key a record names: a key as it is, a URI under this root (the inverse of `uri`), or a URI
+        under another root that this one was copied from (a root moved elsewhere still reads back).
+
+        For a foreign URI the key starts at one of the storage areas (`layout.AREAS`); of several
+        candidates, the longest that exists here wins.
+        """
+        if "://" not in uri:
+            return uri.lstrip("/")
         prefix = self.root_uri.rstrip("/") + "/"
-        if not uri.startswith(prefix):
-            raise StorageError(f"{uri} is not under the storage root {self.root_uri}")
-        return uri[len(prefix) :]
+        if uri.startswith(prefix):
+            return uri[len(prefix) :]
+        parts = urlparse(uri).path.strip("/").split("/")
+        candidates = ["/".join(parts[i:]) for i, part in enumerate(parts[:-1]) if part in layout.AREAS]
+        for candidate in candidates:
+            if self.exists(candidate):
+                return candidate
+        if candidates:
+            return candidates[0]
+        raise StorageError(f"{uri} is neither under the storage root {self.root_uri} nor a storage key")
 
     @abstractmethod
     def put_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from retrainer.storage import faults
 from retrainer.storage.base import (
     KeyExists,
     KeyNotFound,
@@ -58,12 +59,14 @@ class LocalStorage(Storage):
                     os.link(tmp, target)  # atomic create-only: fails if the name exists
                 except FileExistsError:
                     raise KeyExists(self.uri(key)) from None
+        faults.after_write(key)
         return self.uri(key)
 
     def put_file(self, key: str, path: str | os.PathLike[str]) -> str:
         with self._staged(key) as (tmp, target):
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
+        faults.after_write(key)
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:

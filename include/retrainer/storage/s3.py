@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from retrainer.storage import faults
 from retrainer.storage.base import KeyExists, KeyNotFound, PreconditionFailed, Storage
+
+# Files above this size move in parts, several at once, through boto3's transfer manager: streamed from
+# and to disk, never whole in memory, and past the 5 GB limit of a single PUT.
+PART_BYTES = 64 * 2**20
 
 # What S3 (and MinIO) answer when a conditional write loses.
 LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict"}
@@ -26,6 +34,32 @@ class S3Storage(Storage):
         key = key.lstrip("/")
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    @staticmethod
+    def _transfer():
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(
+            multipart_threshold=PART_BYTES, multipart_chunksize=PART_BYTES, max_concurrency=4
+        )
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> str:
+        # A multipart upload becomes visible only when it completes: readers never see a part.
+        self.client.upload_file(os.fspath(path), self.bucket, self._object_key(key), Config=self._transfer())
+        return self.uri(key)
+
+    def download(self, key: str, path: str | os.PathLike[str]) -> Path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:  # the transfer manager writes a temporary file and renames it when the download is whole
+            self.client.download_file(
+                self.bucket, self._object_key(key), os.fspath(target), Config=self._transfer()
+            )
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                raise KeyNotFound(self.uri(key)) from None
+            raise
+        return target
+
     def put_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> str:
         # A single PUT is atomic on S3: readers never see a partial object, so no temporary key is needed.
         extra = {"IfNoneMatch": "*"} if if_absent else {}
@@ -35,6 +69,7 @@ class S3Storage(Storage):
             if error.response.get("Error", {}).get("Code") in LOST_RACE:
                 raise KeyExists(self.uri(key)) from None
             raise
+        faults.after_write(key)
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:
@@ -86,4 +121,5 @@ class S3Storage(Storage):
             if code in LOST_RACE or (expected is not None and code in {"NoSuchKey", "404"}):
                 raise PreconditionFailed(self.uri(key), expected) from None
             raise
+        faults.after_write(key)
         return response["ETag"]

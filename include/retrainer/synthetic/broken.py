@@ -137,6 +137,24 @@ def _constant_feature(
     return frame.assign(device_risk_score=0.5)  # the risk service was down and a default filled in
 
 
+def _constant_int_feature(
+    frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay
+) -> pd.DataFrame:
+    # the velocity service was down and its counter defaulted to 0: a constant of integer type
+    return frame.assign(tx_count_1h=np.zeros(len(frame), dtype=frame["tx_count_1h"].dtype))
+
+
+def _label_shuffle(
+    frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay
+) -> pd.DataFrame:
+    # labels joined on the wrong key: the fraud rate holds, the link to the transaction is gone
+    order = rng.permutation(len(frame))
+    return frame.assign(
+        is_fraud=frame["is_fraud"].to_numpy()[order],
+        label_available_at=frame["label_available_at"].to_numpy()[order],
+    )
+
+
 def _mixed_time_zones(
     frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay
 ) -> pd.DataFrame:
@@ -193,6 +211,7 @@ ROW_KINDS = {
     "future_timestamps": _future_timestamps,
     "stale_window": _stale_window,
     "constant_feature": _constant_feature,
+    "constant_int_feature": _constant_int_feature,
     "mixed_time_zones": _mixed_time_zones,
     "duplicate_batch": _duplicate_batch,
 }
@@ -203,6 +222,9 @@ FILE_KINDS = {
     "header_only": _header_only,
     "empty_file": _empty_file,
 }
+# Kinds that pass the data contract: only their labels are wrong, which shows when the labels mature (the
+# label check of `evaluation.label_signal`), not in the batch itself.
+LABEL_KINDS = {"label_shuffle": _label_shuffle}
 BROKEN_KINDS = {**ROW_KINDS, **FILE_KINDS}
 
 
@@ -210,6 +232,9 @@ def break_batch(
     frame: pd.DataFrame, kind: str, rng: np.random.Generator, day: date, clean_day: CleanDay
 ) -> pd.DataFrame:
     """`frame` (the day's transactions) broken the way `kind` names; file kinds leave it as it is."""
+    if kind in LABEL_KINDS:
+        return LABEL_KINDS[kind](frame, rng, day, clean_day)
     if kind not in BROKEN_KINDS:
-        raise ValueError(f"unknown broken-batch kind {kind!r}; choose from {sorted(BROKEN_KINDS)}")
+        kinds = sorted([*BROKEN_KINDS, *LABEL_KINDS])
+        raise ValueError(f"unknown broken-batch kind {kind!r}; choose from {kinds}")
     return ROW_KINDS[kind](frame, rng, day, clean_day) if kind in ROW_KINDS else frame

@@ -5,6 +5,7 @@ and returns a small JSON-able dict for XCom: URIs and numbers, never data frames
     task        stage function
     extract     retrainer.data.extract.extract_batch
     validate    retrainer.data.validate.validate_batch
+    check_labels    retrainer.evaluation.label_signal.screen_matured_batches
     train       retrainer.training.train.train_run
     evaluate    retrainer.evaluation.evaluate.evaluate_run
     register    retrainer.registry.register.register_run
@@ -17,25 +18,66 @@ here); its body is the `approval_body` that `register` returns.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from retrainer.core import layout
+from retrainer.core import clock
+from retrainer.core.clock import data_interval, run_window
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.deployment.approval import decide as decide_approval
 from retrainer.deployment.approval import needs_approval, summary_markdown
 from retrainer.evaluation.evaluate import evaluate_run
-from retrainer.registry.register import register_run
+from retrainer.evaluation.label_signal import screen_matured_batches
+from retrainer.registry.register import asset_event, register_run, trigger_of
 from retrainer.tasks.context import Context
 from retrainer.training.train import train_run
 
+Moment = datetime | str | None
 
-def extract(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
-    """Extract the window ending at the logical date into a batch; returns its manifest."""
+
+@dataclass(frozen=True)
+class Run:
+    """What a task needs of its DAG run: the data interval, the run's id, and when it was due. Airflow's
+    DagRun has these attributes, so the DAG passes `dag_run` itself; the CLI and tests build a Run."""
+
+    data_interval_start: Moment = None
+    data_interval_end: Moment = None
+    run_id: str | None = None
+    run_after: Moment = None
+
+
+def _interval(run: Any) -> tuple[datetime, datetime]:
+    """The run's week: its data interval, or for a run Airflow gave none (drift-triggered) the last complete
+    week before it was due (`core.clock.data_interval`)."""
+    return data_interval(run.data_interval_start, run.data_interval_end, run.run_id, run.run_after)
+
+
+def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None) -> bool:
+    """True once `data.late_files_hours` have passed since the run's week ended (its last files may land
+    after midnight). A manual or drift-triggered run covers a week long ended: true at once."""
     ctx = Context.load(dag_params)
-    return extract_batch(ctx.source, ctx.storage, ctx.model, as_of, ctx.params["data"]["extract_window_days"])
+    _, end = _interval(run)
+    return clock.now() >= end + timedelta(hours=ctx.params["data"]["late_files_hours"])
+
+
+def extract(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
+    """Extract the run's data interval (or, with `extract_window_days`, that many days before its end) into
+    a batch keyed by the interval's end; returns its manifest."""
+    ctx = Context.load(dag_params)
+    data = ctx.params["data"]
+    start, end = run_window(*_interval(run), data["extract_window_days"])
+    return extract_batch(
+        ctx.source,
+        ctx.storage,
+        ctx.model,
+        start,
+        end,
+        missing_days=data["missing_days"],
+        first_day=data["start_date"],
+    )
 
 
 def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
@@ -51,10 +93,19 @@ def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dic
     }
 
 
-def train(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
-    """Run the DVC pipeline on the training window; returns the run manifest's URI and headline numbers."""
+def check_labels(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
+    """Judge the matured labels of the training window's batches with the champion; a batch whose labels
+    carry no signal is quarantined before training. Returns what was judged and quarantined."""
     ctx = Context.load(dag_params)
-    manifest = train_run(ctx.settings, ctx.storage, ctx.params, as_of)
+    return screen_matured_batches(ctx.storage, ctx.params, _interval(run)[1])
+
+
+def train(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
+    """Run the DVC pipeline on the training window ending at the interval's end; returns the run manifest's
+    URI and headline numbers."""
+    ctx = Context.load(dag_params)
+    _, end = _interval(run)
+    manifest = train_run(ctx.settings, ctx.storage, ctx.params, end)
     return {
         "run_manifest_uri": manifest["manifest_uri"],
         "data_hash": manifest["data_hash"],
@@ -74,15 +125,19 @@ def register(
     gates_uri: str,
     airflow_run_id: str | None = None,
     dag_params: dict[str, Any] | None = None,
+    run_type: Any = None,
+    asset_events: Any = None,
 ) -> dict:
-    """Register the gated challenger with its lineage; returns the version, its aliases, the URI of its
-    record (the registered-model Asset event carries it) and the approval form's Markdown body."""
+    """Register the gated challenger with its lineage, including why the run happened (its run type and
+    the drift evidence of the asset events that triggered it); returns the version, its aliases, the
+    `extra` of the registered-model Asset event (`asset_event`: model, version, URI of the version record)
+    and the approval form's Markdown body."""
     ctx = Context.load(dag_params)
-    registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id)
-    version = registered["version"]
+    trigger = trigger_of(run_type, asset_events)
+    registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id, trigger)
     return registered | {
-        "record_uri": ctx.storage.uri(layout.registry_version_key(registered["model"], version)),
-        "approval_body": summary_markdown(ctx.registry, version),
+        "asset_event": asset_event(registered),
+        "approval_body": summary_markdown(ctx.registry, registered["version"]),
     }
 
 

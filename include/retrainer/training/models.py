@@ -36,8 +36,13 @@ def train_xgboost(
         "seed": seed,
         **({"nthread": nthread} if nthread else {}),
     }
-    train = xgb.DMatrix(x_train, label=y_train, feature_names=names)
-    valid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names)
+    if booster_params.get("tree_method", "hist") == "hist":
+        # The histogram method reads quantized features: QuantileDMatrix builds them without a float copy.
+        train = xgb.QuantileDMatrix(x_train, label=y_train, feature_names=names)
+        valid = xgb.QuantileDMatrix(x_valid, label=y_valid, feature_names=names, ref=train)
+    else:
+        train = xgb.DMatrix(x_train, label=y_train, feature_names=names)
+        valid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names)
     booster = xgb.train(
         booster_params,
         train,

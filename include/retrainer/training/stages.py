@@ -14,6 +14,7 @@ from retrainer.core import artifacts
 from retrainer.core.errors import ConfigError
 from retrainer.training import features
 from retrainer.training.models import LinearBaseline, train_xgboost
+from retrainer.training.window import rows_in_window, window_bounds_of
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -23,16 +24,18 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[str, Any]) -> dict:
-    """Validated batches -> point-in-time labelled rows -> train/valid/holdout Parquet files."""
+    """The training window's rows -> point-in-time labelled rows -> train/valid/holdout Parquet files."""
     as_of = params.get("run", {}).get("as_of")
     if not as_of:
         raise ConfigError("run.as_of is not set: point-in-time labels need the run's logical date")
     files = sorted(Path(batches_dir).glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"no validated batches in {batches_dir}")
-    # Batches of overlapping windows repeat transactions; the newest batch (last by key) wins.
+    # Rows by event time within the training window, each id once (train assembles the window so already;
+    # holding it here too keeps the stage right on any inputs).
     frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    frame = frame.drop_duplicates(subset=params["model"]["id_column"], keep="last")
+    start, end = window_bounds_of(params, as_of)
+    frame = rows_in_window(frame, start, end, params)
     labelled, report = features.label_as_of(frame, as_of, params)
     parts = features.time_split(labelled, params)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -40,6 +43,7 @@ def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[st
         part.to_parquet(out_dir / f"{name}.parquet", index=False)
     label = params["model"]["label"]
     report["batches"] = [f.name for f in files]
+    report["window"] = {"start": start.isoformat(), "end": end.isoformat(), "rows": len(frame)}
     report["splits"] = {
         name: {"rows": len(part), "frauds": int(part[label].sum())} for name, part in parts.items()
     }

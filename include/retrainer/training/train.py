@@ -1,5 +1,6 @@
-"""Train: run the DVC pipeline (`dvc.yaml`) on the validated batches of the training window in a workspace
-of its own, push data and models to the DVC remote, and publish the run's artifacts under the storage root.
+"""Train: run the DVC pipeline (`dvc.yaml`) on the training window (the rows of the validated batches whose
+event time lies in it, each once, read from checked bytes: `training.window`) in a workspace of its own, push
+data and models to the DVC remote, and publish the run's artifacts under the storage root.
 """
 
 from __future__ import annotations
@@ -11,28 +12,29 @@ from typing import Any
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.settings import Settings
-from retrainer.data.catalogue import validated_batches
 from retrainer.storage import Storage, sha256_file
+from retrainer.training.window import assemble_window
 from retrainer.training.workspace import TrainingError, dvc, prepare_workspace, read_lock_hashes
 
 
 def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_of: datetime | str) -> dict:
-    """Run the DVC pipeline on the validated batches of the training window and publish the results.
+    """Run the DVC pipeline on the training window ending at `as_of` (the run's interval end) and publish
+    the results.
 
-    Returns the run manifest: the URIs and sha256 of every published file, the data hash from `dvc.lock`
-    and the metrics, small enough for XCom.
+    The window is assembled from checked bytes before DVC sees it: a batch whose bytes differ from what its
+    validation judged stops the run with storage.ChecksumMismatch (a verdict, not retried). Returns the run
+    manifest: the URIs and sha256 of every published file, the window and the sha256 of every batch it was
+    read from, the data hash from `dvc.lock` and the metrics, small enough for XCom.
     """
     model = params["model"]["name"]
     key = run_key(as_of)
-    days = params["data"]["training_window_days"]
-    batches = validated_batches(storage, model, as_of, days)
-    if not batches:
-        raise TrainingError(f"no validated batches of {model} in the {days} days before {key}")
     params = {**params, "run": {**params.get("run", {}), "as_of": as_utc(as_of).isoformat()}}
     workspace = prepare_workspace(settings, params, key)
-    for manifest in batches:
-        batch_key = layout.batch_file_key(model, manifest["run_key"])
-        storage.download(batch_key, workspace / artifacts.BATCHES_DIR / f"{manifest['run_key']}.parquet")
+    window = assemble_window(storage, model, as_of, params, workspace / artifacts.WINDOW)
+    if not window["rows"]:
+        raise TrainingError(
+            f"no validated rows of {model} in the training window {window['start']} .. {window['end']}"
+        )
     dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR)
     dvc(workspace, "repro", "--quiet")
     dvc(workspace, "push", "--quiet")
@@ -48,7 +50,8 @@ def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_o
         "run_key": key,
         "as_of": params["run"]["as_of"],
         "workspace": str(workspace),
-        "batches": [m["manifest_uri"] for m in batches],
+        "batches": window["batches"],
+        "window": {k: window[k] for k in ("start", "end", "rows", "sha256")},
         "data_hash": lock_hashes[artifacts.BATCHES_DIR],
         "files": files,
         "metrics": json.loads((workspace / artifacts.METRICS).read_text()),

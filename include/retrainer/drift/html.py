@@ -1,0 +1,189 @@
+"""The drift report for people: one self-contained HTML page rendered from the JSON report alone
+(verdict, ranked root cause, per-feature table, reference-vs-current plots as inline SVG, no CDN)."""
+
+from __future__ import annotations
+
+import io
+import re
+from html import escape
+from typing import Any
+
+# The plots' own namespace declarations and metadata are the only URLs matplotlib writes; inline SVG in
+# HTML needs neither, so the page holds no URL at all and renders the same offline, years later.
+_SVG_NOISE = re.compile(r'<metadata>.*?</metadata>|\s+xmlns(:\w+)?="[^"]*"', re.DOTALL)
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool | int):
+        return str(value)
+    return f"{value:.{digits}f}" if abs(value) >= 10**-digits or value == 0 else f"{value:.2e}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        f'<tr class="{escape(css)}">' + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+        for row, css in zip(rows, classes or [""] * len(rows), strict=True)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _feature_rows(data: dict) -> tuple[list[list[str]], list[str]]:
+    rows, classes = [], []
+    for f in data["features"]:
+        test = f.get("test")
+        distance = f["distance"]
+        rows.append(
+            [
+                str(f["rank"]),
+                f"<b>{escape(f['feature'])}</b>" if f["verdict"] == "drift" else escape(f["feature"]),
+                f["kind"],
+                escape(f["verdict"]),
+                _num(f["psi"]),
+                _pct(f["contribution"]),
+                f"{escape(distance['name'])} {_num(distance['value'])}",
+                "–" if not test else f"{test['name']} {_num(test['p_adjusted'])}",
+                _pct(f["missing_share"]["current"]),
+                _pct(f["unseen"]["share"]) if "unseen" in f else "–",
+                escape(", ".join(f["exceeds"])) or "–",
+            ]
+        )
+        classes.append("drift" if f["verdict"] == "drift" else "")
+    return rows, classes
+
+
+def _svg(fig) -> str:
+    from matplotlib import pyplot as plt
+
+    buffer = io.StringIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})  # no timestamp: same data, same page
+    plt.close(fig)
+    text = buffer.getvalue()
+    return _SVG_NOISE.sub("", text[text.index("<svg") :])
+
+
+def figures(plots: dict) -> dict[str, str]:
+    """Reference vs current distribution of each plotted feature, {feature: svg}."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: render to text only
+    from matplotlib import pyplot as plt
+
+    svgs = {}
+    with plt.rc_context({"svg.hashsalt": "retrainer-drift", "svg.fonttype": "path"}):
+        for name, plot in plots.items():
+            fig, ax = plt.subplots(figsize=(5.6, 3.4))
+            if plot["kind"] == "histogram":
+                edges = plot["edges"]
+                for side, style in (("reference", {"alpha": 0.45}), ("current", {"alpha": 0.45})):
+                    ax.stairs(plot[side], edges, fill=True, label=side, **style)
+                ax.set(xlabel=name, ylabel="density")
+            else:
+                labels = plot["labels"]
+                keep = [i for i, _ in enumerate(labels) if plot["reference"][i] or plot["current"][i]]
+                x = range(len(keep))
+                ax.bar([i - 0.2 for i in x], [plot["reference"][i] for i in keep], 0.4, label="reference")
+                ax.bar([i + 0.2 for i in x], [plot["current"][i] for i in keep], 0.4, label="current")
+                ax.set_xticks(list(x), [labels[i] for i in keep], rotation=45, ha="right")
+                ax.set(ylabel="share of rows")
+            ax.set_title(f"{name}: reference vs current")
+            ax.legend()
+            svgs[name] = _svg(fig)
+    return svgs
+
+
+def _part_summary(report: dict) -> str:
+    items = []
+    if prediction := report.get("prediction"):
+        rate = prediction.get("alert_rate", {})
+        current, holdout = rate.get("current", {}).get("rate"), rate.get("holdout", {}).get("rate")
+        limits = prediction["thresholds"]
+        items.append(
+            f"<li>Prediction drift: <b>{escape(prediction['verdict'])}</b> (score PSI "
+            f"{_num(prediction.get('psi'))}, threshold {_num(limits['psi'])}; alert rate {_pct(current)} vs "
+            f"holdout {_pct(holdout)}, ratio {_num(rate.get('ratio'))}, allowed "
+            f"x{_num(limits['max_alert_rate_ratio'])})</li>"
+        )
+    if performance := report.get("performance"):
+        items.append(
+            f"<li>Performance (matured labels by {escape(performance['as_of'])}): "
+            f"<b>{escape(performance['verdict'])}</b> (PR-AUC {_num(performance['pr_auc'])} vs holdout "
+            f"{_num(performance['holdout_pr_auc'])}, allowed drop {_num(performance['max_pr_auc_drop'])}; "
+            f"{performance['positives']} positives of {performance['rows']['matured']} matured rows, "
+            f"at least {performance['min_positives']} needed)</li>"
+        )
+    if persistence := report.get("persistence"):
+        confirmed = "confirmed" if persistence["confirmed"] else "not confirmed"
+        items.append(
+            f"<li>Persistence: drifted {persistence['streak']} run(s) in a row, "
+            f"{persistence['required']} required: <b>{confirmed}</b></li>"
+        )
+    return f"<ul>{''.join(items)}</ul>" if items else ""
+
+
+def render_html(report: dict, title: str | None = None) -> str:
+    """One self-contained HTML page for a `drift_check` report (or a bare `data_drift` report)."""
+    data = report.get("data", report)
+    verdict = report.get("verdict", data["verdict"])
+    title = title or f"Drift report{' ' + report['run'] if report.get('run') else ''}"
+    cause = data["root_cause"]
+    by_name = {f["feature"]: f for f in data["features"]}
+    cause_items = "".join(
+        f"<li><b>{escape(name)}</b>: PSI {_num(by_name[name]['psi'])} "
+        f"({_pct(by_name[name]['contribution'])} of the total), {escape(by_name[name]['distance']['name'])} "
+        f"{_num(by_name[name]['distance']['value'])}</li>"
+        for name in cause
+    )
+    rows, classes = _feature_rows(data)
+    header = [
+        "rank",
+        "feature",
+        "kind",
+        "verdict",
+        "PSI",
+        "share of PSI",
+        "distance",
+        "test (BH-adjusted p)",
+        "missing",
+        "unseen",
+        "over threshold",
+    ]
+    thresholds = ", ".join(f"{escape(k)} ≥ {_num(v)}" for k, v in data["thresholds"].items())
+    tests = data["tests"]
+    plots = "\n".join(
+        f'<figure aria-label="{escape(name)}">{svg}</figure>' for name, svg in figures(data["plots"]).items()
+    )
+    as_of = f" · as of {escape(report['as_of'])}" if report.get("as_of") else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 80rem; margin: 2rem auto; padding: 0 1rem; }}
+table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; }}
+th {{ background: #f4f4f4; }}
+tr.drift td {{ background: #fdecea; }}
+figure {{ display: inline-block; margin: 0.5rem; }}
+</style></head>
+<body>
+<h1>{escape(title)}</h1>
+<p>Verdict: <b>{escape(verdict)}</b>{as_of} · reference {data["rows"]["reference"]} rows,
+current {data["rows"]["current"]} rows</p>
+{_part_summary(report)}
+<h2>Root cause</h2>
+{f"<ol>{cause_items}</ol>" if cause else "<p>No feature drifted.</p>"}
+<h2>Features</h2>
+<p>Drift when an effect size reaches its threshold ({thresholds}). Tests run only where the smaller side
+has at most {tests["max_rows_for_tests"]} rows ({tests["features_tested"]} feature(s) here); their p-values
+are {escape(tests["correction"])}-adjusted and must also be below {_num(tests["alpha"])}.</p>
+{_table(header, rows, classes)}
+<h2>Distributions of the top features</h2>
+{plots}
+</body></html>
+"""

@@ -1,0 +1,209 @@
+"""Monitor: hold the latest transactions against the champion's training reference (data drift), its
+scores against its own holdout scores (prediction drift), and its matured labels against its holdout figure
+(concept drift); store the drift report, and say whether the evidence should start a retraining."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from retrainer.core import artifacts, layout
+from retrainer.core.clock import as_utc, run_key
+from retrainer.drift import CONFIRMED, drift_check, render_html
+from retrainer.registry.aliases import CHAMPION
+from retrainer.registry.store import Registry
+from retrainer.sources.partitions import days_overlapping, partition_key, read_partition
+from retrainer.storage import KeyNotFound, Storage
+from retrainer.training import features
+from retrainer.training.models import load_xgboost, score_xgboost
+from retrainer.training.train import read_run, read_run_file
+
+log = logging.getLogger(__name__)
+
+
+def read_days(source: Storage, start: datetime, end: datetime, event_time: str) -> pd.DataFrame:
+    """The source's rows with event time in [start, end), from the daily partitions that overlap it."""
+    frames = []
+    for day in days_overlapping(start, end):
+        try:
+            frame = read_partition(source.get_bytes(partition_key(day)))
+        except KeyNotFound:
+            continue  # a missing day: the monitor judges what arrived; extract names missing days
+        moment = pd.to_datetime(frame[event_time], utc=True)
+        frames.append(frame.loc[(moment >= start) & (moment < end)])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _earlier_reports(storage: Storage, model: str, key: str) -> list[dict]:
+    """The reports of earlier monitor runs, oldest first."""
+    keys = [k for k in storage.list(layout.monitoring_area(model)) if k.endswith(f"/{layout.DRIFT_REPORT}")]
+    reports = [json.loads(storage.get_text(k)) for k in keys]
+    return sorted((r for r in reports if (r.get("run") or "") < key), key=lambda r: r["run"])
+
+
+def _last_retraining(registry: Registry, earlier: list[dict]) -> datetime | None:
+    """When a retraining last happened or was asked for: the logical date of the newest registered
+    version, or of the latest monitor run that signalled one (its retraining may still be running), so a
+    burst of drift starts one retraining."""
+    moments = [as_utc(v["as_of"]) for v in registry.versions()]
+    moments += [as_utc(r["as_of"]) for r in earlier if r.get("trigger", {}).get("retrain")]
+    return max(moments, default=None)
+
+
+def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of: datetime | str) -> dict:
+    """One monitor run for the logical date `as_of`; returns where its report is and whether to retrain.
+
+    `trigger` is true only when drift is confirmed (it persisted for `drift.consecutive_runs` runs) and
+    the last retraining is older than `monitoring.cooldown_days`; a confirmed drift inside the cool-down
+    is recorded in the report as suppressed. Without a champion there is nothing to monitor.
+    """
+    model, cols, settings = params["model"]["name"], params["model"], params["monitoring"]
+    key, end = run_key(as_of), as_utc(as_of)
+    registry = Registry(storage, model)
+    if registry.alias(CHAMPION) is None:
+        return {
+            "run": key,
+            "verdict": "no champion",
+            "confirmed": False,
+            "trigger": False,
+            "report_uri": None,
+        }
+    record = registry.get(CHAMPION)
+    booster = load_xgboost(registry.read_file(CHAMPION, artifacts.MODEL_FILE))
+    champion_features = record["params"]["features"]
+    names = [*champion_features["numeric"], *champion_features["categorical"]]
+
+    def score(frame: pd.DataFrame):
+        return score_xgboost(booster, features.build_matrix(frame, champion_features))
+
+    # The training reference: the champion's own validation and holdout rows, as published by its run.
+    run = read_run(storage, record["run_manifest_uri"])
+    reference = pd.concat(
+        [
+            pd.read_parquet(io.BytesIO(read_run_file(storage, run, artifacts.prepared(s))))
+            for s in ("valid", "holdout")
+        ],
+        ignore_index=True,
+    )
+    holdout = pd.read_parquet(io.BytesIO(read_run_file(storage, run, artifacts.prepared("holdout"))))
+    current = read_days(source, end - timedelta(days=settings["window_days"]), end, cols["event_time"])
+    trained_until = as_utc(record["as_of"])
+    lookback = read_days(
+        source,
+        max(trained_until, end - timedelta(days=settings["labels_lookback_days"])),
+        end,
+        cols["event_time"],
+    )
+    labelled = lookback.assign(score=score(lookback)) if len(lookback) else None
+    earlier = _earlier_reports(storage, model, key)
+    report = drift_check(
+        reference[names],
+        current[names],
+        settings["drift"],
+        features=names,
+        categorical=list(champion_features["categorical"]),
+        holdout_scores=score(holdout),
+        current_scores=score(current),
+        decision_threshold=record["decision"]["threshold"],
+        labelled=labelled,
+        holdout_pr_auc=record["metrics"]["challenger"]["pr_auc"],
+        as_of=end,
+        label_columns=("score", cols["label"], cols["label_time"]),
+        history=[r["summary"] for r in earlier],
+        run=key,
+    )
+    last = _last_retraining(registry, earlier)
+    cooling = last is not None and end - last < timedelta(days=settings["cooldown_days"])
+    trigger = report["verdict"] == CONFIRMED and not cooling
+    report["champion_version"] = record["version"]
+    report["rows"] = {"reference": len(reference), "current": len(current), "labelled": len(lookback)}
+    report["trigger"] = {
+        "retrain": trigger,
+        "last_retraining": last and last.isoformat(),
+        "cooldown_days": settings["cooldown_days"],
+        "suppressed": report["verdict"] == CONFIRMED and cooling,
+    }
+    report_uri = storage.put_text(layout.monitoring_file_key(model, key), json.dumps(report, indent=2))
+    page_uri = storage.put_text(
+        layout.monitoring_file_key(model, key, layout.DRIFT_PAGE),
+        render_html(report, f"Drift: {model} {key}"),
+    )
+    log.info("drift %s for %s (champion v%s): %s", report["verdict"], key, record["version"], page_uri)
+    if report["trigger"]["suppressed"]:
+        log.info(
+            "confirmed drift inside the %s-day cool-down after %s: no retraining",
+            settings["cooldown_days"],
+            last,
+        )
+    return {
+        "run": key,
+        "model": model,
+        "verdict": report["verdict"],
+        "confirmed": report["confirmed"],
+        "trigger": trigger,
+        "report_uri": report_uri,
+        "page_uri": page_uri,
+        "evidence": (found := evidence(report, report_uri, page_uri)),
+        "alert": alert_text(model, found),
+    }
+
+
+def evidence(report: dict, report_uri: str, page_uri: str) -> dict:
+    """What the drift Asset event and the alert carry: what moved, by how much, against which threshold."""
+    data = report["data"]
+    by_feature = {f["feature"]: f for f in data.get("features", [])}
+    return {
+        "run": report["run"],
+        "verdict": report["verdict"],
+        "kinds": report["kinds"],
+        "champion_version": report.get("champion_version"),
+        "features": [
+            {
+                "feature": name,
+                "psi": by_feature[name]["psi"],
+                "distance": by_feature[name]["distance"].get("value"),
+                "distance_name": by_feature[name]["distance"].get("name"),
+                "contribution": by_feature[name].get("contribution"),
+            }
+            for name in report["root_cause"][:5]
+            if name in by_feature
+        ],
+        "prediction": {k: report.get("prediction", {}).get(k) for k in ("verdict", "psi", "alert_rate")},
+        "performance": {
+            k: report.get("performance", {}).get(k) for k in ("verdict", "pr_auc", "holdout_pr_auc")
+        },
+        "thresholds": {
+            k: report["config"].get(k) for k in ("psi_threshold", "wasserstein_threshold", "js_threshold")
+        },
+        "report_uri": report_uri,
+        "page_uri": page_uri,
+    }
+
+
+def alert_text(model: str, found: dict) -> str:
+    """One paragraph for a person: what moved, by how much, against which threshold, and the report."""
+    thresholds = found["thresholds"]
+    moved = [
+        f"{f['feature']} (PSI {f['psi']:.3f} vs {thresholds['psi_threshold']}, "
+        f"{f['distance_name']} {f['distance']:.3f})"
+        if isinstance(f.get("distance"), float)
+        else f"{f['feature']} (PSI {f['psi']:.3f} vs {thresholds['psi_threshold']})"
+        for f in found["features"]
+    ]
+    parts = [f"{model}: {found['verdict']} on {found['run']} (champion v{found['champion_version']})"]
+    if moved:
+        parts.append("inputs moved: " + "; ".join(moved))
+    if found["prediction"].get("verdict") == "drift":
+        parts.append(f"scores moved: PSI {found['prediction']['psi']:.3f}")
+    if found["performance"].get("verdict") == "drift":
+        performance = found["performance"]
+        parts.append(
+            f"PR-AUC {performance['pr_auc']:.3f} on matured labels vs {performance['holdout_pr_auc']:.3f}"
+        )
+    parts.append(f"report: {found['page_uri']}")
+    return ". ".join(parts)

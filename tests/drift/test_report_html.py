@@ -1,0 +1,40 @@
+"""The HTML drift report renders offline (no URL at all, so no script or style from a CDN) and names
+the root cause."""
+
+from __future__ import annotations
+
+import re
+
+from retrainer.drift import drift_check, render_html
+from tests.drift.conftest import DECISION_THRESHOLD
+from tests.drift.generator import make_frame, model_scores
+
+
+def test_html_report_is_self_contained_and_names_the_top_feature(profile, holdout):
+    current = make_frame(30_000, seed=11, shift={"num_04": 1.5, "region": 1.0})
+    report = drift_check(
+        profile,
+        current,
+        holdout_scores=holdout["scores"],
+        current_scores=model_scores(current),
+        decision_threshold=DECISION_THRESHOLD,
+        run="2026-11-16T000000Z",
+    )
+    html = render_html(report)
+    top = report["root_cause"][0]
+    assert top == "num_04"
+    assert "http://" not in html and "https://" not in html
+    assert not re.search(r"<script|<link|@import|src=|url\((?!#)", html)  # url(#id): local clip paths
+    root_cause = html[html.index("<h2>Root cause</h2>") : html.index("<h2>Features</h2>")]
+    assert f"<b>{top}</b>" in root_cause and "region" in root_cause
+    plotted = re.findall(r'<figure aria-label="([^"]+)"><svg', html)
+    assert plotted == [f["feature"] for f in report["data"]["features"][:3]]
+    assert "drift, not yet persistent" in html
+    assert render_html(report) == html  # no timestamps or random ids: the same report, the same page
+
+
+def test_html_report_renders_a_bare_data_drift_report(reference):
+    from retrainer.drift import data_drift
+
+    html = render_html(data_drift(reference, make_frame(5_000, seed=12)))
+    assert "No feature drifted." in html and html.count("<svg") == 3
