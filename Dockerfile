@@ -21,9 +21,11 @@ RUN pip install --no-cache-dir uv==0.13.9 \
  && uv pip install --python "$(command -v python)" --no-cache --no-deps -e /opt/retrainer \
  && uv pip check --python "$(command -v python)"
 
-# What the tasks read at run time: the data contract and the DVC pipeline with its params.
+# What the tasks (and the DAG files, at parse time) read: the model folders, their data contracts, the DVC
+# pipeline.
+COPY --chown=airflow:root models /opt/retrainer/models
 COPY --chown=airflow:root expectations /opt/retrainer/expectations
-COPY --chown=airflow:root dvc.yaml params.yaml /opt/retrainer/
+COPY --chown=airflow:root dvc.yaml /opt/retrainer/
 # Airflow's default DAG and plugin folders under AIRFLOW_HOME (/opt/airflow in the base image).
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins

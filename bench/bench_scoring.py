@@ -56,14 +56,14 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
 
-    from retrainer.core.params import load_params
+    from retrainer.core.models import load_model
     from retrainer.core.settings import Settings
     from retrainer.scoring.batch import score_frame
     from retrainer.scoring.models import Scorer
     from retrainer.synthetic.generator import GeneratorConfig, generate_day
     from retrainer.training.features import build_matrix
 
-    params = load_params(Settings.from_env().params_path)
+    params = load_model(Settings.from_env().project_dir, "fraud-xgb")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     champion = Scorer(1, _model(params, 1, args.rounds, args.train_rows), 0.1, params["features"])
     challenger = Scorer(2, _model(params, 2, args.rounds, args.train_rows), 0.1, params["features"])

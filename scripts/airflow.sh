@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Any Airflow CLI command against the demo's environment, e.g. `scripts/airflow.sh standalone` for the UI
-# or `scripts/airflow.sh dags list-runs retrain_fraud`.
+# or `scripts/airflow.sh dags list-runs retrain_fraud-xgb`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$ROOT/scripts/bootstrap.sh"

@@ -25,7 +25,7 @@ airflow db migrate > "$RETRAINER_VAR_DIR/airflow-db-migrate.log" 2>&1 \
   || { cat "$RETRAINER_VAR_DIR/airflow-db-migrate.log"; exit 1; }
 
 echo "==> Synthetic transactions: 70 days up to $LAST_DAY"
-retrainer generate --end "$LAST_DAY" --days 70
+retrainer generate --model fraud-xgb --end "$LAST_DAY" --days 70
 
 echo "==> Airflow (scheduler, API server, DAG processor) on http://localhost:$PORT, for this run"
 services_log="$RETRAINER_VAR_DIR/airflow-services.log"
@@ -41,15 +41,15 @@ trap stop_services EXIT
 # Through the REST API, as the UI's Trigger form does: the run's data interval is the week before the
 # logical date. The first run of a model backfills its whole training window (56 days); weekly runs
 # extract their week. A rerun of the demo clears the run, and it runs again.
-echo "==> retrain_fraud, run $RUN_ID for the week ending $DEMO_DATE (REST API)"
-python3 "$ROOT/scripts/run_dag.py" retrain_fraud "$RUN_ID" --logical-date "$DEMO_DATE" \
+echo "==> retrain_fraud-xgb, run $RUN_ID for the week ending $DEMO_DATE (REST API)"
+python3 "$ROOT/scripts/run_dag.py" retrain_fraud-xgb "$RUN_ID" --logical-date "$DEMO_DATE" \
   --conf '{"extract_window_days": 56}' --timeout 1200
 stop_services
 trap - EXIT
 
-echo "==> Model registry ($(retrainer registry list | wc -l) version(s))"
-retrainer registry list
-retrainer registry show champion --json | python3 -c "
+echo "==> Model registry of fraud-xgb ($(retrainer registry list --model fraud-xgb | wc -l) version(s))"
+retrainer registry list --model fraud-xgb
+retrainer registry show champion --model fraud-xgb --json | python3 -c "
 import collections, json, sys
 v = json.load(sys.stdin)
 print(f\"champion: {v['model']} version {v['version']} (data {v['data_hash']}, git {v['git']['commit']})\")
@@ -62,4 +62,4 @@ verdicts = collections.Counter(g.get('verdict') or ('passed' if g['passed'] else
 print('  gates: ' + ', '.join(f'{n} {verdict}' for verdict, n in verdicts.items()))
 print('  gate report: ' + v['run_manifest_uri'].rsplit('/', 1)[0] + '/report.html')
 "
-echo "==> The run in the Airflow UI: make airflow, then DAGs > retrain_fraud > $RUN_ID"
+echo "==> The run in the Airflow UI: make airflow, then DAGs > retrain_fraud-xgb > $RUN_ID"

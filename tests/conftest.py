@@ -82,6 +82,7 @@ def var_dir(tmp_path, monkeypatch) -> Path:
     """Point every retrainer setting at a fresh directory (storage, source, DVC cache and remote)."""
     var = tmp_path / "var"
     monkeypatch.setenv("RETRAINER_VAR_DIR", str(var))
+    monkeypatch.setenv("RETRAINER_MODEL", "fraud-xgb")  # commands without --model work on the fraud model
     for name in (
         "RETRAINER_STORAGE_ROOT",
         "RETRAINER_SOURCE_ROOT",
@@ -101,9 +102,9 @@ def settings(var_dir):
 
 @pytest.fixture
 def params():
-    from retrainer.core.params import load_params
+    from retrainer.core.models import load_model
 
-    return load_params(PROJECT_DIR / "params.yaml")
+    return load_model(PROJECT_DIR, "fraud-xgb")
 
 
 @pytest.fixture

@@ -60,14 +60,14 @@ def register(
                     "judged": True,
                     "delta": -0.012,
                     "challenger_roc_auc": 0.91,
-                    "frauds": 40,
+                    "positives": 40,
                 },
                 {
                     "slice": "channel=pos",
                     "judged": True,
                     "delta": 0.004,
                     "challenger_roc_auc": 0.95,
-                    "frauds": 80,
+                    "positives": 80,
                 },
             ]
         },

@@ -93,7 +93,7 @@ def test_the_image_holds_everything_the_runtime_reads():
     # Airflow's default DAG and plugin folders under the base image's AIRFLOW_HOME (/opt/airflow)
     assert copied["dags"] == "/opt/airflow/dags"
     assert copied["plugins"] == "/opt/airflow/plugins"
-    for name in ("include", "expectations", "dvc.yaml", "params.yaml", "pyproject.toml", "uv.lock"):
+    for name in ("include", "models", "expectations", "dvc.yaml", "pyproject.toml", "uv.lock"):
         assert copied.get(name) == f"{project}/{name}", f"the image lacks {name}"
     for name in copied:
         assert (PROJECT_DIR / name).exists(), name

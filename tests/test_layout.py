@@ -186,12 +186,12 @@ def test_each_dvc_stage_command_is_a_cli_stage_of_the_same_name():
 # Each DAG file and the module of its task entry points; every @task of the DAG is named in that module's
 # docstring table together with the stage function it calls.
 DAG_TASKS = {
-    "retrain_fraud": (
+    "retrain_models": (
         "retrain",
         {"extract", "validate", "check_labels", "train", "evaluate", "register", "route", "decide"},
     ),
-    "score_transactions": ("score", {"score", "monitor", "act"}),
-    "deploy_fraud": ("deploy", {"deploy"}),
+    "score_models": ("score", {"score", "monitor", "act"}),
+    "deploy_models": ("deploy", {"deploy"}),
 }
 
 

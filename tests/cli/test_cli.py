@@ -61,3 +61,13 @@ def test_registry_verify_names_the_file_that_does_not_verify(storage, capsys):
     assert main(["registry", "list", "--json"]) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["verified"] is False and set(listed["verify_problems"]) == {"model.ubj"}
+
+
+def test_registry_list_without_a_model_lists_every_model(var_dir, monkeypatch, capsys):
+    monkeypatch.delenv("RETRAINER_MODEL")
+    assert main(["registry", "list"]) == 0
+    assert capsys.readouterr().out == "ato-xgb:\n(no version yet)\nfraud-xgb:\n(no version yet)\n"
+    assert main(["registry", "list", "--model", "ato-xgb", "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"
+    assert main(["quarantine", "list"]) == 1  # two models: which one?
+    assert "2 models are configured (ato-xgb, fraud-xgb" in capsys.readouterr().err

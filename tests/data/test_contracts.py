@@ -85,9 +85,9 @@ def history(tmp_path_factory, params):
 
 @pytest.fixture(scope="module")
 def params():
-    from retrainer.core.params import load_params
+    from retrainer.core.models import load_model
 
-    return load_params(PROJECT_DIR / "params.yaml")
+    return load_model(PROJECT_DIR, "fraud-xgb")
 
 
 def _check(kind, history, tmp_path, params):

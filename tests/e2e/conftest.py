@@ -19,17 +19,20 @@ from tests.conftest import PROJECT_DIR
 BIN = Path(sys.executable).parent
 
 
-def airflow_env(home: Path, var: Path) -> dict[str, str]:
+def airflow_env(home: Path, var: Path, project: Path = PROJECT_DIR) -> dict[str, str]:
+    """The environment of Airflow and `retrainer` for a project (its DAGs, model folders and suites)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RETRAINER_", "AWS_"))}
     env.update(
         AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(PROJECT_DIR / "dags"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(project / "dags"),
         AIRFLOW__CORE__PLUGINS_FOLDER=str(PROJECT_DIR / "plugins"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY="1",
         # LocalExecutor starts this many workers (32 by default): no more than the machine has.
         AIRFLOW__CORE__PARALLELISM=str(os.cpu_count() or 2),
         RETRAINER_VAR_DIR=str(var),
+        RETRAINER_PROJECT_DIR=str(project),
+        RETRAINER_MODEL="fraud-xgb",  # `retrainer` commands without --model; each DAG names its own model
         GX_ANALYTICS_ENABLED="False",
         DVC_NO_ANALYTICS="1",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -77,13 +80,14 @@ class DagRun:
 class Airflow:
     home: Path
     var: Path
+    project: Path = PROJECT_DIR  # a test may point it at a copy of the project with other model folders
 
     @property
     def env(self) -> dict[str, str]:
-        return airflow_env(self.home, self.var)
+        return airflow_env(self.home, self.var, self.project)
 
-    def retrainer(self, *args: str) -> str:
-        done = processes.run([str(BIN / "retrainer"), *args], env=self.env, timeout=300)
+    def retrainer(self, *args: str, env: dict | None = None) -> str:
+        done = processes.run([str(BIN / "retrainer"), *args], env=self.env | (env or {}), timeout=300)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

@@ -315,7 +315,7 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
         assert _status("POST", login, body={"username": "admin", "password": "wrong"}) == 401
         token = _request("POST", login, body={"username": "admin", "password": password})["access_token"]
         viewer = _request("POST", login, body={"username": "ada", "password": "viewer-" + password})
-        dag_url = f"{base}/api/v2/dags/retrain_fraud"
+        dag_url = f"{base}/api/v2/dags/retrain_fraud-xgb"
         wait(lambda: _request("GET", dag_url, token), 180, "the DAG to be parsed")
 
         body = {"logical_date": "2026-11-16T00:00:00Z", "conf": {"extract_window_days": 56}}

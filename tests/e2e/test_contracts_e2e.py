@@ -53,7 +53,7 @@ def test_a_corrupt_source_file_is_quarantined_and_the_champion_stays(airflow):
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "7", "--rows-per-day", "300",
                       *_broken("corrupt_parquet", ["2026-11-12"]))  # fmt: skip
 
-    run = airflow.dags_test("retrain_fraud", LOGICAL_DATE)
+    run = airflow.dags_test("retrain_fraud-xgb", LOGICAL_DATE)
     reason = _assert_stopped_before_training(airflow, run, versions_before=1)
     assert "UnreadableSourceFile" in run.log and "date=2026-11-12/transactions.parquet" in run.log
     assert reason["stage"] == "extract"
@@ -71,7 +71,7 @@ def test_a_volume_drop_against_recent_batches_stops_the_run(airflow):
     airflow.retrainer("generate", "--start", "2026-11-09", "--end", "2026-11-15", "--rows-per-day", "300",
                       *_broken("volume_drop", WEEK))  # fmt: skip
 
-    run = airflow.dags_test("retrain_fraud", LOGICAL_DATE)
+    run = airflow.dags_test("retrain_fraud-xgb", LOGICAL_DATE)
     reason = _assert_stopped_before_training(airflow, run, versions_before=0)
     assert "BatchRejected" in run.log and "expect_table_row_count_to_be_between on table" in run.log
     failure = next(
@@ -88,7 +88,7 @@ def test_a_batch_in_mixed_time_zones_stops_the_run(airflow):
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "7", "--rows-per-day", "300",
                       *_broken("mixed_time_zones", ["2026-11-12", "2026-11-13"]))  # fmt: skip
 
-    run = airflow.dags_test("retrain_fraud", LOGICAL_DATE)
+    run = airflow.dags_test("retrain_fraud-xgb", LOGICAL_DATE)
     reason = _assert_stopped_before_training(airflow, run, versions_before=0)
     assert "expect_column_time_zone_to_be on column 'event_ts'" in run.log
     failure = next(f for f in reason["failures"] if f["expectation"] == "expect_column_time_zone_to_be")

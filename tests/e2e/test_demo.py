@@ -97,7 +97,7 @@ def test_the_demo_run_reads_in_the_airflow_ui_like_any_other(demo, tmp_path):
                 assert time.monotonic() < deadline, "the api-server did not start"
                 time.sleep(1)
         token = _get(f"{base}/auth/token")["access_token"]
-        run = _get(f"{base}/api/v2/dags/retrain_fraud/dagRuns/{RUN_ID}", token)
+        run = _get(f"{base}/api/v2/dags/retrain_fraud-xgb/dagRuns/{RUN_ID}", token)
         assert run["state"] == "success" and run["logical_date"].startswith("2026-11-16")
         took = datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])
         assert took.total_seconds() < 3600, f"the run's duration reads {took}"
@@ -107,7 +107,7 @@ def test_the_demo_run_reads_in_the_airflow_ui_like_any_other(demo, tmp_path):
         assert registered[-1]["extra"]["version"] == 1
         assert registered[-1]["extra"]["record_uri"].endswith("registry/fraud-xgb/versions/000001.json")
 
-        page = f"{base}/dags/retrain_fraud/runs/{RUN_ID}/tasks/validate"
+        page = f"{base}/dags/retrain_fraud-xgb/runs/{RUN_ID}/tasks/validate"
         png = PROJECT_DIR / "var" / "test-artifacts" / "demo-validate-log.png"
         png.parent.mkdir(parents=True, exist_ok=True)
         chromium = shutil.which("chromium")

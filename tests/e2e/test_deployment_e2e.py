@@ -66,12 +66,12 @@ class Api:
         return json.loads(value) if isinstance(value, str) else value
 
     def wait_for_approval(self, run_id: str) -> dict:
-        path = f"{self.run_path('retrain_fraud', run_id)}/taskInstances/approve"
+        path = f"{self.run_path('retrain_fraud-xgb', run_id)}/taskInstances/approve"
         wait(lambda: self("GET", path)["state"] == "awaiting_input", 600, f"{run_id} to await approval")
         return self("GET", f"{path}/-1/hitlDetails")
 
     def answer(self, run_id: str, option: str) -> dict:
-        path = f"{self.run_path('retrain_fraud', run_id)}/taskInstances/approve/-1/hitlDetails"
+        path = f"{self.run_path('retrain_fraud-xgb', run_id)}/taskInstances/approve/-1/hitlDetails"
         return self("PATCH", path, {"chosen_options": [option], "params_input": {}})
 
 
@@ -127,12 +127,12 @@ def airflow_server(tmp_path_factory, migrated_db):
         wait(lambda: urllib.request.urlopen(f"{base}/api/v2/version", timeout=5), 180, "the API server")
         with urllib.request.urlopen(f"{base}/auth/token", timeout=10) as response:
             api = Api(base, json.loads(response.read())["access_token"])
-        for dag_id in ("retrain_fraud", "score_transactions", "deploy_fraud"):
+        for dag_id in ("retrain_fraud-xgb", "score_fraud-xgb", "deploy_fraud-xgb"):
             wait(lambda d=dag_id: api("GET", f"/dags/{d}"), 180, f"{dag_id} to be parsed")
             api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
         airflow.retrainer("generate", "--end", "2026-10-04", "--days", "98")
-        first = api.trigger("retrain_fraud", "2026-09-07T00:00:00Z", FIRST_RUN)
-        tis = api.wait_run("retrain_fraud", first, log_path)
+        first = api.trigger("retrain_fraud-xgb", "2026-09-07T00:00:00Z", FIRST_RUN)
+        tis = api.wait_run("retrain_fraud-xgb", first, log_path)
         assert tis["approve"] == "skipped"  # the first model becomes champion without a form
         yield airflow, api, log_path
     finally:
@@ -159,9 +159,9 @@ def _scores(airflow, day: date) -> pd.DataFrame:
 
 def _score(api, log, day: date, conf: dict | None = None) -> dict:
     """Trigger the scoring run that scores `day`; returns its act task's result."""
-    run = api.trigger("score_transactions", f"{day + timedelta(days=1)}T00:00:00Z", conf)
-    api.wait_run("score_transactions", run, log)
-    return api.xcom("score_transactions", run, "act")
+    run = api.trigger("score_fraud-xgb", f"{day + timedelta(days=1)}T00:00:00Z", conf)
+    api.wait_run("score_fraud-xgb", run, log)
+    return api.xcom("score_fraud-xgb", run, "act")
 
 
 def _events(registry, name: str) -> list[dict]:
@@ -185,17 +185,17 @@ def _force_bad_challenger(registry) -> int:
 def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airflow_server):
     airflow, api, log = airflow_server
     storage, registry = _registry(airflow)
-    run = api.trigger("retrain_fraud", "2026-09-14T00:00:00Z")
+    run = api.trigger("retrain_fraud-xgb", "2026-09-14T00:00:00Z")
     form = api.wait_for_approval(run)
     assert form["options"] == ["Approve", "Reject", "Shadow first", "Canary"]
     assert (
         "vs champion v1" in form["body"] and "worst slice" in form["body"] and "report.html" in form["body"]
     )
     assert api.answer(run, "Canary")["chosen_options"] == ["Canary"]
-    api.wait_run("retrain_fraud", run, log)
-    registered = api.xcom("retrain_fraud", run, "register")
+    api.wait_run("retrain_fraud-xgb", run, log)
+    registered = api.xcom("retrain_fraud-xgb", run, "register")
     challenger = registered["version"]
-    decided = api.xcom("retrain_fraud", run, "decide")
+    decided = api.xcom("retrain_fraud-xgb", run, "decide")
     assert (decided["decision"], decided["mode"], decided["share"]) == ("Canary", "canary", 5)
     answered = _events(registry, "approval_answered")[-1]
     assert answered["option"] == "Canary" and answered["actor"] and answered["responded_at"]
@@ -226,8 +226,10 @@ def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airfl
 
     # a bad challenger forced past the gates, started as a canary through the deploy DAG (REST)
     bad = _force_bad_challenger(registry)
-    deploy = api.trigger("deploy_fraud", None, {"action": "canary", "version": bad, "reason": "test: forced"})
-    api.wait_run("deploy_fraud", deploy, log)
+    deploy = api.trigger(
+        "deploy_fraud-xgb", None, {"action": "canary", "version": bad, "reason": "test: forced"}
+    )
+    api.wait_run("deploy_fraud-xgb", deploy, log)
     acted = _score(api, log, days[4])
     assert acted["action"] == "rollback" and acted["mode"] == "champion", acted
     assert (_scores(airflow, days[4])["decided_by"] == bad).any()  # it did decide that day's canary share
@@ -239,8 +241,8 @@ def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airfl
     assert set(_scores(airflow, next_day)["decided_by"]) == {challenger}  # the champion decides again
 
     # blue-green's way back: one manual rollback restores the previous champion
-    back = api.trigger("deploy_fraud", None, {"action": "rollback", "reason": "test: back to v1"})
-    api.wait_run("deploy_fraud", back, log)
+    back = api.trigger("deploy_fraud-xgb", None, {"action": "rollback", "reason": "test: back to v1"})
+    api.wait_run("deploy_fraud-xgb", back, log)
     assert registry.alias("champion")["version"] == 1
     manual = _events(registry, "deployment_rolled_back")[-1]
     assert manual["reason"] == "test: back to v1" and manual["version"] == challenger
@@ -252,21 +254,21 @@ def test_reject_and_time_out_through_the_api_never_promote(airflow_server):
     airflow, api, log = airflow_server
     storage, registry = _registry(airflow)
     champion = registry.alias("champion")["version"]
-    run = api.trigger("retrain_fraud", "2026-09-21T00:00:00Z")
+    run = api.trigger("retrain_fraud-xgb", "2026-09-21T00:00:00Z")
     api.wait_for_approval(run)
     api.answer(run, "Reject")
-    api.wait_run("retrain_fraud", run, log)
-    rejected = api.xcom("retrain_fraud", run, "register")["version"]
-    assert api.xcom("retrain_fraud", run, "decide")["decision"] == "rejected"
+    api.wait_run("retrain_fraud-xgb", run, log)
+    rejected = api.xcom("retrain_fraud-xgb", run, "register")["version"]
+    assert api.xcom("retrain_fraud-xgb", run, "decide")["decision"] == "rejected"
     assert _events(registry, "approval_answered")[-1]["option"] == "Reject"
 
-    run = api.trigger("retrain_fraud", "2026-09-28T00:00:00Z")
+    run = api.trigger("retrain_fraud-xgb", "2026-09-28T00:00:00Z")
     api.wait_for_approval(run)
     started = time.monotonic()
-    tis = api.wait_run("retrain_fraud", run, log, timeout=APPROVAL_TIMEOUT + 300)
+    tis = api.wait_run("retrain_fraud-xgb", run, log, timeout=APPROVAL_TIMEOUT + 300)
     assert time.monotonic() - started >= APPROVAL_TIMEOUT * 0.8 and tis["decide"] == "success"
-    timed_out = api.xcom("retrain_fraud", run, "register")["version"]
-    assert api.xcom("retrain_fraud", run, "decide")["decision"] == "timed out"
+    timed_out = api.xcom("retrain_fraud-xgb", run, "register")["version"]
+    assert api.xcom("retrain_fraud-xgb", run, "decide")["decision"] == "timed out"
     event = _events(registry, "approval_timed_out")[-1]
     assert event["version"] == timed_out and "nobody answered" in event["reason"]
 

@@ -1,6 +1,7 @@
-"""The drift monitor through real Airflow: a persistent shift in two features makes `monitor_fraud` post an
-alert to an HTTP receiver on 127.0.0.1 (Airflow's HttpNotifier) and emit the drift Asset event with the
-evidence, which queues a `retrain_fraud` run; a drift confirmed again inside the cool-down emits nothing."""
+"""The drift monitor through real Airflow: a persistent shift in two features makes `monitor_fraud-xgb` post
+an alert to an HTTP receiver on 127.0.0.1 (Airflow's HttpNotifier) and emit the drift Asset event with the
+evidence, which queues a `retrain_fraud-xgb` run; a drift confirmed again inside the cool-down emits
+nothing."""
 
 from __future__ import annotations
 
@@ -59,22 +60,22 @@ def _drift_events(airflow) -> list[dict]:
 def test_confirmed_drift_alerts_and_queues_one_retraining(airflow, receiver):
     url, alerts = receiver
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "70")
-    first = airflow.dags_test("retrain_fraud", "2026-11-16", {"extract_window_days": 56})
+    first = airflow.dags_test("retrain_fraud-xgb", "2026-11-16", {"extract_window_days": 56})
     assert first.state == "success", first.log[-3000:]
     airflow.retrainer("generate", "--start", "2026-11-16", "--end", "2026-11-26")
     from retrainer.storage import open_storage
 
     shift_features(open_storage(airflow.var / "source"), date(2026, 11, 23), date(2026, 11, 26))
     airflow.airflow("dags", "reserialize")
-    airflow.airflow("dags", "unpause", "retrain_fraud")  # a paused DAG would not be queued by the event
+    airflow.airflow("dags", "unpause", "retrain_fraud-xgb")  # a paused DAG would not be queued by the event
     env = {"AIRFLOW_CONN_RETRAINER_ALERTS": url}
 
     for day in ("2026-11-24", "2026-11-25"):  # drift, not yet persistent: no alert, no event
-        run = airflow.dags_test("monitor_fraud", day, extra_env=env)
+        run = airflow.dags_test("monitor_fraud-xgb", day, extra_env=env)
         assert run.state == "success", run.log[-3000:]
     assert alerts == [] and _drift_events(airflow) == []
 
-    confirmed = airflow.dags_test("monitor_fraud", "2026-11-26", extra_env=env)
+    confirmed = airflow.dags_test("monitor_fraud-xgb", "2026-11-26", extra_env=env)
     assert confirmed.state == "success", confirmed.log[-3000:]
     assert len(alerts) == 1, confirmed.log[-3000:]
     assert "drift confirmed" in alerts[0]["text"] and "ip_risk_score (PSI" in alerts[0]["text"]
@@ -82,9 +83,9 @@ def test_confirmed_drift_alerts_and_queues_one_retraining(airflow, receiver):
     (event,) = _drift_events(airflow)
     assert {f["feature"] for f in event["features"][:2]} == {"ip_risk_score", "minutes_since_last_tx"}
     assert event["report_uri"].endswith("monitoring/fraud-xgb/2026-11-26T000000Z/drift.json")
-    assert _db(airflow, "SELECT target_dag_id FROM asset_dag_run_queue") == [("retrain_fraud",)]
+    assert _db(airflow, "SELECT target_dag_id FROM asset_dag_run_queue") == [("retrain_fraud-xgb",)]
 
-    again = airflow.dags_test("monitor_fraud", "2026-11-27", extra_env=env)  # inside the cool-down
+    again = airflow.dags_test("monitor_fraud-xgb", "2026-11-27", extra_env=env)  # inside the cool-down
     assert again.state == "success", again.log[-3000:]
     assert len(_drift_events(airflow)) == 1, "a drift inside the cool-down emitted another event"
     assert "no retraining" in again.log

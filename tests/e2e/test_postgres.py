@@ -20,7 +20,7 @@ def test_retraining_runs_with_postgres_as_the_metadata_database(tmp_path, postgr
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "70")
 
-    run = airflow.dags_test("retrain_fraud", "2026-11-16", {"extract_window_days": 56}, extra_env=env)
+    run = airflow.dags_test("retrain_fraud-xgb", "2026-11-16", {"extract_window_days": 56}, extra_env=env)
     assert run.state == "success", run.log[-5000:]
     assert not (airflow.home / "airflow.db").exists()  # nothing fell back to SQLite
 
@@ -29,7 +29,7 @@ def test_retraining_runs_with_postgres_as_the_metadata_database(tmp_path, postgr
     connection = psycopg2.connect(postgres_url.replace("postgresql+psycopg2", "postgresql"))
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT state FROM dag_run WHERE dag_id = 'retrain_fraud'")
+            cursor.execute("SELECT state FROM dag_run WHERE dag_id = 'retrain_fraud-xgb'")
             assert cursor.fetchall() == [("success",)]
     finally:
         connection.close()

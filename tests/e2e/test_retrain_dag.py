@@ -13,7 +13,7 @@ FIRST_RUN = {"extract_window_days": 56}
 
 def test_weekly_run_registers_a_champion_whose_lineage_matches_dvc_lock(airflow):
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "70")
-    run = airflow.dags_test("retrain_fraud", LOGICAL_DATE, FIRST_RUN)
+    run = airflow.dags_test("retrain_fraud-xgb", LOGICAL_DATE, FIRST_RUN)
     assert run.state == "success", run.log[-5000:]
 
     versions = json.loads(airflow.retrainer("registry", "list", "--json"))
@@ -41,7 +41,7 @@ def test_weekly_run_registers_a_champion_whose_lineage_matches_dvc_lock(airflow)
     )
 
     # a rerun of the same logical date overwrites the same keys and adds no version
-    rerun = airflow.dags_test("retrain_fraud", LOGICAL_DATE, FIRST_RUN)
+    rerun = airflow.dags_test("retrain_fraud-xgb", LOGICAL_DATE, FIRST_RUN)
     assert rerun.state == "success", rerun.log[-5000:]
     assert len(json.loads(airflow.retrainer("registry", "list", "--json"))) == 1
 
@@ -58,7 +58,7 @@ def test_batch_missing_a_column_ends_in_quarantine_before_training(airflow):
         "missing_column",
         *[arg for d in range(9, 16) for arg in ("--broken-day", f"2026-11-{d:02d}")],
     )
-    run = airflow.dags_test("retrain_fraud", LOGICAL_DATE)
+    run = airflow.dags_test("retrain_fraud-xgb", LOGICAL_DATE)
     assert run.state == "failed"
     assert "BatchRejected" in run.log
     assert "expect_column_to_exist on column 'amount'" in run.log
@@ -94,10 +94,10 @@ def test_a_challenger_broken_on_one_region_stops_the_run_naming_the_slice(airflo
         "--drift-start",
         "2026-10-26",
     )
-    first = airflow.dags_test("retrain_fraud", LOGICAL_DATE, FIRST_RUN)
+    first = airflow.dags_test("retrain_fraud-xgb", LOGICAL_DATE, FIRST_RUN)
     assert first.state == "success", first.log[-5000:]
 
-    second = airflow.dags_test("retrain_fraud", "2026-11-23")
+    second = airflow.dags_test("retrain_fraud-xgb", "2026-11-23")
     assert second.state == "failed"
     assert "GateFailed" in second.log
     assert "min_slice_roc_auc [slice region=latam] FAILED" in second.log

@@ -80,15 +80,17 @@ def standalone(airflow):
 def test_a_run_triggered_through_the_rest_api_registers_a_champion_despite_a_killed_task(airflow, standalone):
     base, token = standalone
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "70")
-    _wait(lambda: _request("GET", f"{base}/api/v2/dags/retrain_fraud", token), 120, "the DAG to be parsed")
+    _wait(
+        lambda: _request("GET", f"{base}/api/v2/dags/retrain_fraud-xgb", token), 120, "the DAG to be parsed"
+    )
     run = _request(
         "POST",
-        f"{base}/api/v2/dags/retrain_fraud/dagRuns",
+        f"{base}/api/v2/dags/retrain_fraud-xgb/dagRuns",
         token,
         {"logical_date": "2026-11-16T00:00:00Z", "conf": {"extract_window_days": 56}},
     )
-    _request("PATCH", f"{base}/api/v2/dags/retrain_fraud", token, {"is_paused": False})
-    run_url = f"{base}/api/v2/dags/retrain_fraud/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
+    _request("PATCH", f"{base}/api/v2/dags/retrain_fraud-xgb", token, {"is_paused": False})
+    run_url = f"{base}/api/v2/dags/retrain_fraud-xgb/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
     state = _wait(
         lambda: (s := _request("GET", run_url, token)["state"]) in ("success", "failed") and s, 420, "the run"
     )

@@ -19,11 +19,11 @@ def _manifest(airflow, area: str, run: str) -> dict:
 
 def test_form_runs_cover_the_calendar_week_and_never_double_count_rows(airflow):
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "70")
-    first = airflow.dags_test("retrain_fraud", "2026-11-09", FIRST_RUN)
+    first = airflow.dags_test("retrain_fraud-xgb", "2026-11-09", FIRST_RUN)
     assert first.state == "success" and set(first.tasks) == TASKS, first.log[-3000:]
 
     # The form's logical date is "now": a Wednesday morning of the week after the one to train on.
-    form = airflow.dags_test("retrain_fraud", "2026-11-18T10:30:00+00:00")
+    form = airflow.dags_test("retrain_fraud-xgb", "2026-11-18T10:30:00+00:00")
     assert form.state == "success", form.log[-5000:]
     assert form.tasks == dict.fromkeys(TASKS, "success")
     assert form.data_interval == ("2026-11-09 00:00:00+00:00", "2026-11-16 00:00:00+00:00")  # Airflow's own
@@ -37,7 +37,7 @@ def test_form_runs_cover_the_calendar_week_and_never_double_count_rows(airflow):
     assert run["window"]["rows"] == 56 * 2000  # 8 weeks from two batches, each transaction once
 
     # Pressed again on Friday: the same week, the same keys, the same rows, no new version.
-    again = airflow.dags_test("retrain_fraud", "2026-11-20T15:00:00+00:00")
+    again = airflow.dags_test("retrain_fraud-xgb", "2026-11-20T15:00:00+00:00")
     assert again.state == "success" and again.tasks == dict.fromkeys(TASKS, "success")
     assert _manifest(airflow, "runs", "2026-11-16T000000Z")["data_hash"] == run["data_hash"]
     versions = json.loads(airflow.retrainer("registry", "list", "--json"))
@@ -47,7 +47,7 @@ def test_form_runs_cover_the_calendar_week_and_never_double_count_rows(airflow):
 def test_a_day_missing_from_the_source_stops_the_run_by_name(airflow):
     airflow.retrainer("generate", "--end", "2026-11-15", "--days", "7")
     (airflow.var / "source" / "date=2026-11-12" / "transactions.parquet").unlink()
-    run = airflow.dags_test("retrain_fraud", "2026-11-16")
+    run = airflow.dags_test("retrain_fraud-xgb", "2026-11-16")
     assert run.state == "failed"
     assert "MissingSourcePartition" in run.log and "2026-11-12" in run.log
     assert "Matched rule for MissingSourcePartition" in run.log  # a verdict: not retried
@@ -55,7 +55,7 @@ def test_a_day_missing_from_the_source_stops_the_run_by_name(airflow):
 
 
 def test_a_run_before_the_models_first_day_fails_by_name_instead_of_succeeding_empty(airflow):
-    run = airflow.dags_test("retrain_fraud", "2025-06-02")
+    run = airflow.dags_test("retrain_fraud-xgb", "2025-06-02")
     assert run.state == "failed"
     assert "BeforeModelStart" in run.log and "use a logical date on or after 2026-01-12" in run.log.replace(
         "Use", "use"

@@ -60,9 +60,9 @@ def _judge(challenger: Path, champion: Path, params: dict):
 
 @pytest.fixture(scope="module")
 def params():
-    from retrainer.core.params import load_params
+    from retrainer.core.models import load_model
 
-    params = load_params(PROJECT_DIR / "params.yaml")
+    params = load_model(PROJECT_DIR, "fraud-xgb")
     # One thread: on a shared 2-core machine XGBoost's two OpenMP threads wait on each other (measured
     # 1.9 s with one thread, 8 to 60 s with two while another process is busy).
     params["train"]["xgboost"]["n_jobs"] = 1

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from retrainer.core.errors import ConfigError
-from retrainer.core.params import load_params
+from retrainer.core.models import load_model
 from retrainer.evaluation.bootstrap import (
     Interval,
     _Ranked,
@@ -177,7 +177,7 @@ def test_a_slice_on_a_missing_column_names_the_column():
 
 
 def _params(**gates):
-    params = copy.deepcopy(load_params(PROJECT_DIR / "params.yaml"))
+    params = copy.deepcopy(load_model(PROJECT_DIR, "fraud-xgb"))
     params["gates"].update(gates)
     params["evaluate"]["bootstrap"]["resamples"] = 300
     return params
@@ -224,7 +224,7 @@ def test_a_slice_with_too_few_frauds_is_reported_not_judged():
     challenger = np.where(mea, -champion, champion)
     scores = {"challenger": challenger, "champion": champion}
     params = _params(champion_tolerance=0.1)
-    params["slices"]["min_frauds"] = int(y[mea].sum()) + 1
+    params["slices"]["min_positives"] = int(y[mea].sum()) + 1
     assessment = _assess(frame, y, scores, params)
     mea_gates = [g for g in assessment.gates if g.slice == "region=mea"]
     assert [g.verdict for g in mea_gates] == [INSUFFICIENT, INSUFFICIENT]

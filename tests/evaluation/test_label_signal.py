@@ -64,9 +64,9 @@ def weeks(tmp_path_factory, params_module):
 
 @pytest.fixture(scope="module")
 def params_module():
-    from retrainer.core.params import load_params
+    from retrainer.core.models import load_model
 
-    return load_params(PROJECT_DIR / "params.yaml")
+    return load_model(PROJECT_DIR, "fraud-xgb")
 
 
 def test_without_a_champion_nothing_is_judged(weeks, params_module):

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from retrainer.core.params import load_params
+from retrainer.core.models import load_model
 from retrainer.evaluation.gates import assess
 from retrainer.evaluation.report import render_html, render_markdown
 from retrainer.evaluation.slices import slice_masks
@@ -11,7 +11,7 @@ from tests.conftest import PROJECT_DIR
 
 
 def _assessment(champion: bool = True):
-    params = load_params(PROJECT_DIR / "params.yaml")
+    params = load_model(PROJECT_DIR, "fraud-xgb")
     params["evaluate"]["bootstrap"]["resamples"] = 200
     rng = np.random.default_rng(0)
     n = 6000

@@ -4,14 +4,14 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from retrainer.core.params import load_params
+from retrainer.core.models import load_model
 from retrainer.drift import drift_check
 from retrainer.synthetic import generate_day
 from tests.conftest import PROJECT_DIR
 
 
 def test_no_drift_no_alarm_over_20_seeds_of_the_generator():
-    params = load_params(PROJECT_DIR / "params.yaml")
+    params = load_model(PROJECT_DIR, "fraud-xgb")
     spec = params["features"]
     names = [*spec["numeric"], *spec["categorical"]]
     reference = pd.concat([generate_day(date(2026, 10, 1) + timedelta(days=d), 7) for d in range(14)])

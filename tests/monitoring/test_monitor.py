@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e  # a champion trained through the whole path (DVC) 
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory):
     """A champion registered on 2026-11-16, and the storage and source it lives in."""
-    from retrainer.core.params import load_params
+    from retrainer.core.models import load_model
     from retrainer.core.settings import Settings
     from retrainer.storage import open_storage
 
@@ -35,7 +35,7 @@ def champion(tmp_path_factory):
     retrain.validate(batch["manifest_uri"])
     trained = retrain.train(retrain.Run(*week("2026-11-16T00:00:00+00:00")))
     retrain.register(trained["run_manifest_uri"], retrain.evaluate(trained["run_manifest_uri"])["gates_uri"])
-    yield storage, source, load_params(settings.params_path)
+    yield storage, source, load_model(settings.project_dir, "fraud-xgb")
     mp.undo()
 
 

@@ -62,7 +62,7 @@ def test_registry_page_shows_versions_deployment_lineage_and_audit(storage, para
     assert "mode <b>canary</b>: champion <b>v1</b>, challenger <b>v2</b> deciding <b>5%</b>" in text
     assert "first &lt;model&gt;" in text  # escaped, never raw HTML from the registry
     assert "train.xgboost.max_depth" in text  # params diff against the champion
-    assert 'href="/dags/retrain_fraud/runs/manual__2026-11-02" target="_top"' in text
+    assert 'href="/dags/retrain_fraud-xgb/runs/manual__2026-11-02" target="_top"' in text
     assert 'href="versions/2/report.html?model=fraud-xgb"' in text
     assert "canary_started" in text
     assert client.get("/versions/2/report.html").text == "<h1>gate report 2</h1>"

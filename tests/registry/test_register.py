@@ -23,10 +23,10 @@ def test_a_drift_triggered_run_records_the_evidence_of_each_event():
         _Asset("retrainer://drift/fraud-xgb"): [
             _Event(
                 {"verdict": "drift confirmed", "features": [{"feature": "ip_risk_score"}]},
-                "monitor_fraud",
+                "monitor_fraud-xgb",
                 "r1",
             ),
-            _Event({"verdict": "drift confirmed"}, "monitor_fraud", "r2"),
+            _Event({"verdict": "drift confirmed"}, "monitor_fraud-xgb", "r2"),
         ]
     }
     trigger = trigger_of("asset_triggered", events)

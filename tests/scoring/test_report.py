@@ -33,7 +33,9 @@ def _run_days(registry, storage, source, params, days):
 
 @pytest.mark.parametrize("bad", [False, True], ids=["good", "bad"])
 def test_a_canary_is_judged_on_alert_rate_drift_errors_and_matured_labels(storage, source, params, bad):
-    params["deployment"]["monitor"]["min_frauds"] = 10  # a few small days hold fewer frauds than production
+    params["deployment"]["monitor"]["min_positives"] = (
+        10  # a few small days hold fewer frauds than production
+    )
     registry = Registry(storage, "fraud-xgb")
     _, challenger = champion_and_challenger(registry, params, bad=bad)
     days = write_days(source, 4, fraud_rate=0.02)
@@ -48,7 +50,7 @@ def test_a_canary_is_judged_on_alert_rate_drift_errors_and_matured_labels(storag
     reports = _run_days(registry, storage, source, params, days)
     last = reports[-1]
     assert 0 <= last["agreement"] <= 1 and last["challenger_error_rate"] == 0
-    assert last["performance"]["judged"] and last["performance"]["frauds"] >= 10
+    assert last["performance"]["judged"] and last["performance"]["positives"] >= 10
     assert json.loads(storage.get_text(layout.scores_file_key("fraud-xgb", last["day"], "report.json")))
     found = breaches(last, params["deployment"]["monitor"])
     if bad:

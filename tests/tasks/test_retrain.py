@@ -164,7 +164,7 @@ def test_an_impossible_gate_stops_the_run_and_keeps_the_champion(pipeline):
 
 def test_unknown_dag_param_is_refused():
     with pytest.raises(ConfigError, match="min_prauc"):
-        Context.load({"min_prauc": 0.5})
+        Context.load({"min_prauc": 0.5}, "fraud-xgb")
 
 
 def test_gate_report_is_stored_with_the_registry_version(pipeline):
@@ -216,7 +216,7 @@ def test_dvc_metrics_and_plots_compare_two_runs(pipeline, tmp_path):
     first, second = workspaces / "2026-11-16T000000Z", workspaces / "2026-11-23T000000Z"
     shown = json.loads(_dvc(second, "metrics", "show", "--json"))[""]["data"]["reports/metrics.json"]["data"]
     assert {"challenger", "baseline", "rule", "slices"} <= set(shown)
-    assert shown["slices"]["region=latam"]["frauds"] > 0 and shown["challenger"]["cost"]["total"] > 0
+    assert shown["slices"]["region=latam"]["positives"] > 0 and shown["challenger"]["cost"]["total"] > 0
 
     # `dvc metrics diff` and `dvc plots diff` compare git revisions: commit one run's pipeline files, then
     # put the other's in the working tree, as a reviewer would with two versions.
@@ -265,7 +265,9 @@ def test_a_week_waits_for_its_late_files_but_a_past_week_does_not():
     from datetime import UTC, datetime, timedelta
 
     ended_now = datetime.now(UTC).replace(microsecond=0)
-    assert not tasks.late_files_landed(tasks.Run(ended_now - timedelta(days=7), ended_now))
-    assert tasks.late_files_landed(tasks.Run(*week("2026-11-16T00:00:00+00:00")))
+    assert not tasks.late_files_landed(tasks.Run(ended_now - timedelta(days=7), ended_now), None, "fraud-xgb")
+    assert tasks.late_files_landed(tasks.Run(*week("2026-11-16T00:00:00+00:00")), None, "fraud-xgb")
     drift_triggered = tasks.Run(run_id="asset_triggered__x", run_after=ended_now)  # no data interval
-    assert tasks.late_files_landed(drift_triggered)  # its week ended at the last Monday 00:00
+    assert tasks.late_files_landed(
+        drift_triggered, None, "fraud-xgb"
+    )  # its week ended at the last Monday 00:00

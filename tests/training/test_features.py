@@ -32,7 +32,7 @@ def test_only_rows_with_final_labels_at_the_logical_date_are_kept(params):
     assert kept["transaction_id"].tolist() == ["t1", "t2"]
     assert report["rows_not_matured"] == 2
     assert report["rows_label_pending"] == 1
-    assert report["frauds_labelled"] == 1
+    assert report["positives_labelled"] == 1
 
 
 def test_split_is_in_event_time_order(params):
@@ -69,3 +69,29 @@ def test_matrix_follows_the_feature_names(params):
     assert (matrix[:, column] == (frame["channel"] == "ecom")).all()
     with pytest.raises(FeatureError, match="amount"):
         build_matrix(frame.drop(columns=["amount"]), params["features"])
+
+
+def test_labels_may_arrive_a_fixed_delay_after_the_event_instead_of_by_a_column(params):
+    """A source with no label-arrival column (`model.label_delay_days`): row 3's label, 30 days old, is
+    final after a 21-day delay even though the column (dropped here) would have said it was pending."""
+    model = {k: v for k, v in params["model"].items() if k != "label_time"} | {"label_delay_days": 21}
+    frame = _rows(params).drop(columns=["label_available_at"])
+    kept, report = label_as_of(frame, AS_OF, params | {"model": model})
+    assert kept["transaction_id"].tolist() == ["t1", "t2", "t3"]
+    assert report["rows_label_pending"] == 0
+
+
+def test_without_a_validation_split_every_round_is_kept(params):
+    """`split.valid_fraction: 0`: the valid split is empty and XGBoost trains every round, no early stop."""
+    import numpy as np
+
+    from retrainer.training.models import train_xgboost
+
+    frame = pd.DataFrame({"event_ts": range(100), "is_fraud": [i % 5 == 0 for i in range(100)]})
+    parts = time_split(frame, params | {"split": {"valid_fraction": 0.0, "holdout_fraction": 0.2}})
+    assert [len(parts[n]) for n in ("train", "valid", "holdout")] == [80, 0, 20]
+    rng = np.random.default_rng(0)
+    x, y = rng.random((80, 3)), (rng.random(80) < 0.3).astype(int)
+    xgb = params["train"]["xgboost"] | {"n_estimators": 7, "early_stopping_rounds": None}
+    booster = train_xgboost(x, y, x[:0], y[:0], ["a", "b", "c"], xgb, 1)
+    assert booster.num_boosted_rounds() == 7

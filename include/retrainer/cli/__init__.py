@@ -8,6 +8,9 @@ import sys
 from datetime import date
 
 from retrainer.cli.commands import cmd_deploy, cmd_generate, cmd_quarantine, cmd_registry, cmd_stage, cmd_task
+from retrainer.cli.models import cmd_models, cmd_suite
+
+MODEL_HELP = "the model (a folder models/NAME/); default: RETRAINER_MODEL, or the only model configured"
 
 
 def _date(text: str) -> date:
@@ -17,8 +20,15 @@ def _date(text: str) -> date:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retrainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    model = argparse.ArgumentParser(add_help=False)  # every command that works on a model takes --model
+    model.add_argument("--model", help=MODEL_HELP)
 
-    gen = sub.add_parser("generate", help="write synthetic card transactions, one Parquet file per day")
+    gen = sub.add_parser(
+        "generate",
+        parents=[model],
+        help="write the model's synthetic source (source.synthetic: card transactions or account logins), "
+        "one Parquet file per day, under its source.prefix",
+    )
     gen.add_argument("--source", help="source root (default: RETRAINER_SOURCE_ROOT or var/source)")
     gen.add_argument("--start", type=_date, help="first day (default: --days before --end)")
     gen.add_argument("--end", type=_date, help="last day, inclusive (default: today)")
@@ -48,28 +58,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     reg = sub.add_parser("registry", help="look at the model registry")
     reg_sub = reg.add_subparsers(dest="action", required=True)
-    for action, text in (("list", "every version"), ("audit", "the audit log")):
-        p = reg_sub.add_parser(action, help=text)
+    for action, text in (
+        ("list", "every version (without --model: of every model)"),
+        ("audit", "the audit log"),
+    ):
+        p = reg_sub.add_parser(action, parents=[model], help=text)
         p.add_argument("--json", action="store_true")
-    show = reg_sub.add_parser("show", help="one version, by number or alias (champion, challenger)")
+    show = reg_sub.add_parser(
+        "show", parents=[model], help="one version, by number or alias (champion, challenger)"
+    )
     show.add_argument("ref")
     show.add_argument("--json", action="store_true")
     verify = reg_sub.add_parser(
-        "verify", help="check every file of a version (default: of every version) against its sha256"
+        "verify",
+        parents=[model],
+        help="check every file of a version (default: of every version) against its sha256",
     )
     verify.add_argument("ref", nargs="?", help="version number or alias (default: every version)")
     reg.set_defaults(func=cmd_registry)
 
     qua = sub.add_parser("quarantine", help="look at rejected batches, and release one after a fix")
     qua_sub = qua.add_subparsers(dest="action", required=True)
-    q_list = qua_sub.add_parser("list", help="every quarantined run, with the expectations it broke")
+    q_list = qua_sub.add_parser(
+        "list", parents=[model], help="every quarantined run, with the expectations it broke"
+    )
     q_list.add_argument("--json", action="store_true")
-    q_show = qua_sub.add_parser("show", help="the reason.json of one run (run key or logical date)")
+    q_show = qua_sub.add_parser(
+        "show", parents=[model], help="the reason.json of one run (run key or logical date)"
+    )
     q_show.add_argument("run")
     q_show.add_argument("--json", action="store_true")
-    qua_sub.add_parser("events", help="who quarantined and released what, when and why")
+    qua_sub.add_parser("events", parents=[model], help="who quarantined and released what, when and why")
     q_release = qua_sub.add_parser(
         "release",
+        parents=[model],
         help="validate a fixed batch again and move it back to batches/ (refused if it still fails)",
     )
     q_release.add_argument("run")
@@ -79,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dep = sub.add_parser("deploy", help="the deployment: status, and moves by hand (each one audited)")
     dep_sub = dep.add_subparsers(dest="action", required=True)
-    status = dep_sub.add_parser("status", help="mode, champion, challenger, share, since, last moves")
+    status = dep_sub.add_parser(
+        "status", parents=[model], help="mode, champion, challenger, share, since, last moves"
+    )
     status.add_argument("--json", action="store_true")
-    status.add_argument("--model", help="registry name (default: params.yaml model.name)")
     for action, text in (
         ("rollback", "drop the shadow/canary challenger, or bring the previous champion back"),
         ("promote", "make VERSION champion at once (blue-green)"),
@@ -89,15 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
         ("canary", "let VERSION decide the first ramp step's share of customers"),
         ("ramp", "move the canary to its next step now (past the last: champion)"),
     ):
-        p = dep_sub.add_parser(action, help=text)
+        p = dep_sub.add_parser(action, parents=[model], help=text)
         if action in ("promote", "shadow", "canary"):
             p.add_argument("version", type=int)
         p.add_argument("--reason", required=True, help="why, for the audit log")
         p.add_argument("--by", help="who (default: the current user)")
-        p.add_argument("--model", help="registry name (default: params.yaml model.name)")
     dep.set_defaults(func=cmd_deploy)
 
-    task = sub.add_parser("task", help="run one step of the retraining DAG by hand, outside Airflow")
+    task = sub.add_parser(
+        "task", parents=[model], help="run one step of the retraining DAG by hand, outside Airflow"
+    )
     task.add_argument(
         "task", choices=["extract", "validate", "check_labels", "train", "evaluate", "register"]
     )
@@ -111,6 +135,31 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--gates-uri", help="gate report URI (register)")
     task.add_argument("--params-json", help="DAG params as JSON, e.g. '{\"min_pr_auc\": 0.3}'")
     task.set_defaults(func=cmd_task)
+
+    models = sub.add_parser("models", help="the configured models (folders of models/)")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    models_sub.add_parser("list", help="every model: its DAGs, schedule, suite and source")
+    models_sub.add_parser(
+        "check",
+        help="check every model's params against the schema and its suite (exit 1 naming each problem)",
+    )
+    shown = models_sub.add_parser("show", parents=[model], help="a model's params, defaults merged in (YAML)")
+    shown.set_defaults(action="show")
+    models.set_defaults(func=cmd_models)
+
+    suite = sub.add_parser("suite", help="the model's expectation suite (its data contract)")
+    suite_sub = suite.add_subparsers(dest="action", required=True)
+    scaffold = suite_sub.add_parser(
+        "scaffold",
+        parents=[model],
+        help="profile a clean batch and add expectations for every column the params name that the suite "
+        "lacks (or, for a new suite, for every column), for review",
+    )
+    scaffold.add_argument(
+        "--as-of", required=True, help="the end of the clean week to profile, e.g. 2026-11-16"
+    )
+    scaffold.add_argument("--days", type=int, default=7, help="days of source before --as-of (default 7)")
+    suite.set_defaults(func=cmd_suite)
     return parser
 
 

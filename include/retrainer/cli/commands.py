@@ -40,8 +40,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
         broken=args.broken,
         broken_days=tuple(args.broken_day),
     )
-    source = args.source or Settings.from_env().source_root
-    uris = generate(open_storage(source), start, end, seed=args.seed, config=generator)
+    from retrainer.core.models import choose_model, load_model
+
+    settings = Settings.from_env()
+    # The source is written before a suite exists for it (`suite scaffold` profiles it): not checked here.
+    params = load_model(
+        settings.project_dir,
+        choose_model(settings.project_dir, args.model or settings.model),
+        check_suite=False,
+    )
+    source = args.source or settings.model_source_root(params)
+    kind = params["source"]["synthetic"]
+    uris = generate(open_storage(source), start, end, seed=args.seed, config=generator, kind=kind)
     print(
         f"wrote {len(uris)} daily partitions ({start} .. {end}, {args.rows_per_day} rows/day) under {source}"
     )
@@ -69,29 +79,53 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
+    from retrainer.core.models import model_names
     from retrainer.tasks.context import Context
 
-    registry = Context.load().registry
+    settings = Settings.from_env()
+    if args.action == "list" and not (args.model or settings.model):
+        names = model_names(settings.project_dir)  # every model, each under its name
+        if len(names) > 1:
+            listed = {
+                name: _rows(Context.load(model=name).registry, "list", None, args.json) for name in names
+            }
+            if args.json:
+                _print(listed, True)
+            for name, rows in {} if args.json else listed.items():
+                print(f"{name}:")
+                _print(rows or ["(no version yet)"], False)
+            return 0
+    return _registry(Context.load(model=args.model).registry, args)
+
+
+def _registry(registry, args: argparse.Namespace) -> int:
+    """One model's registry: list, show, audit or verify."""
     if args.action == "audit":
         events = registry.audit_log()
         _print(events if args.json else [_audit_line(e) for e in events], args.json)
         return 0
     if args.action == "verify":
         return _verify(registry, [args.ref] if args.ref else [r["version"] for r in registry.versions()])
-    by_version = registry.aliases_by_version()
-    records = registry.versions() if args.action == "list" else [registry.get(args.ref)]
-    rows = []
-    for record in records:
-        aliases = by_version.get(record["version"], [])
-        problems = registry.verify(record["version"])
-        if args.json:
-            rows.append({**record, "aliases": aliases, "verified": not problems, "verify_problems": problems})
-        else:
-            rows.append(f"{_summary(record, aliases)} {_verdict(problems)}")
+    rows = _rows(registry, args.action, getattr(args, "ref", None), args.json)
     if args.action == "show":
         rows = rows[0]
     _print(rows, args.json)
     return 0
+
+
+def _rows(registry, action: str, ref: str | None, as_json: bool) -> list:
+    """Every version (list) or one (show): a line each, or the record with its aliases and verification."""
+    by_version = registry.aliases_by_version()
+    records = registry.versions() if action == "list" else [registry.get(ref)]
+    rows = []
+    for record in records:
+        aliases = by_version.get(record["version"], [])
+        problems = registry.verify(record["version"])
+        if as_json:
+            rows.append({**record, "aliases": aliases, "verified": not problems, "verify_problems": problems})
+        else:
+            rows.append(f"{_summary(record, aliases)} {_verdict(problems)}")
+    return rows
 
 
 def _verdict(problems: dict[str, str]) -> str:
@@ -142,7 +176,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     from retrainer.data import quarantine
     from retrainer.tasks.context import Context
 
-    ctx = Context.load()
+    ctx = Context.load(model=args.model)
     storage, model = ctx.storage, ctx.model
     if args.action == "list":
         entries = quarantine.list_quarantined(storage, model)
@@ -192,8 +226,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from retrainer.registry.store import Registry
     from retrainer.tasks.context import Context
 
-    ctx = Context.load()
-    registry = Registry(ctx.storage, args.model or ctx.model)
+    ctx = Context.load(model=args.model)
+    registry = Registry(ctx.storage, ctx.model)
     if args.action == "status":
         state, _ = read(registry)
         if args.json:
@@ -229,20 +263,21 @@ def cmd_task(args: argparse.Namespace) -> int:
     from retrainer.tasks import retrain as tasks
 
     dag_params = json.loads(args.params_json) if args.params_json else None
+    model = args.model
     # A run's data interval: the week ending at --as-of unless --interval-start says otherwise.
     end = as_utc(args.as_of) if args.as_of else None
     start = as_utc(args.interval_start) if args.interval_start else end and end - timedelta(days=7)
     if args.task == "extract":
-        result = tasks.extract(tasks.Run(start, end), dag_params)
+        result = tasks.extract(tasks.Run(start, end), dag_params, model)
     elif args.task == "validate":
-        result = tasks.validate(args.uri, dag_params)
+        result = tasks.validate(args.uri, dag_params, model)
     elif args.task == "check_labels":
-        result = tasks.check_labels(tasks.Run(start, end), dag_params)
+        result = tasks.check_labels(tasks.Run(start, end), dag_params, model)
     elif args.task == "train":
-        result = tasks.train(tasks.Run(start, end), dag_params)
+        result = tasks.train(tasks.Run(start, end), dag_params, model)
     elif args.task == "evaluate":
-        result = tasks.evaluate(args.uri, dag_params)
+        result = tasks.evaluate(args.uri, dag_params, model)
     else:
-        result = tasks.register(args.uri, args.gates_uri, None, dag_params)
+        result = tasks.register(args.uri, args.gates_uri, None, dag_params, model=model)
     _print(result, True)
     return 0

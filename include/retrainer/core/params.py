@@ -1,4 +1,5 @@
-"""Every tunable number: `params.yaml`, and the DAG Params that override a few of its keys per run."""
+"""Every tunable number: a model's params (`core.models`), and the DAG Params that override a few of its
+keys per run."""
 
 from __future__ import annotations
 
@@ -33,6 +34,17 @@ def load_params(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise ConfigError(f"{path} must hold a mapping, found {type(params).__name__}")
     return params
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `base` with `override` merged in: mappings merge key by key, any other value replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def merge_params(params: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:

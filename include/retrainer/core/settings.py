@@ -2,6 +2,8 @@
 
 Deployment differences are environment variables, never code edits: the embedded default keeps everything
 under `var/` in the project; pointing `RETRAINER_STORAGE_ROOT` at `s3://bucket/prefix` moves it to S3.
+`RETRAINER_MODEL` names the model a command works on when it is not given (`--model`) and more than one
+model is configured under `models/`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Settings:
     dvc_remote: str
     dvc_cache_dir: Path
     work_dir: Path
+    model: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -34,11 +37,8 @@ class Settings:
             dvc_remote=env.get("RETRAINER_DVC_REMOTE", str(var / "dvc-remote")),
             dvc_cache_dir=Path(env.get("RETRAINER_DVC_CACHE_DIR", var / "dvc-cache")),
             work_dir=Path(env.get("RETRAINER_WORK_DIR", var / "work")),
+            model=env.get("RETRAINER_MODEL") or None,
         )
-
-    @property
-    def params_path(self) -> Path:
-        return self.project_dir / "params.yaml"
 
     @property
     def expectations_dir(self) -> Path:
@@ -47,3 +47,8 @@ class Settings:
     def suite_path(self, params: dict) -> Path:
         """The expectation suite a model's params name (`data.suite`)."""
         return self.expectations_dir / f"{params['data']['suite']}.json"
+
+    def model_source_root(self, params: dict) -> str:
+        """The root of a model's daily partitions: the source root, or its `source.prefix` under it."""
+        prefix = (params.get("source") or {}).get("prefix", "").strip("/")
+        return f"{self.source_root.rstrip('/')}/{prefix}" if prefix else self.source_root

@@ -242,8 +242,8 @@ def check_start(start: datetime, end: datetime, first_day: date | str | None) ->
         fits = first + (end - start)
         raise BeforeModelStart(
             f"the run's window {start.isoformat()} .. {end.isoformat()} begins before the model's first day "
-            f"of data, {first.date()} (data.start_date in params.yaml): nothing would be read. Use a logical "
-            f"date on or after {fits.date()} (run key {run_key(fits)})"
+            f"of data, {first.date()} (data.start_date in the model's params): nothing would be read. Use a "
+            f"logical date on or after {fits.date()} (run key {run_key(fits)})"
         )
 
 
@@ -256,6 +256,7 @@ def extract_batch(
     *,
     missing_days: str = "fail",
     first_day: date | str | None = None,
+    event_time: str = "event_ts",
 ) -> dict:
     """Write the batch of the window [start, end) and its manifest under the storage root, keyed by the
     window's end (`clock.run_key`); returns the manifest as a dict.
@@ -264,7 +265,8 @@ def extract_batch(
     files that cannot be read are copied to `quarantine/<model>/<run>/source/` with a `reason.json`, and
     UnreadableSourceFile (or IncompatibleSourceFiles) is raised; the source is left untouched. A window
     that begins before `first_day` is refused (BeforeModelStart); a missing day is MissingSourcePartition
-    unless `missing_days` is "warn", and then it is listed in the manifest.
+    unless `missing_days` is "warn", and then it is listed in the manifest. The window is cut on the
+    model's `event_time` column.
     """
     start, end = as_utc(start), as_utc(end)
     check_start(start, end, first_day)
@@ -274,7 +276,7 @@ def extract_batch(
         log.info("keeping the batch released from quarantine for %s: %s", key, released["released"])
         return released
     try:
-        frame, partitions, missing = read_window(source, start, end, missing_days=missing_days)
+        frame, partitions, missing = read_window(source, start, end, event_time, missing_days)
     except (UnreadableSourceFile, IncompatibleSourceFiles) as error:
         failures, keys = _source_failures(error, source)
         reason = {

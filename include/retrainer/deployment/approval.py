@@ -66,7 +66,7 @@ def summary_markdown(registry: Registry, version: int) -> str:
         delta = f", {worst['delta']:+.4f} vs champion" if worst.get("delta") is not None else ""
         lines.append(
             f"- **worst slice**: {worst['slice']} ROC-AUC {worst['challenger_roc_auc']:.4f}{delta} "
-            f"({worst['frauds']} frauds)"
+            f"({worst['positives']} {gates.get('positives', 'positives')})"
         )
     commit = (record.get("git") or {}).get("commit") or "-"
     lines += [

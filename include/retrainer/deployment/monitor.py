@@ -52,7 +52,7 @@ def breaches(report: dict, bounds: dict) -> list[str]:
         if mine is not None and theirs is not None and mine < theirs - bounds["pr_auc_tolerance"]:
             out.append(
                 f"PR-AUC of v{version} on {performance['rows']} matured rows "
-                f"({performance['frauds']} frauds) "
+                f"({performance['positives']} positives) "
                 f"{mine:.4f} below the champion's {theirs:.4f} by more than {bounds['pr_auc_tolerance']}"
             )
     return out

@@ -1,9 +1,16 @@
-"""Money: expected cost = missed fraud amount + review cost x alerts, the threshold that minimises it, and
-the cost curves of the report."""
+"""Money: expected cost = missed positives' amount + review cost x alerts, the threshold that minimises it,
+and the cost curves of the report."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+
+def amounts_of(frame: pd.DataFrame, column: str | None) -> np.ndarray:
+    """What missing each row costs: its `costs.amount_column`, or 1 each when the model names none (a
+    missed positive is then the unit of cost, and `review_cost` is counted in it)."""
+    return np.ones(len(frame)) if column is None else frame[column].to_numpy()
 
 
 def cost_curve(y: np.ndarray, scores: np.ndarray, amounts: np.ndarray, review_cost: float) -> dict:

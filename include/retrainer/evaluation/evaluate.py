@@ -14,7 +14,7 @@ import pandas as pd
 
 from retrainer.core import artifacts, layout
 from retrainer.evaluation import report as report_pages
-from retrainer.evaluation.costs import choose_threshold
+from retrainer.evaluation.costs import amounts_of, choose_threshold
 from retrainer.evaluation.gates import Assessment, GateFailed, assess
 from retrainer.evaluation.holdout import score_models
 from retrainer.evaluation.slices import slice_masks
@@ -57,7 +57,10 @@ def champion_on(
         frame = valid()
         costs = params["costs"]
         threshold = choose_threshold(
-            frame[params["model"]["label"]], score(frame), frame[costs["amount_column"]], costs["review_cost"]
+            frame[params["model"]["label"]],
+            score(frame),
+            amounts_of(frame, costs["amount_column"]),
+            costs["review_cost"],
         )
         source = "chosen on this run's validation split (its version stores none)"
     return Champion(record["version"], score(holdout), float(threshold), source)
@@ -78,7 +81,7 @@ def assess_challenger(
         scores[CHAMPION], thresholds[CHAMPION] = champion
     return assess(
         holdout[params["model"]["label"]].to_numpy(),
-        holdout[params["costs"]["amount_column"]].to_numpy(),
+        amounts_of(holdout, params["costs"]["amount_column"]),
         scores,
         thresholds,
         slice_masks(holdout, params["slices"]),

@@ -30,7 +30,7 @@ PASSED, FAILED, INSUFFICIENT = "passed", "failed", "insufficient data"
 class Gate:
     """One check of the challenger: its value, the threshold it is held to and the verdict.
 
-    `verdict` is passed, failed or "insufficient data" (a slice with too few frauds to judge: it neither
+    `verdict` is passed, failed or "insufficient data" (a slice with too few positives to judge: it neither
     passes nor fails, and the report says so). `slice` names the slice of a per-slice gate.
     """
 
@@ -83,14 +83,19 @@ def _floor(name: str, value: float, threshold: float) -> Gate:
     )
 
 
-def _beats(name: str, challenger: float, other: float, margin: float, what: str) -> Gate:
+# How the report names each metric.
+METRIC_NAMES = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC"}
+
+
+def _beats(name: str, challenger: float, other: float, margin: float, what: str, metric: str) -> Gate:
     delta = challenger - other
+    shown = METRIC_NAMES[metric]
     return Gate(
         name,
         delta,
         margin,
         _verdict(delta > margin),
-        f"PR-AUC {challenger:.4f} vs {what} {other:.4f}: margin {delta:+.4f} (must exceed {margin:+.4f})",
+        f"{shown} {challenger:.4f} vs {what} {other:.4f}: margin {delta:+.4f} (must exceed {margin:+.4f})",
     )
 
 
@@ -100,8 +105,13 @@ def evaluate_gates(
     non_regression: Interval | None,
     slices: list[dict],
     gates: dict[str, Any],
+    headline: str = HEADLINE,
+    slice_metric: str = SLICE_METRIC,
+    positives: str = "positives",
 ) -> list[Gate]:
-    """Every gate, passed or not, from metrics that all come from the same holdout.
+    """Every gate, passed or not, from metrics that all come from the same holdout. `headline` is the
+    metric of the floor, the baselines and the champion (`evaluate.metric`, PR-AUC by default) and
+    `slice_metric` that of the slices (`slices.metric`, ROC-AUC); `positives` names the rows labelled 1.
 
     - absolute floors: `min_pr_auc`, `min_recall_at_fpr`;
     - `beats_baseline` / `beats_rule`: PR-AUC margin over each entry of `baselines` (baseline, rule);
@@ -113,13 +123,15 @@ def evaluate_gates(
       holdout is asked for it).
     """
     results = [
-        _floor("min_pr_auc", challenger["pr_auc"], gates["min_pr_auc"]),
+        _floor("min_pr_auc", challenger[headline], gates["min_pr_auc"]),
         _floor("min_recall_at_fpr", challenger["recall_at_fpr"], gates["min_recall_at_fpr"]),
     ]
     margins = {BASELINE: "min_margin_over_baseline", RULE: "min_margin_over_rule"}
     for name, metrics in baselines.items():
         results.append(
-            _beats(f"beats_{name}", challenger["pr_auc"], metrics["pr_auc"], gates[margins[name]], name)
+            _beats(
+                f"beats_{name}", challenger[headline], metrics[headline], gates[margins[name]], name, headline
+            )
         )
     tolerance = gates["champion_tolerance"]
     if non_regression is None:
@@ -133,21 +145,23 @@ def evaluate_gates(
                 non_regression.low,
                 -tolerance,
                 _verdict(non_regression.low >= -tolerance),
-                f"PR-AUC challenger - champion {non_regression.describe()}: "
+                f"{METRIC_NAMES[headline]} challenger - champion {non_regression.describe()}: "
                 f"lower bound must be >= {-tolerance:+.4f}",
             )
         )
-    results.extend(_slice_gates(slices, gates))
+    results.extend(_slice_gates(slices, gates, slice_metric, positives))
     return results
 
 
-def _slice_gates(slices: list[dict], gates: dict[str, Any]) -> list[Gate]:
+def _slice_gates(slices: list[dict], gates: dict[str, Any], metric: str, positives: str) -> list[Gate]:
     floor, tolerance = gates["min_slice_roc_auc"], gates["slice_tolerance"]
+    shown = METRIC_NAMES[metric]
     results = []
     for row in slices:
-        name, value = row["slice"], row[f"{CHALLENGER}_{SLICE_METRIC}"]
+        name, value = row["slice"], row[f"{CHALLENGER}_{metric}"]
         if not row["judged"]:
-            why = f"{row['frauds']} frauds in {row['rows']} rows (fewer than {row['min_frauds']}): not judged"
+            count, least = row["positives"], row["min_positives"]
+            why = f"{count} {positives} in {row['rows']} rows (fewer than {least}): not judged"
             results.append(Gate("min_slice_roc_auc", value, floor, INSUFFICIENT, why, name))
             results.append(Gate("no_slice_regression", None, -tolerance, INSUFFICIENT, why, name))
             continue
@@ -157,7 +171,7 @@ def _slice_gates(slices: list[dict], gates: dict[str, Any]) -> list[Gate]:
                 value,
                 floor,
                 _verdict(value >= floor),
-                f"ROC-AUC {value:.4f} on {row['frauds']} frauds (threshold >= {floor:.4f})",
+                f"{shown} {value:.4f} on {row['positives']} {positives} (threshold >= {floor:.4f})",
                 name,
             )
         )
@@ -174,14 +188,14 @@ def _slice_gates(slices: list[dict], gates: dict[str, Any]) -> list[Gate]:
             )
             continue
         interval = Interval(row["delta"], row["delta_low"], row["delta_high"], row["confidence"])
-        champion = row[f"{CHAMPION}_{SLICE_METRIC}"]
+        champion = row[f"{CHAMPION}_{metric}"]
         results.append(
             Gate(
                 "no_slice_regression",
                 interval.high,
                 -tolerance,
                 _verdict(interval.high >= -tolerance),
-                f"ROC-AUC {value:.4f} vs champion {champion:.4f}: {interval.describe()} "
+                f"{shown} {value:.4f} vs champion {champion:.4f}: {interval.describe()} "
                 f"(fails when the whole interval lies below {-tolerance:+.4f})",
                 name,
             )
@@ -215,25 +229,28 @@ def assess(
 
     `scores`: holdout scores of `challenger`, `baseline`, `rule` and optionally `champion`; `thresholds`:
     each model's decision threshold, chosen on validation data (the champion's stored with its version);
-    `masks`: `slice_masks` of the holdout; `params`: params.yaml (evaluate, slices, costs, gates).
+    `masks`: `slice_masks` of the holdout; `params`: the model's params (evaluate, slices, costs, gates).
     """
     y = np.asarray(y)
     fpr_target = params["evaluate"]["fpr_target"]
     boot = params["evaluate"]["bootstrap"]
     confidence = boot["confidence"]
     review_cost = params["costs"]["review_cost"]
-    min_frauds = params["slices"]["min_frauds"]
+    min_positives = params["slices"]["min_positives"]
+    headline = params["evaluate"].get("metric", HEADLINE)
+    slice_metric = params["slices"].get("metric", SLICE_METRIC)
+    positives = params.get("model", {}).get("positives", "positives")
     has_champion = CHAMPION in scores
 
     metrics = {model: classification_metrics(y, s, fpr_target) for model, s in scores.items()}
-    judged = {name: m for name, m in masks.items() if y[m].sum() >= min_frauds and (y[m] == 0).any()}
+    judged = {name: m for name, m in masks.items() if y[m].sum() >= min_positives and (y[m] == 0).any()}
     slice_confidence = 1 - (1 - confidence) / max(len(judged), 1)  # Bonferroni over the judged slices
 
     non_regression = None
     intervals: dict[str, Interval] = {}
     if has_champion:
-        groups = {"all": (np.ones(len(y), dtype=bool), HEADLINE)}
-        groups |= {name: (mask, SLICE_METRIC) for name, mask in judged.items()}
+        groups = {"all": (np.ones(len(y), dtype=bool), headline)}
+        groups |= {name: (mask, slice_metric) for name, mask in judged.items()}
         distributions = paired_bootstrap(
             y, scores[CHALLENGER], scores[CHAMPION], groups, boot["resamples"], boot["seed"]
         )
@@ -246,7 +263,7 @@ def assess(
             intervals[name] = percentile_interval(estimate, distribution, level)
         non_regression = intervals.pop("all")
 
-    slices = slice_table(y, scores, masks, judged, intervals, min_frauds)
+    slices = slice_table(y, scores, masks, judged, intervals, min_positives)
     costs = {
         model: expected_cost(y, scores[model], amounts, thresholds[model], review_cost)
         for model in scores
@@ -258,25 +275,29 @@ def assess(
         non_regression,
         slices,
         params["gates"],
+        headline,
+        slice_metric,
+        positives,
     )
     report = {
         "passed": all(g.passed for g in gates),
-        "headline_metric": HEADLINE,
+        "headline_metric": headline,
+        "positives": positives,
         "fpr_target": fpr_target,
         "metrics": metrics,
         "non_regression": None
         if non_regression is None
         else asdict(non_regression)
         | {
-            "metric": HEADLINE,
+            "metric": headline,
             "difference": f"{CHALLENGER} - {CHAMPION}",
             "resamples": boot["resamples"],
             "seed": boot["seed"],
             "excludes_zero": non_regression.excludes_zero(),
         },
         "slices": {
-            "metric": SLICE_METRIC,
-            "min_frauds": min_frauds,
+            "metric": slice_metric,
+            "min_positives": min_positives,
             "confidence": slice_confidence,
             "rows": slices,
         },

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from retrainer.core import artifacts
-from retrainer.evaluation.costs import choose_threshold, cost_curve_rows, expected_cost
+from retrainer.evaluation.costs import amounts_of, choose_threshold, cost_curve_rows, expected_cost
 from retrainer.evaluation.metrics import (
     BASELINE,
     RULE,
@@ -60,14 +60,18 @@ def measure(
     label, amount = params["model"]["label"], params["costs"]["amount_column"]
     review_cost = params["costs"]["review_cost"]
     valid = pd.read_parquet(prepared_dir / "valid.parquet")
+    if valid.empty:  # no validation split (split.valid_fraction: 0): thresholds are chosen on train
+        valid = pd.read_parquet(prepared_dir / "train.parquet")
     holdout = pd.read_parquet(prepared_dir / "holdout.parquet")
-    y, amounts = holdout[label].to_numpy(), holdout[amount].to_numpy()
+    y, amounts = holdout[label].to_numpy(), amounts_of(holdout, amount)
     booster, baseline = load_models(models_dir)  # once, for both splits
     valid_scores = score_models(valid, booster, baseline, params)
     scores = score_models(holdout, booster, baseline, params)
     metrics: dict[str, Any] = {}
     for model, model_scores in scores.items():
-        threshold = choose_threshold(valid[label], valid_scores[model], valid[amount], review_cost)
+        threshold = choose_threshold(
+            valid[label], valid_scores[model], amounts_of(valid, amount), review_cost
+        )
         cost = expected_cost(y, model_scores, amounts, threshold, review_cost)
         metrics[model] = classification_metrics(y, model_scores, params["evaluate"]["fpr_target"]) | {
             "decision_threshold": cost.pop("threshold"),
@@ -77,7 +81,7 @@ def measure(
     metrics["slices"] = {
         name: {
             "rows": int(mask.sum()),
-            "frauds": int(y[mask].sum()),
+            "positives": int(y[mask].sum()),
             "roc_auc": roc_auc(y[mask], challenger[mask]),
             "pr_auc": pr_auc(y[mask], challenger[mask]),
         }

@@ -67,8 +67,8 @@ def screen_matured_batches(storage: Storage, params: dict[str, Any], end: dateti
             rows[manifest["run_key"]] = (manifest, frame.assign(__score=scores))
     judged, quarantined = [], []
     for key, (manifest, frame) in rows.items():
-        frauds = int(frame[label].sum())
-        if as_utc(manifest["window_end"]) > horizon or frauds < rules["min_frauds"]:
+        positives = int(frame[label].sum())
+        if as_utc(manifest["window_end"]) > horizon or positives < rules["min_positives"]:
             continue
         ids = set(frame[params["model"]["id_column"]])
         others = [f for k, (_, f) in rows.items() if k != key]
@@ -76,7 +76,7 @@ def screen_matured_batches(storage: Storage, params: dict[str, Any], end: dateti
             continue
         pooled = pd.concat(others, ignore_index=True)
         pooled = pooled.loc[~pooled[params["model"]["id_column"]].isin(ids)]
-        if pooled[label].sum() < rules["min_frauds"]:
+        if pooled[label].sum() < rules["min_positives"]:
             continue
         own, reference = roc_auc(frame[label], frame["__score"]), roc_auc(pooled[label], pooled["__score"])
         floor = reference - rules["max_roc_auc_drop"]
@@ -84,7 +84,7 @@ def screen_matured_batches(storage: Storage, params: dict[str, Any], end: dateti
             "run_key": key,
             "roc_auc": own,
             "others_roc_auc": reference,
-            "frauds": frauds,
+            "positives": positives,
             "passed": own >= floor,
         }
         judged.append(entry)
@@ -100,7 +100,11 @@ def _quarantine(storage, manifest, entry, floor, champion, rules, label, rows) -
         EXPECTATION,
         "critical",
         label,
-        {"roc_auc": round(entry["roc_auc"], 4), "matured_frauds": entry["frauds"], "matured_rows": rows},
+        {
+            "roc_auc": round(entry["roc_auc"], 4),
+            "matured_positives": entry["positives"],
+            "matured_rows": rows,
+        },
         {
             "min_roc_auc": round(floor, 4),
             "others_roc_auc": round(entry["others_roc_auc"], 4),

@@ -12,7 +12,7 @@ import io
 from html import escape
 from typing import Any
 
-from retrainer.evaluation.gates import FAILED, INSUFFICIENT
+from retrainer.evaluation.gates import FAILED, INSUFFICIENT, METRIC_NAMES
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 
 MODELS = ("challenger", "champion", "baseline", "rule")
@@ -45,6 +45,9 @@ def render_markdown(report: dict) -> str:
     """The gate report (the JSON of `tasks.evaluate`) as Markdown: verdict, gates, interval, money,
     slices and the models' metrics."""
     champion = report["metrics"].get(CHAMPION)
+    positives = report.get("positives", "positives")  # the model's word for rows labelled 1 (model.positives)
+    headline = METRIC_NAMES[report.get("headline_metric", "pr_auc")]
+    slice_metric = report["slices"].get("metric", "roc_auc")
     verdict = "PASSED every gate" if report["passed"] else "REJECTED"
     failed = [g for g in report["gates"] if g["verdict"] == FAILED]
     parts = [
@@ -74,7 +77,7 @@ def render_markdown(report: dict) -> str:
     parts.append("## Non-regression against the champion")
     if interval:
         parts.append(
-            f"PR-AUC challenger − champion: **{interval['estimate']:+.4f}**, "
+            f"{headline} challenger − champion: **{interval['estimate']:+.4f}**, "
             f"{interval['confidence']:.0%} paired bootstrap interval "
             f"**[{interval['low']:+.4f}, {interval['high']:+.4f}]** "
             f"({interval['resamples']} resamples of the holdout rows, seed {interval['seed']}); the interval "
@@ -86,11 +89,11 @@ def render_markdown(report: dict) -> str:
     costs = report["costs"]
     parts += [
         "## Money",
-        f"Expected cost = missed fraud amount + {costs['review_cost_per_alert']:g} × alerts, on the "
+        f"Expected cost = missed {positives}' amount + {costs['review_cost_per_alert']:g} × alerts, on the "
         "holdout, each model at its own decision threshold (chosen on validation data; the champion's is "
         "stored with its registry version).",
         _table(
-            ["model", "threshold", "alerts", "missed fraud", "review cost", "expected cost"],
+            ["model", "threshold", "alerts", f"missed {positives}", "review cost", "expected cost"],
             [
                 [
                     model,
@@ -119,13 +122,14 @@ def render_markdown(report: dict) -> str:
             by_slice.setdefault(gate["slice"], {})[gate["name"]] = gate
     parts += [
         "## Slices",
-        f"Judged on ROC-AUC; a slice with fewer than {slices['min_frauds']} frauds is not judged. "
+        f"Judged on {METRIC_NAMES[slice_metric]}; a slice with fewer than {slices['min_positives']} "
+        f"{positives} is not judged. "
         f"Intervals are {slices['confidence']:.1%} (Bonferroni over the judged slices).",
         _table(
             [
                 "slice",
                 "rows",
-                "frauds",
+                positives,
                 "challenger",
                 "champion",
                 "difference",
@@ -137,9 +141,9 @@ def render_markdown(report: dict) -> str:
                 [
                     row["slice"],
                     str(row["rows"]),
-                    str(row["frauds"]),
-                    _num(row[f"{CHALLENGER}_roc_auc"]),
-                    _num(row.get(f"{CHAMPION}_roc_auc")),
+                    str(row["positives"]),
+                    _num(row[f"{CHALLENGER}_{slice_metric}"]),
+                    _num(row.get(f"{CHAMPION}_{slice_metric}")),
                     _num(row["delta"], signed=True),
                     "–"
                     if row["delta_low"] is None
@@ -152,7 +156,7 @@ def render_markdown(report: dict) -> str:
         ),
         "## Models on the holdout",
         _table(
-            ["model", "PR-AUC", "ROC-AUC", f"recall at {report['fpr_target']:.0%} FPR", "frauds", "rows"],
+            ["model", "PR-AUC", "ROC-AUC", f"recall at {report['fpr_target']:.0%} FPR", positives, "rows"],
             [
                 [
                     model,

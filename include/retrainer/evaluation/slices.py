@@ -60,17 +60,18 @@ def slice_table(
     masks: dict[str, np.ndarray],
     judged: dict[str, np.ndarray],
     intervals: dict[str, Interval],
-    min_frauds: int,
+    min_positives: int,
 ) -> list[dict]:
-    """One row per slice: size, frauds, each model's ROC-AUC and PR-AUC (`<model>_roc_auc`, ...), and for
-    judged slices with a champion the ROC-AUC difference challenger - champion with its interval."""
+    """One row per slice: size, positives, each model's ROC-AUC and PR-AUC (`<model>_roc_auc`, ...), and
+    for judged slices with a champion the difference challenger - champion of the slice metric with its
+    interval."""
     rows = []
     for name, mask in masks.items():
         row: dict[str, Any] = {
             "slice": name,
             "rows": int(mask.sum()),
-            "frauds": int(y[mask].sum()),
-            "min_frauds": min_frauds,
+            "positives": int(y[mask].sum()),
+            "min_positives": min_positives,
             "judged": name in judged,
         }
         for model, model_scores in scores.items():

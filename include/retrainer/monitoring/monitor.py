@@ -99,7 +99,11 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         end,
         cols["event_time"],
     )
-    labelled = lookback.assign(score=score(lookback)) if len(lookback) else None
+    labelled = (
+        lookback.assign(score=score(lookback), label_arrived_at=features.label_arrival(lookback, cols))
+        if len(lookback)
+        else None
+    )
     earlier = _earlier_reports(storage, model, key)
     report = drift_check(
         reference[names],
@@ -113,7 +117,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         labelled=labelled,
         holdout_pr_auc=record["metrics"]["challenger"]["pr_auc"],
         as_of=end,
-        label_columns=("score", cols["label"], cols["label_time"]),
+        label_columns=("score", cols["label"], "label_arrived_at"),
         history=[r["summary"] for r in earlier],
         run=key,
     )

@@ -30,7 +30,7 @@ th { background: #f3f4f6; } code { font-size: .75rem; } .alias { background: #db
 """
 REPORT_ROUTE = "versions/{version}/report.html?model={model}"  # served by the plugin, relative to the page
 AIRFLOW_RUN = "/dags/{dag}/runs/{run}"  # the Airflow UI's page of a DAG run
-RETRAIN_DAG = "retrain_fraud"
+RETRAIN_DAG = "retrain_{model}"  # each model's retraining DAG (dags/retrain_models.py)
 
 
 def _cells(*cells: str, raw: tuple[int, ...] = ()) -> str:
@@ -91,7 +91,8 @@ def _run_link(record: dict) -> str:
     run = record.get("airflow_run_id")
     if not run:
         return "-"
-    href = escape(AIRFLOW_RUN.format(dag=RETRAIN_DAG, run=quote(run, safe="")))
+    dag = RETRAIN_DAG.format(model=record.get("model", ""))
+    href = escape(AIRFLOW_RUN.format(dag=dag, run=quote(run, safe="")))
     return f'<a href="{href}" target="_top">{escape(run)}</a>'
 
 
@@ -209,7 +210,7 @@ def render(storage: Storage, names: list[str] | None = None) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Model registry</title>"
         f"<style>{STYLE}</style></head><body><h1>Model registry</h1>"
-        f"<p>Models: {escape(', '.join(names) or '-')}. Read-only: deploy with the <code>deploy_fraud</code> "
-        "DAG or <code>retrainer deploy</code>.</p>"
+        f"<p>Models: {escape(', '.join(names) or '-')}. Read-only: deploy with a model's "
+        "<code>deploy_&lt;model&gt;</code> DAG or <code>retrainer deploy --model &lt;model&gt;</code>.</p>"
         f"{body}</body></html>"
     )

@@ -27,8 +27,6 @@ from retrainer.training.features import build_matrix
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_COLUMN = "customer_id"
-
 
 def score_frame(
     frame: pd.DataFrame,
@@ -37,11 +35,13 @@ def score_frame(
     canary_share: float = 0.0,
     salt: str = "",
     id_column: str = "transaction_id",
+    split_column: str = "customer_id",
 ) -> tuple[pd.DataFrame, dict]:
     """The scores of `frame`: one row per transaction, and what went wrong with the challenger, if anything.
 
     With a challenger and `canary_share` > 0, the customers whose stable hash falls in the share are decided
     by the challenger; otherwise the champion decides every row and the challenger's score is kept beside.
+    The customers are the values of `split_column` (the model's `model.canary_column`, or its id column).
     """
     matrices: dict[str, np.ndarray] = {}
 
@@ -56,7 +56,7 @@ def score_frame(
     champion_decision = champion_score >= champion.threshold
     out = {
         id_column: frame[id_column].to_numpy(),
-        CUSTOMER_COLUMN: frame[CUSTOMER_COLUMN].to_numpy(),
+        split_column: frame[split_column].to_numpy(),
         "score": champion_score,
         "decision": champion_decision,
         "decided_by": np.full(len(frame), champion.version, dtype=np.int32),
@@ -74,7 +74,7 @@ def score_frame(
             challenger_score = np.full(len(frame), np.nan, dtype=np.float32)
         ok = np.isfinite(challenger_score)
         challenger_decision = challenger_score >= challenger.threshold
-        decides = ok & in_share(frame[CUSTOMER_COLUMN], salt, canary_share) if canary_share > 0 else None
+        decides = ok & in_share(frame[split_column], salt, canary_share) if canary_share > 0 else None
         if decides is not None:
             out["score"] = np.where(decides, challenger_score, champion_score)
             out["decision"] = np.where(decides, challenger_decision, champion_decision)
@@ -116,7 +116,9 @@ def score_day(
             problem = f"{type(error).__name__}: {error}"
     share = state["share"] if state["mode"] == CANARY else 0
     salt = canary_salt(registry.model, roles["challenger"]) if "challenger" in roles else ""
-    scores, issues = score_frame(frame, champion, challenger, share, salt, params["model"]["id_column"])
+    cols = params["model"]
+    split_column = cols.get("canary_column") or cols["id_column"]
+    scores, issues = score_frame(frame, champion, challenger, share, salt, cols["id_column"], split_column)
     if challenger is None and "challenger" in roles:  # it could not even load: every row is its error
         scores["challenger_version"] = np.int32(roles["challenger"])
         scores["challenger_score"] = np.float32(np.nan)

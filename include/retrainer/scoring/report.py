@@ -21,7 +21,7 @@ from retrainer.registry.store import Registry
 from retrainer.scoring.batch import read_day, read_scores
 from retrainer.scoring.models import load_scorer
 from retrainer.storage import KeyNotFound, Storage
-from retrainer.training.features import build_matrix
+from retrainer.training.features import build_matrix, label_arrival
 from retrainer.training.train import read_run, read_run_file
 
 QUANTILES = (0.1, 0.5, 0.9, 0.99)
@@ -88,7 +88,7 @@ def matured_performance(
     source: Storage, storage: Storage, model: str, challenger: int, day: date, as_of: datetime, params: dict
 ) -> dict:
     """Champion and challenger PR-AUC on the scored rows of the lookback window (both models scored them)
-    whose labels had arrived by `as_of`; not judged below `min_frauds` matured frauds."""
+    whose labels had arrived by `as_of`; not judged below `min_positives` matured positives."""
     cols, bounds = params["model"], params["deployment"]["monitor"]
     parts = []
     for back in range(bounds["lookback_days"]):
@@ -99,15 +99,17 @@ def matured_performance(
         scores = scores[(scores["challenger_version"] == challenger) & ~scores["challenger_error"]]
         if scores.empty:
             continue
-        labels = read_day(source, scored_day)[[cols["id_column"], cols["label"], cols["label_time"]]]
-        labels = labels[labels[cols["label_time"]] <= pd.Timestamp(as_of)]
+        labels = read_day(source, scored_day)
+        labels = labels.loc[
+            label_arrival(labels, cols) <= pd.Timestamp(as_of), [cols["id_column"], cols["label"]]
+        ]
         parts.append(scores.merge(labels, on=cols["id_column"], how="inner"))
     rows = pd.concat(parts) if parts else pd.DataFrame()
-    frauds = int(rows[cols["label"]].sum()) if len(rows) else 0
+    positives = int(rows[cols["label"]].sum()) if len(rows) else 0
     result: dict[str, Any] = {
         "rows": int(len(rows)),
-        "frauds": frauds,
-        "judged": frauds >= bounds["min_frauds"],
+        "positives": positives,
+        "judged": positives >= bounds["min_positives"],
     }
     if result["judged"]:
         y = rows[cols["label"]].to_numpy()

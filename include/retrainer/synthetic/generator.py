@@ -16,6 +16,7 @@ import pandas as pd
 from retrainer.sources.partitions import partition_key
 from retrainer.storage import Storage
 from retrainer.synthetic.broken import FILE_KINDS, break_batch
+from retrainer.synthetic.logins import generate_logins_day
 
 CHANNELS = ("pos", "ecom", "atm", "wallet")
 REGIONS = ("na", "eu", "latam", "apac", "mea")
@@ -203,16 +204,34 @@ def _calibrated_sigmoid(risk: np.ndarray, rate: float) -> np.ndarray:
     return 1 / (1 + np.exp(-(risk + (low + high) / 2)))
 
 
-def partition_bytes(day: date, seed: int, config: GeneratorConfig = GeneratorConfig()) -> bytes:
-    """The bytes of one day's partition file: Parquet, or for a broken file kind what a bad upload left."""
-    data = generate_day(day, seed, config).to_parquet(index=False)
+KINDS = ("card_transactions", "account_logins")  # what a model's `source.synthetic` may name
+
+
+def partition_bytes(
+    day: date, seed: int, config: GeneratorConfig = GeneratorConfig(), kind: str = "card_transactions"
+) -> bytes:
+    """The bytes of one day's partition file: Parquet, or for a broken file kind what a bad upload left.
+    `kind` chooses the data: card transactions, or account logins (`config.fraud_rate` is then the
+    takeover rate)."""
+    if kind == "account_logins":
+        frame = generate_logins_day(day, seed, config.rows_per_day, config.fraud_rate)
+    elif kind == "card_transactions":
+        frame = generate_day(day, seed, config)
+    else:
+        raise ValueError(f"unknown synthetic source kind {kind!r}; known: {KINDS}")
+    data = frame.to_parquet(index=False)
     if config.broken in FILE_KINDS and day in config.broken_days:
         data = FILE_KINDS[config.broken](data, np.random.default_rng(_day_seed(seed, day)))
     return data
 
 
 def generate(
-    storage: Storage, start: date, end: date, seed: int = 7, config: GeneratorConfig = GeneratorConfig()
+    storage: Storage,
+    start: date,
+    end: date,
+    seed: int = 7,
+    config: GeneratorConfig = GeneratorConfig(),
+    kind: str = "card_transactions",
 ) -> list[str]:
     """Write one partition per day from `start` to `end` inclusive; returns the written URIs."""
     if end < start:
@@ -220,6 +239,6 @@ def generate(
     uris = []
     day = start
     while day <= end:
-        uris.append(storage.put_bytes(partition_key(day), partition_bytes(day, seed, config)))
+        uris.append(storage.put_bytes(partition_key(day), partition_bytes(day, seed, config, kind)))
         day += timedelta(days=1)
     return uris

@@ -1,12 +1,12 @@
-"""What every task entry point and command starts from: the settings, the model's params with the DAG's
-Params applied, and the storage root."""
+"""What every task entry point and command starts from: the settings, the model's params (its folder's
+params.yaml over the shared defaults) with the DAG's Params applied and checked, and the storage root."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from retrainer.core.params import load_params, with_dag_params
+from retrainer.core.models import choose_model, load_model
 from retrainer.core.settings import Settings
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage, open_storage
@@ -19,9 +19,13 @@ class Context:
     storage: Storage
 
     @classmethod
-    def load(cls, dag_params: dict[str, Any] | None = None) -> Context:
+    def load(cls, dag_params: dict[str, Any] | None = None, model: str | None = None) -> Context:
+        """The context of `model` (default: RETRAINER_MODEL, or the only model configured). Its params are
+        checked before anything else happens: a config mistake stops here with ModelConfigError naming the
+        file and the key."""
         settings = Settings.from_env()
-        params = with_dag_params(load_params(settings.params_path), dag_params)
+        name = choose_model(settings.project_dir, model or settings.model)
+        params = load_model(settings.project_dir, name, dag_params)
         return cls(settings, params, open_storage(settings.storage_root))
 
     @property
@@ -34,4 +38,4 @@ class Context:
 
     @property
     def source(self) -> Storage:
-        return open_storage(self.settings.source_root)
+        return open_storage(self.settings.model_source_root(self.params))

@@ -1,5 +1,5 @@
-"""The task entry point of the deploy DAG (`dags/deploy_fraud.py`): one deployment action, by hand, through
-Airflow's authenticated API or its trigger form, with who asked and why in the audit log.
+"""The task entry point of the deploy DAG (`dags/deploy_models.py`: `deploy_<model>`): one deployment action,
+by hand, through Airflow's authenticated API or its trigger form, with who asked and why in the audit log.
 
     task      stage function
     deploy    retrainer.deployment.actions.run_action
@@ -13,9 +13,9 @@ from retrainer.deployment.actions import run_action
 from retrainer.tasks.context import Context
 
 
-def deploy(dag_params: dict[str, Any], triggered_by: str | None = None) -> dict:
+def deploy(dag_params: dict[str, Any], triggered_by: str | None = None, model: str | None = None) -> dict:
     """Run the `action` Param (promote, shadow, canary, ramp, rollback) on `version` with `reason`."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     reason = dag_params.get("reason") or "no reason given"
     version = dag_params.get("version")
     actor = triggered_by or "airflow"

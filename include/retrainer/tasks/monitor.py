@@ -1,4 +1,5 @@
-"""The task entry points of the drift monitor DAG (`dags/monitor_fraud.py`), with no Airflow in them.
+"""The task entry points of the drift monitor DAG (`dags/monitor_models.py`: `monitor_<model>`), with no
+Airflow in them.
 
 task           stage function
 check_drift    retrainer.monitoring.monitor.check_drift
@@ -13,7 +14,9 @@ from retrainer.monitoring.monitor import check_drift as check
 from retrainer.tasks.context import Context
 
 
-def check_drift(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
+def check_drift(
+    as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
+) -> dict:
     """Judge the days before the logical date for drift; returns the report's URIs and the verdict."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     return check(ctx.storage, ctx.source, ctx.params, as_of)

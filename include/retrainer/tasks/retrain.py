@@ -1,6 +1,7 @@
-"""The task entry points of the retraining DAG (`dags/retrain_fraud.py`), one per task, with no Airflow in
-them. Each reads the settings and the run's params, calls the one stage function that does the task's work,
-and returns a small JSON-able dict for XCom: URIs and numbers, never data frames.
+"""The task entry points of the retraining DAGs (`dags/retrain_models.py`: one DAG per model), one per task,
+with no Airflow in them. Each takes the model's name, reads the settings and the model's params (checked
+before any work), calls the one stage function that does the task's work, and returns a small JSON-able dict
+for XCom: URIs and numbers, never data frames.
 
     task        stage function
     extract     retrainer.data.extract.extract_batch
@@ -55,18 +56,18 @@ def _interval(run: Any) -> tuple[datetime, datetime]:
     return data_interval(run.data_interval_start, run.data_interval_end, run.run_id, run.run_after)
 
 
-def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None) -> bool:
+def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> bool:
     """True once `data.late_files_hours` have passed since the run's week ended (its last files may land
     after midnight). A manual or drift-triggered run covers a week long ended: true at once."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     _, end = _interval(run)
     return clock.now() >= end + timedelta(hours=ctx.params["data"]["late_files_hours"])
 
 
-def extract(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
+def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Extract the run's data interval (or, with `extract_window_days`, that many days before its end) into
     a batch keyed by the interval's end; returns its manifest."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     data = ctx.params["data"]
     start, end = run_window(*_interval(run), data["extract_window_days"])
     return extract_batch(
@@ -77,14 +78,15 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
         end,
         missing_days=data["missing_days"],
         first_day=data["start_date"],
+        event_time=ctx.params["model"]["event_time"],
     )
 
 
-def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
+def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised.
 
     Returns the validation URI, the URI of the run's Data Docs page and the warnings, each described."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     report = validate_batch(
         ctx.storage, manifest_uri, ctx.settings.suite_path(ctx.params), ctx.params["validation"]
     )
@@ -93,17 +95,17 @@ def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dic
     }
 
 
-def check_labels(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
+def check_labels(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Judge the matured labels of the training window's batches with the champion; a batch whose labels
     carry no signal is quarantined before training. Returns what was judged and quarantined."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     return screen_matured_batches(ctx.storage, ctx.params, _interval(run)[1])
 
 
-def train(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
+def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Run the DVC pipeline on the training window ending at the interval's end; returns the run manifest's
     URI and headline numbers."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     _, end = _interval(run)
     manifest = train_run(ctx.settings, ctx.storage, ctx.params, end)
     return {
@@ -114,9 +116,11 @@ def train(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
     }
 
 
-def evaluate(run_manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
+def evaluate(
+    run_manifest_uri: str, dag_params: dict[str, Any] | None = None, model: str | None = None
+) -> dict:
     """Hold the run's challenger against the gates; writes the gate report, raises GateFailed on a failure."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     return evaluate_run(ctx.storage, run_manifest_uri, ctx.params)
 
 
@@ -127,12 +131,13 @@ def register(
     dag_params: dict[str, Any] | None = None,
     run_type: Any = None,
     asset_events: Any = None,
+    model: str | None = None,
 ) -> dict:
     """Register the gated challenger with its lineage, including why the run happened (its run type and
     the drift evidence of the asset events that triggered it); returns the version, its aliases, the
     `extra` of the registered-model Asset event (`asset_event`: model, version, URI of the version record)
     and the approval form's Markdown body."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     trigger = trigger_of(run_type, asset_events)
     registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id, trigger)
     return registered | {
@@ -146,8 +151,13 @@ def route(registered: dict | None, dag_params: dict[str, Any] | None = None) -> 
     return needs_approval(registered, (dag_params or {}).get("approval") or "required")
 
 
-def decide(registered: dict | None, answer: dict | None, dag_params: dict[str, Any] | None = None) -> dict:
+def decide(
+    registered: dict | None,
+    answer: dict | None,
+    dag_params: dict[str, Any] | None = None,
+    model: str | None = None,
+) -> dict:
     """Write the approval's answer, or its time-out, to the audit log and move the deployment."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     approval = (dag_params or {}).get("approval") or "required"
     return decide_approval(ctx.registry, registered, answer, approval, ctx.params)

@@ -15,6 +15,14 @@ class FeatureError(ValueError):
     """The data cannot be turned into the configured features."""
 
 
+def label_arrival(frame: pd.DataFrame, model: dict[str, Any]) -> pd.Series:
+    """When each row's label arrived: the `model.label_time` column, or the event time plus the model's
+    fixed `model.label_delay_days` when the source records no arrival time."""
+    if model.get("label_time"):
+        return frame[model["label_time"]]
+    return frame[model["event_time"]] + pd.Timedelta(days=model["label_delay_days"])
+
+
 def label_as_of(
     frame: pd.DataFrame, as_of: datetime | str, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, dict]:
@@ -22,13 +30,13 @@ def label_as_of(
 
     A row is kept only if its event is older than the label maturity horizon (its chargeback window has
     closed) and its label had arrived by `as_of`. Younger rows are left out, never counted as legitimate:
-    most of their frauds have not been reported yet.
+    most of their positives have not been reported yet.
     """
     cols = params["model"]
     as_of = as_utc(as_of)
     horizon = as_of - timedelta(days=params["data"]["label_maturity_days"])
     matured = frame[cols["event_time"]] < horizon
-    arrived = frame[cols["label_time"]] <= as_of
+    arrived = label_arrival(frame, cols) <= as_of
     kept = frame.loc[matured & arrived].sort_values([cols["event_time"], cols["id_column"]], kind="stable")
     report = {
         "as_of": as_of.isoformat(),
@@ -37,19 +45,20 @@ def label_as_of(
         "rows_labelled": len(kept),
         "rows_not_matured": int((~matured).sum()),
         "rows_label_pending": int((matured & ~arrived).sum()),
-        "frauds_labelled": int(kept[cols["label"]].sum()),
+        "positives_labelled": int(kept[cols["label"]].sum()),
     }
     return kept.reset_index(drop=True), report
 
 
 def time_split(frame: pd.DataFrame, params: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """train | valid | holdout in event-time order (the frame is sorted by `label_as_of`)."""
+    """train | valid | holdout in event-time order (the frame is sorted by `label_as_of`). With
+    `split.valid_fraction: 0` the valid split is empty: no early stopping, thresholds chosen on train."""
     split = params["split"]
     n = len(frame)
     n_holdout = int(round(n * split["holdout_fraction"]))
     n_valid = int(round(n * split["valid_fraction"]))
     n_train = n - n_valid - n_holdout
-    if min(n_train, n_valid, n_holdout) <= 0:
+    if min(n_train, n_holdout) <= 0 or (split["valid_fraction"] > 0 and n_valid <= 0):
         raise FeatureError(f"{n} labelled rows are too few to split with {split}")
     parts = {
         "train": frame.iloc[:n_train],
@@ -58,7 +67,7 @@ def time_split(frame: pd.DataFrame, params: dict[str, Any]) -> dict[str, pd.Data
     }
     label = params["model"]["label"]
     for name, part in parts.items():
-        if part[label].nunique() < 2:
+        if part[label].nunique() < 2 and not (name == "valid" and part.empty):
             raise FeatureError(
                 f"the {name} split has only one label value ({part[label].iloc[0]}): widen the window"
             )

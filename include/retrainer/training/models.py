@@ -22,12 +22,15 @@ def train_xgboost(
     params: dict[str, Any],
     seed: int,
 ):
-    """An XGBoost booster, early-stopped on the validation split's PR-AUC."""
+    """An XGBoost booster, early-stopped on the validation split's PR-AUC (with `early_stopping_rounds`
+    null, or an empty validation split, every round is kept)."""
     import xgboost as xgb
 
     params = dict(params)
     rounds = params.pop("n_estimators")
-    early_stopping = params.pop("early_stopping_rounds")
+    early_stopping = params.pop("early_stopping_rounds", None)
+    if len(y_valid) == 0:
+        early_stopping = None  # no validation split (split.valid_fraction: 0): nothing to stop on
     nthread = params.pop("n_jobs", None)
     booster_params = {
         **params,
@@ -39,18 +42,24 @@ def train_xgboost(
     if booster_params.get("tree_method", "hist") == "hist":
         # The histogram method reads quantized features: QuantileDMatrix builds them without a float copy.
         train = xgb.QuantileDMatrix(x_train, label=y_train, feature_names=names)
-        valid = xgb.QuantileDMatrix(x_valid, label=y_valid, feature_names=names, ref=train)
+        valid = (
+            xgb.QuantileDMatrix(x_valid, label=y_valid, feature_names=names, ref=train)
+            if early_stopping
+            else None
+        )
     else:
         train = xgb.DMatrix(x_train, label=y_train, feature_names=names)
-        valid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names)
+        valid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names) if early_stopping else None
     booster = xgb.train(
         booster_params,
         train,
         num_boost_round=rounds,
-        evals=[(valid, "valid")],
+        evals=[(valid, "valid")] if early_stopping else [],
         early_stopping_rounds=early_stopping,
         verbose_eval=False,
     )
+    if not early_stopping:
+        return booster
     # Keep only the trees up to the best round, so what is saved is what was selected.
     return booster[: booster.best_iteration + 1]
 

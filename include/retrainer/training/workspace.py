@@ -43,7 +43,7 @@ def prepare_workspace(settings: Settings, params: dict[str, Any], key: str) -> P
     if workspace.exists():
         shutil.rmtree(workspace)  # a rerun of the same logical date starts clean
     workspace.mkdir(parents=True)
-    shutil.copy2(settings.project_dir / "dvc.yaml", workspace / "dvc.yaml")
+    (workspace / "dvc.yaml").write_text(pipeline_for(settings, params["model"]))
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dvc(workspace, "init", "--no-scm", "--quiet")
     settings.dvc_cache_dir.mkdir(parents=True, exist_ok=True)
@@ -53,6 +53,19 @@ def prepare_workspace(settings: Settings, params: dict[str, Any], key: str) -> P
     if endpoint and settings.dvc_remote.startswith("s3://"):
         dvc(workspace, "remote", "modify", "storage", "endpointurl", endpoint)
     return workspace
+
+
+def pipeline_for(settings: Settings, model: dict[str, Any]) -> str:
+    """The project's `dvc.yaml` with its model artifact named and described as this model, so DVC's own
+    tools (`dvc artifacts`, Studio) see `fraud-xgb`, `ato-xgb`, ... rather than one generic name."""
+    pipeline = yaml.safe_load((settings.project_dir / "dvc.yaml").read_text())
+    (artifact,) = pipeline["artifacts"].values()
+    described = {
+        "desc": model.get("description") or artifact.get("desc", ""),
+        "labels": model.get("tags") or [],
+    }
+    pipeline["artifacts"] = {model["name"]: {**artifact, **{k: v for k, v in described.items() if v}}}
+    return yaml.safe_dump(pipeline, sort_keys=False)
 
 
 def read_lock_hashes(lock_text: str) -> dict[str, str]:

@@ -1,0 +1,72 @@
+"""
+### Move a model's deployment by hand (one DAG per folder of `models/`, `deploy_<name>`)
+
+Trigger with Params (the Trigger form, or `POST /api/v2/dags/deploy_<name>/dagRuns` with `conf`), so every
+manual move goes through Airflow's authentication and leaves a run behind:
+
+- `action: rollback`: drop the running shadow or canary challenger, or, in champion mode, bring the
+  previous champion back (blue-green's way back);
+- `action: promote` + `version`: that version becomes champion at once (blue-green);
+- `action: shadow` / `canary` + `version`: start a shadow run or a canary at the first ramp step;
+- `action: ramp`: the canary's next step now, without waiting for its days (past the last: champion).
+
+`reason` is required; it goes to the registry's audit log with the user who triggered the run. The move
+is a compare-and-swap of the deployment record: a concurrent move makes this run fail, changing nothing.
+The task is one call into `retrainer.tasks.deploy`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
+
+from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
+from retrainer.core.settings import Settings
+
+
+def deploy_dag(model: str, config: dict):
+    """The manual deployment DAG of one model, `deploy_<model>`."""
+
+    @dag(
+        dag_id=f"deploy_{model}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        doc_md=f"## `{model}`\n\n{__doc__}",
+        tags=[model, "deployment", *config["model"]["tags"]],
+        default_args={
+            "owner": "ml-platform",
+            "retries": 1,
+            # A refused move (stale state, nothing to roll back) is a verdict; a retried move could repeat.
+            "retry_policy": ExceptionRetryPolicy(
+                rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
+            ),
+        },
+        params={
+            "action": Param(
+                "rollback",
+                enum=["rollback", "promote", "shadow", "canary", "ramp"],
+                description="What to do.",
+            ),
+            "version": Param(
+                None, type=["null", "integer"], minimum=1, description="For promote/shadow/canary."
+            ),
+            "reason": Param("", type="string", minLength=3, description="Why, for the audit log."),
+        },
+    )
+    def deploy_by_hand():
+        @task
+        def deploy(params=None, dag_run=None) -> dict:
+            from retrainer.tasks import deploy
+
+            return deploy.deploy(dict(params), getattr(dag_run, "triggering_user_name", None), model)
+
+        deploy()
+
+    return deploy_by_hand()
+
+
+for _name, _config in load_models(Settings.from_env().project_dir).items():
+    globals()[f"deploy_{_name}"] = deploy_dag(_name, _config)

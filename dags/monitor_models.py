@@ -1,0 +1,88 @@
+"""
+### Monitor a model for drift (one DAG per folder of `models/`)
+
+`monitor_<name>` for each model. Every day at 06:00 UTC (after the day's scoring), for the days before
+the logical date:
+
+1. **check_drift** holds the transactions against the champion's training reference (its validation and
+   holdout rows): per feature PSI and a distance (Wasserstein for numbers, Jensen-Shannon for categories),
+   ranked by contribution; its scores against its own holdout scores (PSI, alert rate); and its PR-AUC on
+   the labels that have matured since its training window against its holdout figure. Decided on effect
+   size; KS / chi-square p-values (Benjamini-Hochberg) only guard small samples. The drift report (HTML and
+   JSON) is stored under `monitoring/<model>/<run>/` and logged;
+2. **drift_confirmed**: drift counts only once it persisted `monitoring.drift.consecutive_runs` runs;
+3. **alert** posts what moved, by how much, against which threshold and the report's link to the
+   `retrainer_alerts` HTTP connection (Airflow's `HttpNotifier`);
+4. **retraining_due**: not within `monitoring.cooldown_days` of the last retraining (then the drift is
+   recorded in the report as suppressed, and nothing starts);
+5. **signal_retraining** emits the `retrainer://drift/<name>` Asset event, its `extra` the evidence:
+   `retrain_<name>` is scheduled on it as well as on its weekly timetable.
+
+Every task is one call into `retrainer.tasks.monitor`; thresholds live in the model's params (`monitoring`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.providers.http.notifications.http import HttpNotifier
+from airflow.sdk import Asset, CronTriggerTimetable, dag, task
+
+from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
+from retrainer.core.settings import Settings
+
+CHECKED = "{{ ti.xcom_pull(task_ids='check_drift') }}"
+ALERT = HttpNotifier(
+    http_conn_id="retrainer_alerts",
+    endpoint="/",
+    json={"text": "{{ ti.xcom_pull(task_ids='check_drift')['alert'] }}", "evidence": CHECKED},
+)
+
+
+def monitor_dag(model: str, config: dict):
+    """The drift monitor of one model, `monitor_<model>`, emitting `retrainer://drift/<model>`."""
+    drift = Asset(f"retrainer://drift/{model}", group="drift")
+
+    @dag(
+        dag_id=f"monitor_{model}",
+        schedule=CronTriggerTimetable("0 6 * * *", timezone="UTC"),
+        start_date=datetime(2026, 1, 5, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        doc_md=f"## `{model}`\n\n{__doc__}",
+        tags=[model, "monitoring", "drift", *config["model"]["tags"]],
+        render_template_as_native_obj=True,  # the alert's JSON carries the evidence as data, not as text
+        default_args={"owner": "ml-platform", "retries": 2},
+    )
+    def monitor_drift():
+        @task
+        def check_drift(params=None, logical_date=None, dag_run=None) -> dict:
+            from retrainer.tasks import monitor
+
+            return monitor.check_drift(logical_date or dag_run.run_after, params, model)
+
+        @task.short_circuit
+        def drift_confirmed(checked: dict) -> bool:
+            return checked["confirmed"]
+
+        @task(on_success_callback=[ALERT])
+        def alert(checked: dict) -> str:
+            return checked["alert"]
+
+        @task.short_circuit
+        def retraining_due(checked: dict) -> bool:
+            return checked["trigger"]
+
+        @task(outlets=[drift])
+        def signal_retraining(checked: dict, outlet_events=None) -> dict:
+            outlet_events[drift].extra = checked["evidence"]
+            return checked["evidence"]
+
+        checked = check_drift()
+        drift_confirmed(checked) >> alert(checked) >> retraining_due(checked) >> signal_retraining(checked)
+
+    return monitor_drift()
+
+
+for _name, _config in load_models(Settings.from_env().project_dir).items():
+    globals()[f"monitor_{_name}"] = monitor_dag(_name, _config)

@@ -1,0 +1,196 @@
+"""
+### Retrain the model (one DAG per folder of `models/`)
+
+This file generates one retraining DAG per model, `retrain_<name>`, from the folders `models/<name>/`
+(each a `params.yaml` over `models/defaults.yaml`, and its suite in `expectations/`): adding a model is
+adding a folder, no Python. Each model's params are checked when this file is parsed (a mistake shows as
+an import error naming the file and the key) and again when a run starts, before any work. To give one
+model different wiring, copy this file to `dags/retrain_<name>.py`, change what differs, replace the loop at
+its end by `retrain_dag("<name>", load_model(PROJECT_DIR, "<name>"))`, and set `schedule.generated: false`
+in the model's params so that this loop skips it.
+
+By default weekly (`schedule.cron`), on the calendar week (Monday 00:00 UTC to the next Monday,
+`CronDataIntervalTimetable`): the run of a week starts when it ends, waits 3 hours for late files, and is
+keyed by the week's end (`2026-11-16T000000Z`). A run triggered by hand covers the last complete week
+before its logical date (a Wednesday snaps to the Monday before it), so it writes the same keys as that
+week's scheduled run. When the drift monitor (`monitor_<name>`) confirms drift, its Asset event starts a
+run on the last complete week; the lineage of every version says why its run happened (schedule, manual,
+or drift with the evidence).
+
+1. **extract** the week's transactions into one batch (+ manifest, sha256); a day missing from the
+   source stops the run by name (`MissingSourcePartition`), a window before `data.start_date` is refused;
+2. **validate** the batch against the model's suite `expectations/<data.suite>.json` (Great Expectations)
+   and against recent batches (volume, re-sent data, time zones); the run's Data Docs page is logged. A
+   batch that breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run
+   stops here;
+3. **check_labels**: each batch of the training window whose labels have matured is scored by the
+   champion; a batch whose ROC-AUC lies far below the other batches' is quarantined before training;
+4. **train** through the DVC pipeline (`dvc.yaml`) on the rows of the validated batches whose event time
+   is in the training window, each transaction once, read from bytes checked against their validation;
+5. **evaluate** the challenger against the gates on the same holdout: PR-AUC and recall floors, beat
+   the scikit-learn baseline and a rule, no regression against the champion (paired bootstrap interval),
+   every slice (region, channel, amount band, ...) above its floor and not worse than the champion, and
+   the expected cost at each model's threshold. The gate report (JSON, Markdown, HTML) is written next to
+   the run; a failed gate stops the run with an error naming the gate and slice; the champion stays;
+6. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
+   gates, this run's id), only if the gate report judged these model bytes. The first model becomes
+   `champion`; later ones become `challenger`;
+7. **approve** (Browse > Required Actions): a new challenger waits for *Approve* (blue-green promotion),
+   *Shadow first*, *Canary* or *Reject*, the gate report's summary in the form; no answer within the
+   time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice`);
+8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
+   and moves the deployment record, which `score_<name>` follows from its next run.
+
+Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
+its work; XCom carries URIs and small dicts only. Empty Params fall back to the model's params. Rerunning a
+week overwrites the same keys and registers no new version and asks nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from airflow.providers.standard.operators.hitl import HITLOperator
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    dag,
+    task,
+)
+
+from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
+from retrainer.core.settings import Settings
+
+# The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
+OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
+APPROVAL_TIMEOUT = timedelta(seconds=int(os.environ.get("RETRAINER_APPROVAL_TIMEOUT_SECONDS", 3 * 86400)))
+
+
+def tasks():
+    """The task entry points (`retrainer.tasks.retrain`), imported when a task runs, never at parse time."""
+    from retrainer.tasks import retrain
+
+    return retrain
+
+
+def _override(kind: str, description: str, **bounds) -> Param:
+    """An optional form field: left empty, the value in the model's params applies."""
+    return Param(None, type=["null", kind], description=description, **bounds)
+
+
+def retrain_dag(model: str, config: dict):
+    """The retraining DAG of one model, `retrain_<model>`, from its checked params (`config`)."""
+    registered_model = Asset(f"retrainer://registry/{model}", group="model")
+    drift = Asset(f"retrainer://drift/{model}", group="drift")  # monitor_<model>'s, on confirmed drift
+    schedule = config["schedule"]
+
+    @dag(
+        dag_id=f"retrain_{model}",
+        # The data interval (the calendar week by default); or the drift monitor's evidence (it holds a
+        # cool-down). No start_date: Airflow would create no task for a run before it and call the run a
+        # success; extract refuses a window before data.start_date (the model's params) instead.
+        schedule=AssetOrTimeSchedule(
+            timetable=CronDataIntervalTimetable(schedule["cron"], timezone=schedule["timezone"]),
+            assets=[drift],
+        ),
+        catchup=False,
+        max_active_runs=1,
+        doc_md=f"## `{model}`\n\n{config['model']['description']}\n\n{__doc__}",
+        tags=[model, "retraining", *config["model"]["tags"]],
+        default_args={
+            "owner": "ml-platform",
+            "retries": 2,  # after [core] default_task_retry_delay (300 s unless configured)
+            # A rejected batch, a failed gate, a bad checksum, a config mistake: verdicts, not retried.
+            "retry_policy": ExceptionRetryPolicy(
+                rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
+            ),
+        },
+        params={
+            "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
+            "training_window_days": _override("integer", "Days of batches to train on.", minimum=14),
+            "min_pr_auc": _override("number", "Gate: floor of the headline metric.", minimum=0, maximum=1),
+            "min_recall_at_fpr": _override("number", "Gate: recall at the FPR budget.", minimum=0, maximum=1),
+            "champion_tolerance": _override("number", "Gate: how far below the champion.", minimum=0),
+            "approval": Param("required", enum=["required", "auto"], description="Ask before deploying."),
+        },
+    )
+    def retrain():
+        @task.sensor(poke_interval=600, timeout=12 * 3600, mode="reschedule")
+        def wait_for_late_files(params=None, dag_run=None) -> bool:
+            return tasks().late_files_landed(dag_run, params, model)
+
+        # Each task reads its week from the run's data interval (a drift-triggered run has none: then the
+        # last complete week before it was due), and checks the model's params before any work.
+        @task
+        def extract(params=None, dag_run=None) -> dict:
+            return tasks().extract(dag_run, params, model)
+
+        @task
+        def validate(batch: dict, params=None) -> dict:
+            return tasks().validate(batch["manifest_uri"], params, model)
+
+        @task
+        def check_labels(validated: dict, params=None, dag_run=None) -> dict:
+            return tasks().check_labels(dag_run, params, model)
+
+        @task
+        def train(checked: dict, params=None, dag_run=None) -> dict:
+            return tasks().train(dag_run, params, model)
+
+        @task
+        def evaluate(trained: dict, params=None) -> dict:
+            return tasks().evaluate(trained["run_manifest_uri"], params, model)
+
+        @task(outlets=[registered_model])
+        def register(trained: dict, evaluated: dict, params=None, dag_run=None, **context) -> dict:
+            registered = tasks().register(
+                trained["run_manifest_uri"],
+                evaluated["gates_uri"],
+                dag_run.run_id,
+                params,
+                run_type=dag_run.run_type,  # scheduled, manual or asset-triggered (drift), for the lineage
+                asset_events=context["triggering_asset_events"],
+                model=model,
+            )
+            context["outlet_events"][registered_model].extra = registered["asset_event"]  # names the version
+            return registered
+
+        @task.branch
+        def route(registered: dict, params=None) -> list[str]:
+            return ["approve", "decide"] if tasks().route(registered, params) else ["decide"]
+
+        approve = HITLOperator(
+            task_id="approve",
+            subject="Deploy {{ ti.xcom_pull(task_ids='register')['model'] }} "
+            "v{{ ti.xcom_pull(task_ids='register')['version'] }}?",
+            body="{{ ti.xcom_pull(task_ids='register')['approval_body'] }}",
+            options=OPTIONS,
+            defaults=["Reject"],
+            response_timeout=APPROVAL_TIMEOUT,
+        )
+
+        @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form
+        def decide(params=None, ti=None) -> dict:
+            answer = ti.xcom_pull(task_ids="approve")
+            return tasks().decide(ti.xcom_pull(task_ids="register"), answer, params, model)
+
+        batch = extract()
+        wait_for_late_files() >> batch
+        trained = train(check_labels(validate(batch)))
+        routed, decision = route(register(trained, evaluate(trained))), decide()
+        routed >> [approve, decision]
+        approve >> decision
+
+    return retrain()
+
+
+# One DAG per model folder; a config mistake in any model is an import error naming its file and key.
+for _name, _config in load_models(Settings.from_env().project_dir).items():
+    if _config["schedule"]["generated"]:  # false: the model's retraining DAG is written by hand
+        globals()[f"retrain_{_name}"] = retrain_dag(_name, _config)

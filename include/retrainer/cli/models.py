@@ -1,0 +1,72 @@
+"""The `retrainer models` and `retrainer suite` commands: the configured models, their check, and a suite
+scaffolded from a clean batch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+
+import yaml
+
+from retrainer.core.models import ModelConfigError, load_model, model_names
+from retrainer.core.settings import Settings
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if args.action == "show":
+        from retrainer.core.models import choose_model
+
+        name = choose_model(settings.project_dir, args.model or settings.model)
+        print(yaml.safe_dump(load_model(settings.project_dir, name), sort_keys=False), end="")
+        return 0
+    failed = 0
+    for name in model_names(settings.project_dir):
+        try:
+            params = load_model(settings.project_dir, name)
+        except ModelConfigError as error:
+            failed += 1
+            for problem in error.problems:
+                print(f"retrainer: {problem}", file=sys.stderr)
+            continue
+        if args.action == "list":
+            schedule, source = params["schedule"], settings.model_source_root(params)
+            print(
+                f"{name}: DAGs retrain_{name} (cron {schedule['cron']} {schedule['timezone']}), "
+                f"monitor_{name}, score_{name}, deploy_{name}; "
+                f"suite expectations/{params['data']['suite']}.json; source {source}"
+            )
+        else:
+            print(f"{name}: ok")
+    return 1 if failed else 0
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    """`suite scaffold`: profile the model's source over the days before --as-of and add expectations."""
+    from retrainer.core.clock import as_utc
+    from retrainer.core.models import choose_model, suite_file
+    from retrainer.data.extract import read_window
+    from retrainer.data.scaffold import scaffold_suite
+    from retrainer.storage import open_storage
+
+    settings = Settings.from_env()
+    name = choose_model(settings.project_dir, args.model or settings.model)
+    # The suite may lack the new columns: that is what scaffolding is for, so it is not checked here.
+    params = load_model(settings.project_dir, name, check_suite=False)
+    end = as_utc(args.as_of)
+    source = open_storage(settings.model_source_root(params))
+    frame, _, missing = read_window(
+        source, end - timedelta(days=args.days), end, params["model"]["event_time"], "warn"
+    )
+    if frame.empty:
+        raise ValueError(f"no rows of {name} under {source.root_uri} in the {args.days} days before {end}")
+    result = scaffold_suite(suite_file(settings.project_dir, params), frame, params)
+    result["missing_days"] = [d.isoformat() for d in missing]
+    print(json.dumps(result, indent=2))
+    print(
+        f"review the diff of {result['suite']} (git diff), then: retrainer models check",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,262 @@
+"""The schema of a model's params (models/defaults.yaml deep-merged with models/<name>/params.yaml): every
+section and key, its type and range. Unknown keys are refused (extra="forbid") and no value is coerced from
+another type (strict), so a typo or a string where a number belongs is named instead of silently ignored.
+`core.models` runs it and turns its errors into messages naming the file and the key."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+OpenFraction = Annotated[float, Field(gt=0, lt=1)]
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1)]
+METRICS = Literal["pr_auc", "roc_auc"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ModelSection(Section):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]  # a DVC artifact name
+    description: str = ""
+    tags: list[Name] = []
+    id_column: Name
+    event_time: Name
+    label: Name
+    label_time: Name | None = None
+    label_delay_days: Annotated[int, Field(ge=0)] | None = None
+    # A canary challenger decides every row of the entities (customers, accounts) in its share, so that an
+    # entity meets one model every day; null: rows are split one by one (by id_column).
+    canary_column: Name | None = None
+    positives: Name = "positives"
+    negatives: Name = "negatives"
+
+    @model_validator(mode="after")
+    def _one_label_arrival(self) -> ModelSection:
+        if (self.label_time is None) == (self.label_delay_days is None):
+            raise ValueError(
+                "give exactly one of label_time (the column holding when each label arrived) or "
+                "label_delay_days (labels arrive a fixed number of days after the event)"
+            )
+        return self
+
+
+class Schedule(Section):
+    cron: Annotated[str, Field(pattern=r"^\S+( \S+){4}$")]
+    timezone: Name = "UTC"
+    generated: bool = True  # false: dags/retrain_models.py skips the model (its DAG is written by hand)
+
+
+class Source(Section):
+    prefix: str = ""
+    # What `retrainer generate` writes for this model (demo and tests only): synthetic card transactions
+    # or account logins (retrainer.synthetic).
+    synthetic: Literal["card_transactions", "account_logins"] = "card_transactions"
+
+
+class Data(Section):
+    start_date: str
+    extract_window_days: PositiveInt | None = None
+    missing_days: Literal["fail", "warn"]
+    late_files_hours: Annotated[float, Field(ge=0)]
+    training_window_days: Annotated[int, Field(ge=7)]
+    label_maturity_days: Annotated[int, Field(ge=0)]
+    suite: Name
+
+    @field_validator("start_date")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"expected an ISO date (YYYY-MM-DD), got {value!r}") from None
+        return value
+
+
+class Validation(Section):
+    recent_batches: PositiveInt
+    max_volume_drop: OpenFraction
+    time_zone: Name
+
+
+class Labels(Section):
+    max_roc_auc_drop: Fraction
+    min_positives: PositiveInt
+
+
+class Split(Section):
+    valid_fraction: Annotated[float, Field(ge=0, lt=1)]
+    holdout_fraction: OpenFraction
+
+    @model_validator(mode="after")
+    def _room_to_train(self) -> Split:
+        if self.valid_fraction + self.holdout_fraction >= 0.9:
+            raise ValueError(
+                "valid_fraction + holdout_fraction must leave at least 10% of the rows to train on"
+            )
+        return self
+
+
+class XGBoost(Section):
+    tree_method: Literal["hist", "approx", "exact"]
+    n_estimators: PositiveInt
+    early_stopping_rounds: PositiveInt | None = None
+    learning_rate: Annotated[float, Field(gt=0, le=1)]
+    max_depth: Annotated[int, Field(ge=0)]
+    min_child_weight: NonNegative
+    subsample: Annotated[float, Field(gt=0, le=1)]
+    colsample_bytree: Annotated[float, Field(gt=0, le=1)]
+    reg_lambda: NonNegative
+    n_jobs: PositiveInt
+    reg_alpha: NonNegative | None = None
+    gamma: NonNegative | None = None
+    scale_pos_weight: Annotated[float, Field(gt=0)] | None = None
+    max_bin: PositiveInt | None = None
+
+
+class Baseline(Section):
+    C: Annotated[float, Field(gt=0)]
+    max_iter: PositiveInt
+
+
+class Train(Section):
+    seed: int
+    xgboost: XGBoost
+    baseline: Baseline
+
+
+class Features(Section):
+    numeric: list[Name]
+    categorical: dict[Name, list[str | int]] = {}
+
+    @model_validator(mode="after")
+    def _some_feature(self) -> Features:
+        if not self.numeric and not self.categorical:
+            raise ValueError("a model needs at least one numeric or categorical feature")
+        return self
+
+
+class Bootstrap(Section):
+    resamples: PositiveInt
+    confidence: OpenFraction
+    seed: int
+
+
+class Evaluate(Section):
+    metric: METRICS = "pr_auc"
+    fpr_target: OpenFraction
+    rule: Name
+    bootstrap: Bootstrap
+
+
+class Slices(Section):
+    metric: METRICS = "roc_auc"
+    min_positives: PositiveInt
+    levels: list[Name] = []
+    bands: dict[Name, list[float]] = {}
+    expressions: dict[Name, Name] = {}
+
+
+class Costs(Section):
+    amount_column: Name | None = None
+    review_cost: NonNegative
+
+
+class Gates(Section):
+    min_pr_auc: Fraction
+    min_recall_at_fpr: Fraction
+    min_margin_over_baseline: float
+    min_margin_over_rule: float
+    champion_tolerance: NonNegative
+    min_slice_roc_auc: Fraction
+    slice_tolerance: NonNegative
+
+
+class Drift(Section):
+    """The keys of retrainer.drift.DriftConfig that a model may set (the others keep its defaults)."""
+
+    psi_threshold: Annotated[float, Field(gt=0)] | None = None
+    wasserstein_threshold: Annotated[float, Field(gt=0)] | None = None
+    js_threshold: OpenFraction | None = None
+    bins: PositiveInt | None = None
+    psi_epsilon: Annotated[float, Field(gt=0)] | None = None
+    sample_rows: PositiveInt | None = None
+    sketch_points: PositiveInt | None = None
+    max_categories: PositiveInt | None = None
+    max_rows_for_tests: PositiveInt | None = None
+    alpha: OpenFraction | None = None
+    min_rows: PositiveInt | None = None
+    plot_features: Annotated[int, Field(ge=0)] | None = None
+    seed: int | None = None
+    score_psi_threshold: Annotated[float, Field(gt=0)] | None = None
+    max_alert_rate_ratio: Annotated[float, Field(gt=1)] | None = None
+    min_positives: PositiveInt | None = None
+    max_pr_auc_drop: Fraction | None = None
+    consecutive_runs: PositiveInt | None = None
+
+
+class Monitoring(Section):
+    window_days: PositiveInt
+    labels_lookback_days: PositiveInt
+    cooldown_days: Annotated[int, Field(ge=0)]
+    drift: Drift
+
+
+class Run(Section):
+    as_of: str | None = None
+
+
+class Canary(Section):
+    steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1)]
+    min_days_per_step: PositiveInt
+
+
+class DeploymentMonitor(Section):
+    alert_rate_ratio: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=2, max_length=2)]
+    max_psi: Annotated[float, Field(gt=0)]
+    max_error_rate: Fraction
+    lookback_days: PositiveInt
+    min_positives: PositiveInt
+    pr_auc_tolerance: Fraction
+
+
+class Deployment(Section):
+    auto_choice: Literal["Approve", "Shadow first", "Canary", "Reject"]
+    canary: Canary
+    monitor: DeploymentMonitor
+
+
+class ModelParams(Section):
+    """Everything a model is: what it reads, how it learns, how it is judged, deployed and watched."""
+
+    model: ModelSection
+    schedule: Schedule
+    source: Source
+    data: Data
+    validation: Validation
+    labels: Labels
+    split: Split
+    features: Features
+    train: Train
+    evaluate: Evaluate
+    slices: Slices
+    costs: Costs
+    gates: Gates
+    monitoring: Monitoring
+    run: Run
+    deployment: Deployment
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_a_validation_split(self) -> ModelParams:
+        if self.split.valid_fraction == 0 and self.train.xgboost.early_stopping_rounds is not None:
+            raise ValueError(
+                "train.xgboost.early_stopping_rounds needs a validation split: set split.valid_fraction "
+                "above 0, or early_stopping_rounds: null"
+            )
+        return self

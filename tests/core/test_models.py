@@ -1,0 +1,172 @@
+"""A model is a folder of configuration: its params over the shared defaults, checked against the schema and
+its suite, every mistake named with its file, key and what was expected; checked when the DAG files are
+parsed and again when a run starts, before any work."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from retrainer.core.errors import Rejected
+from retrainer.core.models import ModelConfigError, choose_model, load_model, load_models, model_names
+from tests.conftest import PROJECT_DIR
+
+FRAUD = "models/fraud-xgb/params.yaml"
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the project's configuration (models/, expectations/, dvc.yaml, dags/) to break."""
+    for name in ("models", "expectations", "dags"):
+        shutil.copytree(PROJECT_DIR / name, tmp_path / name)
+    shutil.copy2(PROJECT_DIR / "dvc.yaml", tmp_path / "dvc.yaml")
+    return tmp_path
+
+
+def edit(project, change, name="fraud-xgb") -> None:
+    path = project / "models" / name / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    change(params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def problems(project, name="fraud-xgb") -> list[str]:
+    with pytest.raises(ModelConfigError) as raised:
+        load_model(project, name)
+    assert isinstance(raised.value, Rejected)  # a verdict on the files: the task fails at once, no retry
+    return raised.value.problems
+
+
+def test_every_shipped_model_loads_with_the_defaults_merged_in():
+    models = load_models(PROJECT_DIR)
+    assert set(models) == {"fraud-xgb", "ato-xgb"} == set(model_names(PROJECT_DIR))
+    fraud, ato = models["fraud-xgb"], models["ato-xgb"]
+    assert fraud["model"]["event_time"] == "event_ts" and ato["model"]["event_time"] == "login_ts"
+    assert ato["model"]["label_delay_days"] == 14 and ato["model"].get("label_time") is None
+    # ato overrides two keys of train.xgboost; the rest come from the defaults
+    assert ato["train"]["xgboost"]["max_depth"] == 4 and ato["train"]["xgboost"]["learning_rate"] == 0.06
+    assert fraud["train"] == yaml.safe_load((PROJECT_DIR / "models/defaults.yaml").read_text())["train"]
+
+
+def test_a_typod_slice_section_is_named_not_dropped_from_the_gates(project):
+    edit(project, lambda p: p["slices"].update(expresions=p["slices"].pop("expressions")))
+    assert problems(project) == [f"{FRAUD}: slices.expresions: unknown key (did you mean expressions?)"]
+
+
+def test_a_typod_hyperparameter_is_named_not_trained_with_the_default(project):
+    edit(project, lambda p: p.setdefault("train", {}).setdefault("xgboost", {}).update(max_dept=3))
+    assert problems(project) == [f"{FRAUD}: train.xgboost.max_dept: unknown key (did you mean max_depth?)"]
+
+
+def test_a_typod_gate_is_named_before_training(project):
+    edit(project, lambda p: p.setdefault("gates", {}).update(min_pr_acu=0.3))
+    assert problems(project) == [f"{FRAUD}: gates.min_pr_acu: unknown key (did you mean min_pr_auc?)"]
+
+
+def test_a_string_where_a_number_belongs_names_the_key(project):
+    edit(project, lambda p: p.setdefault("gates", {}).update(min_pr_auc="0.3"))
+    assert problems(project) == [f"{FRAUD}: gates.min_pr_auc: expected a valid number, got '0.3'"]
+
+
+def test_a_value_out_of_range_names_the_bound(project):
+    edit(project, lambda p: p.setdefault("split", {}).update(holdout_fraction=1.5))
+    assert problems(project) == [f"{FRAUD}: split.holdout_fraction: expected less than 1, got 1.5"]
+
+
+def test_a_missing_key_is_named_in_the_models_file(project):
+    edit(project, lambda p: p["model"].pop("id_column"))
+    assert problems(project) == [f"{FRAUD}: model.id_column: missing: this key is required"]
+
+
+def test_a_mistake_in_the_defaults_names_the_defaults_file(project):
+    path = project / "models/defaults.yaml"
+    path.write_text(path.read_text().replace("max_volume_drop: 0.9", "max_volume_drop: lots"))
+    assert "models/defaults.yaml: validation.max_volume_drop: expected a valid number, got 'lots'" in (
+        problems(project)
+    )
+
+
+def test_label_arrival_is_a_column_or_a_fixed_delay_never_both_nor_neither(project):
+    edit(project, lambda p: p["model"].update(label_delay_days=3))
+    [both] = problems(project)
+    edit(project, lambda p: [p["model"].pop(k) for k in ("label_delay_days", "label_time")])
+    assert problems(project) == [both]
+    assert both.startswith(f"{FRAUD}: model: give exactly one of label_time") and "label_delay_days" in both
+
+
+def test_a_column_the_suite_lacks_is_refused(project):
+    edit(project, lambda p: p["features"]["numeric"].append("amount_in_eur"))
+    assert problems(project) == [
+        f"{FRAUD}: features.numeric: column 'amount_in_eur' is not in the suite "
+        "expectations/transactions.json (add its expectations: `retrainer suite scaffold --model fraud-xgb`)"
+    ]
+
+
+def test_the_model_is_named_after_its_folder(project):
+    edit(project, lambda p: p["model"].update(name="fraud-v2"))
+    assert problems(project) == [
+        f"{FRAUD}: model.name: expected the folder's name 'fraud-xgb', found 'fraud-v2'"
+    ]
+
+
+def test_the_model_is_chosen_by_name_or_is_the_only_one(project):
+    with pytest.raises(Exception, match=r"2 models are configured \(ato-xgb, fraud-xgb.*--model NAME"):
+        choose_model(project)
+    with pytest.raises(Exception, match="no model 'fraud'"):
+        choose_model(project, "fraud")
+    shutil.rmtree(project / "models/ato-xgb")
+    assert choose_model(project) == "fraud-xgb"
+
+
+def test_a_run_checks_its_model_before_any_work(project, var_dir, monkeypatch):
+    """The extract task of a model with a typo stops at once, naming it, and writes nothing."""
+    from retrainer.tasks import retrain
+
+    edit(project, lambda p: p.setdefault("gates", {}).update(min_pr_acu=0.3))
+    monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
+    with pytest.raises(
+        ModelConfigError, match=r"gates.min_pr_acu: unknown key \(did you mean min_pr_auc\?\)"
+    ):
+        retrain.extract(retrain.Run("2026-11-09", "2026-11-16"), None, "fraud-xgb")
+    assert not var_dir.exists()
+
+
+def test_a_dag_param_of_the_wrong_type_is_named(var_dir):
+    from retrainer.tasks.context import Context
+
+    with pytest.raises(ModelConfigError, match=r"gates.champion_tolerance: expected a valid number, got 'x'"):
+        Context.load({"champion_tolerance": "x"}, "fraud-xgb")
+
+
+def test_parsing_the_dag_files_names_a_config_mistake(project):
+    """The DAG file's import error (what the Airflow UI shows) names the file, the key and the fix."""
+    edit(project, lambda p: p["train"].update(xgboost={"max_dept": 3}), name="ato-xgb")
+    env = {**os.environ, "RETRAINER_PROJECT_DIR": str(project)}
+    code = "import runpy, sys; runpy.run_path(sys.argv[1])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(project / "dags/retrain_models.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert (
+        "models/ato-xgb/params.yaml: train.xgboost.max_dept: unknown key (did you mean max_depth?)"
+        in done.stderr
+    )
+
+
+def test_early_stopping_without_a_validation_split_is_refused(project):
+    edit(project, lambda p: p.update(split={"valid_fraction": 0.0}))
+    assert problems(project) == [
+        f"{FRAUD}: train.xgboost.early_stopping_rounds needs a validation split: set split.valid_fraction "
+        "above 0, or early_stopping_rounds: null"
+    ]
+    edit(project, lambda p: p.update(train={"xgboost": {"early_stopping_rounds": None}}))
+    assert load_model(project, "fraud-xgb")["split"]["valid_fraction"] == 0.0
