@@ -42,7 +42,7 @@ THIRD = {
     "evaluate": {"rule": "failed_attempts_1h + 2 * new_device"},
     "slices": {"levels": ["platform"]},
     "costs": {"amount_column": None, "review_cost": 0.2},
-    "gates": {"min_pr_auc": 0.2, "min_slice_roc_auc": 0.75},
+    "gates": {"min_pr_auc": 0.2, "min_recall_at_fpr": 0.15, "min_slice_roc_auc": 0.75},
 }
 
 
@@ -84,8 +84,8 @@ def test_models_side_by_side_and_a_third_added_with_configuration_only(airflow, 
     assert "ok" in airflow.retrainer("models", "check", env={"RETRAINER_MODEL": ""})
     assert _python_files(project) == python_before  # zero Python files touched
 
-    listed = airflow.airflow("dags", "list", "--output", "json")
-    dag_ids = {d["dag_id"] for d in json.loads(listed[listed.index("[") :])}
+    listed = airflow.airflow("dags", "list", "--local", "--output", "json")  # as the DAG processor parses
+    dag_ids = {d["dag_id"] for d in json.loads(listed[listed.rindex("\n[") :])}
     for model in ("fraud-xgb", "ato-xgb", "ato-lite"):
         assert {f"retrain_{model}", f"monitor_{model}", f"score_{model}", f"deploy_{model}"} <= dag_ids
 
