@@ -6,8 +6,9 @@ This file generates one retraining DAG per model, `retrain_<name>`, from the fol
 adding a folder, no Python. Each model's params are checked when this file is parsed (a mistake shows as
 an import error naming the file and the key) and again when a run starts, before any work. To give one
 model different wiring, copy this file to `dags/retrain_<name>.py`, change what differs, replace the loop at
-its end by `retrain_dag("<name>", load_model(PROJECT_DIR, "<name>"))`, and set `schedule.generated: false`
-in the model's params so that this loop skips it.
+its end by `retrain_dag("<name>", load_model(Settings.from_env().project_dir, "<name>"))` (`load_model`
+from `retrainer.core.models`), and set `schedule.generated: false` in the model's params so that this
+loop skips it.
 
 By default weekly (`schedule.cron`), on the calendar week (Monday 00:00 UTC to the next Monday,
 `CronDataIntervalTimetable`): the run of a week starts when it ends, waits 3 hours for late files, and is

@@ -170,3 +170,20 @@ def test_early_stopping_without_a_validation_split_is_refused(project):
     ]
     edit(project, lambda p: p.update(train={"xgboost": {"early_stopping_rounds": None}}))
     assert load_model(project, "fraud-xgb")["split"]["valid_fraction"] == 0.0
+
+
+def test_a_model_whose_dag_is_hand_written_is_left_out_of_the_generated_ones(project):
+    edit(project, lambda p: p.update(schedule={"generated": False}), name="ato-xgb")
+    env = {**os.environ, "RETRAINER_PROJECT_DIR": str(project)}
+    code = (
+        "import runpy, sys; print(sorted(k for k in runpy.run_path(sys.argv[1]) if k.startswith('retrain_')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(project / "dags/retrain_models.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "['retrain_dag', 'retrain_fraud-xgb']"
