@@ -132,7 +132,7 @@ def register_run(
     lineage["trigger"] = trigger or trigger_of()
     # Keys relative to the storage root, which still read back from a root copied elsewhere.
     lineage["run_manifest_key"] = storage.key_of(run_manifest_uri)
-    lineage["batch_keys"] = [storage.key_of(uri) for uri in run["batches"]]
+    lineage["batch_keys"] = [storage.key_of(batch["manifest_uri"]) for batch in run["batches"]]
     registry = Registry(storage, model)
     record, created = registry.register(
         files, lineage, idempotency_key(model, run, lineage["params"], lineage["git"]["commit"])
