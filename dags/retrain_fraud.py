@@ -24,15 +24,24 @@ lineage of every version says why its run happened (schedule, manual, or drift w
    the run; a failed gate stops the run with an error naming the gate and slice; the champion stays;
 6. **register** the model with its lineage (data hash from `dvc.lock`, git revision, params, metrics,
    gates, this run's id), only if the gate report judged these model bytes. The first model becomes
-   `champion`; later ones become `challenger`.
+   `champion`; later ones become `challenger`;
+7. **approve** (Browse > Required Actions): a new challenger waits for *Approve* (blue-green promotion),
+   *Shadow first*, *Canary* or *Reject*, the gate report's summary in the form; no answer within the
+   time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice` in params.yaml);
+8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
+   and moves the deployment record, which `score_transactions` follows from its next run.
 
 Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
 its work; XCom carries URIs and small dicts only. Empty Params fall back to `params.yaml`. Rerunning a
-week overwrites the same keys and registers no new version.
+week overwrites the same keys and registers no new version and asks nothing.
 """
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
+
+from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import (
     Asset,
     AssetOrTimeSchedule,
@@ -47,6 +56,9 @@ from airflow.sdk import (
 
 REGISTERED_MODEL = Asset("retrainer://registry/fraud-xgb", group="model")
 DRIFT = Asset("retrainer://drift/fraud-xgb", group="drift")  # emitted by monitor_fraud on confirmed drift
+# The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
+OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
+APPROVAL_TIMEOUT = timedelta(seconds=int(os.environ.get("RETRAINER_APPROVAL_TIMEOUT_SECONDS", 3 * 86400)))
 
 
 def _override(kind: str, description: str, **bounds) -> Param:
@@ -81,6 +93,9 @@ def _override(kind: str, description: str, **bounds) -> Param:
         "min_recall_at_fpr": _override("number", "Gate: recall at the FPR budget.", minimum=0, maximum=1),
         "champion_tolerance": _override(
             "number", "Gate: how far the CI's lower bound of PR-AUC minus the champion's may fall.", minimum=0
+        ),
+        "approval": Param(
+            "required", enum=["required", "auto"], description="Ask a person before a challenger deploys."
         ),
     },
 )
@@ -139,10 +154,34 @@ def retrain_fraud():
         outlet_events[REGISTERED_MODEL].extra = registered["asset_event"]  # the Assets page names the version
         return registered
 
+    @task.branch
+    def route(registered: dict, params=None) -> list[str]:
+        from retrainer.tasks import retrain
+
+        return ["approve", "decide"] if retrain.route(registered, params) else ["decide"]
+
+    approve = HITLOperator(
+        task_id="approve",
+        subject="Deploy {{ ti.xcom_pull(task_ids='register')['model'] }} "
+        "v{{ ti.xcom_pull(task_ids='register')['version'] }}?",
+        body="{{ ti.xcom_pull(task_ids='register')['approval_body'] }}",
+        options=OPTIONS,
+        defaults=["Reject"],
+        response_timeout=APPROVAL_TIMEOUT,
+    )
+
+    @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form
+    def decide(params=None, ti=None) -> dict:
+        from retrainer.tasks import retrain
+
+        return retrain.decide(ti.xcom_pull(task_ids="register"), ti.xcom_pull(task_ids="approve"), params)
+
     batch = extract()
     wait_for_late_files() >> batch
     trained = train(check_labels(validate(batch)))
-    register(trained, evaluate(trained))
+    routed, decision = route(register(trained, evaluate(trained))), decide()
+    routed >> [approve, decision]
+    approve >> decision
 
 
 retrain_fraud()

@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import date
 
-from retrainer.cli.commands import cmd_generate, cmd_quarantine, cmd_registry, cmd_stage, cmd_task
+from retrainer.cli.commands import cmd_deploy, cmd_generate, cmd_quarantine, cmd_registry, cmd_stage, cmd_task
 
 
 def _date(text: str) -> date:
@@ -76,6 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
     q_release.add_argument("--reason", required=True, help="what was fixed, for the event log")
     q_release.add_argument("--by", help="who releases (default: the current user)")
     qua.set_defaults(func=cmd_quarantine)
+
+    dep = sub.add_parser("deploy", help="the deployment: status, and moves by hand (each one audited)")
+    dep_sub = dep.add_subparsers(dest="action", required=True)
+    status = dep_sub.add_parser("status", help="mode, champion, challenger, share, since, last moves")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--model", help="registry name (default: params.yaml model.name)")
+    for action, text in (
+        ("rollback", "drop the shadow/canary challenger, or bring the previous champion back"),
+        ("promote", "make VERSION champion at once (blue-green)"),
+        ("shadow", "score VERSION beside the champion, deciding nothing"),
+        ("canary", "let VERSION decide the first ramp step's share of customers"),
+        ("ramp", "move the canary to its next step now (past the last: champion)"),
+    ):
+        p = dep_sub.add_parser(action, help=text)
+        if action in ("promote", "shadow", "canary"):
+            p.add_argument("version", type=int)
+        p.add_argument("--reason", required=True, help="why, for the audit log")
+        p.add_argument("--by", help="who (default: the current user)")
+        p.add_argument("--model", help="registry name (default: params.yaml model.name)")
+    dep.set_defaults(func=cmd_deploy)
 
     task = sub.add_parser("task", help="run one step of the retraining DAG by hand, outside Airflow")
     task.add_argument(

@@ -184,6 +184,46 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import getpass
+
+    from retrainer.deployment.actions import run_action
+    from retrainer.deployment.state import read
+    from retrainer.registry.store import Registry
+    from retrainer.tasks.context import Context
+
+    ctx = Context.load()
+    registry = Registry(ctx.storage, args.model or ctx.model)
+    if args.action == "status":
+        state, _ = read(registry)
+        if args.json:
+            _print(state, True)
+            return 0
+        challenger = f" challenger v{state['challenger']}" if state.get("challenger") else ""
+        share = f" at {state['share']}%" if state["mode"] == "canary" else ""
+        print(
+            f"{registry.model}: {state['mode']} mode, champion v{state['champion']}{challenger}{share} "
+            f"since {state['since'] or '-'} (revision {state['revision']}, set by {state['set_by']})"
+        )
+        if state.get("previous_champion"):
+            print(
+                f"previous champion: v{state['previous_champion']} (`retrainer deploy rollback` restores it)"
+            )
+        for step in state.get("history", [])[-5:]:
+            print(f"  r{step['revision']} {step['at']} {step['event']} by {step['actor']}: {step['reason']}")
+        return 0
+    state = run_action(
+        registry,
+        args.action,
+        getattr(args, "version", None),
+        args.by or getpass.getuser(),
+        args.reason,
+        ctx.params,
+    )
+    _print({k: state[k] for k in ("mode", "champion", "challenger", "share", "revision")}, False)
+    return 0
+
+
 def cmd_task(args: argparse.Namespace) -> int:
     from retrainer.core.clock import as_utc
     from retrainer.tasks import retrain as tasks

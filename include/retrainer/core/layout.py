@@ -9,7 +9,10 @@ then the run key (the logical date, `clock.run_key`), so a rerun of a date write
     quarantine/<model>/<run>/           a rejected batch (or copies of unreadable source files) + reason.json
     quarantine-events/<model>/          one folder per quarantine event, never rewritten
     runs/<model>/<run>/                 a training run's published files, its manifest and gate report
-    registry/<model>/                   versions, run claims, content-addressed objects, aliases, audit log
+    registry/<model>/                   versions, run claims, content-addressed objects, aliases, audit log,
+                                        and the deployment record (which models score, how, since when)
+    scores/<model>/date=<day>/          a day's batch scores (scores.parquet) and monitoring (report.json)
+    scores/<model>/reference/           each version's holdout score distribution, the baseline of drift
     monitoring/<model>/<run>/           a monitor run's drift report (drift.json, drift.html)
 """
 
@@ -114,6 +117,14 @@ def run_file_key(model: str, run: str, name: str) -> str:
 # --- registry -----------------------------------------------------------------------------------------
 
 
+REGISTRY_AREA = "registry"
+
+
+def registry_models(keys: list[str]) -> list[str]:
+    """The model names among keys listed under REGISTRY_AREA (`registry/<model>/versions/...`)."""
+    return sorted({PurePosixPath(k).parts[1] for k in keys if "/versions/" in k})
+
+
 def registry_prefix(model: str) -> str:
     return f"registry/{model}"
 
@@ -154,6 +165,36 @@ def registry_audit_area(model: str) -> str:
 
 def registry_audit_key(model: str, stamp: str, unique: str) -> str:
     return f"{registry_audit_area(model)}/{stamp}-{unique}.json"
+
+
+def registry_deployment_key(model: str) -> str:
+    """The one deployment record of a model (mode, champion, challenger, share), moved by compare-and-swap."""
+    return f"{registry_prefix(model)}/deployment.json"
+
+
+# --- batch scoring ------------------------------------------------------------------------------------
+
+SCORES_FILE = "scores.parquet"
+SCORE_REPORT_FILE = "report.json"
+
+
+def scores_area(model: str) -> str:
+    return f"scores/{model}"
+
+
+def scores_day_prefix(model: str, day: str) -> str:
+    """The folder of one scored day (`day` as YYYY-MM-DD)."""
+    return f"{scores_area(model)}/date={day}"
+
+
+def scores_file_key(model: str, day: str, name: str = SCORES_FILE) -> str:
+    """A file of a scored day: the scores themselves or the day's monitoring report."""
+    return f"{scores_day_prefix(model, day)}/{name}"
+
+
+def reference_scores_key(model: str, version: int) -> str:
+    """A version's scores on its own holdout, summarised: what its live scores are compared with."""
+    return f"{scores_area(model)}/reference/{version:06d}.json"
 
 
 # --- monitoring ---------------------------------------------------------------------------------------

@@ -18,7 +18,11 @@ DAG_PARAMS = {
     "min_pr_auc": "gates.min_pr_auc",
     "min_recall_at_fpr": "gates.min_recall_at_fpr",
     "champion_tolerance": "gates.champion_tolerance",
+    "min_days_per_step": "deployment.canary.min_days_per_step",
 }
+# DAG Params that steer a run instead of overriding params.yaml: the retraining DAG's `approval`, the
+# deploy DAG's `action`, `version` and `reason`. The task entry points read them; they pass through here.
+CONTROL_PARAMS = ("approval", "action", "version", "reason")
 
 
 def load_params(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -56,6 +60,8 @@ def with_dag_params(params: dict[str, Any], dag_params: dict[str, Any] | None) -
     """`params` with the DAG's Params applied (empty ones keep params.yaml); unknown Params are refused."""
     overrides = {}
     for name, value in (dag_params or {}).items():
+        if name in CONTROL_PARAMS:
+            continue
         if name not in DAG_PARAMS:
             raise ConfigError(f"unknown DAG param {name!r}; known: {sorted(DAG_PARAMS)}")
         overrides[DAG_PARAMS[name]] = value

@@ -2,3 +2,4 @@
 
 CHAMPION = "champion"  # the model in production: what every challenger is held against
 CHALLENGER = "challenger"  # a model that passed every gate and awaits promotion
+PREVIOUS_CHAMPION = "previous_champion"  # the champion before the last promotion: what a rollback restores

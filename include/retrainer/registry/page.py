@@ -1,29 +1,39 @@
-"""A read-only HTML page of the model registry: versions, aliases, lineage and the audit log.
+"""The registry page shown inside the Airflow UI: per model its deployment (mode, share, since), versions
+with aliases, gate verdicts and a link to each gate report, lineage (batches, data hash, `dvc.lock` hashes,
+git revision, params diff against the champion), the Airflow run that made each version, the latest
+shadow/canary monitoring report and the audit log.
 
-Served by the Airflow plugin in `plugins/`. Plugin endpoints are not behind Airflow's auth, so the page
-only reads; aliases move through the DAGs and the CLI, never through it.
+Read-only: it only reads storage; every change goes through the DAGs or the CLI. The deployment record
+and scoring reports are read as stored JSON (keys from `core.layout`), so the registry needs neither.
 """
 
 from __future__ import annotations
 
+import json
 from html import escape
+from typing import Any
+from urllib.parse import quote
 
+from retrainer.core import layout
+from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
+from retrainer.storage import KeyNotFound, Storage
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #1f2937; }
-table { border-collapse: collapse; margin: 1rem 0 2rem; }
-th, td { border-bottom: 1px solid #e5e7eb; padding: .4rem .8rem; text-align: left; font-size: .9rem; }
-th { background: #f3f4f6; } code { font-size: .8rem; } .alias { background: #dbeafe; padding: 0 .4rem; }
+body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1f2937; }
+table { border-collapse: collapse; margin: .5rem 0 1.5rem; }
+th, td { border-bottom: 1px solid #e5e7eb; padding: .35rem .7rem; text-align: left; font-size: .85rem;
+         vertical-align: top; }
+th { background: #f3f4f6; } code { font-size: .75rem; } .alias { background: #dbeafe; padding: 0 .4rem; }
+.state { background: #ecfdf5; border: 1px solid #a7f3d0; padding: .6rem 1rem; display: inline-block; }
+.failed { color: #b91c1c; } details { margin: .2rem 0; } summary { cursor: pointer; }
 """
+REPORT_ROUTE = "versions/{version}/report.html?model={model}"  # served by the plugin, relative to the page
+AIRFLOW_RUN = "/dags/{dag}/runs/{run}"  # the Airflow UI's page of a DAG run
+RETRAIN_DAG = "retrain_fraud"
 
 
-def _metric(record: dict, name: str) -> str:
-    value = (record.get("metrics") or {}).get("challenger", {}).get(name)
-    return f"{value:.4f}" if isinstance(value, float) else "-"
-
-
-def _row(*cells: str, raw: tuple[int, ...] = ()) -> str:
+def _cells(*cells: str, raw: tuple[int, ...] = ()) -> str:
     """A table row; every cell is escaped except the positions in `raw` (markup built here)."""
     return (
         "<tr>"
@@ -32,42 +42,174 @@ def _row(*cells: str, raw: tuple[int, ...] = ()) -> str:
     )
 
 
-def render(registry: Registry) -> str:
+def _table(header: list[str], rows: list[str]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _json(storage: Storage, key: str) -> Any:
+    try:
+        return json.loads(storage.get_text(key))
+    except KeyNotFound:
+        return None
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out |= _flat(value, f"{prefix}.{key}" if prefix else str(key))
+    return out
+
+
+def params_diff(params: dict | None, champion_params: dict | None) -> dict[str, tuple[Any, Any]]:
+    """{dotted key: (this version's value, the champion's)} for every param that differs."""
+    mine, theirs = _flat(params or {}), _flat(champion_params or {})
+    return {
+        k: (mine.get(k), theirs.get(k))
+        for k in sorted(mine.keys() | theirs.keys())
+        if mine.get(k) != theirs.get(k)
+    }
+
+
+def _metric(record: dict, name: str) -> str:
+    value = (record.get("metrics") or {}).get("challenger", {}).get(name)
+    return f"{value:.4f}" if isinstance(value, float) else "-"
+
+
+def _gates(record: dict, model: str) -> str:
+    gates = record.get("gates") or []
+    failed = [g for g in gates if g.get("verdict") == "failed"]
+    verdict = f"{len(gates) - len(failed)}/{len(gates)} passed" if gates else "-"
+    css = ' class="failed"' if failed else ""
+    link = escape(REPORT_ROUTE.format(version=record["version"], model=quote(model)))
+    return f'<span{css}>{escape(verdict)}</span> <a href="{link}">gate report</a>'
+
+
+def _run_link(record: dict) -> str:
+    run = record.get("airflow_run_id")
+    if not run:
+        return "-"
+    href = escape(AIRFLOW_RUN.format(dag=RETRAIN_DAG, run=quote(run, safe="")))
+    return f'<a href="{href}" target="_top">{escape(run)}</a>'
+
+
+def _lineage(record: dict, champion: dict | None) -> str:
+    git = record.get("git") or {}
+    hashes = "".join(
+        f"<li><code>{escape(str(path))}</code> {escape(str(md5))}</li>"
+        for path, md5 in (record.get("dvc_lock_hashes") or {}).items()
+    )
+    batches = "".join(f"<li><code>{escape(str(b))}</code></li>" for b in record.get("batches") or [])
+    if champion is None or champion["version"] == record["version"]:
+        diff = "<p>(this is the champion)</p>" if champion else ""
+    else:
+        changed = params_diff(record.get("params"), champion.get("params"))
+        rows = [_cells(k, json.dumps(a), json.dumps(b)) for k, (a, b) in changed.items()]
+        title = f"params diff against champion v{champion['version']}"
+        diff = _table(["param", "this version", title], rows) if rows else f"<p>{escape(title)}: none</p>"
+    data_hash, commit = escape(str(record.get("data_hash"))), escape(str(git.get("commit") or "-"))
+    return (
+        f"<details><summary>lineage</summary><p>data hash <code>{data_hash}</code>, "
+        f"git <code>{commit}</code>{' (dirty)' if git.get('dirty') else ''}</p>"
+        f"<p>dvc.lock hashes</p><ul>{hashes}</ul><p>batches</p><ul>{batches}</ul>{diff}</details>"
+    )
+
+
+def _deployment(state: dict | None) -> str:
+    if state is None:
+        return "<p class='state'>No deployment record yet: the champion alias decides every row.</p>"
+    challenger = f", challenger <b>v{state['challenger']}</b>" if state.get("challenger") else ""
+    share = f" deciding <b>{state['share']}%</b> of customers" if state["mode"] == "canary" else ""
+    previous = f"; previous champion v{state['previous_champion']}" if state.get("previous_champion") else ""
+    return (
+        f"<p class='state' id='deployment'>mode <b>{escape(state['mode'])}</b>: champion "
+        f"<b>v{state['champion']}</b>{challenger}{share}, since {escape(str(state.get('since') or '-'))} "
+        f"(revision {state['revision']}, set by {escape(str(state.get('set_by')))}: "
+        f"{escape(str(state.get('reason')))}){previous}</p>"
+    )
+
+
+def _monitoring(report: dict | None) -> str:
+    if report is None:
+        return "<p>No day scored yet.</p>"
+    keys = (
+        "day", "mode", "share", "rows", "decided_by", "champion_alert_rate", "challenger_alert_rate",
+        "alert_rate_ratio", "agreement", "challenger_psi", "challenger_error_rate", "performance",
+    )  # fmt: skip
+    rows = [_cells(k, json.dumps(report.get(k), default=str)) for k in keys if k in report]
+    uri = escape(str(report.get("report_uri", "")))
+    return _table(["latest scored day", "value"], rows) + f"<p>report: <code>{uri}</code></p>"
+
+
+def _latest_report(storage: Storage, model: str) -> dict | None:
+    keys = [k for k in storage.list(layout.scores_area(model)) if k.endswith("/" + layout.SCORE_REPORT_FILE)]
+    return _json(storage, keys[-1]) if keys else None
+
+
+def render_model(registry: Registry) -> str:
+    """The section of one model."""
+    storage, model = registry.storage, registry.model
     by_version = registry.aliases_by_version()
+    champion = registry.get(CHAMPION) if registry.alias(CHAMPION) else None
     rows = []
     for record in reversed(registry.versions()):
         names = " ".join(
             f'<span class="alias">{escape(a)}</span>' for a in by_version.get(record["version"], [])
         )
         rows.append(
-            _row(
+            _cells(
                 f"v{record['version']}",
                 names,
                 record.get("as_of", "-"),
                 _metric(record, "pr_auc"),
                 _metric(record, "recall_at_fpr"),
-                record.get("data_hash", "-"),
-                ((record.get("git") or {}).get("commit") or "-")[:12],
-                record.get("airflow_run_id") or "-",
-                raw=(1,),
+                _gates(record, model),
+                _run_link(record),
+                _lineage(record, champion),
+                raw=(1, 5, 6, 7),
             )
         )
     audit = [
-        _row(
+        _cells(
             e["at"],
             e["event"],
-            e.get("alias") or "",
-            f"v{e.get('version')}",
+            e.get("alias") or e.get("option") or e.get("mode") or "",
+            f"v{e.get('version')}" if e.get("version") is not None else "",
             e.get("actor") or "",
             e.get("reason") or "",
         )
         for e in reversed(registry.audit_log())
     ]
+    state = _json(storage, layout.registry_deployment_key(model))
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Registry: {escape(registry.model)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>Model registry: {escape(registry.model)}</h1>"
-        "<table><tr><th>version</th><th>aliases</th><th>as of</th><th>PR-AUC</th><th>recall@FPR</th>"
-        f"<th>data hash</th><th>git</th><th>Airflow run</th></tr>{''.join(rows)}</table>"
-        "<h2>Audit log</h2><table><tr><th>at</th><th>event</th><th>alias</th><th>version</th><th>by</th>"
-        f"<th>why</th></tr>{''.join(audit)}</table></body></html>"
+        f"<section><h2>{escape(model)}</h2><h3>Deployment</h3>{_deployment(state)}"
+        "<h3>Versions</h3>"
+        + _table(
+            ["version", "aliases", "as of", "PR-AUC", "recall@FPR", "gates", "Airflow run", "lineage"], rows
+        )
+        + f"<h3>Shadow / canary monitoring</h3>{_monitoring(_latest_report(storage, model))}"
+        + "<h3>Audit log</h3>"
+        + _table(["at", "event", "alias / option / mode", "version", "by", "why"], audit)
+        + "</section>"
+    )
+
+
+def models(storage: Storage) -> list[str]:
+    return layout.registry_models(storage.list(layout.REGISTRY_AREA))
+
+
+def render(storage: Storage, names: list[str] | None = None) -> str:
+    """The whole page: one section per model in the registry."""
+    names = models(storage) if names is None else names
+    body = (
+        "".join(render_model(Registry(storage, name)) for name in names) or "<p>No model registered yet.</p>"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Model registry</title>"
+        f"<style>{STYLE}</style></head><body><h1>Model registry</h1>"
+        f"<p>Models: {escape(', '.join(names) or '-')}. Read-only: deploy with the <code>deploy_fraud</code> "
+        "DAG or <code>retrainer deploy</code>.</p>"
+        f"{body}</body></html>"
     )

@@ -291,9 +291,12 @@ class Registry:
         return chain[::-1]
 
     def audit_log(self) -> list[dict]:
-        """Every version registered and every alias move, oldest first."""
-        events = self._events()
+        """Every version registered, every alias move and every other event (deployment moves, approvals),
+        oldest first. An alias event counts only if its alias chain names it (a lost race's does not)."""
+        entries = self._audit_entries()
+        events = self._events(entries)
         moves = [e for name in self.aliases() for e in self.alias_history(name, events)]
+        moves += [e for e in entries if e.get("event") != "alias_moved"]
         registered = [
             {
                 "event": "version_registered",
@@ -312,10 +315,11 @@ class Registry:
         logged = {e["id"] for name in self.aliases() for e in self.alias_history(name, events)}
         return [e for i, e in sorted(events.items()) if i not in logged]
 
-    def _events(self) -> dict[str, dict]:
-        found = {}
-        for key in self.storage.list(layout.registry_audit_area(self.model)):
-            event = json.loads(self.storage.get_text(key))
-            if "id" in event:
-                found[event["id"]] = event
-        return found
+    def _audit_entries(self) -> list[dict]:
+        area = layout.registry_audit_area(self.model)
+        return [json.loads(self.storage.get_text(key)) for key in self.storage.list(area)]
+
+    def _events(self, entries: list[dict] | None = None) -> dict[str, dict]:
+        """The alias events by id."""
+        entries = self._audit_entries() if entries is None else entries
+        return {e["id"]: e for e in entries if e.get("event") == "alias_moved" and "id" in e}

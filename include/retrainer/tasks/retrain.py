@@ -9,6 +9,11 @@ and returns a small JSON-able dict for XCom: URIs and numbers, never data frames
     train       retrainer.training.train.train_run
     evaluate    retrainer.evaluation.evaluate.evaluate_run
     register    retrainer.registry.register.register_run
+    route       retrainer.deployment.approval.needs_approval
+    decide      retrainer.deployment.approval.decide
+
+Between `route` and `decide` the DAG waits on Airflow's approval form (a HITL operator, no entry point
+here); its body is the `approval_body` that `register` returns.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from retrainer.core.clock import data_interval, run_window
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
+from retrainer.deployment.approval import decide as decide_approval
+from retrainer.deployment.approval import decided, needs_approval, summary_markdown
 from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.registry.register import asset_event, register_run, trigger_of
@@ -122,9 +129,28 @@ def register(
     asset_events: Any = None,
 ) -> dict:
     """Register the gated challenger with its lineage, including why the run happened (its run type and
-    the drift evidence of the asset events that triggered it); returns the version, its aliases, and the
-    `extra` of the registered-model Asset event (`asset_event`: model, version, URI of the version record)."""
+    the drift evidence of the asset events that triggered it); returns the version, its aliases, the
+    `extra` of the registered-model Asset event (`asset_event`: model, version, URI of the version record)
+    and the approval form's Markdown body."""
     ctx = Context.load(dag_params)
     trigger = trigger_of(run_type, asset_events)
     registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id, trigger)
-    return registered | {"asset_event": asset_event(registered)}
+    return registered | {
+        "asset_event": asset_event(registered),
+        "approval_body": summary_markdown(ctx.registry, registered["version"]),
+    }
+
+
+def route(registered: dict | None, dag_params: dict[str, Any] | None = None) -> bool:
+    """Whether the registered version waits for a person: it is the challenger, its approval is not yet
+    settled (a rerun or a retried register asks again only if nobody decided), `approval: required`."""
+    ctx = Context.load(dag_params)
+    settled = bool(registered) and decided(ctx.registry, registered["version"])
+    return needs_approval(registered, (dag_params or {}).get("approval") or "required", settled)
+
+
+def decide(registered: dict | None, answer: dict | None, dag_params: dict[str, Any] | None = None) -> dict:
+    """Write the approval's answer, or its time-out, to the audit log and move the deployment."""
+    ctx = Context.load(dag_params)
+    approval = (dag_params or {}).get("approval") or "required"
+    return decide_approval(ctx.registry, registered, answer, approval, ctx.params)

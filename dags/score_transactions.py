@@ -1,0 +1,71 @@
+"""
+### Score the day's card transactions with the deployed model(s)
+
+Every day at 04:00 UTC (or triggered for a logical date D), for the transactions of day D-1:
+
+1. **score** them with the models the registry's deployment record names (never a DAG constant):
+   the champion alone; in *shadow* mode the challenger too, its scores stored beside, deciding nothing;
+   in *canary* mode the challenger decides the customers in its share (a stable hash of the customer
+   id, so a customer meets one model every day). One file per day:
+   `scores/<model>/date=<D-1>/scores.parquet` (transaction id, score, decision, the version that decided,
+   and the second model's score);
+2. **monitor** the day: agreement and alert rates of the two models, the challenger's score distribution
+   against its own holdout scores (PSI), its error rate and, once labels have matured, both PR-AUCs:
+   `report.json` next to the scores (the registry page shows it);
+3. **act**: a challenger whose figures leave the bounds of `params.yaml` `deployment.monitor` is rolled
+   back at once (the champion decides every row from the next run on; the reason is in the audit log);
+   a canary within bounds for `deployment.canary.min_days_per_step` days ramps to its next step, and
+   past the last step it becomes champion.
+
+Each task is one call into `retrainer.tasks.score`. A move made by hand meanwhile (the `deploy_fraud` DAG
+or `retrainer deploy`) wins: the automatic move is made only on the revision the day was scored under.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
+
+@dag(
+    dag_id="score_transactions",
+    schedule=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,  # days in order: each day's verdict reads the days before it
+    doc_md=__doc__,
+    tags=["fraud", "scoring", "deployment"],
+    default_args={"owner": "ml-platform", "retries": 2},
+    params={
+        "min_days_per_step": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            description="Scored days at a canary step before a ramp.",
+        ),
+    },
+)
+def score_transactions():
+    @task
+    def score(params=None, logical_date=None, dag_run=None) -> dict:
+        from retrainer.tasks import score
+
+        return score.score(logical_date or dag_run.run_after, params)
+
+    @task
+    def monitor(scored: dict, params=None, logical_date=None, dag_run=None) -> dict:
+        from retrainer.tasks import score
+
+        return score.monitor(scored, logical_date or dag_run.run_after, params)
+
+    @task
+    def act(report: dict, params=None) -> dict:
+        from retrainer.tasks import score
+
+        return score.act(report, params)
+
+    act(monitor(score()))
+
+
+score_transactions()

@@ -1,0 +1,1 @@
+"""Deployment: the record of which models score and how, its moves, canary ramps and rollbacks."""

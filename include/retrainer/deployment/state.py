@@ -1,0 +1,190 @@
+"""The deployment record of a model: which versions score, in which mode, with what share, since when and
+set by whom. One JSON object per model (`registry/<model>/deployment.json`), moved only by compare-and-swap;
+every move carries a revision number and is written as an audit event, so the moves form a gap-free chain.
+
+The record is the truth about what scores; the `champion` and `previous_champion` aliases follow it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from retrainer.core import clock, layout
+from retrainer.core.errors import Rejected
+from retrainer.registry.aliases import CHAMPION, PREVIOUS_CHAMPION
+from retrainer.registry.store import AliasMoved, Registry
+from retrainer.storage import PreconditionFailed, Storage
+
+# Modes: one model decides every row; the challenger also scores every row but never decides; a share of
+# customers is decided by the challenger. Blue-green is a promotion: the champion moves at once, the
+# previous champion stays recorded and one rollback moves it back.
+CHAMPION_ONLY, SHADOW, CANARY = "champion", "shadow", "canary"
+MODES = (CHAMPION_ONLY, SHADOW, CANARY)
+HISTORY_KEPT = 50  # the record keeps its last moves; the audit area keeps every one
+
+
+class DeploymentError(Rejected):
+    """Base class of deployment errors: verdicts on the state, which a retry cannot change."""
+
+
+class NoChampion(DeploymentError):
+    """Nothing is deployed: the model has no champion yet."""
+
+
+class InvalidMove(DeploymentError, ValueError):
+    """The move does not apply to the record as it stands (e.g. ramping when no canary runs)."""
+
+
+class DeploymentMoved(DeploymentError):
+    """Another writer moved the record after it was read: the move was decided on a stale state."""
+
+    def __init__(self, model: str, revision: int) -> None:
+        super().__init__(
+            f"the deployment of {model} moved past revision {revision} while this move was being made; "
+            "nothing was changed: read the new state and decide again"
+        )
+        self.revision = revision
+
+
+def now_text() -> str:
+    return clock.now().isoformat(timespec="milliseconds")
+
+
+def audit(storage: Storage, model: str, event: str, **details: Any) -> dict:
+    """Append one event to the registry's audit log (create-only, never rewritten); returns it.
+
+    Every deployment event (moves, approvals, rejections, time-outs, automatic verdicts) is written here."""
+    at = clock.now()
+    entry = {"event": event, "model": model, "at": at.isoformat(timespec="milliseconds"), **details}
+    key = layout.registry_audit_key(model, clock.stamp(at), uuid.uuid4().hex[:8])
+    storage.put_text(key, json.dumps(entry, default=str), if_absent=True)
+    return entry
+
+
+def initial(model: str, champion: int) -> dict:
+    """The state of a model whose champion was set before any deployment record existed."""
+    return {
+        "model": model,
+        "mode": CHAMPION_ONLY,
+        "champion": champion,
+        "challenger": None,
+        "share": 0,
+        "step": None,
+        "previous_champion": None,
+        "revision": 0,
+        "since": None,
+        "set_by": None,
+        "reason": "champion alias",
+        "history": [],
+    }
+
+
+def read(registry: Registry) -> tuple[dict, str | None]:
+    """The model's deployment state and the token of the stored record (None: no record written yet, the
+    state derived from the champion alias). Raises NoChampion when nothing is deployed at all."""
+    key = layout.registry_deployment_key(registry.model)
+    if registry.storage.exists(key):
+        raw, token = registry.storage.get_versioned(key)
+        return json.loads(raw), token
+    alias = registry.alias(CHAMPION)
+    if alias is None:
+        raise NoChampion(f"{registry.model} has no champion: nothing is deployed")
+    return initial(registry.model, alias["version"]), None
+
+
+def read_or_none(registry: Registry) -> dict | None:
+    try:
+        return read(registry)[0]
+    except NoChampion:
+        return None
+
+
+def move(
+    registry: Registry,
+    change: Callable[[dict], dict],
+    actor: str,
+    reason: str,
+    event: str,
+    expected_revision: int | None = None,
+    **details: Any,
+) -> dict:
+    """Apply `change` (a pure function of the state, raising InvalidMove) and store the result by
+    compare-and-swap; then write the audit event and bring the aliases in line. Returns the new state.
+
+    A concurrent move between the read and the write makes this one fail with DeploymentMoved, as does a
+    record no longer at `expected_revision` when it is given: a move is never re-applied blindly to a
+    state it was not decided on.
+    """
+    storage, model = registry.storage, registry.model
+    try:
+        state, token = read(registry)
+    except NoChampion:
+        state, token = None, None
+    if expected_revision is not None and (state or {}).get("revision", 0) != expected_revision:
+        raise DeploymentMoved(model, expected_revision)
+    revision = (state or {}).get("revision", 0)
+    new = change(state)
+    for field in ("champion", "challenger", "previous_champion"):
+        if new.get(field) is not None:
+            registry.get(new[field])  # refuse a state naming a version that does not exist
+    at = now_text()
+    moved_mode = state is None or (new["mode"], new.get("share")) != (state["mode"], state.get("share"))
+    step = {
+        "event": event,
+        "revision": revision + 1,
+        "at": at,
+        "actor": actor,
+        "reason": reason,
+        "mode": new["mode"],
+        "champion": new["champion"],
+        "challenger": new.get("challenger"),
+        "share": new.get("share", 0),
+        **details,
+    }
+    new = {
+        **new,
+        "model": model,
+        "revision": revision + 1,
+        "since": at if moved_mode or not (state or {}).get("since") else state["since"],
+        "set_by": actor,
+        "reason": reason,
+        "history": [*(state or {}).get("history", []), step][-HISTORY_KEPT:],
+    }
+    try:
+        storage.put_if_match(layout.registry_deployment_key(model), json.dumps(new, indent=2).encode(), token)
+    except PreconditionFailed:
+        raise DeploymentMoved(model, revision) from None
+    audit(storage, model, event, from_revision=revision, **{k: v for k, v in step.items() if k != "event"})
+    sync_aliases(registry, actor, reason)
+    return new
+
+
+def sync_aliases(registry: Registry, actor: str, reason: str, attempts: int = 20) -> dict | None:
+    """Point `champion` and `previous_champion` at what the record says, until the record stays still
+    while they are written: a writer that read an older record re-checks and writes again, so when moves
+    stop the aliases equal the last record."""
+    for _ in range(attempts):
+        try:
+            state, token = read(registry)
+        except NoChampion:
+            return None
+        for name, version in ((CHAMPION, state["champion"]), (PREVIOUS_CHAMPION, state["previous_champion"])):
+            current = registry.alias(name)
+            if version is not None and (current is None or current["version"] != version):
+                with contextlib.suppress(AliasMoved):  # another writer moved it: read the record again
+                    registry.set_alias(name, version, actor, reason, expected=current and current["version"])
+        if read(registry)[1] == token:
+            return state
+    raise DeploymentError(f"the deployment of {registry.model} kept moving while its aliases were written")
+
+
+def versions_scoring(state: dict) -> dict[str, int]:
+    """{role: version} of the models that score under `state`: the champion, and a challenger if one runs."""
+    roles = {"champion": state["champion"]}
+    if state["mode"] in (SHADOW, CANARY) and state.get("challenger") is not None:
+        roles["challenger"] = state["challenger"]
+    return roles

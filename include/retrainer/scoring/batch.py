@@ -1,0 +1,150 @@
+"""Batch scoring: one day's transactions (the source partition) scored by the deployed model(s), written as
+one scores file per day with, for every row, the score, the decision and the version that decided.
+
+Under shadow and canary both models score every row, so each row also carries the other model's score:
+shadow's challenger never decides; canary's decides the rows of the customers in its share. A challenger
+that fails to score never stops the day: its rows fall back to the champion and count as its errors.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrainer.core import layout
+from retrainer.deployment.state import CANARY, versions_scoring
+from retrainer.registry.store import Registry
+from retrainer.scoring.models import Scorer, ScoringError, load_scorer
+from retrainer.scoring.split import canary_salt, in_share
+from retrainer.sources.partitions import partition_key, read_partition
+from retrainer.storage import KeyNotFound, Storage
+from retrainer.training.features import build_matrix
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_COLUMN = "customer_id"
+
+
+def score_frame(
+    frame: pd.DataFrame,
+    champion: Scorer,
+    challenger: Scorer | None = None,
+    canary_share: float = 0.0,
+    salt: str = "",
+    id_column: str = "transaction_id",
+) -> tuple[pd.DataFrame, dict]:
+    """The scores of `frame`: one row per transaction, and what went wrong with the challenger, if anything.
+
+    With a challenger and `canary_share` > 0, the customers whose stable hash falls in the share are decided
+    by the challenger; otherwise the champion decides every row and the challenger's score is kept beside.
+    """
+    matrices: dict[str, np.ndarray] = {}
+
+    def matrix(scorer: Scorer) -> np.ndarray:
+        if scorer.features_key not in matrices:
+            matrices[scorer.features_key] = build_matrix(frame, scorer.feature_params)
+        return matrices[scorer.features_key]
+
+    champion_score = champion.score(matrix(champion))
+    if not np.isfinite(champion_score).all():
+        raise ScoringError(f"champion v{champion.version} gave non-finite scores: refusing to decide with it")
+    champion_decision = champion_score >= champion.threshold
+    out = {
+        id_column: frame[id_column].to_numpy(),
+        CUSTOMER_COLUMN: frame[CUSTOMER_COLUMN].to_numpy(),
+        "score": champion_score,
+        "decision": champion_decision,
+        "decided_by": np.full(len(frame), champion.version, dtype=np.int32),
+        "champion_version": np.full(len(frame), champion.version, dtype=np.int32),
+        "champion_score": champion_score,
+        "champion_decision": champion_decision,
+    }
+    problem = None
+    if challenger is not None:
+        try:
+            challenger_score = challenger.score(matrix(challenger))
+        except Exception as error:  # any failure of the challenger must leave the champion deciding
+            log.warning("challenger v%s failed to score: %s", challenger.version, error)
+            problem = f"{type(error).__name__}: {error}"
+            challenger_score = np.full(len(frame), np.nan, dtype=np.float32)
+        ok = np.isfinite(challenger_score)
+        challenger_decision = challenger_score >= challenger.threshold
+        decides = ok & in_share(frame[CUSTOMER_COLUMN], salt, canary_share) if canary_share > 0 else None
+        if decides is not None:
+            out["score"] = np.where(decides, challenger_score, champion_score)
+            out["decision"] = np.where(decides, challenger_decision, champion_decision)
+            out["decided_by"] = np.where(decides, challenger.version, champion.version).astype(np.int32)
+        out |= {
+            "challenger_version": np.full(len(frame), challenger.version, dtype=np.int32),
+            "challenger_score": challenger_score,
+            "challenger_decision": np.where(ok, challenger_decision, False),
+            "challenger_error": ~ok,
+        }
+    return pd.DataFrame(out), {"challenger_error": problem}
+
+
+def read_day(source: Storage, day: date) -> pd.DataFrame:
+    """The source partition of `day`; ScoringError if there is none."""
+    try:
+        raw = source.get_bytes(partition_key(day))
+    except KeyNotFound:
+        raise ScoringError(f"no source partition for {day} ({source.uri(partition_key(day))})") from None
+    return read_partition(raw)
+
+
+def score_day(
+    source: Storage, storage: Storage, registry: Registry, state: dict, day: date, params: dict[str, Any]
+) -> tuple[pd.DataFrame, dict]:
+    """Score `day` under the deployment `state`; writes `scores/<model>/date=<day>/scores.parquet`.
+
+    Returns the scores and a summary for XCom: URI, rows, mode, versions, share, rows each version decided.
+    """
+    frame = read_day(source, day)
+    roles = versions_scoring(state)
+    champion = load_scorer(registry, roles["champion"])
+    challenger = None
+    problem = None
+    if "challenger" in roles:
+        try:
+            challenger = load_scorer(registry, roles["challenger"])
+        except Exception as error:  # an unloadable challenger is an error of the challenger, not the day
+            problem = f"{type(error).__name__}: {error}"
+    share = state["share"] if state["mode"] == CANARY else 0
+    salt = canary_salt(registry.model, roles["challenger"]) if "challenger" in roles else ""
+    scores, issues = score_frame(frame, champion, challenger, share, salt, params["model"]["id_column"])
+    if challenger is None and "challenger" in roles:  # it could not even load: every row is its error
+        scores["challenger_version"] = np.int32(roles["challenger"])
+        scores["challenger_score"] = np.float32(np.nan)
+        scores["challenger_decision"] = False
+        scores["challenger_error"] = True
+    buffer = io.BytesIO()
+    scores.to_parquet(buffer, index=False)
+    key = layout.scores_file_key(registry.model, day.isoformat())
+    decided = scores["decided_by"].value_counts().sort_index()
+    summary = {
+        "day": day.isoformat(),
+        "scores_uri": storage.put_bytes(key, buffer.getvalue()),
+        "rows": len(scores),
+        "mode": state["mode"],
+        "deployment_revision": state["revision"],
+        "champion": roles["champion"],
+        "challenger": roles.get("challenger"),
+        "share": share,
+        "decided_by": {str(v): int(n) for v, n in decided.items()},
+        "challenger_problem": problem or issues["challenger_error"],
+    }
+    return scores, summary
+
+
+def read_scores(storage: Storage, model: str, day: date) -> pd.DataFrame | None:
+    """The scores file of `day`, or None if that day was not scored."""
+    try:
+        raw = storage.get_bytes(layout.scores_file_key(model, day.isoformat()))
+    except KeyNotFound:
+        return None
+    return pd.read_parquet(io.BytesIO(raw))

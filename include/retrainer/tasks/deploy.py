@@ -1,0 +1,23 @@
+"""The task entry point of the deploy DAG (`dags/deploy_fraud.py`): one deployment action, by hand, through
+Airflow's authenticated API or its trigger form, with who asked and why in the audit log.
+
+    task      stage function
+    deploy    retrainer.deployment.actions.run_action
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retrainer.deployment.actions import run_action
+from retrainer.tasks.context import Context
+
+
+def deploy(dag_params: dict[str, Any], triggered_by: str | None = None) -> dict:
+    """Run the `action` Param (promote, shadow, canary, ramp, rollback) on `version` with `reason`."""
+    ctx = Context.load(dag_params)
+    reason = dag_params.get("reason") or "no reason given"
+    version = dag_params.get("version")
+    actor = triggered_by or "airflow"
+    state = run_action(ctx.registry, dag_params["action"], version, actor, reason, ctx.params)
+    return {k: state[k] for k in ("mode", "champion", "challenger", "share", "revision")}

@@ -1,0 +1,52 @@
+"""The task entry points of the daily scoring DAG (`dags/score_transactions.py`), one per task, with no
+Airflow in them. A run with logical date D scores the transactions of day D-1 under the deployment state
+read from the registry, and judges labels as known at D.
+
+    task      stage function
+    score     retrainer.scoring.batch.score_day
+    monitor   retrainer.scoring.report.day_report
+    act       retrainer.deployment.actions.after_scored_day
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from retrainer.core.clock import as_utc
+from retrainer.deployment.actions import after_scored_day
+from retrainer.deployment.state import read
+from retrainer.scoring.batch import read_scores, score_day
+from retrainer.scoring.report import day_report, read_reports
+from retrainer.tasks.context import Context
+
+
+def day_scored(as_of: datetime | str) -> date:
+    """The day a run scores: the whole day before its logical date."""
+    return (as_utc(as_of) - timedelta(days=1)).date()
+
+
+def score(as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
+    """Score the day before `as_of` with the deployed model(s); returns the scores file's URI and counts."""
+    ctx = Context.load(dag_params)
+    state, _ = read(ctx.registry)
+    _, summary = score_day(ctx.source, ctx.storage, ctx.registry, state, day_scored(as_of), ctx.params)
+    return summary
+
+
+def monitor(summary: dict, as_of: datetime | str, dag_params: dict[str, Any] | None = None) -> dict:
+    """The day's monitoring report (champion vs challenger, drift, errors, matured performance)."""
+    ctx = Context.load(dag_params)
+    scores = read_scores(ctx.storage, ctx.model, date.fromisoformat(summary["day"]))
+    report = day_report(ctx.source, ctx.storage, ctx.registry, scores, summary, as_of, ctx.params)
+    keep = ("day", "report_uri", "mode", "challenger", "share", "alert_rate_ratio", "agreement")
+    return {k: report.get(k) for k in keep} | {"challenger_psi": report.get("challenger_psi")}
+
+
+def act(report: dict, dag_params: dict[str, Any] | None = None) -> dict:
+    """Roll the challenger back on a breach, ramp a canary after enough good days, or hold."""
+    ctx = Context.load(dag_params)
+    days = max(ctx.params["deployment"]["canary"]["min_days_per_step"], 1) + 7
+    reports = read_reports(ctx.storage, ctx.model, date.fromisoformat(report["day"]), days)
+    found, state = after_scored_day(ctx.registry, reports, ctx.params)
+    return {"action": found.action, "reason": found.reason, "mode": state["mode"], "share": state["share"]}
