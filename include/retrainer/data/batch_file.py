@@ -18,16 +18,9 @@ import pyarrow.parquet as pq
 _MASK = np.uint64(2**64 - 1)
 
 
-def row_hashes(table: pa.Table) -> np.ndarray:
-    """One uint64 per row, from its values in column order (pandas' stable hashing of each column)."""
-    combined = np.zeros(table.num_rows, dtype=np.uint64)
-    for column in table.columns:
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        values = column.to_numpy()  # timestamps as datetime64 (in UTC), strings as objects, nulls as NaN/None
-        with np.errstate(over="ignore"):
-            combined = combined * np.uint64(1_000_003) ^ pd.util.hash_array(values, categorize=False)
-    return combined
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row, from its values in column order (pandas' stable hashing)."""
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
 def _mix(hashes: np.ndarray) -> np.ndarray:
@@ -43,8 +36,8 @@ class ContentHash:
     """A hash of the rows' values and the column names, independent of row order, row groups and file
     encoding: the same rows re-sent in another file (or re-compressed, or split otherwise) hash alike.
 
-    It is a multiset hash: the row count and two sums (mod 2**64) of per-row hashes, so it is updated one
-    row group at a time and never needs all rows at once.
+    It is a multiset hash: the column names, the row count and two sums (mod 2**64) of per-row hashes, so
+    it is updated a row group at a time and never needs all rows at once.
     """
 
     def __init__(self, columns: Iterable[str]) -> None:
@@ -52,11 +45,15 @@ class ContentHash:
         self.rows = 0
         self.sums = [0, 0]
 
-    def update(self, table: pa.Table) -> ContentHash:
-        hashes = row_hashes(table.select(self.columns))
-        self.rows += table.num_rows
+    def update(self, frame: pd.DataFrame) -> ContentHash:
+        """Add the rows of `frame` (its columns are taken in this hash's order)."""
+        return self.update_hashes(row_hashes(frame[self.columns]))
+
+    def update_hashes(self, hashes: np.ndarray) -> ContentHash:
+        """Add rows by their `row_hashes`."""
+        self.rows += len(hashes)
         for i, values in enumerate((hashes, _mix(hashes))):
-            self.sums[i] = (self.sums[i] + int(values.sum(dtype=np.uint64))) & int(_MASK)
+            self.sums[i] = (self.sums[i] + int(values.sum(dtype=np.uint64))) % 2**64
         return self
 
     def hexdigest(self) -> str:
@@ -67,8 +64,7 @@ class ContentHash:
 
 def content_sha256(frame: pd.DataFrame) -> str:
     """The ContentHash of a frame's rows."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    return ContentHash(table.column_names).update(table).hexdigest()
+    return ContentHash(frame.columns).update(frame).hexdigest()
 
 
 class _HashingSink(io.RawIOBase):
@@ -86,17 +82,39 @@ class _HashingSink(io.RawIOBase):
         return self.target.write(data)
 
 
-def write_batch(path: Path, schema: pa.Schema, tables: Iterable[pa.Table]) -> dict:
-    """Write `tables` (each conformed to `schema`) to the Parquet file `path`, one row group each, hashing
-    the bytes and the content as they go; returns {"rows", "sha256", "content_sha256"}."""
-    content = ContentHash(schema.names)
-    with open(path, "wb") as raw:
-        sink = _HashingSink(raw)
-        with pq.ParquetWriter(sink, schema) as writer:
-            for table in tables:
-                writer.write_table(table, row_group_size=max(table.num_rows, 1))
-                content.update(table)
-    return {"rows": content.rows, "sha256": sink.sha256.hexdigest(), "content_sha256": content.hexdigest()}
+class BatchWriter:
+    """A Parquet file written one row group at a time (each table given to `write`, conformed to `schema`),
+    its bytes and content hashed as they are written. `close()` returns {"rows", "sha256",
+    "content_sha256"}."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.content = ContentHash(schema.names)
+        self._file = open(path, "wb")  # noqa: SIM115  (closed by close())
+        self._sink = _HashingSink(self._file)
+        self._writer = pq.ParquetWriter(self._sink, schema)
+
+    def write(self, table: pa.Table, hashes: np.ndarray | None = None) -> None:
+        """Write `table` as one row group. The `row_hashes` of the frame it was made from may be given:
+        they are used if the table needs no conforming, instead of converting it back to pandas."""
+        if not table.schema.equals(self.schema, check_metadata=False):
+            table, hashes = conform(table, self.schema), None
+        if hashes is None:
+            hashes = row_hashes(table.to_pandas()[self.content.columns])
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self.content.update_hashes(hashes)
+
+    def close(self) -> dict:
+        self._writer.close()
+        self._file.close()
+        return {
+            "rows": self.content.rows,
+            "sha256": self._sink.sha256.hexdigest(),
+            "content_sha256": self.content.hexdigest(),
+        }
+
+    def abort(self) -> None:
+        self._file.close()
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -115,5 +133,5 @@ def describe_file(source) -> dict:
     parquet = pq.ParquetFile(source)
     content = ContentHash(parquet.schema_arrow.names)
     for group in range(parquet.num_row_groups):
-        content.update(parquet.read_row_group(group))
+        content.update(parquet.read_row_group(group).to_pandas())
     return {"rows": content.rows, "columns": content.columns, "content_sha256": content.hexdigest()}
