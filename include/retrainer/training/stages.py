@@ -17,6 +17,7 @@ import pyarrow.dataset as ds
 from retrainer.core import artifacts
 from retrainer.core.errors import ConfigError
 from retrainer.training import features
+from retrainer.training.engines import engine_of, train_xgboost_dask
 from retrainer.training.models import LinearBaseline, train_xgboost
 from retrainer.training.window import rows_in_window, window_bounds_of
 
@@ -93,12 +94,19 @@ def _xy(path: Path, params: dict[str, Any]):
 
 
 def fit(prepared_dir: Path, models_dir: Path, params: dict[str, Any]) -> None:
-    """Fit the XGBoost challenger and the scikit-learn baseline; save both without pickle."""
+    """Fit the XGBoost challenger (here, or on a Dask cluster: `train.engine`) and the scikit-learn
+    baseline; save both without pickle."""
     names = features.feature_names(params["features"])
-    x_train, y_train = _xy(prepared_dir / "train.parquet", params)
-    x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
+    engine = engine_of(params)
     seed = params["train"]["seed"]
-    booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed)
+    if engine == "dask":  # the cluster reads the splits itself; the baseline is fitted here
+        booster = train_xgboost_dask(prepared_dir, params)
+        x_train, y_train = _xy(prepared_dir / "train.parquet", params)
+    else:
+        x_train, y_train = _xy(prepared_dir / "train.parquet", params)
+        x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
+        booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed)
+        del x_valid, y_valid
     baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed)
     models_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(models_dir / artifacts.MODEL_FILE)
