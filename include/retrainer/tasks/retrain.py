@@ -24,6 +24,7 @@ from typing import Any
 
 from retrainer.core import clock
 from retrainer.core.clock import data_interval, run_window
+from retrainer.core.resources import measure_step
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
@@ -63,6 +64,7 @@ def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None) -> boo
     return clock.now() >= end + timedelta(hours=ctx.params["data"]["late_files_hours"])
 
 
+@measure_step("extract")
 def extract(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
     """Extract the run's data interval (or, with `extract_window_days`, that many days before its end) into
     a batch keyed by the interval's end; returns its manifest."""
@@ -80,6 +82,7 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
     )
 
 
+@measure_step("validate")
 def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
     """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised.
 
@@ -93,6 +96,7 @@ def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dic
     }
 
 
+@measure_step("check_labels")
 def check_labels(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
     """Judge the matured labels of the training window's batches with the champion; a batch whose labels
     carry no signal is quarantined before training. Returns what was judged and quarantined."""
@@ -100,6 +104,7 @@ def check_labels(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
     return screen_matured_batches(ctx.storage, ctx.params, _interval(run)[1])
 
 
+@measure_step("train")
 def train(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
     """Run the DVC pipeline on the training window ending at the interval's end; returns the run manifest's
     URI and headline numbers."""
@@ -114,12 +119,14 @@ def train(run: Any, dag_params: dict[str, Any] | None = None) -> dict:
     }
 
 
+@measure_step("evaluate")
 def evaluate(run_manifest_uri: str, dag_params: dict[str, Any] | None = None) -> dict:
     """Hold the run's challenger against the gates; writes the gate report, raises GateFailed on a failure."""
     ctx = Context.load(dag_params)
     return evaluate_run(ctx.storage, run_manifest_uri, ctx.params)
 
 
+@measure_step("register")
 def register(
     run_manifest_uri: str,
     gates_uri: str,

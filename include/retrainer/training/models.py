@@ -13,6 +13,22 @@ import numpy as np
 from retrainer.core import artifacts
 
 
+def booster_params(xgboost_params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """params.yaml's `train.xgboost` split into XGBoost's booster params, rounds and early stopping."""
+    params = dict(xgboost_params)
+    rounds = params.pop("n_estimators")
+    early_stopping = params.pop("early_stopping_rounds")
+    nthread = params.pop("n_jobs", None)
+    booster = {
+        **params,
+        "objective": "binary:logistic",
+        "eval_metric": "aucpr",
+        "seed": seed,
+        **({"nthread": nthread} if nthread else {}),
+    }
+    return {"params": booster, "rounds": rounds, "early_stopping_rounds": early_stopping}
+
+
 def train_xgboost(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -25,18 +41,8 @@ def train_xgboost(
     """An XGBoost booster, early-stopped on the validation split's PR-AUC."""
     import xgboost as xgb
 
-    params = dict(params)
-    rounds = params.pop("n_estimators")
-    early_stopping = params.pop("early_stopping_rounds")
-    nthread = params.pop("n_jobs", None)
-    booster_params = {
-        **params,
-        "objective": "binary:logistic",
-        "eval_metric": "aucpr",
-        "seed": seed,
-        **({"nthread": nthread} if nthread else {}),
-    }
-    if booster_params.get("tree_method", "hist") == "hist":
+    config = booster_params(params, seed)
+    if config["params"].get("tree_method", "hist") == "hist":
         # The histogram method reads quantized features: QuantileDMatrix builds them without a float copy.
         train = xgb.QuantileDMatrix(x_train, label=y_train, feature_names=names)
         valid = xgb.QuantileDMatrix(x_valid, label=y_valid, feature_names=names, ref=train)
@@ -44,11 +50,11 @@ def train_xgboost(
         train = xgb.DMatrix(x_train, label=y_train, feature_names=names)
         valid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names)
     booster = xgb.train(
-        booster_params,
+        config["params"],
         train,
-        num_boost_round=rounds,
+        num_boost_round=config["rounds"],
         evals=[(valid, "valid")],
-        early_stopping_rounds=early_stopping,
+        early_stopping_rounds=config["early_stopping_rounds"],
         verbose_eval=False,
     )
     # Keep only the trees up to the best round, so what is saved is what was selected.
