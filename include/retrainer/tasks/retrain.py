@@ -28,7 +28,7 @@ from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.deployment.approval import decide as decide_approval
-from retrainer.deployment.approval import needs_approval, summary_markdown
+from retrainer.deployment.approval import decided, needs_approval, summary_markdown
 from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.registry.register import asset_event, register_run, trigger_of
@@ -156,8 +156,11 @@ def register(
 
 
 def route(registered: dict | None, dag_params: dict[str, Any] | None = None) -> bool:
-    """Whether the new version waits for a person (`approval: required` and not the first champion)."""
-    return needs_approval(registered, (dag_params or {}).get("approval") or "required")
+    """Whether the registered version waits for a person: it is the challenger, its approval is not yet
+    settled (a rerun or a retried register asks again only if nobody decided), `approval: required`."""
+    ctx = Context.load(dag_params)
+    settled = bool(registered) and decided(ctx.registry, registered["version"])
+    return needs_approval(registered, (dag_params or {}).get("approval") or "required", settled)
 
 
 def decide(registered: dict | None, answer: dict | None, dag_params: dict[str, Any] | None = None) -> dict:
