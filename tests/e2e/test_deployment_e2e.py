@@ -27,6 +27,9 @@ APPROVAL_TIMEOUT = 60  # seconds: the time-out scenario waits this long
 # Every logical date is in the past (the scheduler does not start runs dated in the future): retraining
 # on Mondays from 2026-09-07, scoring the days after the first challenger.
 FIRST_RUN = {"extract_window_days": 56}
+# Weekly challengers on 2,000 rows a day differ from the champion by a few PR-AUC points either way; these
+# tests are about what happens after the gates, so the non-regression gate gets room (it is tested alone).
+LATER_RUN = {"champion_tolerance": 0.25}
 
 
 class Api:
@@ -144,7 +147,7 @@ def _force_bad_challenger(registry) -> int:
 def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airflow_server):
     airflow, api, log = airflow_server
     storage, registry = _registry(airflow)
-    run = api.trigger("retrain_fraud", "2026-09-14T00:00:00Z")
+    run = api.trigger("retrain_fraud", "2026-09-14T00:00:00Z", LATER_RUN)
     form = api.wait_for_approval(run)
     assert form["options"] == ["Approve", "Reject", "Shadow first", "Canary"]
     assert (
@@ -211,7 +214,7 @@ def test_reject_and_time_out_through_the_api_never_promote(airflow_server):
     airflow, api, log = airflow_server
     storage, registry = _registry(airflow)
     champion = registry.alias("champion")["version"]
-    run = api.trigger("retrain_fraud", "2026-09-21T00:00:00Z")
+    run = api.trigger("retrain_fraud", "2026-09-21T00:00:00Z", LATER_RUN)
     api.wait_for_approval(run)
     api.answer(run, "Reject")
     api.wait_run("retrain_fraud", run, log)
@@ -219,7 +222,7 @@ def test_reject_and_time_out_through_the_api_never_promote(airflow_server):
     assert api.xcom("retrain_fraud", run, "decide")["decision"] == "rejected"
     assert _events(registry, "approval_answered")[-1]["option"] == "Reject"
 
-    run = api.trigger("retrain_fraud", "2026-09-28T00:00:00Z")
+    run = api.trigger("retrain_fraud", "2026-09-28T00:00:00Z", LATER_RUN)
     api.wait_for_approval(run)
     started = time.monotonic()
     tis = api.wait_run("retrain_fraud", run, log, timeout=APPROVAL_TIMEOUT + 300)
