@@ -284,6 +284,7 @@ def test_a_drift_triggered_run_covers_the_week_up_to_its_newest_evidence():
         run_id="asset_triggered__x", run_after="2026-12-02T09:00:00+00:00", consumed_asset_events=events
     )
     assert tasks._interval(run) == (datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC))
+    assert tasks.late_files_landed(run)  # the evidence was judged on files that had landed
     # without evidence: the last complete calendar week before it was due
     bare = tasks.Run(run_id="asset_triggered__y", run_after="2026-12-02T09:00:00+00:00")
     assert tasks._interval(bare) == (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC))

@@ -71,7 +71,10 @@ def evidence_ends(run: Any) -> list[datetime]:
 
 def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None) -> bool:
     """True once `data.late_files_hours` have passed since the run's week ended (its last files may land
-    after midnight). A manual or drift-triggered run covers a week long ended: true at once."""
+    after midnight). A manual run covers a week long ended; a drift-triggered run covers the days its
+    evidence was judged on, files that had landed: true at once for both."""
+    if run.data_interval_end is None and evidence_ends(run):
+        return True
     ctx = Context.load(dag_params)
     _, end = _interval(run)
     return clock.now() >= end + timedelta(hours=ctx.params["data"]["late_files_hours"])
