@@ -5,8 +5,9 @@ Weekly, on the calendar week (Monday 00:00 UTC to the next Monday, `CronDataInte
 a week starts when it ends, waits 3 hours for late files, and is keyed by the week's end
 (`2026-11-16T000000Z`). A run triggered by hand covers the last complete week before its logical date (a
 Wednesday snaps to the Monday before it), so it writes the same keys as that week's scheduled run. When the
-drift monitor (`monitor_fraud`) confirms drift, its Asset event starts a run on the last complete week; the
-lineage of every version says why its run happened (schedule, manual, or drift with the evidence).
+drift monitor (`monitor_fraud`) confirms drift, its Asset event starts a run on the seven days up to the
+evidence; the lineage of every version says why its run happened (schedule, manual, or drift with the
+evidence).
 
 1. **extract** the week's transactions into one batch (+ manifest, sha256); a day missing from the
    source stops the run by name (`MissingSourcePartition`), a window before `data.start_date` is refused;

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retrainer.core import clock
-from retrainer.core.clock import data_interval, run_window
+from retrainer.core.clock import as_utc, data_interval, run_window, week_ending
 from retrainer.core.resources import measure_step
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
@@ -41,24 +41,41 @@ Moment = datetime | str | None
 
 @dataclass(frozen=True)
 class Run:
-    """What a task needs of its DAG run: the data interval, the run's id, and when it was due. Airflow's
-    DagRun has these attributes, so the DAG passes `dag_run` itself; the CLI and tests build a Run."""
+    """What a task needs of its DAG run: the data interval, the run's id, when it was due, and the asset
+    events that started it (drift evidence). Airflow's DagRun has these attributes, so the DAG passes
+    `dag_run` itself; the CLI and tests build a Run."""
 
     data_interval_start: Moment = None
     data_interval_end: Moment = None
     run_id: str | None = None
     run_after: Moment = None
+    consumed_asset_events: tuple = ()
 
 
 def _interval(run: Any) -> tuple[datetime, datetime]:
-    """The run's week: its data interval, or for a run Airflow gave none (drift-triggered) the last complete
-    week before it was due (`core.clock.data_interval`)."""
+    """The run's week: its data interval. A run Airflow gave none was started by drift: it covers the week
+    up to the end of the newest evidence it consumed (the `as_of` its asset events carry), so it trains on
+    the data that drifted; without evidence, the last complete week before it was due
+    (`core.clock.data_interval`)."""
+    if run.data_interval_end is None and (ends := evidence_ends(run)):
+        return week_ending(max(ends))
     return data_interval(run.data_interval_start, run.data_interval_end, run.run_id, run.run_after)
+
+
+def evidence_ends(run: Any) -> list[datetime]:
+    """The `as_of` of each drift evidence in the run's consumed asset events (Airflow's DagRun, read by
+    duck typing)."""
+    events = getattr(run, "consumed_asset_events", None) or ()
+    extras = [getattr(event, "extra", None) or {} for event in events]
+    return [as_utc(extra["as_of"]) for extra in extras if extra.get("as_of")]
 
 
 def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None) -> bool:
     """True once `data.late_files_hours` have passed since the run's week ended (its last files may land
-    after midnight). A manual or drift-triggered run covers a week long ended: true at once."""
+    after midnight). A manual run covers a week long ended; a drift-triggered run covers the days its
+    evidence was judged on, files that had landed: true at once for both."""
+    if run.data_interval_end is None and evidence_ends(run):
+        return True
     ctx = Context.load(dag_params)
     _, end = _interval(run)
     return clock.now() >= end + timedelta(hours=ctx.params["data"]["late_files_hours"])
