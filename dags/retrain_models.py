@@ -15,8 +15,8 @@ By default weekly (`schedule.cron`), on the calendar week (Monday 00:00 UTC to t
 keyed by the week's end (`2026-11-16T000000Z`). A run triggered by hand covers the last complete week
 before its logical date (a Wednesday snaps to the Monday before it), so it writes the same keys as that
 week's scheduled run. When the drift monitor (`monitor_<name>`) confirms drift, its Asset event starts a
-run on the last complete week; the lineage of every version says why its run happened (schedule, manual,
-or drift with the evidence).
+run on the seven days up to the evidence; the lineage of every version says why its run happened
+(schedule, manual, or drift with the evidence).
 
 1. **extract** the week's transactions into one batch (+ manifest, sha256); a day missing from the
    source stops the run by name (`MissingSourcePartition`), a window before `data.start_date` is refused;
@@ -164,7 +164,7 @@ def retrain_dag(model: str, config: dict):
 
         @task.branch
         def route(registered: dict, params=None) -> list[str]:
-            return ["approve", "decide"] if tasks().route(registered, params) else ["decide"]
+            return ["approve", "decide"] if tasks().route(registered, params, model) else ["decide"]
 
         approve = HITLOperator(
             task_id="approve",

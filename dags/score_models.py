@@ -12,11 +12,16 @@ source rows of day D-1:
    and the second model's score);
 2. **monitor** the day: agreement and alert rates of the two models, the challenger's score distribution
    against its own holdout scores (PSI), its error rate and, once labels have matured, both PR-AUCs:
-   `report.json` next to the scores (the registry page shows it);
+   `report.json` next to the scores (the registry page shows it). The run's health goes in the same
+   report: its inputs against the champion's training reference (missing, out-of-range and unseen
+   values, drift per feature), its outputs (NaN scores, alert rate) and its software figures (seconds,
+   rows per second, peak memory, model load time), each held against the model's `monitoring.scoring`;
 3. **act**: a challenger whose figures leave the bounds of the model's `deployment.monitor` is rolled
    back at once (the champion decides every row from the next run on; the reason is in the audit log);
    a canary within bounds for `deployment.canary.min_days_per_step` days ramps to its next step, and
-   past the last step it becomes champion.
+   past the last step it becomes champion;
+4. **out_of_bounds** / **alert**: a day with figures past their bounds posts them (what, how much,
+   which bound, the report's link) to the `retrainer_alerts` HTTP connection (Airflow's `HttpNotifier`).
 
 Each task is one call into `retrainer.tasks.score`. A move made by hand meanwhile (the `deploy_<name>` DAG
 or `retrainer deploy`) wins: the automatic move is made only on the revision the day was scored under.
@@ -26,10 +31,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
+
+# Posted when the day's figures leave the bounds of `monitoring.scoring` (connection `retrainer_alerts`).
+ALERT = HttpNotifier(
+    http_conn_id="retrainer_alerts",
+    endpoint="/",
+    json={
+        "text": "{{ ti.xcom_pull(task_ids='monitor')['alert'] }}",
+        "breaches": "{{ ti.xcom_pull(task_ids='monitor')['breaches'] }}",
+    },
+)
 
 
 def score_dag(model: str, config: dict):
@@ -43,6 +59,7 @@ def score_dag(model: str, config: dict):
         max_active_runs=1,  # days in order: each day's verdict reads the days before it
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "scoring", "deployment", *config["model"]["tags"]],
+        render_template_as_native_obj=True,  # the alert's JSON carries the breaches as data, not as text
         default_args={"owner": "ml-platform", "retries": 2},
         params={
             "min_days_per_step": Param(
@@ -72,7 +89,17 @@ def score_dag(model: str, config: dict):
 
             return score.act(report, params, model)
 
-        act(monitor(score()))
+        @task.short_circuit
+        def out_of_bounds(report: dict) -> bool:
+            return bool(report["breaches"])
+
+        @task(on_success_callback=[ALERT])
+        def alert(report: dict) -> str:
+            return report["alert"]
+
+        report = monitor(score())
+        act(report)
+        out_of_bounds(report) >> alert(report)
 
     return score_day()
 

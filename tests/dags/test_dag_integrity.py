@@ -111,7 +111,10 @@ def test_scoring_and_deploy_dags_are_wired_as_documented(dagbag):
         "score": [],
         "monitor": ["score"],
         "act": ["monitor"],
+        "out_of_bounds": ["monitor"],
+        "alert": ["monitor", "out_of_bounds"],
     }
+    assert score.get_task("alert").on_success_callback  # the HttpNotifier posting the breaches
     deploy = dagbag.dags["deploy_fraud-xgb"]
     assert set(deploy.params) == {"action", "version", "reason"}
     from retrainer.deployment.actions import ACTIONS

@@ -159,3 +159,20 @@ def test_a_re_extract_removes_the_validation_of_the_old_bytes(source, storage):
     generate_source(source, days=7, rows_per_day=120)  # the partner re-sends the week
     extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
     assert not storage.exists(validation)
+
+
+def test_the_manifest_s_content_hash_is_the_stored_batch_s(source, storage):
+    from retrainer.data.extract import describe_batch
+
+    generate_source(source, days=7, rows_per_day=100)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
+    data = storage.get_bytes(storage.key_of(manifest["batch_uri"]))
+    described = describe_batch({}, data)
+    assert described["content_sha256"] == manifest["content_sha256"]
+    assert (described["rows"], described["columns"]) == (manifest["rows"], manifest["columns"])
+    frame = pd.read_parquet(io.BytesIO(data))
+    assert content_sha256(frame) == manifest["content_sha256"]
+    # one row group per day, so no step holds more than a day of rows
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(io.BytesIO(data)).num_row_groups == 7

@@ -7,6 +7,7 @@ from retrainer.deployment.approval import (
     REJECT,
     SHADOW_FIRST,
     decide,
+    decided,
     needs_approval,
     summary_markdown,
 )
@@ -38,11 +39,13 @@ def _answer(option, user=ALICE):
     }
 
 
-def test_only_a_new_challenger_waits_for_a_person():
+def test_only_an_undecided_challenger_waits_for_a_person():
     assert needs_approval(_registered(), "required")
     assert not needs_approval(_registered(), "auto")
     assert not needs_approval(_registered(1, [CHAMPION]), "required")  # the first model
-    assert not needs_approval(_registered(created=False), "required")  # a rerun
+    assert not needs_approval(_registered(2, []), "required")  # older than the challenger of the moment
+    assert not needs_approval(_registered(), "required", settled=True)  # a rerun of a decided version
+    assert needs_approval(_registered(created=False), "required")  # register retried: still asked
     assert not needs_approval(None, "required")
     with pytest.raises(ValueError):
         needs_approval(_registered(), "maybe")
@@ -62,6 +65,16 @@ def test_each_answer_moves_the_deployment_and_is_audited(registry, params, optio
     # the decide task retried after its move: nothing moves twice
     decide(registry, _registered(), _answer(option), "required", params)
     assert read(registry)[0]["revision"] == state["revision"]
+
+
+def test_a_decided_version_is_not_decided_again_but_a_retried_register_is_asked(registry, params):
+    assert not decided(registry, 2)
+    decide(registry, _registered(created=False), _answer(SHADOW_FIRST), "required", params)
+    assert decided(registry, 2)
+    again = decide(registry, _registered(created=False), None, "required", params)  # a rerun asks nothing
+    assert again["decision"] == "none" and "decided before" in again["why"]
+    auto = decide(registry, _registered(), None, "auto", params)  # nor does auto-approval move it again
+    assert auto["decision"] == "none" and read(registry)[0]["mode"] == "shadow"
 
 
 def test_reject_and_time_out_never_promote_and_say_why(registry, params):

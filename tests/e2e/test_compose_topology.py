@@ -40,6 +40,7 @@ from tests.compose_files import (
     healthcheck_url,
 )
 from tests.conftest import PROJECT_DIR, _free_port
+from tests.e2e import servers
 from tests.e2e.conftest import BIN
 
 pytestmark = [
@@ -110,34 +111,9 @@ def stop(processes: list[subprocess.Popen], grace: float = 30) -> None:
         process.wait(timeout=10)
 
 
-def _wait(predicate, timeout: float, what: str, processes: dict[str, subprocess.Popen] | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name, process in (processes or {}).items():
-            if process.poll() is not None:
-                raise AssertionError(f"{name} exited ({process.returncode}) while waiting for {what}")
-        try:
-            if result := predicate():
-                return result
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def _request(method: str, url: str, token: str | None = None, body: dict | None = None) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None)
-    request.method = method
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=15) as response:
-        return json.loads(response.read() or b"{}")
-
-
 def _status(method: str, url: str, token: str | None = None, body: dict | None = None) -> int:
     try:
-        _request(method, url, token, body)
+        servers.request(method, url, token, body)
         return 200
     except urllib.error.HTTPError as error:
         return error.code
@@ -165,7 +141,7 @@ def redis_port(tmp_path):
                 sock.sendall(b"PING\r\n")
                 return sock.recv(16).startswith(b"+PONG")
 
-        _wait(pong, 30, "redis-server")
+        servers.wait(pong, 30, "redis-server")
         yield port
     finally:
         stop([process])
@@ -290,7 +266,7 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
     def wait(predicate, bound: float, what: str):
         """Until `predicate` holds, at most `bound` s and never past the test's bound; fails at once if a
         service exits."""
-        return _wait(predicate, min(bound, started + TEST_BOUND_S - time.monotonic()), what, processes)
+        return servers.wait(predicate, min(bound, started + TEST_BOUND_S - time.monotonic()), what, processes)
 
     try:
         for service in SERVICES:
@@ -313,10 +289,12 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
         assert _status("GET", f"{base}/api/v2/dags") == 401  # no token, no API
         login = f"{base}/auth/token"
         assert _status("POST", login, body={"username": "admin", "password": "wrong"}) == 401
-        token = _request("POST", login, body={"username": "admin", "password": password})["access_token"]
-        viewer = _request("POST", login, body={"username": "ada", "password": "viewer-" + password})
+        token = servers.request("POST", login, body={"username": "admin", "password": password})[
+            "access_token"
+        ]
+        viewer = servers.request("POST", login, body={"username": "ada", "password": "viewer-" + password})
         dag_url = f"{base}/api/v2/dags/retrain_fraud-xgb"
-        wait(lambda: _request("GET", dag_url, token), 180, "the DAG to be parsed")
+        wait(lambda: servers.request("GET", dag_url, token), 180, "the DAG to be parsed")
 
         body = {"logical_date": "2026-11-16T00:00:00Z", "conf": {"extract_window_days": 56}}
         assert _status("POST", f"{dag_url}/dagRuns", viewer["access_token"], body) == 403
@@ -325,12 +303,12 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
         # b consumes until it runs a task, then only a until it runs one, then both.
         worker_a, worker_b = WORKERS
         topology.celery_control(("cancel", worker_a))
-        run = _request("POST", f"{dag_url}/dagRuns", token, body)
-        _request("PATCH", dag_url, token, {"is_paused": False})
+        run = servers.request("POST", f"{dag_url}/dagRuns", token, body)
+        servers.request("PATCH", dag_url, token, {"is_paused": False})
         run_url = f"{dag_url}/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
 
         def ran_on(worker: str) -> bool:
-            tis = _request("GET", f"{run_url}/taskInstances", token)["task_instances"]
+            tis = servers.request("GET", f"{run_url}/taskInstances", token)["task_instances"]
             return any(ti["hostname"] == worker for ti in tis)
 
         wait(lambda: ran_on(worker_b), 180, f"a task on {worker_b}")
@@ -338,13 +316,15 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
         wait(lambda: ran_on(worker_a), 180, f"a task on {worker_a}")
         topology.celery_control(("add", worker_b))
         state = wait(
-            lambda: (s := _request("GET", run_url, token)["state"]) in ("success", "failed") and s,
+            lambda: (s := servers.request("GET", run_url, token)["state"]) in ("success", "failed") and s,
             RUN_BOUND_S,
             "the run",
         )
-        tis = _request("GET", f"{run_url}/taskInstances", token)["task_instances"]
+        tis = servers.request("GET", f"{run_url}/taskInstances", token)["task_instances"]
         ran = {ti["task_id"]: (ti["state"], ti["hostname"]) for ti in tis}
         assert state == "success", ran
+        # a first model becomes champion without the approval form: that one task is skipped, never run
+        assert ran.pop("approve")[0] == "skipped", ran
         assert ran and all(s == "success" for s, _ in ran.values()), ran
         assert {host for _, host in ran.values()} == set(WORKERS), f"not spread over both workers: {ran}"
         print(f"\ntask -> worker: {ran}\nfrom start to success: {time.monotonic() - started:.0f} s")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.request
@@ -15,6 +14,7 @@ from datetime import datetime
 
 import pytest
 
+from tests import processes
 from tests.conftest import PROJECT_DIR, _free_port
 
 RUN_ID = "demo__2026-11-16"
@@ -23,20 +23,6 @@ RUN_ID = "demo__2026-11-16"
 def _env(var) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RETRAINER_", "AWS_"))}
     return env | {"RETRAINER_VAR_DIR": str(var), "RETRAINER_DEMO_PORT": str(_free_port())}
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """The whole process group: SIGTERM, a grace period, then SIGKILL."""
-    for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _get(url: str, token: str | None = None) -> dict:
@@ -49,9 +35,8 @@ def _get(url: str, token: str | None = None) -> dict:
 def demo(tmp_path_factory):
     var = tmp_path_factory.mktemp("demo-var")
     env = _env(var)
-    done = subprocess.run(
-        [str(PROJECT_DIR / "scripts" / "demo.sh")], env=env, capture_output=True, text=True, timeout=1500
-    )
+    # run to its end; on a time-out everything it started is stopped too
+    done = processes.run([str(PROJECT_DIR / "scripts" / "demo.sh")], env=env, timeout=1500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return var, env, done.stdout
 
@@ -79,12 +64,8 @@ def test_the_demo_run_reads_in_the_airflow_ui_like_any_other(demo, tmp_path):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
     }
     log = (tmp_path / "api-server.log").open("w")
-    server = subprocess.Popen(
-        [str(airflow), "api-server", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
+    server = processes.start(
+        [str(airflow), "api-server", "--port", str(port)], env=env, stdout=log, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -139,5 +120,5 @@ def test_the_demo_run_reads_in_the_airflow_ui_like_any_other(demo, tmp_path):
         assert "Skipping registering function" not in dom
         assert png.stat().st_size > 10_000
     finally:
-        _stop(server)
+        processes.stop(server)
         log.close()

@@ -8,9 +8,6 @@ promote. Every step goes through Airflow's authenticated API, as a person or a s
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -21,15 +18,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import _free_port
-from tests.e2e.conftest import BIN
+from tests.e2e import servers
 
 pytestmark = pytest.mark.e2e
+wait = servers.wait
 
 APPROVAL_TIMEOUT = 60  # seconds: the time-out scenario waits this long
 # Every logical date is in the past (the scheduler does not start runs dated in the future): retraining
 # on Mondays from 2026-09-07, scoring the days after the first challenger.
 FIRST_RUN = {"extract_window_days": 56}
+# Weekly challengers on 2,000 rows a day differ from the champion by a few PR-AUC points either way; these
+# tests are about what happens after the gates, so the non-regression gate gets room (it is tested alone).
+LATER_RUN = {"champion_tolerance": 0.25}
 
 
 class Api:
@@ -75,18 +75,6 @@ class Api:
         return self("PATCH", path, {"chosen_options": [option], "params_input": {}})
 
 
-def wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if result := predicate():
-                return result
-        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError):
-            pass
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def airflow_server(tmp_path_factory, migrated_db):
     """`airflow standalone` on 127.0.0.1 with a short approval time-out and no scheduled runs (every run
@@ -99,34 +87,15 @@ def airflow_server(tmp_path_factory, migrated_db):
     (root / "airflow").mkdir()
     shutil.copy2(migrated_db, root / "airflow" / "airflow.db")
     airflow = Airflow(root / "airflow", root / "var")
-    port = _free_port()
-    env = airflow.env | {
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+    settings = {
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "2",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(_free_port()),
         "RETRAINER_APPROVAL_TIMEOUT_SECONDS": str(APPROVAL_TIMEOUT),
     }
-    log_path = airflow.home / "standalone.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [str(BIN / "airflow"), "standalone"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait(lambda: urllib.request.urlopen(f"{base}/api/v2/version", timeout=5), 180, "the API server")
-        with urllib.request.urlopen(f"{base}/auth/token", timeout=10) as response:
-            api = Api(base, json.loads(response.read())["access_token"])
+    with servers.standalone(airflow, settings) as (base, token):
+        api = Api(base, token)
+        log_path = airflow.home / "standalone.log"
         for dag_id in ("retrain_fraud-xgb", "score_fraud-xgb", "deploy_fraud-xgb"):
             wait(lambda d=dag_id: api("GET", f"/dags/{d}"), 180, f"{dag_id} to be parsed")
             api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
@@ -135,13 +104,6 @@ def airflow_server(tmp_path_factory, migrated_db):
         tis = api.wait_run("retrain_fraud-xgb", first, log_path)
         assert tis["approve"] == "skipped"  # the first model becomes champion without a form
         yield airflow, api, log_path
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def _registry(airflow):
@@ -185,7 +147,7 @@ def _force_bad_challenger(registry) -> int:
 def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airflow_server):
     airflow, api, log = airflow_server
     storage, registry = _registry(airflow)
-    run = api.trigger("retrain_fraud-xgb", "2026-09-14T00:00:00Z")
+    run = api.trigger("retrain_fraud-xgb", "2026-09-14T00:00:00Z", LATER_RUN)
     form = api.wait_for_approval(run)
     assert form["options"] == ["Approve", "Reject", "Shadow first", "Canary"]
     assert (
@@ -254,7 +216,7 @@ def test_reject_and_time_out_through_the_api_never_promote(airflow_server):
     airflow, api, log = airflow_server
     storage, registry = _registry(airflow)
     champion = registry.alias("champion")["version"]
-    run = api.trigger("retrain_fraud-xgb", "2026-09-21T00:00:00Z")
+    run = api.trigger("retrain_fraud-xgb", "2026-09-21T00:00:00Z", LATER_RUN)
     api.wait_for_approval(run)
     api.answer(run, "Reject")
     api.wait_run("retrain_fraud-xgb", run, log)
@@ -262,7 +224,7 @@ def test_reject_and_time_out_through_the_api_never_promote(airflow_server):
     assert api.xcom("retrain_fraud-xgb", run, "decide")["decision"] == "rejected"
     assert _events(registry, "approval_answered")[-1]["option"] == "Reject"
 
-    run = api.trigger("retrain_fraud-xgb", "2026-09-28T00:00:00Z")
+    run = api.trigger("retrain_fraud-xgb", "2026-09-28T00:00:00Z", LATER_RUN)
     api.wait_for_approval(run)
     started = time.monotonic()
     tis = api.wait_run("retrain_fraud-xgb", run, log, timeout=APPROVAL_TIMEOUT + 300)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
 from tests.conftest import PROJECT_DIR, _free_port
 from tests.e2e.conftest import BIN
 from tests.e2e.test_data_docs import distinct_colours
@@ -141,12 +142,11 @@ def api_server(airflow, registry_with_a_canary):
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
     }
     log = (airflow.home / "api-server.log").open("w")
-    process = subprocess.Popen(
+    process = processes.start(
         [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -156,11 +156,7 @@ def api_server(airflow, registry_with_a_canary):
             time.sleep(1)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        processes.stop(process, grace=30)
         log.close()
 
 

@@ -268,6 +268,26 @@ def test_a_week_waits_for_its_late_files_but_a_past_week_does_not():
     assert not tasks.late_files_landed(tasks.Run(ended_now - timedelta(days=7), ended_now), None, "fraud-xgb")
     assert tasks.late_files_landed(tasks.Run(*week("2026-11-16T00:00:00+00:00")), None, "fraud-xgb")
     drift_triggered = tasks.Run(run_id="asset_triggered__x", run_after=ended_now)  # no data interval
-    assert tasks.late_files_landed(
-        drift_triggered, None, "fraud-xgb"
-    )  # its week ended at the last Monday 00:00
+    assert tasks.late_files_landed(drift_triggered, None, "fraud-xgb")  # its week ended last Monday 00:00
+
+
+def test_a_drift_triggered_run_covers_the_week_up_to_its_newest_evidence():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    def event(as_of):
+        return SimpleNamespace(extra={"run": "x", "as_of": as_of})
+
+    # two monitor runs' evidence consumed by one run (a burst): the newest one ends its week
+    events = (event("2026-11-25T00:00:00+00:00"), event("2026-11-26T06:00:00+00:00"))
+    run = tasks.Run(
+        run_id="asset_triggered__x", run_after="2026-12-02T09:00:00+00:00", consumed_asset_events=events
+    )
+    assert tasks._interval(run) == (datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC))
+    assert tasks.late_files_landed(run, None, "fraud-xgb")  # the evidence was judged on files that had landed
+    # without evidence: the last complete calendar week before it was due
+    bare = tasks.Run(run_id="asset_triggered__y", run_after="2026-12-02T09:00:00+00:00")
+    assert tasks._interval(bare) == (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC))
+    # a scheduled run keeps its data interval whatever events it carries
+    scheduled = tasks.Run(*week("2026-11-16T00:00:00+00:00"), consumed_asset_events=events)
+    assert tasks._interval(scheduled)[1] == datetime(2026, 11, 16, tzinfo=UTC)

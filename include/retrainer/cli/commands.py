@@ -60,14 +60,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_stage(args: argparse.Namespace) -> int:
     """One stage of `dvc.yaml`, in the workspace DVC runs it in (the current directory)."""
-    from retrainer.core import artifacts as a
+    from retrainer.core.resources import measured
 
     params = load_params(args.params)
-    if args.stage == "prepare":
+    with measured(f"stage {args.stage}"):  # its seconds and peak RSS, in its own process
+        _run_stage(args.stage, params)
+    return 0
+
+
+def _run_stage(stage: str, params: dict) -> None:
+    from retrainer.core import artifacts as a
+
+    if stage == "prepare":
         from retrainer.training.stages import prepare
 
         prepare(Path(a.BATCHES_DIR), Path(a.PREPARED_DIR), Path(a.PREPARE_REPORT), params)
-    elif args.stage == "fit":
+    elif stage == "fit":
         from retrainer.training.stages import fit
 
         fit(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), params)
@@ -75,7 +83,6 @@ def cmd_stage(args: argparse.Namespace) -> int:
         from retrainer.evaluation.holdout import measure
 
         measure(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), Path(a.METRICS), Path(a.PR_CURVE), params)
-    return 0
 
 
 def cmd_registry(args: argparse.Namespace) -> int:

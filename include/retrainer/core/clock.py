@@ -47,6 +47,12 @@ def last_complete_week(moment: datetime | str) -> tuple[datetime, datetime]:
     return end - timedelta(days=7), end
 
 
+def week_ending(moment: datetime | str) -> tuple[datetime, datetime]:
+    """The seven days that end at the start of `moment`'s day (UTC): a week not tied to the calendar."""
+    end = as_utc(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+    return end - timedelta(days=7), end
+
+
 def data_interval(
     start: datetime | str | None,
     end: datetime | str | None,

@@ -127,6 +127,9 @@ class Baseline(Section):
 
 class Train(Section):
     seed: int
+    # local: XGBoost in the fit stage's process; dask: xgboost.dask on the Dask cluster whose scheduler
+    # RETRAINER_DASK_SCHEDULER names (retrainer.training.engines).
+    engine: Literal["local", "dask"] = "local"
     xgboost: XGBoost
     baseline: Baseline
 
@@ -201,7 +204,29 @@ class Drift(Section):
     consecutive_runs: PositiveInt | None = None
 
 
+class Scoring(Section):
+    """The bounds of every scoring run's health (retrainer.monitoring.health); a figure past one alerts."""
+
+    max_missing_share: Fraction
+    max_out_of_range_share: Fraction
+    max_unseen_category_share: Fraction
+    max_feature_psi: Annotated[float, Field(gt=0)]
+    max_nan_scores: Annotated[int, Field(ge=0)]
+    alert_rate: Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+    min_rows_per_second: NonNegative
+    max_peak_rss_mib: Annotated[float, Field(gt=0)]
+    max_model_load_seconds: Annotated[float, Field(gt=0)]
+
+    @field_validator("alert_rate")
+    @classmethod
+    def _low_then_high(cls, value: list[float]) -> list[float]:
+        if value[0] > value[1]:
+            raise ValueError(f"alert_rate is [min, max]: {value[0]} is above {value[1]}")
+        return value
+
+
 class Monitoring(Section):
+    scoring: Scoring
     window_days: PositiveInt
     labels_lookback_days: PositiveInt
     cooldown_days: Annotated[int, Field(ge=0)]

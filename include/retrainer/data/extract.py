@@ -11,24 +11,28 @@ day of the window missing from the source is named (MissingSourcePartition, or a
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
-from dataclasses import asdict
-from datetime import date, datetime
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from retrainer.core import layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.errors import BeforeModelStart, Rejected
 from retrainer.data import quarantine
+from retrainer.data.batch_file import BatchWriter, ContentHash, content_sha256, describe_file, row_hashes
 from retrainer.data.contracts import Failure
-from retrainer.sources.partitions import NOT_PARQUET, days_overlapping, partition_key, read_partition
-from retrainer.storage import KeyNotFound, Storage, sha256_bytes
+from retrainer.sources.partitions import NOT_PARQUET, days_overlapping, partition_key
+from retrainer.storage import KeyNotFound, Storage, sha256_bytes, sha256_file
+
+__all__ = ["content_sha256", "describe_batch", "extract_batch", "write_window"]
 
 UTC_NAME = "UTC"
 
@@ -73,17 +77,8 @@ class MissingSourcePartition(ExtractError, Rejected):
         super().__init__(
             f"{len(days)} day(s) of the window {start.isoformat()} .. {end.isoformat()} have no partition "
             f"under {source_root}: {names}. Deliver them and rerun, or set data.missing_days: warn in "
-            "params.yaml"
+            "the model's params"
         )
-
-
-def content_sha256(frame: pd.DataFrame) -> str:
-    """A hash of the rows' values and the column names, independent of row order and file encoding, so
-    the same rows re-sent in another file (or re-compressed) hash alike."""
-    rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
-    digest = hashlib.sha256(json.dumps(list(map(str, frame.columns))).encode())
-    digest.update(rows.tobytes())
-    return digest.hexdigest()
 
 
 def _to_utc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
@@ -102,75 +97,125 @@ def _to_utc(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
     return frame, zones
 
 
-def read_window(
-    source: Storage, start: datetime, end: datetime, event_time: str = "event_ts", missing_days: str = "fail"
-) -> tuple[pd.DataFrame, list[dict], list[date]]:
-    """The rows of every daily partition overlapping [start, end), one description per partition, and
-    the days that have no partition.
+@dataclass
+class _Partition:
+    """A day's source file, copied to local disk, and what its rows become in the batch."""
 
-    Rows of a partially covered day that fall outside the window are left out. Rows whose event date is
-    not their partition's day are kept whatever their time, so that validation names them (a stale or
-    future timestamp must not vanish silently). Raises UnreadableSourceFile naming every unreadable file,
-    and MissingSourcePartition naming every missing day unless `missing_days` is "warn".
-    """
+    day: date
+    key: str
+    path: Path
+    schema: pa.Schema  # of its rows as the batch receives them (timestamps in UTC)
+    dtypes: dict[str, str]  # their pandas dtypes, to name columns whose types cannot be joined
+
+
+def _stage_window(
+    source: Storage, start: datetime, end: datetime, into: Path, missing_days: str
+) -> tuple[list[_Partition], list[date]]:
+    """Copy every daily partition overlapping [start, end) to `into` (streamed) and read its schema (the
+    footer only); returns them and the days with no partition. Raises UnreadableSourceFile naming every
+    unreadable file, and MissingSourcePartition naming every missing day unless `missing_days` is "warn"."""
     if missing_days not in ("fail", "warn"):
         raise ValueError(f"data.missing_days must be 'fail' or 'warn', not {missing_days!r}")
-    frames, partitions, problems, missing = [], [], {}, []
+    staged, problems, missing = [], {}, []
     for day in days_overlapping(start, end):
         key = partition_key(day)
         try:
-            raw = source.get_bytes(key)
+            path = source.download(key, into / f"{day.isoformat()}.parquet")
         except KeyNotFound:
             missing.append(day)
             continue
         try:
-            frame = read_partition(raw)
+            empty, _ = _to_utc(pq.read_schema(path).empty_table().to_pandas())
         except NOT_PARQUET as error:
             problems[key] = str(error)
             continue
-        frame, zones = _to_utc(frame)
-        if event_time in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[event_time]):
-            ts = frame[event_time]
-            on_its_day = ts.dt.date == day
-            keep = ~on_its_day | ((ts >= start) & (ts < end))
-            frame = frame.loc[keep].reset_index(drop=True)
-        # A missing or mistyped event time is left for validation to name; extract does not judge it.
-        frames.append(frame)
-        partitions.append(
-            {
-                "key": key,
-                "rows": len(frame),
-                "file_sha256": sha256_bytes(raw),
-                "content_sha256": content_sha256(frame),
-                "time_zones": zones,
-            }
-        )
+        schema = pa.Schema.from_pandas(empty, preserve_index=False).remove_metadata()
+        staged.append(_Partition(day, key, path, schema, {c: str(t) for c, t in empty.dtypes.items()}))
     if problems:
         raise UnreadableSourceFile({source.uri(k): v for k, v in problems.items()})
-    if not frames:
+    if not staged:
         raise ExtractError(f"no source partitions under {source.root_uri} for the window {start} .. {end}")
     if missing and missing_days == "fail":
         raise MissingSourcePartition(missing, source.root_uri, start, end)
     for day in missing:
         log.warning("no source partition for %s under %s (data.missing_days: warn)", day, source.root_uri)
-    return _concat(frames, partitions), partitions, missing
+    return staged, missing
 
 
-def _concat(frames: list[pd.DataFrame], partitions: list[dict]) -> pd.DataFrame:
-    """One frame of all partitions; IncompatibleSourceFiles names columns whose types cannot be joined."""
-    frame = pd.concat(frames, ignore_index=True)
+def _batch_schema(staged: list[_Partition]) -> pa.Schema:
+    """One schema for every partition's rows (missing columns become nulls, integers widen to floats);
+    IncompatibleSourceFiles names columns whose types cannot be joined (e.g. text and numbers)."""
     try:
-        pa.Table.from_pandas(frame, preserve_index=False)
+        return pa.unify_schemas([p.schema for p in staged], promote_options="permissive")
     except (pa.ArrowException, TypeError, ValueError):
         types = {}
-        for column in frame.columns:
-            kinds = {
-                p["key"]: str(f[column].dtype) for f, p in zip(frames, partitions, strict=True) if column in f
-            }
+        for column in dict.fromkeys(c for p in staged for c in p.dtypes):
+            kinds = {p.key: p.dtypes[column] for p in staged if column in p.dtypes}
             if len({_type_family(k) for k in kinds.values()}) > 1:
                 types[column] = kinds
         raise IncompatibleSourceFiles(types) from None
+
+
+def _window_rows(frame: pd.DataFrame, day: date, start: datetime, end: datetime, event_time: str):
+    """The partition's rows in the window. Rows of a partially covered day that fall outside it are left
+    out; rows whose event date is not their partition's day are kept whatever their time, so that
+    validation names them (a stale or future timestamp must not vanish silently)."""
+    if event_time in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[event_time]):
+        ts = frame[event_time]
+        midnight = pd.Timestamp(day, tz=UTC_NAME)
+        on_its_day = (ts >= midnight) & (ts < midnight + timedelta(days=1))
+        keep = ~on_its_day | ((ts >= start) & (ts < end))
+        frame = frame.loc[keep].reset_index(drop=True)
+    # A missing or mistyped event time is left for validation to name; extract does not judge it.
     return frame
+
+
+def write_window(
+    source: Storage,
+    start: datetime,
+    end: datetime,
+    target: Path,
+    event_time: str = "event_ts",
+    missing_days: str = "fail",
+) -> tuple[dict, list[dict], list[date]]:
+    """Write the rows of every daily partition overlapping [start, end) to the Parquet file `target`, one
+    row group per partition, holding one partition at a time; returns the file's rows, sha256 and content
+    hash, one description per partition, and the days that have no partition.
+
+    Raises UnreadableSourceFile, MissingSourcePartition (`_stage_window`) and IncompatibleSourceFiles.
+    """
+    with tempfile.TemporaryDirectory(prefix="retrainer-extract-") as tmp:
+        staged, missing = _stage_window(source, start, end, Path(tmp), missing_days)
+        writer = BatchWriter(target, _batch_schema(staged))
+        partitions, problems = [], {}
+        try:
+            for part in staged:
+                try:
+                    frame = pq.read_table(part.path).to_pandas()
+                except NOT_PARQUET as error:
+                    problems[part.key] = str(error)
+                    continue
+                frame, zones = _to_utc(frame)
+                frame = _window_rows(frame, part.day, start, end, event_time)
+                hashes = row_hashes(frame)
+                writer.write(pa.Table.from_pandas(frame, preserve_index=False), hashes)
+                partitions.append(
+                    {
+                        "key": part.key,
+                        "rows": len(frame),
+                        "file_sha256": sha256_file(part.path),
+                        "content_sha256": ContentHash(frame.columns).update_hashes(hashes).hexdigest(),
+                        "time_zones": zones,
+                    }
+                )
+                del frame, hashes
+        except BaseException:
+            writer.abort()
+            raise
+        written = writer.close()
+    if problems:
+        raise UnreadableSourceFile({source.uri(k): v for k, v in problems.items()})
+    return written, partitions, missing
 
 
 def _type_family(dtype: str) -> str:
@@ -182,13 +227,7 @@ def _type_family(dtype: str) -> str:
 
 def describe_batch(manifest: dict, data: bytes) -> dict:
     """`manifest` with the rows, columns and sha256 of the batch bytes `data` (after a fix by hand)."""
-    frame = pd.read_parquet(io.BytesIO(data))
-    return manifest | {
-        "rows": len(frame),
-        "columns": list(frame.columns),
-        "sha256": sha256_bytes(data),
-        "content_sha256": content_sha256(frame),
-    }
+    return manifest | describe_file(io.BytesIO(data)) | {"sha256": sha256_bytes(data)}
 
 
 def _source_failures(error: ExtractError, source: Storage) -> tuple[list[Failure], list[str]]:
@@ -275,39 +314,41 @@ def extract_batch(
     if released := _released_batch(storage, prefix):
         log.info("keeping the batch released from quarantine for %s: %s", key, released["released"])
         return released
-    try:
-        frame, partitions, missing = read_window(source, start, end, event_time, missing_days)
-    except (UnreadableSourceFile, IncompatibleSourceFiles) as error:
-        failures, keys = _source_failures(error, source)
-        reason = {
-            "model": model,
-            "run_key": key,
-            "stage": "extract",
-            "success": False,
-            "window_start": start.isoformat(),
-            "window_end": end.isoformat(),
-            "source_root": source.root_uri,
-            "source_partitions": keys,
-            "failures": [asdict(f) for f in failures],
-            "warnings": [],
-        }
-        uri = quarantine.quarantine_source_files(storage, source, model, key, keys, reason)
-        details = error.problems if isinstance(error, UnreadableSourceFile) else error.types
-        raise type(error)(details, uri) from None
-    data = frame.to_parquet(index=False)
-    # The old validation judged the old bytes: it goes before they are replaced, so that a crash in between
-    # leaves a batch without a verdict (validated again), never new bytes under an old verdict.
-    if storage.exists(stale := layout.batch_file_key(model, key, layout.VALIDATION_FILE)):
-        storage.delete(stale)
-    batch_uri = storage.put_bytes(layout.batch_file_key(model, key), data)
+    with tempfile.TemporaryDirectory(prefix="retrainer-batch-") as tmp:
+        local = Path(tmp) / layout.BATCH_FILE
+        try:
+            written, partitions, missing = write_window(source, start, end, local, event_time, missing_days)
+        except (UnreadableSourceFile, IncompatibleSourceFiles) as error:
+            failures, keys = _source_failures(error, source)
+            reason = {
+                "model": model,
+                "run_key": key,
+                "stage": "extract",
+                "success": False,
+                "window_start": start.isoformat(),
+                "window_end": end.isoformat(),
+                "source_root": source.root_uri,
+                "source_partitions": keys,
+                "failures": [asdict(f) for f in failures],
+                "warnings": [],
+            }
+            uri = quarantine.quarantine_source_files(storage, source, model, key, keys, reason)
+            details = error.problems if isinstance(error, UnreadableSourceFile) else error.types
+            raise type(error)(details, uri) from None
+        # The old validation judged the old bytes: it goes before they are replaced, so that a crash in
+        # between leaves a batch without a verdict (validated again), never new bytes under an old verdict.
+        if storage.exists(stale := layout.batch_file_key(model, key, layout.VALIDATION_FILE)):
+            storage.delete(stale)
+        batch_uri = storage.put_file(layout.batch_file_key(model, key), local)  # streamed, then renamed
+        columns = pq.read_schema(local).names
     manifest = {
         "model": model,
         "run_key": key,
         "batch_uri": batch_uri,
-        "rows": len(frame),
-        "columns": list(frame.columns),
-        "sha256": sha256_bytes(data),
-        "content_sha256": content_sha256(frame),
+        "rows": written["rows"],
+        "columns": columns,
+        "sha256": written["sha256"],
+        "content_sha256": written["content_sha256"],
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
         "source_root": source.root_uri,

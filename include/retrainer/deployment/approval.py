@@ -16,7 +16,7 @@ from typing import Any
 from retrainer.core import layout
 from retrainer.deployment import actions
 from retrainer.deployment.state import audit, read
-from retrainer.registry.aliases import CHAMPION
+from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry
 
 APPROVE, REJECT, SHADOW_FIRST, CANARY = "Approve", "Reject", "Shadow first", "Canary"
@@ -24,15 +24,23 @@ OPTIONS = (APPROVE, REJECT, SHADOW_FIRST, CANARY)
 ON_TIMEOUT = REJECT  # the form's default, taken by Airflow when nobody answers in time
 REQUIRED, AUTO = "required", "auto"  # the retraining DAG's `approval` Param
 REPORT_PATH = "/registry/versions/{version}/report.html"  # the gate report on the registry page
+SETTLED = ("approval_answered", "approval_timed_out", "approval_auto")  # audit events that settle one
 
 
-def needs_approval(registered: dict | None, approval: str) -> bool:
-    """True when a new challenger waits for a person: a new version that is not the first champion."""
+def decided(registry: Registry, version: int) -> bool:
+    """Whether the approval of `version` is settled: answered, timed out or taken automatically. Judged
+    from the audit log, not from whether this run created the version: a register task retried after a
+    crash finds its version already there, and its challenger must still be asked."""
+    return any(e.get("event") in SETTLED and e.get("version") == version for e in registry.audit_log())
+
+
+def needs_approval(registered: dict | None, approval: str, settled: bool = False) -> bool:
+    """True when a challenger waits for a person: the registered version holds the `challenger` alias, its
+    approval is not `settled` (`decided`), and the run's `approval` Param is `required`."""
     if approval not in (REQUIRED, AUTO):
         raise ValueError(f"approval must be {REQUIRED!r} or {AUTO!r}, got {approval!r}")
-    return bool(registered and registered["created"] and CHAMPION not in registered["aliases"]) and (
-        approval == REQUIRED
-    )
+    candidate = bool(registered and CHALLENGER in registered["aliases"])
+    return candidate and not settled and approval == REQUIRED
 
 
 def summary_markdown(registry: Registry, version: int) -> str:
@@ -94,13 +102,16 @@ def decide(
     if not registered:
         return {"decision": "none", "why": "nothing was registered"}
     version = registered["version"]
-    if not registered["created"]:
-        return {"decision": "none", "version": version, "why": "a rerun: the version already existed"}
     if CHAMPION in registered["aliases"]:
         return {"decision": "champion", "version": version, "why": "first model: champion without approval"}
+    if CHALLENGER not in registered["aliases"]:
+        return {"decision": "none", "version": version, "why": "not the challenger: a newer model is"}
+    if answer is None and decided(registry, version):
+        return {"decision": "none", "version": version, "why": "decided before: a rerun asks nothing"}
     storage, model = registry.storage, registry.model
     if approval == AUTO:
         option, actor, why = params["deployment"]["auto_choice"], "auto-approval", "approval: auto"
+        audit(storage, model, "approval_auto", version=version, actor=actor, option=option, reason=why)
     elif answer is None:
         audit(storage, model, "approval_missing", version=version, actor="retrain", reason="the form failed")
         return {"decision": "none", "version": version, "why": "no answer: the approval task did not finish"}

@@ -15,6 +15,7 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.drift import CONFIRMED, drift_check, render_html
+from retrainer.monitoring.health import training_reference
 from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.sources.partitions import days_overlapping, partition_key, read_partition
@@ -81,15 +82,8 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     def score(frame: pd.DataFrame):
         return score_xgboost(booster, features.build_matrix(frame, champion_features))
 
-    # The training reference: the champion's own validation and holdout rows, as published by its run.
+    reference = training_reference(registry, record["version"])  # the champion's validation + holdout rows
     run = read_run(storage, record["run_manifest_uri"])
-    reference = pd.concat(
-        [
-            pd.read_parquet(io.BytesIO(read_run_file(storage, run, artifacts.prepared(s))))
-            for s in ("valid", "holdout")
-        ],
-        ignore_index=True,
-    )
     holdout = pd.read_parquet(io.BytesIO(read_run_file(storage, run, artifacts.prepared("holdout"))))
     current = read_days(source, end - timedelta(days=settings["window_days"]), end, cols["event_time"])
     trained_until = as_utc(record["as_of"])
@@ -163,6 +157,7 @@ def evidence(report: dict, report_uri: str, page_uri: str) -> dict:
     by_feature = {f["feature"]: f for f in data.get("features", [])}
     return {
         "run": report["run"],
+        "as_of": report["as_of"],  # the evidence ends here: a retraining it starts trains up to this moment
         "verdict": report["verdict"],
         "kinds": report["kinds"],
         "champion_version": report.get("champion_version"),

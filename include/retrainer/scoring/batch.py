@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from retrainer.core import layout
 from retrainer.deployment.state import CANARY, versions_scoring
+from retrainer.monitoring.health import peak_rss_mib, software_health
 from retrainer.registry.store import Registry
 from retrainer.scoring.models import Scorer, ScoringError, load_scorer
 from retrainer.scoring.split import canary_salt, in_share
@@ -102,10 +104,13 @@ def score_day(
 ) -> tuple[pd.DataFrame, dict]:
     """Score `day` under the deployment `state`; writes `scores/<model>/date=<day>/scores.parquet`.
 
-    Returns the scores and a summary for XCom: URI, rows, mode, versions, share, rows each version decided.
+    Returns the scores and a summary for XCom: URI, rows, mode, versions, share, rows each version decided,
+    and how the run went as software (seconds, rows per second, peak RSS, model load seconds).
     """
+    started = time.perf_counter()
     frame = read_day(source, day)
     roles = versions_scoring(state)
+    loading = time.perf_counter()
     champion = load_scorer(registry, roles["champion"])
     challenger = None
     problem = None
@@ -114,6 +119,7 @@ def score_day(
             challenger = load_scorer(registry, roles["challenger"])
         except Exception as error:  # an unloadable challenger is an error of the challenger, not the day
             problem = f"{type(error).__name__}: {error}"
+    load_seconds = time.perf_counter() - loading
     share = state["share"] if state["mode"] == CANARY else 0
     salt = canary_salt(registry.model, roles["challenger"]) if "challenger" in roles else ""
     cols = params["model"]
@@ -140,6 +146,8 @@ def score_day(
         "decided_by": {str(v): int(n) for v, n in decided.items()},
         "challenger_problem": problem or issues["challenger_error"],
     }
+    seconds = time.perf_counter() - started
+    summary["software"] = software_health(seconds, len(scores), peak_rss_mib(), load_seconds)
     return scores, summary
 
 

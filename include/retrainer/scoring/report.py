@@ -17,6 +17,13 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc
 from retrainer.evaluation.metrics import pr_auc
+from retrainer.monitoring.health import (
+    alert_text,
+    breaches,
+    input_health,
+    output_health,
+    training_reference,
+)
 from retrainer.registry.store import Registry
 from retrainer.scoring.batch import read_day, read_scores
 from retrainer.scoring.models import load_scorer
@@ -160,8 +167,30 @@ def day_report(
         }
     key = layout.scores_file_key(registry.model, summary["day"], layout.SCORE_REPORT_FILE)
     report["report_uri"] = storage.uri(key)
+    report |= run_health(source, registry, scores, summary, params, report["report_uri"])
     storage.put_text(key, json.dumps(report, indent=2, default=str))
     return report
+
+
+def run_health(
+    source: Storage, registry: Registry, scores: pd.DataFrame, summary: dict, params: dict, report_uri: str
+) -> dict:
+    """The scoring run's health (`monitoring.health`): its inputs against the champion's training
+    reference, its outputs, its software figures; the breaches of `monitoring.scoring` and their alert."""
+    champion = registry.get(summary["champion"])
+    health = {
+        "input": input_health(
+            training_reference(registry, champion["version"]),
+            read_day(source, date.fromisoformat(summary["day"])),
+            champion["params"]["features"],
+            params["monitoring"]["drift"],
+        ),
+        "output": output_health(scores),
+        "software": summary["software"],
+    }
+    found = breaches(health, params["monitoring"]["scoring"])
+    text = alert_text(registry.model, summary["day"], found, report_uri) if found else None
+    return {"health": health, "breaches": found, "alert": text}
 
 
 def read_reports(storage: Storage, model: str, last_day: date, days: int) -> list[dict]:

@@ -81,7 +81,15 @@ class LocalStorage(Storage):
             raise KeyNotFound(self.uri(key))
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        # Streamed (copyfile: no whole file in memory) to a temporary name, then renamed: a reader of
+        # `path` never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return target
 
     def exists(self, key: str) -> bool:

@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retrainer.core import clock
-from retrainer.core.clock import data_interval, run_window
+from retrainer.core.clock import as_utc, data_interval, run_window, week_ending
+from retrainer.core.resources import measure_step
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.deployment.approval import decide as decide_approval
-from retrainer.deployment.approval import needs_approval, summary_markdown
+from retrainer.deployment.approval import decided, needs_approval, summary_markdown
 from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.registry.register import asset_event, register_run, trigger_of
@@ -41,29 +42,47 @@ Moment = datetime | str | None
 
 @dataclass(frozen=True)
 class Run:
-    """What a task needs of its DAG run: the data interval, the run's id, and when it was due. Airflow's
-    DagRun has these attributes, so the DAG passes `dag_run` itself; the CLI and tests build a Run."""
+    """What a task needs of its DAG run: the data interval, the run's id, when it was due, and the asset
+    events that started it (drift evidence). Airflow's DagRun has these attributes, so the DAG passes
+    `dag_run` itself; the CLI and tests build a Run."""
 
     data_interval_start: Moment = None
     data_interval_end: Moment = None
     run_id: str | None = None
     run_after: Moment = None
+    consumed_asset_events: tuple = ()
 
 
 def _interval(run: Any) -> tuple[datetime, datetime]:
-    """The run's week: its data interval, or for a run Airflow gave none (drift-triggered) the last complete
-    week before it was due (`core.clock.data_interval`)."""
+    """The run's week: its data interval. A run Airflow gave none was started by drift: it covers the week
+    up to the end of the newest evidence it consumed (the `as_of` its asset events carry), so it trains on
+    the data that drifted; without evidence, the last complete week before it was due
+    (`core.clock.data_interval`)."""
+    if run.data_interval_end is None and (ends := evidence_ends(run)):
+        return week_ending(max(ends))
     return data_interval(run.data_interval_start, run.data_interval_end, run.run_id, run.run_after)
+
+
+def evidence_ends(run: Any) -> list[datetime]:
+    """The `as_of` of each drift evidence in the run's consumed asset events (Airflow's DagRun, read by
+    duck typing)."""
+    events = getattr(run, "consumed_asset_events", None) or ()
+    extras = [getattr(event, "extra", None) or {} for event in events]
+    return [as_utc(extra["as_of"]) for extra in extras if extra.get("as_of")]
 
 
 def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> bool:
     """True once `data.late_files_hours` have passed since the run's week ended (its last files may land
-    after midnight). A manual or drift-triggered run covers a week long ended: true at once."""
+    after midnight). A manual run covers a week long ended; a drift-triggered run covers the days its
+    evidence was judged on, files that had landed: true at once for both."""
+    if run.data_interval_end is None and evidence_ends(run):
+        return True
     ctx = Context.load(dag_params, model)
     _, end = _interval(run)
     return clock.now() >= end + timedelta(hours=ctx.params["data"]["late_files_hours"])
 
 
+@measure_step("extract")
 def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Extract the run's data interval (or, with `extract_window_days`, that many days before its end) into
     a batch keyed by the interval's end; returns its manifest."""
@@ -82,6 +101,7 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | Non
     )
 
 
+@measure_step("validate")
 def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised.
 
@@ -95,6 +115,7 @@ def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None, model:
     }
 
 
+@measure_step("check_labels")
 def check_labels(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Judge the matured labels of the training window's batches with the champion; a batch whose labels
     carry no signal is quarantined before training. Returns what was judged and quarantined."""
@@ -102,6 +123,7 @@ def check_labels(run: Any, dag_params: dict[str, Any] | None = None, model: str 
     return screen_matured_batches(ctx.storage, ctx.params, _interval(run)[1])
 
 
+@measure_step("train")
 def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Run the DVC pipeline on the training window ending at the interval's end; returns the run manifest's
     URI and headline numbers."""
@@ -116,6 +138,7 @@ def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None 
     }
 
 
+@measure_step("evaluate")
 def evaluate(
     run_manifest_uri: str, dag_params: dict[str, Any] | None = None, model: str | None = None
 ) -> dict:
@@ -124,6 +147,7 @@ def evaluate(
     return evaluate_run(ctx.storage, run_manifest_uri, ctx.params)
 
 
+@measure_step("register")
 def register(
     run_manifest_uri: str,
     gates_uri: str,
@@ -146,9 +170,14 @@ def register(
     }
 
 
-def route(registered: dict | None, dag_params: dict[str, Any] | None = None) -> bool:
-    """Whether the new version waits for a person (`approval: required` and not the first champion)."""
-    return needs_approval(registered, (dag_params or {}).get("approval") or "required")
+def route(
+    registered: dict | None, dag_params: dict[str, Any] | None = None, model: str | None = None
+) -> bool:
+    """Whether the registered version waits for a person: it is the challenger, its approval is not yet
+    settled (a rerun or a retried register asks again only if nobody decided), `approval: required`."""
+    ctx = Context.load(dag_params)
+    settled = bool(registered) and decided(ctx.registry, registered["version"])
+    return needs_approval(registered, (dag_params or {}).get("approval") or "required", settled)
 
 
 def decide(

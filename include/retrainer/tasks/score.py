@@ -16,6 +16,7 @@ from typing import Any
 from retrainer.core.clock import as_utc
 from retrainer.deployment.actions import after_scored_day
 from retrainer.deployment.state import read
+from retrainer.monitoring.health import describe
 from retrainer.scoring.batch import read_scores, score_day
 from retrainer.scoring.report import day_report, read_reports
 from retrainer.tasks.context import Context
@@ -41,8 +42,11 @@ def monitor(
     ctx = Context.load(dag_params, model)
     scores = read_scores(ctx.storage, ctx.model, date.fromisoformat(summary["day"]))
     report = day_report(ctx.source, ctx.storage, ctx.registry, scores, summary, as_of, ctx.params)
-    keep = ("day", "report_uri", "mode", "challenger", "share", "alert_rate_ratio", "agreement")
-    return {k: report.get(k) for k in keep} | {"challenger_psi": report.get("challenger_psi")}
+    keep = ("day", "report_uri", "mode", "challenger", "share", "alert_rate_ratio", "agreement", "alert")
+    return {k: report.get(k) for k in keep} | {
+        "challenger_psi": report.get("challenger_psi"),
+        "breaches": [describe(b) for b in report["breaches"]],
+    }
 
 
 def act(report: dict, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:

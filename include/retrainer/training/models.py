@@ -13,6 +13,22 @@ import numpy as np
 from retrainer.core import artifacts
 
 
+def booster_params(xgboost_params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """params.yaml's `train.xgboost` split into XGBoost's booster params, rounds and early stopping."""
+    params = dict(xgboost_params)
+    rounds = params.pop("n_estimators")
+    early_stopping = params.pop("early_stopping_rounds", None)
+    nthread = params.pop("n_jobs", None)
+    booster = {
+        **params,
+        "objective": "binary:logistic",
+        "eval_metric": "aucpr",
+        "seed": seed,
+        **({"nthread": nthread} if nthread else {}),
+    }
+    return {"params": booster, "rounds": rounds, "early_stopping_rounds": early_stopping}
+
+
 def train_xgboost(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -26,20 +42,11 @@ def train_xgboost(
     null, or an empty validation split, every round is kept)."""
     import xgboost as xgb
 
-    params = dict(params)
-    rounds = params.pop("n_estimators")
-    early_stopping = params.pop("early_stopping_rounds", None)
+    config = booster_params(params, seed)
+    early_stopping = config["early_stopping_rounds"]
     if len(y_valid) == 0:
         early_stopping = None  # no validation split (split.valid_fraction: 0): nothing to stop on
-    nthread = params.pop("n_jobs", None)
-    booster_params = {
-        **params,
-        "objective": "binary:logistic",
-        "eval_metric": "aucpr",
-        "seed": seed,
-        **({"nthread": nthread} if nthread else {}),
-    }
-    if booster_params.get("tree_method", "hist") == "hist":
+    if config["params"].get("tree_method", "hist") == "hist":
         # The histogram method reads quantized features: QuantileDMatrix builds them without a float copy.
         train = xgb.QuantileDMatrix(x_train, label=y_train, feature_names=names)
         valid = (
@@ -51,9 +58,9 @@ def train_xgboost(
         train = xgb.DMatrix(x_train, label=y_train, feature_names=names)
         valid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names) if early_stopping else None
     booster = xgb.train(
-        booster_params,
+        config["params"],
         train,
-        num_boost_round=rounds,
+        num_boost_round=config["rounds"],
         evals=[(valid, "valid")] if early_stopping else [],
         early_stopping_rounds=early_stopping,
         verbose_eval=False,

@@ -5,14 +5,19 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
 
 from retrainer.core import artifacts
 from retrainer.core.errors import ConfigError
 from retrainer.training import features
+from retrainer.training.engines import engine_of, train_xgboost_dask
 from retrainer.training.models import LinearBaseline, train_xgboost
 from retrainer.training.window import rows_in_window, window_bounds_of
 
@@ -33,9 +38,8 @@ def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[st
         raise FileNotFoundError(f"no validated batches in {batches_dir}")
     # Rows by event time within the training window, each id once (train assembles the window so already;
     # holding it here too keeps the stage right on any inputs).
-    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     start, end = window_bounds_of(params, as_of)
-    frame = rows_in_window(frame, start, end, params)
+    frame = rows_in_window(read_window_rows(files, start, end, params), start, end, params)
     labelled, report = features.label_as_of(frame, as_of, params)
     parts = features.time_split(labelled, params)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -51,18 +55,58 @@ def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[st
     return report
 
 
+def columns_needed(params: dict[str, Any], available: list[str]) -> list[str]:
+    """The columns of `available` that training and evaluation read: ids, times and label, the features,
+    the slices, the costs' amount, and every column named in a slice expression or the rule."""
+    model, slices = params["model"], params.get("slices", {})
+    named = {
+        *(model[k] for k in ("id_column", "event_time", "label", "label_time")),
+        *params["features"]["numeric"],
+        *params["features"]["categorical"],
+        *slices.get("levels", []),
+        *slices.get("bands", {}),
+        params.get("costs", {}).get("amount_column"),
+    }
+    expressions = [*slices.get("expressions", {}).values(), params.get("evaluate", {}).get("rule", "")]
+    named |= set(re.findall(r"[A-Za-z_]\w*", " ".join(expressions)))
+    return [column for column in available if column in named]
+
+
+def read_window_rows(
+    files: list[Path], start: datetime, end: datetime, params: dict[str, Any]
+) -> pd.DataFrame:
+    """The rows of the Parquet `files` whose event time is in [start, end), with `columns_needed` only:
+    the filter and the column choice are applied by Arrow as it reads (row groups outside the window are
+    skipped), so the other rows and columns are never held."""
+    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    event_time = params["model"]["event_time"]
+    kind = dataset.schema.field(event_time).type
+    inside = (ds.field(event_time) >= pa.scalar(start, type=kind)) & (
+        ds.field(event_time) < pa.scalar(end, type=kind)
+    )
+    columns = columns_needed(params, dataset.schema.names)
+    return dataset.to_table(columns=columns, filter=inside).to_pandas()
+
+
 def _xy(path: Path, params: dict[str, Any]):
     frame = pd.read_parquet(path)
     return features.build_matrix(frame, params["features"]), frame[params["model"]["label"]].to_numpy()
 
 
 def fit(prepared_dir: Path, models_dir: Path, params: dict[str, Any]) -> None:
-    """Fit the XGBoost challenger and the scikit-learn baseline; save both without pickle."""
+    """Fit the XGBoost challenger (here, or on a Dask cluster: `train.engine`) and the scikit-learn
+    baseline; save both without pickle."""
     names = features.feature_names(params["features"])
-    x_train, y_train = _xy(prepared_dir / "train.parquet", params)
-    x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
+    engine = engine_of(params)
     seed = params["train"]["seed"]
-    booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed)
+    if engine == "dask":  # the cluster reads the splits itself; the baseline is fitted here
+        booster = train_xgboost_dask(prepared_dir, params)
+        x_train, y_train = _xy(prepared_dir / "train.parquet", params)
+    else:
+        x_train, y_train = _xy(prepared_dir / "train.parquet", params)
+        x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
+        booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed)
+        del x_valid, y_valid
     baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed)
     models_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(models_dir / artifacts.MODEL_FILE)

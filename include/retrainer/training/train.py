@@ -13,6 +13,7 @@ from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.settings import Settings
 from retrainer.storage import Storage, sha256_file
+from retrainer.training.engines import engine_of, scheduler_address
 from retrainer.training.window import assemble_window
 from retrainer.training.workspace import TrainingError, dvc, prepare_workspace, read_lock_hashes
 
@@ -29,6 +30,8 @@ def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_o
     model = params["model"]["name"]
     key = run_key(as_of)
     params = {**params, "run": {**params.get("run", {}), "as_of": as_utc(as_of).isoformat()}}
+    if engine_of(params) == "dask":
+        scheduler_address()  # a missing scheduler is named before any work, not after `dvc repro` starts
     workspace = prepare_workspace(settings, params, key)
     window = assemble_window(storage, model, as_of, params, workspace / artifacts.WINDOW)
     if not window["rows"]:

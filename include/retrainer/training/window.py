@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from retrainer.core.clock import as_utc
 from retrainer.data.catalogue import read_validated_batch, validated_batches
@@ -66,7 +68,10 @@ def assemble_window(
     for entry in batches:
         entry["rows_used"] = int(used.get(entry["run_key"], 0))
     target.parent.mkdir(parents=True, exist_ok=True)
-    rows.drop(columns=[_FROM]).to_parquet(target, index=False)
+    # One chunk per column: pandas' Arrow-backed columns keep the chunks of the batches' row groups, and
+    # the Parquet writer's pages follow them; the same rows must give the same bytes however they were read.
+    table = pa.Table.from_pandas(rows.drop(columns=[_FROM]), preserve_index=False).combine_chunks()
+    pq.write_table(table, target)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
