@@ -32,7 +32,7 @@ from retrainer.data.contracts import Failure
 from retrainer.sources.partitions import NOT_PARQUET, days_overlapping, partition_key
 from retrainer.storage import KeyNotFound, Storage, sha256_bytes, sha256_file
 
-__all__ = ["content_sha256", "describe_batch", "extract_batch", "write_window"]
+__all__ = ["content_sha256", "describe_batch", "extract_batch", "read_window", "write_window"]
 
 UTC_NAME = "UTC"
 
@@ -216,6 +216,19 @@ def write_window(
     if problems:
         raise UnreadableSourceFile({source.uri(k): v for k, v in problems.items()})
     return written, partitions, missing
+
+
+def read_window(
+    source: Storage, start: datetime, end: datetime, event_time: str = "event_ts", missing_days: str = "fail"
+) -> tuple[pd.DataFrame, list[dict], list[date]]:
+    """The rows `write_window` would write for [start, end), as one frame (for a profile of a clean week,
+    `retrainer suite scaffold`; extract itself never holds the window), one description per partition and
+    the days that have no partition."""
+    with tempfile.TemporaryDirectory(prefix="retrainer-window-") as tmp:
+        path = Path(tmp) / "window.parquet"
+        _, partitions, missing = write_window(source, start, end, path, event_time, missing_days)
+        frame = pq.read_table(path).to_pandas()
+    return frame, partitions, missing
 
 
 def _type_family(dtype: str) -> str:
