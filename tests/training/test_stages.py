@@ -23,3 +23,26 @@ def test_rows_outside_the_window_are_not_read(tmp_path, params):
     rows = read_window_rows(sorted(tmp_path.glob("*.parquet")), start, end, params)
     assert list(rows.columns) == ["transaction_id", "event_ts"]
     assert rows["event_ts"].min() == start and rows["event_ts"].max() < end and len(rows) == 10
+
+
+def test_a_model_without_a_label_time_column_reads_its_own_columns_and_event_time(tmp_path):
+    from retrainer.core.models import load_model
+    from tests.conftest import PROJECT_DIR
+
+    params = load_model(PROJECT_DIR, "ato-xgb")  # label_delay_days, no label_time; event time login_ts
+    assert "label_time" not in params["model"] or params["model"]["label_time"] is None
+    available = ["login_id", "login_ts", "account_id", "is_takeover", "platform", "new_device", "unused"]
+    assert columns_needed(params, available) == [
+        "login_id",
+        "login_ts",
+        "is_takeover",
+        "platform",
+        "new_device",
+    ]
+    ts = pd.date_range("2026-11-01", periods=20, freq="D", tz="UTC")
+    pd.DataFrame({"login_id": [f"l{i}" for i in range(20)], "login_ts": ts}).to_parquet(
+        tmp_path / "0.parquet"
+    )
+    start, end = datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 15, tzinfo=UTC)
+    rows = read_window_rows([tmp_path / "0.parquet"], start, end, params)
+    assert len(rows) == 10 and rows["login_ts"].min() == start

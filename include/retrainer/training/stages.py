@@ -60,7 +60,7 @@ def columns_needed(params: dict[str, Any], available: list[str]) -> list[str]:
     the slices, the costs' amount, and every column named in a slice expression or the rule."""
     model, slices = params["model"], params.get("slices", {})
     named = {
-        *(model[k] for k in ("id_column", "event_time", "label", "label_time")),
+        *(model.get(k) for k in ("id_column", "event_time", "label", "label_time")),  # label_time: optional
         *params["features"]["numeric"],
         *params["features"]["categorical"],
         *slices.get("levels", []),
