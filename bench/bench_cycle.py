@@ -54,6 +54,7 @@ def environment(root: Path) -> dict[str, str]:
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__PARALLELISM=str(os.cpu_count() or 2),
         RETRAINER_VAR_DIR=str(root / "var"),
+        RETRAINER_MODEL=MODEL,  # the commands' --model (several models are configured)
         RETRAINER_RESOURCE_LOG=str(root / "resources.jsonl"),
         GX_ANALYTICS_ENABLED="False",
         DVC_NO_ANALYTICS="1",
