@@ -278,7 +278,17 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
                 {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port())},
                 hostname=worker,
             )
-        topology.run("airflow-cli", "retrainer", "generate", "--end", "2026-11-15", "--days", "70")
+        topology.run(
+            "airflow-cli",
+            "retrainer",
+            "generate",
+            "--model",
+            "fraud-xgb",
+            "--end",
+            "2026-11-15",
+            "--days",
+            "70",
+        )
 
         base = f"http://127.0.0.1:{api_port}"
         # the compose healthchecks' endpoints answer without a token

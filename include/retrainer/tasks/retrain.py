@@ -175,7 +175,7 @@ def route(
 ) -> bool:
     """Whether the registered version waits for a person: it is the challenger, its approval is not yet
     settled (a rerun or a retried register asks again only if nobody decided), `approval: required`."""
-    ctx = Context.load(dag_params)
+    ctx = Context.load(dag_params, model)
     settled = bool(registered) and decided(ctx.registry, registered["version"])
     return needs_approval(registered, (dag_params or {}).get("approval") or "required", settled)
 
