@@ -339,7 +339,9 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
         assert {host for _, host in ran.values()} == set(WORKERS), f"not spread over both workers: {ran}"
         print(f"\ntask -> worker: {ran}\nfrom start to success: {time.monotonic() - started:.0f} s")
 
-        versions = json.loads(topology.run("airflow-cli", "retrainer", "registry", "list", "--json"))
+        versions = json.loads(
+            topology.run("airflow-cli", "retrainer", "registry", "list", "--model", "fraud-xgb", "--json")
+        )
         mine = [v for v in versions if v["airflow_run_id"] == run["dag_run_id"]]
         assert len(mine) == 1 and "champion" in mine[0]["aliases"], versions
         assert revision and revision in json.dumps(mine[0]), "lineage lacks the build's git revision"
