@@ -291,3 +291,10 @@ def test_a_drift_triggered_run_covers_the_week_up_to_its_newest_evidence():
     # a scheduled run keeps its data interval whatever events it carries
     scheduled = tasks.Run(*week("2026-11-16T00:00:00+00:00"), consumed_asset_events=events)
     assert tasks._interval(scheduled)[1] == datetime(2026, 11, 16, tzinfo=UTC)
+
+
+def test_route_reads_the_model_its_dag_names_not_the_environment(monkeypatch, var_dir):
+    monkeypatch.delenv("RETRAINER_MODEL", raising=False)  # two models configured: the DAG names one
+    registered = {"version": 2, "created": True, "aliases": ["challenger"]}
+    assert tasks.route(registered, None, "ato-xgb")
+    assert not tasks.route(registered, {"approval": "auto"}, "fraud-xgb")
