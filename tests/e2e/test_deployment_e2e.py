@@ -23,7 +23,9 @@ from tests.e2e import servers
 pytestmark = pytest.mark.e2e
 wait = servers.wait
 
-APPROVAL_TIMEOUT = 60  # seconds: the time-out scenario waits this long
+# seconds: the time-out scenario waits this long; the other answers must arrive within it, and on a loaded
+# 2-core machine a 60 s window was seen to close before an immediate answer got through
+APPROVAL_TIMEOUT = 150
 # Every logical date is in the past (the scheduler does not start runs dated in the future): retraining
 # on Mondays from 2026-09-07, scoring the days after the first challenger.
 FIRST_RUN = {"extract_window_days": 56}
