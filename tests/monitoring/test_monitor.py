@@ -28,6 +28,7 @@ def champion(tmp_path_factory):
 
     mp = pytest.MonkeyPatch()
     mp.setenv("RETRAINER_VAR_DIR", str(tmp_path_factory.mktemp("var")))
+    mp.setenv("RETRAINER_MODEL", "fraud-xgb")  # two models are configured; these tests watch the fraud model
     settings = Settings.from_env()
     source, storage = open_storage(settings.source_root), open_storage(settings.storage_root)
     generate_source(source, days=70, last_day=date(2026, 11, 15))

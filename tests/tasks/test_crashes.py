@@ -50,6 +50,7 @@ REGISTER_KILLS = [
 def _env(var, storage_root=None, kill: tuple[str, str, int] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RETRAINER_", "AIRFLOW"))}
     env["RETRAINER_VAR_DIR"] = str(var)
+    env["RETRAINER_MODEL"] = "fraud-xgb"  # two models are configured; the chain runs the fraud model
     if storage_root:
         env["RETRAINER_STORAGE_ROOT"] = storage_root
     if kill:

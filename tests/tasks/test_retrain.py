@@ -36,6 +36,7 @@ def pipeline(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     var = tmp_path_factory.mktemp("var")
     mp.setenv("RETRAINER_VAR_DIR", str(var))
+    mp.setenv("RETRAINER_MODEL", "fraud-xgb")  # two models are configured; these runs train the fraud model
     from retrainer.core.settings import Settings
     from retrainer.storage import open_storage
 
