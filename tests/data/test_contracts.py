@@ -2,6 +2,7 @@
 validate with a named error, lands in quarantine with a reason, and leaves nothing in batches/."""
 
 import json
+import re
 import shutil
 from datetime import date, timedelta
 
@@ -139,3 +140,48 @@ def test_broken_batch_is_stopped_named_and_quarantined(kind, history, tmp_path, 
         assert f"quarantine/m/{RUN}/manifest.json" in quarantined
         assert reason["data_docs_uri"].endswith(".html")
         assert storage.exists(storage.key_of(reason["data_docs_uri"]))
+
+
+def test_the_suite_runs_column_group_by_column_group_with_the_verdicts_of_the_whole_frame(tmp_path):
+    """GX is never handed the whole batch (its pandas engine copies every column for each column map
+    expectation): each expectation sees only the columns it names, read from the file, and the merged
+    result is the one a run on the whole frame gives, in the suite's order, on one Data Docs page."""
+    import pandas as pd
+
+    from retrainer.core import layout
+    from retrainer.data import contracts
+
+    source, storage = open_storage(tmp_path / "source"), open_storage(tmp_path / "storage")
+    config = GeneratorConfig(rows_per_day=ROWS_PER_DAY, broken="unknown_channel", broken_days=WEEK[:1])
+    generate(source, WEEK[0], WEEK[-1], seed=7, config=config)  # one failed expectation to carry through
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
+    path = storage.path(layout.batch_file_key("m", manifest["run_key"]))
+    frame = pd.read_parquet(path)
+    suite = contracts.load_suite(SUITE)
+    parameters = {
+        "window_start": frame["event_ts"].min(),
+        "window_end": frame["event_ts"].max() + pd.Timedelta(seconds=1),
+        "min_rows": 1,
+    }
+    seen: list[list[str]] = []
+    source = contracts.ParquetColumns(path)
+    read = source.read
+    source.read = lambda names: seen.append(names) or read(names)
+
+    marker = {"batch_sha256": "0" * 64}
+    grouped = contracts.run_suite(source, suite, parameters, tmp_path / "docs", "r", None, marker)
+    whole = contracts.run_suite(frame, suite, parameters)
+
+    assert max(len(names) for names in seen) == 2  # the column pair; every other group reads one column
+    assert grouped.failures == whole.failures
+    assert [f.column for f in grouped.failures] == ["channel"]
+    types = [r["expectation_config"]["type"] for r in grouped.result["results"]]
+    assert types == [e.expectation_type for e in suite.expectations]
+    assert grouped.result["statistics"]["evaluated_expectations"] == len(suite.expectations)
+    assert grouped.result["statistics"]["unsuccessful_expectations"] == 1
+    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
+    assert [p.relative_to(tmp_path / "docs").as_posix() for p in pages] == [grouped.docs_page]
+    text = " ".join(re.sub(r"<[^>]+>", " ", pages[0].read_text()).split())
+    assert f"Evaluated Expectations {len(suite.expectations)} Successful Expectations" in text
+    assert grouped.result["meta"]["batch_markers"]["batch_sha256"] == "0" * 64
+    assert "batch_sha256 " + "0" * 64 in text  # the page names the bytes it judged

@@ -2,17 +2,19 @@
 (its window), by the label check and by validation (the history a new batch is compared with).
 
 A batch counts as validated only while its `validation.json` names the sha256 of the batch its manifest
-describes; its bytes are read through `read_validated_batch`, which refuses any other bytes."""
+describes; its bytes are read through `read_validated_batch` (or streamed to a file by
+`download_validated_batch`), which refuse any other bytes."""
 
 from __future__ import annotations
 
 import json
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from retrainer.core import layout
 from retrainer.core.clock import as_utc
-from retrainer.storage import KeyNotFound, Storage
+from retrainer.storage import ChecksumMismatch, KeyNotFound, Storage, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +72,14 @@ def read_validated_batch(storage: Storage, manifest: dict) -> bytes:
     the sha256 that its validation judged."""
     key = layout.batch_file_key(manifest["model"], manifest["run_key"])
     return storage.get_verified(key, manifest["sha256"], f"{storage.uri(key)} (validated batch)")
+
+
+def download_validated_batch(storage: Storage, manifest: dict, path: Path) -> Path:
+    """A validated batch streamed to `path` (never whole in memory), refused (`ChecksumMismatch`, a verdict,
+    the file removed) unless its bytes hash to the sha256 that its validation judged."""
+    key = layout.batch_file_key(manifest["model"], manifest["run_key"])
+    storage.download(key, path)
+    if (actual := sha256_file(path)) != manifest["sha256"]:
+        path.unlink()
+        raise ChecksumMismatch(f"{storage.uri(key)} (validated batch)", manifest["sha256"], actual)
+    return path

@@ -1,4 +1,4 @@
-"""The data contract: an expectation suite (JSON in `expectations/`) run through a GX checkpoint, and the
+"""The data contract: an expectation suite (JSON in `expectations/`) run through GX, and the
 `Failure` shape in which every broken expectation, of the suite or of the batch checks, is reported.
 
 We call GX 1.x directly rather than through the Airflow GX provider: its operator configures GX at DAG
@@ -7,6 +7,7 @@ parse time, and its releases for Airflow >= 3.3 pull in GX 0.18 (see README, "Wh
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from retrainer.core.errors import Rejected
@@ -91,7 +93,7 @@ class BatchRejected(Rejected):
 
 @dataclass(frozen=True)
 class SuiteRun:
-    """What one checkpoint run gave: the failed expectations, GX's own result, and the Data Docs site."""
+    """What one run of a suite gave: the failed expectations, GX's own result, and the Data Docs site."""
 
     failures: list[Failure]
     result: dict
@@ -114,26 +116,63 @@ def load_suite(path: str | os.PathLike[str]):
     return gx.ExpectationSuite(**spec)
 
 
+class FrameColumns:
+    """The columns of a data frame already in memory."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame, self.names, self.rows = frame, list(frame.columns), len(frame)
+
+    def read(self, names: list[str]) -> pd.DataFrame:
+        return self.frame[names]
+
+
+class ParquetColumns:
+    """The columns of a Parquet file, read a few at a time: only the ones asked for are ever in memory."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import pyarrow.parquet as pq
+
+        metadata = pq.ParquetFile(path).metadata
+        self.path, self.rows = Path(path), metadata.num_rows
+        self.names = list(metadata.schema.to_arrow_schema().names)
+
+    def read(self, names: list[str]) -> pd.DataFrame:
+        return pd.read_parquet(self.path, columns=names)
+
+
 def run_suite(
-    frame: pd.DataFrame,
+    data: pd.DataFrame | FrameColumns | ParquetColumns,
     suite,
     parameters: dict[str, Any] | None = None,
     docs_dir: str | os.PathLike[str] | None = None,
     run_name: str | None = None,
     run_time: Any = None,
+    markers: dict[str, str] | None = None,
 ) -> SuiteRun:
-    """Run `suite` on `frame` through a GX checkpoint; every failed expectation, critical and warning.
+    """Run `suite` on `data` with GX; every failed expectation, critical and warning.
 
-    `parameters` fill the suite's `{"$PARAMETER": name}` values. With `docs_dir`, the checkpoint's
-    UpdateDataDocsAction builds a static Data Docs site there.
+    GX's pandas engine copies the whole frame it is given for every column map expectation (it drops the
+    column's nulls by masking every row of every column), so a batch is never handed to it whole: each
+    expectation runs on the columns it names, read one group at a time (`_column_groups`), and the
+    expectations of the table itself (row count, column set) on a frame holding the file's column names
+    and row count but no values. The results are put back in the suite's order as one validation result,
+    which the Data Docs site renders as one page. `parameters` fill the suite's `{"$PARAMETER": name}`
+    values; with `docs_dir`, a static Data Docs site is built there. `markers` (e.g. the sha256 of the
+    file judged) replace GX's fingerprint of the first group's frame among the result's batch markers.
     """
     gx = _import_gx()
-    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+    from great_expectations.validator.validation_statistics import calc_validation_statistics
 
+    if isinstance(data, pd.DataFrame):
+        data = FrameColumns(data)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
-    actions = []
     if docs_dir is not None:
         context.add_data_docs_site(
             DOCS_SITE,
@@ -146,34 +185,90 @@ def run_suite(
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
-        actions.append(UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE]))
-    suite = context.suites.add(suite)
-    batch = context.data_sources.add_pandas("batches").add_dataframe_asset("batch")
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(
-            name=suite.name, data=batch.add_batch_definition_whole_dataframe("whole"), suite=suite
+    run_id = gx.RunIdentifier(run_name=run_name, run_time=run_time)
+    configurations = [e.configuration for e in suite.expectations]
+    results: list[Any] = [None] * len(configurations)
+    meta: dict = {}
+    batch_id = None
+    for number, (columns, positions) in enumerate(_column_groups(configurations)):
+        part = context.suites.add(
+            gx.ExpectationSuite(
+                name=f"{suite.name}.{number}",
+                expectations=[configurations[i].to_domain_obj() for i in positions],
+            )
         )
-    )
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(
-            name=suite.name, validation_definitions=[definition], actions=actions, result_format="SUMMARY"
+        frame = (
+            _schema_frame(data.names, data.rows)
+            if columns is None
+            else data.read([c for c in columns if c in data.names])
         )
+        # A data source (so an execution engine and its metric cache) per group: nothing computed on one
+        # group's frame is reused for, or kept alive by, the next.
+        source = context.data_sources.add_pandas("batches")  # deleted after the group
+        whole = source.add_dataframe_asset("batch").add_batch_definition_whole_dataframe("whole")
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=part.name, data=whole, suite=part)
+        )
+        validated = definition.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=parameters or {},
+            result_format="SUMMARY",
+            run_id=run_id,
+        )
+        del frame, whole
+        context.validation_definitions.delete(part.name)
+        context.data_sources.delete(source.name)
+        gc.collect()  # GX's batch objects hold their frame in reference cycles: free it before the next read
+        meta, batch_id = meta or dict(validated.meta), batch_id or validated.batch_id
+        by_id = {e.id: i for e, i in zip(part.expectations, positions, strict=True)}
+        for result in validated.results:
+            results[by_id[result.expectation_config.id]] = result
+    if markers:
+        meta["batch_markers"] = {"ge_load_time": meta["batch_markers"].get("ge_load_time"), **markers}
+    statistics = calc_validation_statistics(results)
+    merged = ExpectationSuiteValidationResult(
+        success=statistics.success,
+        results=results,
+        suite_name=suite.name,
+        suite_parameters=parameters or {},
+        statistics={k: v for k, v in statistics._asdict().items() if k != "success"},
+        meta=meta,
+        batch_id=batch_id,
     )
-    result = checkpoint.run(
-        batch_parameters={"dataframe": frame},
-        expectation_parameters=parameters or {},
-        run_id=gx.RunIdentifier(run_name=run_name, run_time=run_time),
-    )
-    failures, page = [], None
-    for identifier, validation in result.run_results.items():
-        failures.extend(_failure(r) for r in validation.results if not r.success)
-        if docs_dir is not None:
-            for site in context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE):
-                page = Path(site["site_url"].removeprefix("file://")).relative_to(Path(docs_dir).resolve())
-    validations = [v.to_json_dict() for v in result.run_results.values()]
+    failures = [_failure(r) for r in results if not r.success]
+    page = None
+    if docs_dir is not None:
+        identifier = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
+            run_id=run_id,
+            batch_identifier=batch_id,
+        )
+        context.validation_results_store.set(identifier, merged)
+        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=[identifier])
+        for site in context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE):
+            page = Path(site["site_url"].removeprefix("file://")).relative_to(Path(docs_dir).resolve())
     return SuiteRun(
-        failures, _jsonable(validations[0]), docs_dir and Path(docs_dir), page and page.as_posix()
+        failures, _jsonable(merged.to_json_dict()), docs_dir and Path(docs_dir), page and page.as_posix()
     )
+
+
+def _column_groups(configurations) -> list[tuple[tuple[str, ...] | None, list[int]]]:
+    """The suite's expectations grouped by the columns they read, in the suite's order: (columns,
+    positions in the suite); columns None for the expectations of the table itself."""
+    groups: dict[tuple[str, ...] | None, list[int]] = {}
+    for position, configuration in enumerate(configurations):
+        kwargs = configuration.kwargs
+        named = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+        named += list(kwargs.get("column_list") or [])
+        groups.setdefault(tuple(dict.fromkeys(named)) or None, []).append(position)
+    return list(groups.items())
+
+
+def _schema_frame(names: list[str], rows: int) -> pd.DataFrame:
+    """A frame with the batch's column names and row count and no values (all columns share one int8
+    array of null codes): what the expectations of the table itself need, at one byte a row."""
+    empty = pd.Categorical.from_codes(np.full(rows, -1, dtype=np.int8), categories=pd.Index([], dtype=object))
+    return pd.DataFrame({name: empty for name in names}, copy=False)
 
 
 def _failure(result) -> Failure:

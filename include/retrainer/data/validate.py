@@ -3,13 +3,12 @@
 Critical expectations decide: a batch failing one is moved to quarantine with a `reason.json`, and
 `BatchRejected` names every failed expectation, column, observed value and threshold. Warning expectations
 are reported only. The suite runs with the run's window and volume floor as suite parameters, and the
-checkpoint's Data Docs are published under `data-docs/<model>/<run>/`; GX's full validation result goes to
+suite's Data Docs are published under `data-docs/<model>/<run>/`; GX's full validation result goes to
 `validations/<model>/<run>/`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -29,9 +28,16 @@ from retrainer.data.batch_checks import (
     volume_floor,
 )
 from retrainer.data.catalogue import validated_history
-from retrainer.data.contracts import BatchRejected, Failure, load_suite, run_suite, summary_table
+from retrainer.data.contracts import (
+    BatchRejected,
+    Failure,
+    ParquetColumns,
+    load_suite,
+    run_suite,
+    summary_table,
+)
 from retrainer.data.docs import publish_docs
-from retrainer.storage import Storage, sha256_bytes
+from retrainer.storage import Storage, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -55,30 +61,35 @@ def validate_batch(
     """
     manifest = json.loads(storage.get_text(storage.key_of(manifest_uri)))
     model, key = manifest["model"], manifest["run_key"]
-    data = storage.get_bytes(layout.batch_file_key(model, key))
     suite = load_suite(suite_path)
     history = validated_history(storage, model, key)
     volume = volume_floor(manifest, history, rules)
     docs_uri = result_uri = None
-    if (actual := sha256_bytes(data)) != manifest["sha256"]:
-        # The batch changed after extract wrote its manifest: judge nothing, quarantine it.
-        failures = [Failure("batch_checksum", "critical", None, actual, {"sha256": manifest["sha256"]})]
-    else:
-        parameters = {
-            "window_start": pd.Timestamp(manifest["window_start"]),
-            "window_end": pd.Timestamp(manifest["window_end"]),
-            "min_rows": volume["min_rows"],
-        }
-        with tempfile.TemporaryDirectory(prefix="gx-docs-") as site:
+    with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
+        # The copy read is the copy checked: streamed down, hashed, then read a few columns at a time.
+        batch = storage.download(layout.batch_file_key(model, key), Path(scratch) / "batch.parquet")
+        if (actual := sha256_file(batch)) != manifest["sha256"]:
+            # The batch changed after extract wrote its manifest: judge nothing, quarantine it.
+            failures = [Failure("batch_checksum", "critical", None, actual, {"sha256": manifest["sha256"]})]
+            run = None
+        else:
+            parameters = {
+                "window_start": pd.Timestamp(manifest["window_start"]),
+                "window_end": pd.Timestamp(manifest["window_end"]),
+                "min_rows": volume["min_rows"],
+            }
+            site = Path(scratch) / "docs"
             run = run_suite(
-                pd.read_parquet(io.BytesIO(data)),
+                ParquetColumns(batch),
                 suite,
                 parameters,
                 site,
                 key,
                 as_utc(manifest["window_end"]),
+                markers={"batch_sha256": manifest["sha256"]},
             )
-            publish_docs(storage, Path(site), layout.data_docs_prefix(model, key))
+            publish_docs(storage, site, layout.data_docs_prefix(model, key))
+    if run is not None:
         docs_uri = (
             storage.uri(f"{layout.data_docs_prefix(model, key)}/{run.docs_page}") if run.docs_page else None
         )

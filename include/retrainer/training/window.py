@@ -5,20 +5,25 @@ is trained on twice and the window's content does not depend on which other runs
 
 from __future__ import annotations
 
-import io
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from retrainer.core.clock import as_utc
-from retrainer.data.catalogue import read_validated_batch, validated_batches
+from retrainer.data.catalogue import download_validated_batch, validated_batches
 from retrainer.storage import Storage, sha256_file
 
-_FROM = "__batch_run_key"  # which batch a row was read from, while the window is assembled
+# Columns of the window's key table, while it is assembled: which batch a row is in, its position there,
+# and its position among the winning rows. The window is written in row groups of _ROW_GROUP rows.
+_BATCH, _ROW, _AT = "__batch", "__row", "__at"
+_ROW_GROUP = 1 << 20
 
 
 def window_bounds_of(params: dict[str, Any], end: datetime | str) -> tuple[datetime, datetime]:
@@ -45,37 +50,107 @@ def assemble_window(
     """Write the training window's rows to `target` (Parquet); returns what went in: the window, its rows
     and sha256, and for each batch read its sha256 (checked), the rows it held in the window and how many
     of those were used (the others were newer copies' to give). Raises storage.ChecksumMismatch (a verdict)
-    if a batch's bytes are not the ones its validation judged."""
+    if a batch's bytes are not the ones its validation judged.
+
+    Done in Arrow, in about the window's Arrow size: the batches are streamed to files and checked; which
+    copy of each transaction wins is decided on its id and event time alone; then each batch gives its
+    winning rows, and the window is written in (event time, id) order a row group at a time."""
     start, end = window_bounds_of(params, end)
     manifests = validated_batches(storage, model, end, params["data"]["training_window_days"])
     if not manifests:
         return {"start": start.isoformat(), "end": end.isoformat(), "rows": 0, "sha256": None, "batches": []}
-    frames, batches = [], []
-    for manifest in manifests:  # oldest first: the newest copy of a transaction comes last and wins
-        frame = pd.read_parquet(io.BytesIO(read_validated_batch(storage, manifest)))
-        inside = rows_in_window(frame, start, end, params)
-        frames.append(inside.assign(**{_FROM: manifest["run_key"]}))
-        batches.append(
-            {
-                "run_key": manifest["run_key"],
-                "manifest_uri": manifest["manifest_uri"],
-                "sha256": manifest["sha256"],
-                "rows_in_window": len(inside),
-            }
-        )
-    rows = rows_in_window(pd.concat(frames, ignore_index=True), start, end, params)
-    used = rows[_FROM].value_counts().to_dict()
-    for entry in batches:
-        entry["rows_used"] = int(used.get(entry["run_key"], 0))
+    event_time, id_column = params["model"]["event_time"], params["model"]["id_column"]
     target.parent.mkdir(parents=True, exist_ok=True)
-    # One chunk per column: pandas' Arrow-backed columns keep the chunks of the batches' row groups, and
-    # the Parquet writer's pages follow them; the same rows must give the same bytes however they were read.
-    table = pa.Table.from_pandas(rows.drop(columns=[_FROM]), preserve_index=False).combine_chunks()
-    pq.write_table(table, target)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".window-") as scratch:
+        files = [
+            download_validated_batch(storage, manifest, Path(scratch) / f"{number}.parquet")
+            for number, manifest in enumerate(manifests)  # oldest first: the newest copy of a row wins
+        ]
+        keys = pa.concat_tables(
+            [
+                _keys_in_window(path, number, event_time, id_column, start, end)
+                for number, path in enumerate(files)
+            ],
+            promote_options="permissive",
+        )
+        winners = _newest_copies(keys, id_column)
+        in_window = pc.value_counts(keys[_BATCH]).to_pylist()
+        used = pc.value_counts(winners[_BATCH]).to_pylist()
+        del keys
+        # Each batch's winning rows, then the window's order (event time, then id) as positions in them.
+        winners = winners.sort_by([(_BATCH, "ascending"), (_ROW, "ascending")])
+        winners = winners.append_column(_AT, pa.array(np.arange(winners.num_rows, dtype=np.int64)))
+        parts = [
+            table
+            for number, path in enumerate(files)
+            for table in _winning_rows(path, _rows_of(winners, number).to_numpy())
+        ]
+    rows = pa.concat_tables(parts, promote_options="permissive")
+    del parts
+    order = winners.sort_by([(event_time, "ascending"), (id_column, "ascending")])[_AT]
+    # Fixed row groups, each taken contiguously: the same rows give the same bytes however they were read.
+    with pq.ParquetWriter(target, rows.schema) as writer:
+        for offset in range(0, len(order), _ROW_GROUP):
+            writer.write_table(rows.take(order[offset : offset + _ROW_GROUP]), row_group_size=_ROW_GROUP)
+    counts_in = {c["values"]: c["counts"] for c in in_window}
+    counts_used = {c["values"]: c["counts"] for c in used}
+    batches = [
+        {
+            "run_key": manifest["run_key"],
+            "manifest_uri": manifest["manifest_uri"],
+            "sha256": manifest["sha256"],
+            "rows_in_window": int(counts_in.get(number, 0)),
+            "rows_used": int(counts_used.get(number, 0)),
+        }
+        for number, manifest in enumerate(manifests)
+    ]
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "rows": len(rows),
+        "rows": rows.num_rows,
         "sha256": sha256_file(target),
         "batches": batches,
     }
+
+
+def _keys_in_window(
+    path: Path, number: int, event_time: str, id_column: str, start: datetime, end: datetime
+) -> pa.Table:
+    """The id, event time and position of the rows of one batch file whose event time is in [start, end)."""
+    table = pq.read_table(path, columns=[id_column, event_time])
+    ts = table[event_time]
+    if ts.type.tz is None:  # naive times are UTC (extract's convention)
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    inside = pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type)))
+    rows = pc.indices_nonzero(inside.combine_chunks() if isinstance(inside, pa.ChunkedArray) else inside)
+    keys = table.take(rows)
+    batch = pa.array(np.full(len(rows), number, dtype=np.int32))
+    return keys.append_column(_BATCH, batch).append_column(_ROW, rows.cast(pa.int64()))
+
+
+def _newest_copies(keys: pa.Table, id_column: str) -> pa.Table:
+    """One row per id: the last copy, by batch (oldest first) then position in it."""
+    ranked = keys.sort_by([(id_column, "ascending"), (_BATCH, "ascending"), (_ROW, "ascending")])
+    ids = ranked[id_column].combine_chunks()
+    if len(ids) == 0:
+        return ranked
+    last = pc.not_equal(ids[:-1], ids[1:])  # the next row is another id: this row is its id's last copy
+    return ranked.filter(pa.concat_arrays([last, pa.array([True])]))
+
+
+def _rows_of(winners: pa.Table, number: int) -> pa.Array:
+    """The positions, in batch file `number`, of its winning rows (winners sorted by batch, position)."""
+    return winners.filter(pc.equal(winners[_BATCH], number))[_ROW].combine_chunks()
+
+
+def _winning_rows(path: Path, rows: np.ndarray):
+    """The rows at positions `rows` (ascending) of a batch file, a row group at a time."""
+    batch = pq.ParquetFile(path)
+    first = 0
+    for group in range(batch.num_row_groups):
+        count = batch.metadata.row_group(group).num_rows
+        low, high = np.searchsorted(rows, [first, first + count])
+        if high > low:
+            table = batch.read_row_group(group).replace_schema_metadata(None)
+            yield table.take(pa.array(rows[low:high] - first))
+        first += count
