@@ -79,3 +79,25 @@ def test_a_batch_changed_after_validation_stops_training_as_a_verdict(
     with pytest.raises(ChecksumMismatch) as caught:
         assemble_window(storage, "m", AS_OF, model_params, tmp_path / "w.parquet")
     assert not isinstance(caught.value, TrainingError)
+
+
+def test_rows_in_window_gives_the_same_rows_from_a_shuffled_copy_with_repeats_as_from_the_window_file(
+    source, storage, model_params, tmp_path
+):
+    """prepare reads the window file, already in order and each id once, and then skips the copies; any
+    other input (rows outside the window, repeated ids, any order) still gives the same rows."""
+    from retrainer.training.window import rows_in_window, window_bounds_of
+
+    generate_source(source, days=14, rows_per_day=150)
+    _validated(source, storage, AS_OF, 14)
+    window = assemble_window(storage, "m", AS_OF, model_params, tmp_path / "w.parquet")
+    clean = pd.read_parquet(tmp_path / "w.parquet")
+    start, end = window_bounds_of(model_params, AS_OF)
+    before = start - pd.Timedelta(days=1)
+    outside = clean.head(5).assign(event_ts=before, transaction_id=lambda f: f.transaction_id + "x")
+    stale = clean.sample(20, random_state=1).assign(amount=-1.0)  # older copies: the later copy wins
+    messy = pd.concat([outside, stale, clean.sample(frac=1.0, random_state=2)], ignore_index=True)
+
+    assert window["rows"] == len(clean) > 0
+    pd.testing.assert_frame_equal(rows_in_window(clean, start, end, model_params), clean)
+    pd.testing.assert_frame_equal(rows_in_window(messy, start, end, model_params), clean)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retrainer.core import frames
 from retrainer.core.errors import Rejected
 
 DOCS_SITE = "run"
@@ -137,7 +138,7 @@ class ParquetColumns:
         self.names = list(metadata.schema.to_arrow_schema().names)
 
     def read(self, names: list[str]) -> pd.DataFrame:
-        return pd.read_parquet(self.path, columns=names)
+        return frames.read_parquet(self.path, columns=names)
 
 
 def run_suite(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from retrainer.core import artifacts
+from retrainer.core import artifacts, frames
 from retrainer.evaluation.costs import amounts_of, choose_threshold, cost_curve_rows, expected_cost
 from retrainer.evaluation.metrics import (
     BASELINE,
@@ -59,10 +59,10 @@ def measure(
     """
     label, amount = params["model"]["label"], params["costs"]["amount_column"]
     review_cost = params["costs"]["review_cost"]
-    valid = pd.read_parquet(prepared_dir / "valid.parquet")
+    valid = frames.read_parquet(prepared_dir / "valid.parquet")
     if valid.empty:  # no validation split (split.valid_fraction: 0): thresholds are chosen on train
-        valid = pd.read_parquet(prepared_dir / "train.parquet")
-    holdout = pd.read_parquet(prepared_dir / "holdout.parquet")
+        valid = frames.read_parquet(prepared_dir / "train.parquet")
+    holdout = frames.read_parquet(prepared_dir / "holdout.parquet")
     y, amounts = holdout[label].to_numpy(), amounts_of(holdout, amount)
     booster, baseline = load_models(models_dir)  # once, for both splits
     valid_scores = score_models(valid, booster, baseline, params)

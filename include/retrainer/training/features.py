@@ -37,7 +37,8 @@ def label_as_of(
     horizon = as_of - timedelta(days=params["data"]["label_maturity_days"])
     matured = frame[cols["event_time"]] < horizon
     arrived = label_arrival(frame, cols) <= as_of
-    kept = frame.loc[matured & arrived].sort_values([cols["event_time"], cols["id_column"]], kind="stable")
+    # A mask keeps the frame's order: rows_in_window's (event time, then id), which the split relies on.
+    kept = frame.loc[matured & arrived]
     report = {
         "as_of": as_of.isoformat(),
         "maturity_horizon": horizon.isoformat(),

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from retrainer.core import artifacts
+from retrainer.core import artifacts, frames
 from retrainer.core.errors import ConfigError
 from retrainer.training import features
 from retrainer.training.engines import engine_of, train_xgboost_dask
@@ -41,13 +41,15 @@ def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[st
     start, end = window_bounds_of(params, as_of)
     frame = rows_in_window(read_window_rows(files, start, end, params), start, end, params)
     labelled, report = features.label_as_of(frame, as_of, params)
+    rows = len(frame)
+    del frame  # only the labelled rows are split and written
     parts = features.time_split(labelled, params)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, part in parts.items():
         part.to_parquet(out_dir / f"{name}.parquet", index=False)
     label = params["model"]["label"]
     report["batches"] = [f.name for f in files]
-    report["window"] = {"start": start.isoformat(), "end": end.isoformat(), "rows": len(frame)}
+    report["window"] = {"start": start.isoformat(), "end": end.isoformat(), "rows": rows}
     report["splits"] = {
         name: {"rows": len(part), "frauds": int(part[label].sum())} for name, part in parts.items()
     }
@@ -85,11 +87,11 @@ def read_window_rows(
         ds.field(event_time) < pa.scalar(end, type=kind)
     )
     columns = columns_needed(params, dataset.schema.names)
-    return dataset.to_table(columns=columns, filter=inside).to_pandas()
+    return frames.to_frame(dataset.to_table(columns=columns, filter=inside))
 
 
 def _xy(path: Path, params: dict[str, Any]):
-    frame = pd.read_parquet(path)
+    frame = frames.read_parquet(path)
     return features.build_matrix(frame, params["features"]), frame[params["model"]["label"]].to_numpy()
 
 

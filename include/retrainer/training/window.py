@@ -39,9 +39,26 @@ def rows_in_window(
     stable order (by event time, then id), so that the same rows always give the same bytes."""
     cols = params["model"]
     ts = frame[cols["event_time"]]
-    inside = frame.loc[(ts >= start) & (ts < end)]
-    once = inside.drop_duplicates(subset=cols["id_column"], keep="last")
-    return once.sort_values([cols["event_time"], cols["id_column"]], kind="stable").reset_index(drop=True)
+    inside = (ts >= start) & (ts < end)
+    if not inside.all():  # each step copies every column, so it is skipped where it would change nothing
+        frame = frame.loc[inside]
+    if not frame[cols["id_column"]].is_unique:
+        frame = frame.drop_duplicates(subset=cols["id_column"], keep="last")
+    # `.values` of a time zone aware column is datetime64 in UTC (`to_numpy` would make Timestamp objects)
+    if not _in_order(frame[cols["event_time"]].values, frame[cols["id_column"]].to_numpy()):
+        frame = frame.sort_values([cols["event_time"], cols["id_column"]], kind="stable")
+    at_zero = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+    return frame if at_zero else frame.reset_index(drop=True)
+
+
+def _in_order(times: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether rows are sorted by time, then id (as the window file and its readers give them)."""
+    if len(times) < 2:
+        return True
+    if not (times[1:] >= times[:-1]).all():
+        return False
+    ties = np.flatnonzero(times[1:] == times[:-1])
+    return bool((ids[ties + 1] > ids[ties]).all())
 
 
 def assemble_window(
