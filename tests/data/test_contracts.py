@@ -142,7 +142,9 @@ def test_broken_batch_is_stopped_named_and_quarantined(kind, history, tmp_path, 
         assert storage.exists(storage.key_of(reason["data_docs_uri"]))
 
 
-def test_the_suite_runs_column_group_by_column_group_with_the_verdicts_of_the_whole_frame(tmp_path):
+def test_the_suite_runs_column_group_by_column_group_with_the_verdicts_of_the_whole_frame(
+    tmp_path, monkeypatch
+):
     """GX is never handed the whole batch (its pandas engine copies every column for each column map
     expectation): each expectation sees only the columns it names, read from the file, and the merged
     result is the one a run on the whole frame gives, in the suite's order, on one Data Docs page."""
@@ -169,8 +171,11 @@ def test_the_suite_runs_column_group_by_column_group_with_the_verdicts_of_the_wh
     source.read = lambda names: seen.append(names) or read(names)
 
     marker = {"batch_sha256": "0" * 64}
+    whole = contracts.run_suite(source, suite, parameters)
+    assert seen == [list(frame.columns)]  # a batch within GROUP_CELLS is validated in one piece
+    seen.clear()
+    monkeypatch.setattr(contracts, "GROUP_CELLS", len(frame))  # as if the batch were big: a column a group
     grouped = contracts.run_suite(source, suite, parameters, tmp_path / "docs", "r", None, marker)
-    whole = contracts.run_suite(frame, suite, parameters)
 
     assert max(len(names) for names in seen) == 2  # the column pair; every other group reads one column
     assert grouped.failures == whole.failures

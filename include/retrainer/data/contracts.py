@@ -22,6 +22,9 @@ from retrainer.core import frames
 from retrainer.core.errors import Rejected
 
 DOCS_SITE = "run"
+# At most this many values (rows x columns) in the frame GX is handed at once; GX copies that frame for
+# every column map expectation. A batch within it is validated in one piece.
+GROUP_CELLS = 1 << 24
 
 
 def _import_gx():
@@ -153,13 +156,14 @@ def run_suite(
     """Run `suite` on `data` with GX; every failed expectation, critical and warning.
 
     GX's pandas engine copies the whole frame it is given for every column map expectation (it drops the
-    column's nulls by masking every row of every column), so a batch is never handed to it whole: each
-    expectation runs on the columns it names, read one group at a time (`_column_groups`), and the
-    expectations of the table itself (row count, column set) on a frame holding the file's column names
-    and row count but no values. The results are put back in the suite's order as one validation result,
-    which the Data Docs site renders as one page. `parameters` fill the suite's `{"$PARAMETER": name}`
-    values; with `docs_dir`, a static Data Docs site is built there. `markers` (e.g. the sha256 of the
-    file judged) replace GX's fingerprint of the first group's frame among the result's batch markers.
+    column's nulls by masking every row of every column), so a big batch is never handed to it whole:
+    each expectation runs on the columns it names, read a group of columns at a time (`_column_groups`),
+    and the expectations of the table itself (row count, column set) on a frame holding the file's column
+    names and row count but no values. A small batch is one group, the whole file. The results are put
+    back in the suite's order as one validation result, which the Data Docs site renders as one page.
+    `parameters` fill the suite's `{"$PARAMETER": name}` values; with `docs_dir`, a static Data Docs site
+    is built there. `markers` (e.g. the sha256 of the file judged) replace GX's fingerprint of the first
+    group's frame among the result's batch markers.
     """
     gx = _import_gx()
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
@@ -191,7 +195,8 @@ def run_suite(
     results: list[Any] = [None] * len(configurations)
     meta: dict = {}
     batch_id = None
-    for number, (columns, positions) in enumerate(_column_groups(configurations)):
+    groups = _column_groups(configurations, data.names, data.rows)
+    for number, (columns, positions) in enumerate(groups):
         part = context.suites.add(
             gx.ExpectationSuite(
                 name=f"{suite.name}.{number}",
@@ -219,7 +224,8 @@ def run_suite(
         del frame, whole
         context.validation_definitions.delete(part.name)
         context.data_sources.delete(source.name)
-        gc.collect()  # GX's batch objects hold their frame in reference cycles: free it before the next read
+        if len(groups) > 1:
+            gc.collect()  # GX's batch objects hold their frame in reference cycles: free it before the next
         meta, batch_id = meta or dict(validated.meta), batch_id or validated.batch_id
         by_id = {e.id: i for e, i in zip(part.expectations, positions, strict=True)}
         for result in validated.results:
@@ -253,16 +259,37 @@ def run_suite(
     )
 
 
-def _column_groups(configurations) -> list[tuple[tuple[str, ...] | None, list[int]]]:
-    """The suite's expectations grouped by the columns they read, in the suite's order: (columns,
-    positions in the suite); columns None for the expectations of the table itself."""
-    groups: dict[tuple[str, ...] | None, list[int]] = {}
+def _column_groups(
+    configurations, names: list[str], rows: int
+) -> list[tuple[tuple[str, ...] | None, list[int]]]:
+    """The suite's expectations in groups that each read at most GROUP_CELLS values (rows x columns), in
+    the suite's order: (the columns the group reads, the positions of its expectations in the suite).
+
+    A batch that fits is one group reading every column of the file. Otherwise the expectations naming the
+    same columns stay together, packed into groups of at most GROUP_CELLS (a column alone when one column
+    is bigger), and those of the table itself form a group of their own (columns None)."""
+    named: dict[tuple[str, ...] | None, list[int]] = {}
     for position, configuration in enumerate(configurations):
         kwargs = configuration.kwargs
-        named = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
-        named += list(kwargs.get("column_list") or [])
-        groups.setdefault(tuple(dict.fromkeys(named)) or None, []).append(position)
-    return list(groups.items())
+        columns = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+        columns += list(kwargs.get("column_list") or [])
+        named.setdefault(tuple(dict.fromkeys(columns)) or None, []).append(position)
+    if rows * len(names) <= GROUP_CELLS:
+        return [(tuple(names), list(range(len(configurations))))]
+    groups: list[tuple[tuple[str, ...] | None, list[int]]] = []
+    if None in named:
+        groups.append((None, named.pop(None)))
+    columns: tuple[str, ...] = ()
+    positions: list[int] = []
+    for unit, at in named.items():
+        wider = tuple(dict.fromkeys(columns + unit))
+        if columns and rows * len(wider) > GROUP_CELLS:
+            groups.append((columns, sorted(positions)))
+            wider, positions = unit, []
+        columns, positions = wider, positions + at
+    if positions:
+        groups.append((columns, sorted(positions)))
+    return groups
 
 
 def _schema_frame(names: list[str], rows: int) -> pd.DataFrame:
