@@ -146,15 +146,7 @@ def test_a_dag_param_of_the_wrong_type_is_named(var_dir):
 def test_parsing_the_dag_files_names_a_config_mistake(project):
     """The DAG file's import error (what the Airflow UI shows) names the file, the key and the fix."""
     edit(project, lambda p: p["train"].update(xgboost={"max_dept": 3}), name="ato-xgb")
-    env = {**os.environ, "RETRAINER_PROJECT_DIR": str(project)}
-    code = "import runpy, sys; runpy.run_path(sys.argv[1])"
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(project / "dags/retrain_models.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _parse_dag_file(project, "import runpy, sys; runpy.run_path(sys.argv[1])")
     assert done.returncode != 0
     assert (
         "models/ato-xgb/params.yaml: train.xgboost.max_dept: unknown key (did you mean max_depth?)"
@@ -174,16 +166,21 @@ def test_early_stopping_without_a_validation_split_is_refused(project):
 
 def test_a_model_whose_dag_is_hand_written_is_left_out_of_the_generated_ones(project):
     edit(project, lambda p: p.update(schedule={"generated": False}), name="ato-xgb")
-    env = {**os.environ, "RETRAINER_PROJECT_DIR": str(project)}
     code = (
         "import runpy, sys; print(sorted(k for k in runpy.run_path(sys.argv[1]) if k.startswith('retrain_')))"
     )
-    done = subprocess.run(
+    done = _parse_dag_file(project, code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "['retrain_dag', 'retrain_fraud-xgb']"
+
+
+def _parse_dag_file(project, code: str) -> subprocess.CompletedProcess:
+    """Run `code` with the project's generated retraining DAG file as argv[1], in a fresh interpreter
+    pointed at `project`, as Airflow's DAG processor would load it."""
+    return subprocess.run(
         [sys.executable, "-c", code, str(project / "dags/retrain_models.py")],
-        env=env,
+        env={**os.environ, "RETRAINER_PROJECT_DIR": str(project)},
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
     )
-    assert done.stdout.strip().splitlines()[-1] == "['retrain_dag', 'retrain_fraud-xgb']"
