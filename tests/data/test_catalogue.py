@@ -1,12 +1,14 @@
 """The catalogue of validated batches counts a batch only while its validation judged the bytes it has."""
 
+import io
 import json
 
+import pandas as pd
 import pytest
 
 from retrainer.core.clock import window_bounds
 from retrainer.core.errors import Rejected
-from retrainer.data.catalogue import read_validated_batch, validated_manifests
+from retrainer.data.catalogue import download_validated_batch, read_validated_frame, validated_manifests
 from retrainer.data.extract import extract_batch
 from retrainer.storage import ChecksumMismatch
 from tests.conftest import AS_OF, generate_source
@@ -26,7 +28,10 @@ def validated(source, storage):
 def test_a_validated_batch_is_listed_and_read_back(validated, storage):
     [listed] = validated_manifests(storage, "m")
     assert listed["sha256"] == validated["sha256"]
-    assert read_validated_batch(storage, listed) == storage.get_bytes(f"{KEY}/batch.parquet")
+    stored = storage.get_bytes(f"{KEY}/batch.parquet")
+    pd.testing.assert_frame_equal(read_validated_frame(storage, listed), pd.read_parquet(io.BytesIO(stored)))
+    columns = ["transaction_id", "amount"]
+    assert list(read_validated_frame(storage, listed, columns).columns) == columns
 
 
 def test_a_validation_that_judged_other_bytes_does_not_count(validated, storage):
@@ -35,15 +40,14 @@ def test_a_validation_that_judged_other_bytes_does_not_count(validated, storage)
     assert validated_manifests(storage, "m") == []
 
 
-def test_a_batch_rewritten_after_validation_is_refused_as_a_verdict(validated, storage):
-    import io
-
-    import pandas as pd
-
+def test_a_batch_rewritten_after_validation_is_refused_as_a_verdict(validated, storage, tmp_path):
     frame = pd.read_parquet(io.BytesIO(storage.get_bytes(f"{KEY}/batch.parquet")))
     frame.loc[frame.index[::20], "amount"] *= -1  # what the contract forbids, written after it passed
     storage.put_bytes(f"{KEY}/batch.parquet", frame.to_parquet(index=False))
     [listed] = validated_manifests(storage, "m")
     with pytest.raises(ChecksumMismatch, match="validated batch") as caught:
-        read_validated_batch(storage, listed)
+        read_validated_frame(storage, listed)
     assert isinstance(caught.value, Rejected)  # not retried by the DAG's retry policy
+    with pytest.raises(ChecksumMismatch):
+        download_validated_batch(storage, listed, tmp_path / "batch.parquet")
+    assert not (tmp_path / "batch.parquet").exists()  # nothing unchecked is left to read

@@ -130,3 +130,22 @@ def test_files_stream_in_parts_and_read_back_whole(any_storage, tmp_path, monkey
         assert head["ETag"].strip('"').endswith("-3")
     with pytest.raises(KeyNotFound):
         any_storage.download("runs/m/r/missing.parquet", tmp_path / "missing")
+
+
+def test_a_verified_download_keeps_only_the_bytes_recorded(any_storage, tmp_path):
+    from retrainer.core.errors import Rejected
+    from retrainer.storage import ChecksumMismatch, sha256_bytes
+
+    any_storage.put_bytes("runs/m/r/model.json", b"the bytes judged")
+    recorded = sha256_bytes(b"the bytes judged")
+    path = any_storage.download_verified("runs/m/r/model.json", tmp_path / "a" / "model.json", recorded)
+    assert path.read_bytes() == b"the bytes judged"
+
+    any_storage.put_bytes("runs/m/r/model.json", b"bytes written after")
+    with pytest.raises(ChecksumMismatch, match="the model") as caught:
+        any_storage.download_verified(
+            "runs/m/r/model.json", tmp_path / "b" / "model.json", recorded, "the model"
+        )
+    assert caught.value.actual == sha256_bytes(b"bytes written after")
+    assert isinstance(caught.value, Rejected)  # a verdict: not retried
+    assert not (tmp_path / "b" / "model.json").exists()  # nothing unchecked is left to read

@@ -2,19 +2,22 @@
 (its window), by the label check and by validation (the history a new batch is compared with).
 
 A batch counts as validated only while its `validation.json` names the sha256 of the batch its manifest
-describes; its bytes are read through `read_validated_batch` (or streamed to a file by
-`download_validated_batch`), which refuse any other bytes."""
+describes; its bytes are streamed to a file by `download_validated_batch` (or read as a frame by
+`read_validated_frame`), which refuse any other bytes."""
 
 from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from retrainer.core import layout
+import pandas as pd
+
+from retrainer.core import frames, layout
 from retrainer.core.clock import as_utc
-from retrainer.storage import ChecksumMismatch, KeyNotFound, Storage, sha256_file
+from retrainer.storage import KeyNotFound, Storage
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +70,16 @@ def validated_batches(storage: Storage, model: str, end: datetime | str, days: i
     ]
 
 
-def read_validated_batch(storage: Storage, manifest: dict) -> bytes:
-    """The bytes of a validated batch, refused (`storage.ChecksumMismatch`, a verdict) unless they hash to
-    the sha256 that its validation judged."""
-    key = layout.batch_file_key(manifest["model"], manifest["run_key"])
-    return storage.get_verified(key, manifest["sha256"], f"{storage.uri(key)} (validated batch)")
-
-
 def download_validated_batch(storage: Storage, manifest: dict, path: Path) -> Path:
     """A validated batch streamed to `path` (never whole in memory), refused (`ChecksumMismatch`, a verdict,
     the file removed) unless its bytes hash to the sha256 that its validation judged."""
     key = layout.batch_file_key(manifest["model"], manifest["run_key"])
-    storage.download(key, path)
-    if (actual := sha256_file(path)) != manifest["sha256"]:
-        path.unlink()
-        raise ChecksumMismatch(f"{storage.uri(key)} (validated batch)", manifest["sha256"], actual)
-    return path
+    return storage.download_verified(key, path, manifest["sha256"], f"{storage.uri(key)} (validated batch)")
+
+
+def read_validated_frame(storage: Storage, manifest: dict, columns: list[str] | None = None) -> pd.DataFrame:
+    """A validated batch (or only `columns` of it) as a data frame, read from a checked copy
+    (`download_validated_batch`) that is removed once read."""
+    with tempfile.TemporaryDirectory(prefix="validated-batch-") as scratch:
+        path = download_validated_batch(storage, manifest, Path(scratch) / "batch.parquet")
+        return frames.read_parquet(path, columns)

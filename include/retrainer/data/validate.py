@@ -37,7 +37,7 @@ from retrainer.data.contracts import (
     summary_table,
 )
 from retrainer.data.docs import publish_docs
-from retrainer.storage import Storage, sha256_file
+from retrainer.storage import ChecksumMismatch, Storage
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,15 @@ def validate_batch(
     docs_uri = result_uri = None
     with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
         # The copy read is the copy checked: streamed down, hashed, then read a few columns at a time.
-        batch = storage.download(layout.batch_file_key(model, key), Path(scratch) / "batch.parquet")
-        if (actual := sha256_file(batch)) != manifest["sha256"]:
+        try:
+            batch = storage.download_verified(
+                layout.batch_file_key(model, key), Path(scratch) / "batch.parquet", manifest["sha256"]
+            )
+        except ChecksumMismatch as changed:
             # The batch changed after extract wrote its manifest: judge nothing, quarantine it.
-            failures = [Failure("batch_checksum", "critical", None, actual, {"sha256": manifest["sha256"]})]
+            failures = [
+                Failure("batch_checksum", "critical", None, changed.actual, {"sha256": changed.expected})
+            ]
             run = None
         else:
             parameters = {

@@ -3,7 +3,6 @@ champion, and write the gate report (`gates.json`, `report.md`, `report.html`) n
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from retrainer.registry.store import Registry
 from retrainer.storage import Storage
 from retrainer.training import features
 from retrainer.training.models import LinearBaseline, load_xgboost, score_xgboost
-from retrainer.training.train import read_run, read_run_file
+from retrainer.training.train import read_run, read_run_file, read_run_frame
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
     model = params["model"]["name"]
 
     def read_frame(split: str) -> pd.DataFrame:
-        return pd.read_parquet(io.BytesIO(read_run_file(storage, run, artifacts.prepared(split))))
+        return read_run_frame(storage, run, artifacts.prepared(split))
 
     holdout = read_frame("holdout")
     booster = load_xgboost(read_run_file(storage, run, artifacts.MODEL))

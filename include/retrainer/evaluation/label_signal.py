@@ -10,7 +10,6 @@ without it. Before there is a champion, nothing is judged.
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc
 from retrainer.data import quarantine
-from retrainer.data.catalogue import read_validated_batch, validated_batches
+from retrainer.data.catalogue import read_validated_frame, validated_batches
 from retrainer.data.contracts import Failure
 from retrainer.evaluation.metrics import roc_auc
 from retrainer.registry.aliases import CHAMPION
@@ -37,9 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def _labelled(storage: Storage, manifest: dict, start, end, params: dict[str, Any]) -> pd.DataFrame:
-    frame = rows_in_window(
-        pd.read_parquet(io.BytesIO(read_validated_batch(storage, manifest))), start, end, params
-    )
+    frame = rows_in_window(read_validated_frame(storage, manifest), start, end, params)
     return features.label_as_of(frame, end, params)[0]
 
 

@@ -14,7 +14,6 @@ them: what the model was judged on.
 
 from __future__ import annotations
 
-import io
 import resource
 from typing import Any
 
@@ -25,7 +24,7 @@ from retrainer.core import artifacts
 from retrainer.drift import data_drift
 from retrainer.drift.metrics import jsonable
 from retrainer.registry.store import Registry
-from retrainer.training.train import read_run, read_run_file
+from retrainer.training.train import read_run, read_run_frame
 
 UPPER, LOWER = "max", "min"  # a bound's way: a figure above its max, or below its min, is a breach
 
@@ -37,8 +36,8 @@ def training_reference(registry: Registry, version: int | str) -> pd.DataFrame |
     if not record.get("run_manifest_uri"):
         return None
     run = read_run(registry.storage, record["run_manifest_uri"])
-    parts = [read_run_file(registry.storage, run, artifacts.prepared(s)) for s in ("valid", "holdout")]
-    return pd.concat([pd.read_parquet(io.BytesIO(raw)) for raw in parts], ignore_index=True)
+    parts = [read_run_frame(registry.storage, run, artifacts.prepared(s)) for s in ("valid", "holdout")]
+    return pd.concat(parts, ignore_index=True)
 
 
 def input_health(

@@ -4,7 +4,6 @@ scores against its own holdout scores (prediction drift), and its matured labels
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ from retrainer.sources.partitions import days_overlapping, partition_key, read_p
 from retrainer.storage import KeyNotFound, Storage
 from retrainer.training import features
 from retrainer.training.models import load_xgboost, score_xgboost
-from retrainer.training.train import read_run, read_run_file
+from retrainer.training.train import read_run, read_run_frame
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
 
     reference = training_reference(registry, record["version"])  # the champion's validation + holdout rows
     run = read_run(storage, record["run_manifest_uri"])
-    holdout = pd.read_parquet(io.BytesIO(read_run_file(storage, run, artifacts.prepared("holdout"))))
+    holdout = read_run_frame(storage, run, artifacts.prepared("holdout"))
     current = read_days(source, end - timedelta(days=settings["window_days"]), end, cols["event_time"])
     trained_until = as_utc(record["as_of"])
     lookback = read_days(

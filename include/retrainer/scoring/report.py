@@ -6,7 +6,6 @@ models' PR-AUC on the rows of the last weeks whose labels had arrived by the rep
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from retrainer.scoring.batch import read_day, read_scores
 from retrainer.scoring.models import load_scorer
 from retrainer.storage import KeyNotFound, Storage
 from retrainer.training.features import build_matrix, label_arrival
-from retrainer.training.train import read_run, read_run_file
+from retrainer.training.train import read_run, read_run_frame
 
 QUANTILES = (0.1, 0.5, 0.9, 0.99)
 PSI_BINS = 10
@@ -72,7 +71,7 @@ def reference_scores(storage: Storage, registry: Registry, version: int) -> dict
         return None
     try:
         run = read_run(storage, record["run_manifest_uri"])
-        holdout = pd.read_parquet(io.BytesIO(read_run_file(storage, run, artifacts.prepared("holdout"))))
+        holdout = read_run_frame(storage, run, artifacts.prepared("holdout"))
     except (KeyNotFound, KeyError):
         return None
     scorer = load_scorer(registry, version)

@@ -145,6 +145,17 @@ class Storage(ABC):
             raise ChecksumMismatch(what or self.uri(key), sha256, actual)
         return data
 
+    def download_verified(
+        self, key: str, path: str | os.PathLike[str], sha256: str, what: str | None = None
+    ) -> Path:
+        """`key` streamed to `path` (never whole in memory), refused with ChecksumMismatch, the file
+        removed, unless its bytes hash to `sha256`. The copy checked is the copy the caller then reads."""
+        target = self.download(key, path)
+        if (actual := sha256_file(target)) != sha256:
+            target.unlink()
+            raise ChecksumMismatch(what or self.uri(key), sha256, actual)
+        return target
+
     def put_text(self, key: str, text: str, *, if_absent: bool = False) -> str:
         return self.put_bytes(key, text.encode("utf-8"), if_absent=if_absent)
 

@@ -6,10 +6,14 @@ data and models to the DVC remote, and publish the run's artifacts under the sto
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from retrainer.core import artifacts, layout
+import pandas as pd
+
+from retrainer.core import artifacts, frames, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.settings import Settings
 from retrainer.storage import Storage, sha256_file
@@ -76,3 +80,18 @@ def read_run_file(storage: Storage, run: dict, name: str) -> bytes:
     differ from the sha256 the run's manifest recorded."""
     entry = run["files"][name]
     return storage.get_verified(storage.key_of(entry["uri"]), entry["sha256"], f"{entry['uri']} (published)")
+
+
+def read_run_frame(storage: Storage, run: dict, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A run's published Parquet file (or only `columns` of it) as a data frame: streamed to a scratch
+    file, refused with ChecksumMismatch unless it hashes to the sha256 the run's manifest recorded, and
+    read from that checked copy without holding the data twice."""
+    entry = run["files"][name]
+    with tempfile.TemporaryDirectory(prefix="run-file-") as scratch:
+        path = storage.download_verified(
+            storage.key_of(entry["uri"]),
+            Path(scratch) / "file.parquet",
+            entry["sha256"],
+            f"{entry['uri']} (published)",
+        )
+        return frames.read_parquet(path, columns)
