@@ -258,5 +258,10 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
+def _exit_on(signum, frame):
+    raise SystemExit(128 + signum)  # so `run` stops the process group it started, as on any failure
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _exit_on)
     main()

@@ -157,6 +157,27 @@ def test_data_and_models_are_pushed_to_the_dvc_remote(pipeline):
     assert sum(1 for p in Path(remote).rglob("*") if p.is_file()) > 5
 
 
+def test_the_dvc_cache_links_the_workspace_files_rather_than_copying_them(pipeline):
+    """The window and the prepared splits are in the cache once: the workspace's files are hard links to
+    the cache's (read-only, so a stray write cannot corrupt the cache), not a second full copy."""
+    import os
+    import stat
+    from pathlib import Path
+
+    from retrainer.training.train import read_run
+
+    workspace = Path(
+        read_run(pipeline["storage"], pipeline["second_trained"]["run_manifest_uri"])["workspace"]
+    )
+    cache = pipeline["settings"].dvc_cache_dir
+    cached = {(p.stat().st_dev, p.stat().st_ino) for p in cache.rglob("*") if p.is_file()}
+    for name in ("data/batches/window.parquet", "data/prepared/train.parquet", "models/model.ubj"):
+        path = workspace / name
+        assert (path.stat().st_dev, path.stat().st_ino) in cached, f"{name} is a copy, not the cache's file"
+        assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), f"{name} is writable"
+    assert os.access(workspace / "data/prepared/holdout.parquet", os.R_OK)
+
+
 def test_an_impossible_gate_stops_the_run_and_keeps_the_champion(pipeline):
     with pytest.raises(GateFailed, match="min_pr_auc FAILED"):
         tasks.evaluate(pipeline["first_trained"]["run_manifest_uri"], {"min_pr_auc": 0.99})

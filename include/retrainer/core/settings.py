@@ -24,6 +24,10 @@ class Settings:
     dvc_cache_dir: Path
     work_dir: Path
     model: str | None = None
+    # How a run's workspace files are linked to the DVC cache. A hard link first: `dvc add` and each
+    # stage's outputs enter the cache as links, not copies, so the cache is not a second full copy of the
+    # window (DVC makes both read-only). `copy` when the cache is on another filesystem.
+    dvc_cache_type: str = "hardlink,copy"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,6 +42,7 @@ class Settings:
             dvc_cache_dir=Path(env.get("RETRAINER_DVC_CACHE_DIR", var / "dvc-cache")),
             work_dir=Path(env.get("RETRAINER_WORK_DIR", var / "work")),
             model=env.get("RETRAINER_MODEL") or None,
+            dvc_cache_type=env.get("RETRAINER_DVC_CACHE_TYPE", cls.dvc_cache_type),
         )
 
     @property

@@ -89,8 +89,14 @@ def build_matrix(frame: pd.DataFrame, feature_params: dict[str, Any]) -> np.ndar
     ]
     if missing:
         raise FeatureError(f"columns missing for the features: {missing}")
-    blocks = [frame[feature_params["numeric"]].to_numpy(dtype=np.float32)]
+    # Filled a column at a time: the matrix is the only copy of the data held, never a block and a stack.
+    matrix = np.empty((len(frame), len(feature_names(feature_params))), dtype=np.float32)
+    for i, column in enumerate(feature_params["numeric"]):
+        matrix[:, i] = frame[column].to_numpy(dtype=np.float32)
+    i = len(feature_params["numeric"])
     for column, levels in feature_params["categorical"].items():
         values = frame[column].to_numpy()
-        blocks.append(np.stack([values == level for level in levels], axis=1).astype(np.float32))
-    return np.hstack(blocks)
+        for level in levels:
+            matrix[:, i] = values == level
+            i += 1
+    return matrix

@@ -12,6 +12,8 @@ import numpy as np
 
 from retrainer.core import artifacts
 
+PREDICT_ROWS = 1 << 16  # rows the baseline scores at a time
+
 
 def booster_params(xgboost_params: dict[str, Any], seed: int) -> dict[str, Any]:
     """params.yaml's `train.xgboost` split into XGBoost's booster params, rounds and early stopping."""
@@ -81,9 +83,10 @@ def load_xgboost(raw: bytes):
 
 
 def score_xgboost(booster, x: np.ndarray) -> np.ndarray:
-    import xgboost as xgb
-
-    return booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names))
+    """The booster's probabilities for the rows of `x`, predicted in place (no DMatrix copy of `x`)."""
+    if x.shape[1] != booster.num_features():
+        raise ValueError(f"{x.shape[1]} features given, the booster was trained on {booster.num_features()}")
+    return booster.inplace_predict(x)
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,14 @@ class LinearBaseline:
         cls, x: np.ndarray, y: np.ndarray, names: list[str], params: dict[str, Any], seed: int
     ) -> LinearBaseline:
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        pipeline = make_pipeline(StandardScaler(), LogisticRegression(random_state=seed, **params))
-        pipeline.fit(x, y)
-        scaler, regression = pipeline[0], pipeline[-1]
+        # lbfgs fits in float64: convert once and standardise that copy in place, rather than a scaled
+        # float32 copy that the regression then copies again.
+        standardised = np.array(x, dtype=np.float64)
+        scaler = StandardScaler(copy=False).fit(standardised)
+        scaler.transform(standardised)
+        regression = LogisticRegression(random_state=seed, **params).fit(standardised, y)
         return cls(
             mean=scaler.mean_,
             scale=scaler.scale_,
@@ -116,8 +121,13 @@ class LinearBaseline:
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        logits = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-logits))
+        # In slices of rows: standardising makes float64 copies, of a slice and never of the whole matrix.
+        scores = np.empty(len(x))
+        for start in range(0, len(x), PREDICT_ROWS):
+            part = x[start : start + PREDICT_ROWS]
+            logits = ((part - self.mean) / self.scale) @ self.coef + self.intercept
+            scores[start : start + PREDICT_ROWS] = 1.0 / (1.0 + np.exp(-logits))
+        return scores
 
     def to_json(self) -> str:
         return json.dumps(

@@ -91,8 +91,10 @@ def read_window_rows(
 
 
 def _xy(path: Path, params: dict[str, Any]):
-    frame = frames.read_parquet(path)
-    return features.build_matrix(frame, params["features"]), frame[params["model"]["label"]].to_numpy()
+    """The feature matrix and labels of a prepared split, reading only the columns they are made of."""
+    feature_params, label = params["features"], params["model"]["label"]
+    frame = frames.read_parquet(path, [*feature_params["numeric"], *feature_params["categorical"], label])
+    return features.build_matrix(frame, feature_params), frame[label].to_numpy()
 
 
 def fit(prepared_dir: Path, models_dir: Path, params: dict[str, Any]) -> None:

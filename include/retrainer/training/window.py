@@ -97,10 +97,12 @@ def assemble_window(
         # Each batch's winning rows, then the window's order (event time, then id) as positions in them.
         winners = winners.sort_by([(_BATCH, "ascending"), (_ROW, "ascending")])
         winners = winners.append_column(_AT, pa.array(np.arange(winners.num_rows, dtype=np.int64)))
+        positions = winners[_ROW].to_numpy()
+        bounds = np.searchsorted(winners[_BATCH].to_numpy(), np.arange(len(files) + 1))  # each batch's slice
         parts = [
             table
             for number, path in enumerate(files)
-            for table in _winning_rows(path, _rows_of(winners, number).to_numpy())
+            for table in _winning_rows(path, positions[bounds[number] : bounds[number + 1]])
         ]
     rows = pa.concat_tables(parts, promote_options="permissive")
     del parts
@@ -153,11 +155,6 @@ def _newest_copies(keys: pa.Table, id_column: str) -> pa.Table:
         return ranked
     last = pc.not_equal(ids[:-1], ids[1:])  # the next row is another id: this row is its id's last copy
     return ranked.filter(pa.concat_arrays([last, pa.array([True])]))
-
-
-def _rows_of(winners: pa.Table, number: int) -> pa.Array:
-    """The positions, in batch file `number`, of its winning rows (winners sorted by batch, position)."""
-    return winners.filter(pc.equal(winners[_BATCH], number))[_ROW].combine_chunks()
 
 
 def _winning_rows(path: Path, rows: np.ndarray):

@@ -48,6 +48,7 @@ def prepare_workspace(settings: Settings, params: dict[str, Any], key: str) -> P
     dvc(workspace, "init", "--no-scm", "--quiet")
     settings.dvc_cache_dir.mkdir(parents=True, exist_ok=True)
     dvc(workspace, "config", "cache.dir", str(settings.dvc_cache_dir.resolve()))
+    dvc(workspace, "config", "cache.type", settings.dvc_cache_type)
     dvc(workspace, "remote", "add", "--default", "storage", settings.dvc_remote)
     endpoint = os.environ.get("RETRAINER_DVC_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint and settings.dvc_remote.startswith("s3://"):
