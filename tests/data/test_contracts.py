@@ -190,3 +190,59 @@ def test_the_suite_runs_column_group_by_column_group_with_the_verdicts_of_the_wh
     assert f"Evaluated Expectations {len(suite.expectations)} Successful Expectations" in text
     assert grouped.result["meta"]["batch_markers"]["batch_sha256"] == "0" * 64
     assert "batch_sha256 " + "0" * 64 in text  # the page names the bytes it judged
+
+
+def test_the_lighter_gx_engine_changes_no_observed_value(tmp_path):
+    """Validation lifts two costs of GX's pandas engine (`data/gx_engine.py`): the Decimal search of
+    numeric columns and, when the caller names the bytes judged, the frame fingerprint. The observed
+    values are those of GX's own engine, a column of Decimal objects is still converted, and GX is
+    restored afterwards."""
+    from decimal import Decimal
+
+    import great_expectations as gx
+    import numpy as np
+    import pandas as pd
+    from great_expectations import util
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    from retrainer.data import contracts
+    from retrainer.data.gx_engine import lighter_pandas_engine
+
+    values = np.random.default_rng(3).normal(100, 15, size=500).round(2)
+    frame = pd.DataFrame({"amount": values, "amount_decimal": [Decimal(str(v)) for v in values]})
+    suite = gx.ExpectationSuite(
+        name="s",
+        expectations=[
+            gx.expectations.ExpectColumnStdevToBeBetween(column=column, min_value=1)
+            for column in ("amount", "amount_decimal")
+        ]
+        + [gx.expectations.ExpectColumnMeanToBeBetween(column="amount", min_value=0)],
+    )
+
+    def observed(results):
+        return {
+            (r["expectation_config"]["type"], r["expectation_config"]["kwargs"]["column"]): r["result"][
+                "observed_value"
+            ]
+            for r in results
+        }
+
+    engine = util.does_ndarray_contain_decimal_dtype, pandas_execution_engine.HASH_THRESHOLD
+    with lighter_pandas_engine(fingerprints=True):
+        pass  # entered and left: GX as it was
+    assert (util.does_ndarray_contain_decimal_dtype, pandas_execution_engine.HASH_THRESHOLD) == engine
+
+    plain = gx.get_context(mode="ephemeral")  # GX untouched, as a user's own checkpoint would run it
+    whole = (
+        plain.data_sources.add_pandas("p").add_dataframe_asset("a").add_batch_definition_whole_dataframe("w")
+    )
+    reference = whole.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+    assert "pandas_data_fingerprint" in reference.meta["batch_markers"]
+
+    named = contracts.run_suite(frame, suite, markers={"batch_sha256": "0" * 64})
+    seen = observed(named.result["results"])
+    assert seen == observed(reference.to_json_dict()["results"])
+    stdev = "expect_column_stdev_to_be_between"
+    assert seen[stdev, "amount_decimal"] == pytest.approx(seen[stdev, "amount"])  # Decimals, converted
+    assert "pandas_data_fingerprint" not in named.result["meta"]["batch_markers"]
+    assert "pandas_data_fingerprint" in contracts.run_suite(frame, suite).result["meta"]["batch_markers"]

@@ -1,4 +1,4 @@
-"""Parquet files read into pandas without holding the data twice."""
+"""Parquet files read into pandas without holding the data twice, and Arrow's freed memory given back."""
 
 from __future__ import annotations
 
@@ -21,3 +21,10 @@ def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None)
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as a data frame, the table's buffers released as it is converted (do not reuse it)."""
     return table.to_pandas(**_LEAN)
+
+
+def release_arrow_memory() -> None:
+    """Give the memory Arrow has freed back to the operating system. Arrow's allocator (mimalloc) keeps
+    freed pages for reuse: after a step that held a window in Arrow, the process would otherwise keep
+    its peak while the next step (a DVC stage in a child process) needs the machine's memory."""
+    pa.default_memory_pool().release_unused()

@@ -20,6 +20,7 @@ import pandas as pd
 
 from retrainer.core import frames
 from retrainer.core.errors import Rejected
+from retrainer.data.gx_engine import lighter_pandas_engine
 
 DOCS_SITE = "run"
 # At most this many values (rows x columns) in the frame GX is handed at once; GX copies that frame for
@@ -215,17 +216,19 @@ def run_suite(
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=part.name, data=whole, suite=part)
         )
-        validated = definition.run(
-            batch_parameters={"dataframe": frame},
-            expectation_parameters=parameters or {},
-            result_format="SUMMARY",
-            run_id=run_id,
-        )
+        with lighter_pandas_engine(fingerprints=not markers):
+            validated = definition.run(
+                batch_parameters={"dataframe": frame},
+                expectation_parameters=parameters or {},
+                result_format="SUMMARY",
+                run_id=run_id,
+            )
         del frame, whole
         context.validation_definitions.delete(part.name)
         context.data_sources.delete(source.name)
         if len(groups) > 1:
             gc.collect()  # GX's batch objects hold their frame in reference cycles: free it before the next
+            frames.release_arrow_memory()
         meta, batch_id = meta or dict(validated.meta), batch_id or validated.batch_id
         by_id = {e.id: i for e, i in zip(part.expectations, positions, strict=True)}
         for result in validated.results:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from retrainer.core import frames
 from retrainer.core.clock import as_utc
 from retrainer.data.catalogue import download_validated_batch, validated_batches
 from retrainer.storage import Storage, sha256_file
@@ -97,8 +98,10 @@ def assemble_window(
         # Each batch's winning rows, then the window's order (event time, then id) as positions in them.
         winners = winners.sort_by([(_BATCH, "ascending"), (_ROW, "ascending")])
         winners = winners.append_column(_AT, pa.array(np.arange(winners.num_rows, dtype=np.int64)))
+        order = winners.sort_by([(event_time, "ascending"), (id_column, "ascending")])[_AT]
         positions = winners[_ROW].to_numpy()
         bounds = np.searchsorted(winners[_BATCH].to_numpy(), np.arange(len(files) + 1))  # each batch's slice
+        del winners  # its ids and times: the rows below carry them
         parts = [
             table
             for number, path in enumerate(files)
@@ -106,11 +109,12 @@ def assemble_window(
         ]
     rows = pa.concat_tables(parts, promote_options="permissive")
     del parts
-    order = winners.sort_by([(event_time, "ascending"), (id_column, "ascending")])[_AT]
     # Fixed row groups, each taken contiguously: the same rows give the same bytes however they were read.
     with pq.ParquetWriter(target, rows.schema) as writer:
         for offset in range(0, len(order), _ROW_GROUP):
             writer.write_table(rows.take(order[offset : offset + _ROW_GROUP]), row_group_size=_ROW_GROUP)
+    del rows
+    frames.release_arrow_memory()  # the DVC stages that follow run in child processes: leave them the memory
     counts_in = {c["values"]: c["counts"] for c in in_window}
     counts_used = {c["values"]: c["counts"] for c in used}
     batches = [
@@ -126,7 +130,7 @@ def assemble_window(
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "rows": rows.num_rows,
+        "rows": len(order),
         "sha256": sha256_file(target),
         "batches": batches,
     }
