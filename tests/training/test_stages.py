@@ -46,3 +46,44 @@ def test_a_model_without_a_label_time_column_reads_its_own_columns_and_event_tim
     start, end = datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 15, tzinfo=UTC)
     rows = read_window_rows([tmp_path / "0.parquet"], start, end, params)
     assert len(rows) == 10 and rows["login_ts"].min() == start
+
+
+def test_the_fit_reads_its_matrix_a_slice_of_rows_at_a_time_with_the_values_of_the_whole_split(
+    tmp_path, source, params, monkeypatch
+):
+    import numpy as np
+
+    from retrainer.training import features, stages
+    from tests.conftest import generate_source
+
+    generate_source(source, days=1, rows_per_day=500)
+    [day] = source.list("")
+    split = source.download(day, tmp_path / "train.parquet")
+    monkeypatch.setattr(stages, "_XY_ROWS", 64)  # 500 rows in 8 slices, the last one short
+    x, y = stages._xy(split, params)
+
+    frame = pd.read_parquet(split)
+    assert np.array_equal(x, features.build_matrix(frame, params["features"]), equal_nan=True)
+    assert np.array_equal(y, frame[params["model"]["label"]].to_numpy())
+    assert x.dtype == np.float32 and x.flags.c_contiguous  # what XGBoost and the baseline take as is
+
+
+def test_the_baseline_is_fitted_on_a_seeded_sample_when_the_rows_outnumber_max_rows():
+    import numpy as np
+
+    from retrainer.training.models import LinearBaseline
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3_000, 4)).astype(np.float32)
+    y = (x[:, 0] + rng.normal(size=3_000) > 1).astype(np.int8)
+    names = ["a", "b", "c", "d"]
+
+    def fit(**bounds):
+        return LinearBaseline.fit(x, y, names, {"C": 0.5, "max_iter": 200, **bounds}, seed=5)
+
+    everything = fit()
+    assert fit(max_rows=3_000).to_json() == everything.to_json()  # within the bound: every row, as before
+    sampled = fit(max_rows=500)
+    assert sampled.to_json() == fit(max_rows=500).to_json()  # the same seed, the same sample
+    assert sampled.to_json() != everything.to_json()
+    assert np.corrcoef(sampled.predict(x), everything.predict(x))[0, 1] > 0.99  # the same yardstick

@@ -15,7 +15,9 @@ _LEAN = {"split_blocks": True, "self_destruct": True}
 
 def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
     """The Parquet file at `path` (or only `columns` of it) as a data frame."""
-    return pd.read_parquet(path, columns=columns, to_pandas_kwargs=_LEAN)
+    frame = pd.read_parquet(path, columns=columns, to_pandas_kwargs=_LEAN)
+    release_arrow_memory()  # the file's Arrow copy, freed column by column as it was converted
+    return frame
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:

@@ -123,6 +123,8 @@ class XGBoost(Section):
 class Baseline(Section):
     C: Annotated[float, Field(gt=0)]
     max_iter: PositiveInt
+    # Fitted on at most this many training rows, a seeded sample (None: all of them).
+    max_rows: PositiveInt | None = None
 
 
 class Train(Section):

@@ -106,6 +106,11 @@ class LinearBaseline:
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
+        params = dict(params)
+        max_rows = params.pop("max_rows", None)
+        if max_rows and len(x) > max_rows:  # a seeded sample of the rows, in their order
+            rows = np.sort(np.random.default_rng(seed).choice(len(x), size=max_rows, replace=False))
+            x, y = x[rows], y[rows]
         # lbfgs fits in float64: convert once and standardise that copy in place, rather than a scaled
         # float32 copy that the regression then copies again.
         standardised = np.array(x, dtype=np.float64)

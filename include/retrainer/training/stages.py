@@ -10,9 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from retrainer.core import artifacts, frames
 from retrainer.core.errors import ConfigError
@@ -90,11 +92,28 @@ def read_window_rows(
     return frames.to_frame(dataset.to_table(columns=columns, filter=inside))
 
 
+_XY_ROWS = 1 << 18  # rows read at a time into the fit's matrices
+
+
 def _xy(path: Path, params: dict[str, Any]):
-    """The feature matrix and labels of a prepared split, reading only the columns they are made of."""
+    """The feature matrix and labels of a prepared split, filled a slice of rows at a time from only the
+    columns they are made of: the matrix is the one full-size thing held, never the split as a frame."""
     feature_params, label = params["features"], params["model"]["label"]
-    frame = frames.read_parquet(path, [*feature_params["numeric"], *feature_params["categorical"], label])
-    return features.build_matrix(frame, feature_params), frame[label].to_numpy()
+    split = pq.ParquetFile(path)
+    x = np.empty((split.metadata.num_rows, len(features.feature_names(feature_params))), dtype=np.float32)
+    labels, at = [], 0
+    columns = [*feature_params["numeric"], *feature_params["categorical"], label]
+    for rows in split.iter_batches(batch_size=_XY_ROWS, columns=columns):
+        frame = frames.to_frame(pa.Table.from_batches([rows]))
+        x[at : at + len(frame)] = features.build_matrix(frame, feature_params)
+        labels.append(frame[label].to_numpy())
+        at += len(frame)
+    y = (
+        np.concatenate(labels)
+        if labels
+        else np.empty(0, dtype=split.schema_arrow.field(label).type.to_pandas_dtype())
+    )
+    return x, y
 
 
 def fit(prepared_dir: Path, models_dir: Path, params: dict[str, Any]) -> None:
