@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-from retrainer.core import frames, layout
+from retrainer.core import layout
 from retrainer.core.clock import as_utc
 from retrainer.storage import KeyNotFound, Storage
+from retrainer.storage.frames import read_verified
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,15 @@ def download_validated_batch(storage: Storage, manifest: dict, path: Path) -> Pa
     """A validated batch streamed to `path` (never whole in memory), refused (`ChecksumMismatch`, a verdict,
     the file removed) unless its bytes hash to the sha256 that its validation judged."""
     key = layout.batch_file_key(manifest["model"], manifest["run_key"])
-    return storage.download_verified(key, path, manifest["sha256"], f"{storage.uri(key)} (validated batch)")
+    return storage.download_verified(key, path, manifest["sha256"], _validated(storage, key))
 
 
 def read_validated_frame(storage: Storage, manifest: dict, columns: list[str] | None = None) -> pd.DataFrame:
-    """A validated batch (or only `columns` of it) as a data frame, read from a checked copy
-    (`download_validated_batch`) that is removed once read."""
-    with tempfile.TemporaryDirectory(prefix="validated-batch-") as scratch:
-        path = download_validated_batch(storage, manifest, Path(scratch) / "batch.parquet")
-        return frames.read_parquet(path, columns)
+    """A validated batch (or only `columns` of it) as a data frame, read from a checked copy, refused like
+    `download_validated_batch`."""
+    key = layout.batch_file_key(manifest["model"], manifest["run_key"])
+    return read_verified(storage, key, manifest["sha256"], _validated(storage, key), columns)
+
+
+def _validated(storage: Storage, key: str) -> str:
+    return f"{storage.uri(key)} (validated batch)"

@@ -228,7 +228,6 @@ def run_suite(
         context.data_sources.delete(source.name)
         if len(groups) > 1:
             gc.collect()  # GX's batch objects hold their frame in reference cycles: free it before the next
-            frames.release_arrow_memory()
         meta, batch_id = meta or dict(validated.meta), batch_id or validated.batch_id
         by_id = {e.id: i for e, i in zip(part.expectations, positions, strict=True)}
         for result in validated.results:

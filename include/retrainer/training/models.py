@@ -83,9 +83,8 @@ def load_xgboost(raw: bytes):
 
 
 def score_xgboost(booster, x: np.ndarray) -> np.ndarray:
-    """The booster's probabilities for the rows of `x`, predicted in place (no DMatrix copy of `x`)."""
-    if x.shape[1] != booster.num_features():
-        raise ValueError(f"{x.shape[1]} features given, the booster was trained on {booster.num_features()}")
+    """The booster's probabilities for the rows of `x`, predicted in place (no DMatrix copy of `x`; XGBoost
+    refuses a matrix of another width with a ValueError)."""
     return booster.inplace_predict(x)
 
 

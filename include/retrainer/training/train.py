@@ -6,17 +6,16 @@ data and models to the DVC remote, and publish the run's artifacts under the sto
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from retrainer.core import artifacts, frames, layout
+from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.settings import Settings
 from retrainer.storage import Storage, sha256_file
+from retrainer.storage.frames import read_verified
 from retrainer.training.engines import engine_of, scheduler_address
 from retrainer.training.window import assemble_window
 from retrainer.training.workspace import TrainingError, dvc, prepare_workspace, read_lock_hashes
@@ -87,11 +86,6 @@ def read_run_frame(storage: Storage, run: dict, name: str, columns: list[str] | 
     file, refused with ChecksumMismatch unless it hashes to the sha256 the run's manifest recorded, and
     read from that checked copy without holding the data twice."""
     entry = run["files"][name]
-    with tempfile.TemporaryDirectory(prefix="run-file-") as scratch:
-        path = storage.download_verified(
-            storage.key_of(entry["uri"]),
-            Path(scratch) / "file.parquet",
-            entry["sha256"],
-            f"{entry['uri']} (published)",
-        )
-        return frames.read_parquet(path, columns)
+    return read_verified(
+        storage, storage.key_of(entry["uri"]), entry["sha256"], f"{entry['uri']} (published)", columns
+    )
