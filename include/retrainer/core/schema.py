@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from retrainer.core import expressions
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 OpenFraction = Annotated[float, Field(gt=0, lt=1)]
@@ -16,6 +18,24 @@ PositiveInt = Annotated[int, Field(ge=1)]
 NonNegative = Annotated[float, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1)]
 METRICS = Literal["pr_auc", "roc_auc"]
+
+
+def _in_the_grammar(text: str) -> str:
+    """An expression of the config (evaluate.rule) parses in core.expressions' small grammar: nothing in a
+    config runs as code. Its ExpressionError is a ValueError, which pydantic reports under the key."""
+    expressions.parse(text)
+    return text
+
+
+def _a_condition(text: str) -> str:
+    """A slice's expression parses in the grammar and, as far as its text tells, is true/false per row."""
+    if expressions.parse(text).kind == "number":
+        raise ValueError(f"{text!r} gives numbers, not a true/false condition (compare it: x < 30)")
+    return text
+
+
+Expression = Annotated[str, Field(min_length=1), AfterValidator(_in_the_grammar)]
+Condition = Annotated[str, Field(min_length=1), AfterValidator(_a_condition)]
 
 
 class Section(BaseModel):
@@ -156,7 +176,7 @@ class Bootstrap(Section):
 class Evaluate(Section):
     metric: METRICS = "pr_auc"
     fpr_target: OpenFraction
-    rule: Name
+    rule: Expression
     bootstrap: Bootstrap
 
 
@@ -165,7 +185,7 @@ class Slices(Section):
     min_positives: PositiveInt
     levels: list[Name] = []
     bands: dict[Name, list[float]] = {}
-    expressions: dict[Name, Name] = {}
+    expressions: dict[Name, Condition] = {}
 
 
 class Costs(Section):

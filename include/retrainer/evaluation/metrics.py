@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
-from retrainer.core.errors import ConfigError
+from retrainer.core import expressions
+from retrainer.core.expressions import ExpressionError
 
 HEADLINE = "pr_auc"  # the metric of the floors, the baselines and the non-regression gate
 # Slices are judged by ROC-AUC: it does not depend on a slice's fraud rate, so one floor fits every slice,
@@ -65,10 +66,11 @@ METRICS = {"pr_auc": pr_auc, "roc_auc": roc_auc}
 
 
 def rule_scores(frame: pd.DataFrame, expression: str) -> np.ndarray:
-    """The rule baseline: a pandas expression over the columns (params.yaml `evaluate.rule`), higher is
-    riskier. It is what an analyst would write without a model; the model must beat it."""
+    """The rule baseline: an expression over the columns (params.yaml `evaluate.rule`, in the grammar of
+    `core.expressions`), higher is riskier: one float score per row of `frame`. It is what an analyst would
+    write without a model; the model must beat it. Raises ExpressionError (a ConfigError) naming the key."""
     try:
-        values = frame.eval(expression)
-    except Exception as error:  # pandas raises many kinds (UndefinedVariableError, SyntaxError, ...)
-        raise ConfigError(f"evaluate.rule {expression!r} cannot be computed: {error}") from error
+        values = expressions.parse(expression).evaluate(frame)
+    except ExpressionError as error:
+        raise ExpressionError(f"evaluate.rule: {error}") from error
     return np.asarray(values, dtype=float)

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retrainer.core import expressions
 from retrainer.core.errors import ConfigError
+from retrainer.core.expressions import ExpressionError
 from retrainer.evaluation.bootstrap import Interval
 from retrainer.evaluation.metrics import METRICS
 
@@ -18,7 +20,8 @@ def slice_masks(frame: pd.DataFrame, spec: dict[str, Any]) -> dict[str, np.ndarr
     """Boolean row masks of the slices configured in params.yaml `slices`, by slice name.
 
     `levels`: one slice per value of each column (`region=latam`); `bands`: one per interval between the
-    edges of a numeric column (`50<=amount<200`); `expressions`: named boolean pandas expressions.
+    edges of a numeric column (`50<=amount<200`); `expressions`: named true/false conditions in the grammar of
+    `core.expressions` (`account_age_days < 30`).
     """
     masks: dict[str, np.ndarray] = {}
     for column in spec.get("levels", []):
@@ -39,11 +42,11 @@ def slice_masks(frame: pd.DataFrame, spec: dict[str, Any]) -> dict[str, np.ndarr
             masks[name] = (values >= low) & (values < high)
     for name, expression in (spec.get("expressions") or {}).items():
         try:
-            mask = np.asarray(frame.eval(expression))
-        except Exception as error:
-            raise ConfigError(f"slice {name!r} ({expression!r}) cannot be computed: {error}") from error
+            mask = expressions.parse(expression).evaluate(frame)
+        except ExpressionError as error:
+            raise ExpressionError(f"slices.expressions.{name}: {error}") from error
         if mask.dtype != bool:
-            raise ConfigError(f"slice {name!r} ({expression!r}) is not a true/false condition")
+            raise ConfigError(f"slices.expressions.{name}: {expression!r} is not a true/false condition")
         masks[name] = mask
     return masks
 
