@@ -28,6 +28,7 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer",
     "retrainer.core",
     "retrainer.core.errors",
+    "retrainer.core.expressions",  # the schema parses evaluate.rule and slices.expressions (ast, no numpy)
     "retrainer.core.models",
     "retrainer.core.params",
     "retrainer.core.schema",

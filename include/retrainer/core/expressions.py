@@ -59,7 +59,6 @@ _COMPARISONS = {
 _REFUSED = {  # what to call a construct outside the grammar, in the message that refuses it
     "Attribute": "reading an attribute",
     "Subscript": "indexing",
-    "Call": "calling something that is not one of the functions",
     "Lambda": "a lambda",
     "ListComp": "a comprehension",
     "SetComp": "a comprehension",
