@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from retrainer.core import artifacts, frames
+from retrainer.core import artifacts, expressions, frames
 from retrainer.core.errors import ConfigError
 from retrainer.training import features
 from retrainer.training.engines import engine_of, train_xgboost_dask
@@ -71,8 +70,9 @@ def columns_needed(params: dict[str, Any], available: list[str]) -> list[str]:
         *slices.get("bands", {}),
         params.get("costs", {}).get("amount_column"),
     }
-    expressions = [*slices.get("expressions", {}).values(), params.get("evaluate", {}).get("rule", "")]
-    named |= set(re.findall(r"[A-Za-z_]\w*", " ".join(expressions)))
+    rule = params.get("evaluate", {}).get("rule")
+    for text in [*slices.get("expressions", {}).values(), *([rule] if rule else [])]:
+        named |= set(expressions.parse(text).columns)
     return [column for column in available if column in named]
 
 
