@@ -174,6 +174,18 @@ def test_a_feature_whose_values_the_suite_does_not_hold_is_refused(project, kept
     ]
 
 
+def test_a_time_zone_or_cron_the_scheduler_cannot_use_is_refused_at_check_time(project):
+    """The DAG file parses with either (Airflow reads them later): the check names the key and a fix."""
+    edit(project, lambda p: p.update(schedule={"timezone": "Europe/Parris"}), name="ato-xgb")
+    assert problems(project, "ato-xgb") == [
+        "models/ato-xgb/params.yaml: schedule.timezone: unknown time zone 'Europe/Parris' "
+        "(did you mean Europe/Paris?)"
+    ]
+    edit(project, lambda p: p.update(schedule={"cron": "0 0 * * mon-funday"}), name="ato-xgb")
+    [problem] = problems(project, "ato-xgb")
+    assert problem.startswith("models/ato-xgb/params.yaml: schedule.cron: '0 0 * * mon-funday' is not a cron")
+
+
 def test_the_model_is_named_after_its_folder(project):
     edit(project, lambda p: p["model"].update(name="fraud-v2"))
     assert problems(project) == [
@@ -242,7 +254,7 @@ def test_a_broken_model_loses_its_dags_and_every_other_model_keeps_its_own(proje
     assert set(dagbag.dags) == {f"{kind}_{model}" for kind in kinds for model in ("fraud-xgb", "ato-eu")}
     [(path, error)] = dagbag.import_errors.items()
     assert path.endswith("dags/model_config_errors.py")
-    assert "ato-xgb" in error and "have no DAGs until it is fixed" in error
+    assert "model ato-xgb has a broken configuration and no DAGs until it is fixed" in error
     typo = "models/ato-xgb/params.yaml: train.xgboost.max_dept: unknown key (did you mean max_depth?)"
     assert f"ato-xgb: {typo}" in error
     assert "fraud-xgb:" not in error and "ato-eu:" not in error
