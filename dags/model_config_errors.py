@@ -13,7 +13,7 @@ parse and this error goes away. With every model healthy the file raises nothing
 
 from __future__ import annotations
 
-from retrainer.core.models import BrokenModelsError, check_models  # yaml + pydantic only: light
+from retrainer.core.models import BrokenModelsError, check_models  # yaml, json, pydantic: parse-time light
 from retrainer.core.settings import Settings
 
 _, _broken = check_models(Settings.from_env().project_dir)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import yaml
 
-from retrainer.core.models import check_models, load_model, model_names
+from retrainer.core.models import check_models, load_model
 from retrainer.core.settings import Settings
 
 
@@ -24,7 +24,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     # Each model on its own, one line each: a broken one (no DAGs until fixed) does not hide the others.
     healthy, broken = check_models(settings.project_dir)
-    for name in model_names(settings.project_dir):
+    for name in sorted({*healthy, *broken}):
         if name in broken:
             print(f"{name}: BROKEN, no DAGs until fixed: {'; '.join(broken[name])}")
         elif args.action == "list":
