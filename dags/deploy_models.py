@@ -68,5 +68,7 @@ def deploy_dag(model: str, config: dict):
     return deploy_by_hand()
 
 
+# The healthy models only (load_models leaves a broken one out): its problems are the import error of
+# dags/model_config_errors.py, and every other model keeps its DAGs.
 for _name, _config in load_models(Settings.from_env().project_dir).items():
     globals()[f"deploy_{_name}"] = deploy_dag(_name, _config)

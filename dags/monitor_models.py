@@ -84,5 +84,7 @@ def monitor_dag(model: str, config: dict):
     return monitor_drift()
 
 
+# The healthy models only (load_models leaves a broken one out): its problems are the import error of
+# dags/model_config_errors.py, and every other model keeps its DAGs.
 for _name, _config in load_models(Settings.from_env().project_dir).items():
     globals()[f"monitor_{_name}"] = monitor_dag(_name, _config)

@@ -191,7 +191,8 @@ def retrain_dag(model: str, config: dict):
     return retrain()
 
 
-# One DAG per model folder; a config mistake in any model is an import error naming its file and key.
+# One DAG per healthy model folder (load_models leaves a broken one out): its problems are the import error
+# of dags/model_config_errors.py, and every other model keeps its DAGs.
 for _name, _config in load_models(Settings.from_env().project_dir).items():
     if _config["schedule"]["generated"]:  # false: the model's retraining DAG is written by hand
         globals()[f"retrain_{_name}"] = retrain_dag(_name, _config)

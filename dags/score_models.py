@@ -104,5 +104,7 @@ def score_dag(model: str, config: dict):
     return score_day()
 
 
+# The healthy models only (load_models leaves a broken one out): its problems are the import error of
+# dags/model_config_errors.py, and every other model keeps its DAGs.
 for _name, _config in load_models(Settings.from_env().project_dir).items():
     globals()[f"score_{_name}"] = score_dag(_name, _config)

@@ -4,6 +4,7 @@ parsed and again when a run starts, before any work."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,14 @@ import pytest
 import yaml
 
 from retrainer.core.errors import Rejected
-from retrainer.core.models import ModelConfigError, choose_model, load_model, load_models, model_names
+from retrainer.core.models import (
+    ModelConfigError,
+    UniqueKeyLoader,
+    choose_model,
+    load_model,
+    load_models,
+    model_names,
+)
 from tests.conftest import PROJECT_DIR
 
 FRAUD = "models/fraud-xgb/params.yaml"
@@ -33,6 +41,18 @@ def edit(project, change, name="fraud-xgb") -> None:
     params = yaml.safe_load(path.read_text())
     change(params)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def drop_expectations(project, column: str, kept: tuple[str, ...] = ()) -> dict:
+    """Remove from the fraud suite every expectation about `column` but those of the `kept` types; the
+    table's column set keeps naming it. Returns the suite written."""
+    path = project / "expectations/transactions.json"
+    suite = json.loads(path.read_text())
+    suite["expectations"] = [
+        e for e in suite["expectations"] if e["kwargs"].get("column") != column or e["type"] in kept
+    ]
+    path.write_text(json.dumps(suite))
+    return suite
 
 
 def problems(project, name="fraud-xgb") -> list[str]:
@@ -107,6 +127,65 @@ def test_a_column_the_suite_lacks_is_refused(project):
     ]
 
 
+def _line_of(path, text: str, occurrence: int) -> int:
+    """The 1-based line of the `occurrence`-th line of the file that starts with `text`."""
+    lines = [n for n, line in enumerate(path.read_text().splitlines(), 1) if line.startswith(text)]
+    return lines[occurrence]
+
+
+def test_a_key_given_twice_is_refused_with_its_file_line_and_key(project):
+    """yaml.safe_load keeps the last of two equal keys silently; the params file says which is in force."""
+    path = project / FRAUD
+    text = path.read_text()
+    path.write_text(text.replace("  label: is_fraud\n", "  label: is_fraud\n  label: is_chargeback\n"))
+    first, second = _line_of(path, "  label: ", 0), _line_of(path, "  label: ", 1)
+    assert problems(project) == [
+        f"{FRAUD}: line {second}: model.label: duplicate key (also at line {first}): YAML would keep only "
+        "the last value, silently: delete one of them"
+    ]
+
+
+def test_a_key_given_twice_in_the_defaults_names_the_defaults_file_and_the_nested_key(project):
+    path = project / "models/defaults.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(n for n, line in enumerate(lines) if line.strip().startswith("max_depth:"))
+    path.write_text("".join([*lines[: at + 1], lines[at], *lines[at + 1 :]]))
+    [problem] = problems(project)
+    assert problem.startswith(f"models/defaults.yaml: line {at + 2}: train.xgboost.max_depth: duplicate key")
+
+
+def test_a_merge_key_overridden_by_the_mapping_is_not_a_duplicate():
+    """`<<: *anchor` brings keys the mapping may override: YAML's way to share values, not a mistake."""
+    text = "base: &base {depth: 4, rate: 0.1}\ntuned: {<<: *base, depth: 6}\n"
+    assert yaml.load(text, Loader=UniqueKeyLoader) == yaml.safe_load(text)
+    assert yaml.load(text, Loader=UniqueKeyLoader)["tuned"] == {"depth": 6, "rate": 0.1}
+
+
+@pytest.mark.parametrize("kept", [(), ("expect_column_to_exist",)], ids=["column-set-only", "exists-only"])
+def test_a_feature_whose_values_the_suite_does_not_hold_is_refused(project, kept):
+    """A feature named in the table's column set (and maybe by expect_column_to_exist) but with no
+    expectation of its type, nulls or range could be anything in training: refused, the fix named."""
+    suite = drop_expectations(project, "amount_avg_30d", kept)
+    assert any("amount_avg_30d" in e["kwargs"].get("column_set", []) for e in suite["expectations"])
+    assert problems(project) == [
+        f"{FRAUD}: features.numeric: feature 'amount_avg_30d' has no expectation about its values in the "
+        "suite expectations/transactions.json, only about its place among the columns: add its type, nulls "
+        "and range or value set (`retrainer suite scaffold --model fraud-xgb`, then review the diff)"
+    ]
+
+
+def test_a_time_zone_or_cron_the_scheduler_cannot_use_is_refused_at_check_time(project):
+    """The DAG file parses with either (Airflow reads them later): the check names the key and a fix."""
+    edit(project, lambda p: p.update(schedule={"timezone": "Europe/Parris"}), name="ato-xgb")
+    assert problems(project, "ato-xgb") == [
+        "models/ato-xgb/params.yaml: schedule.timezone: unknown time zone 'Europe/Parris' "
+        "(did you mean Europe/Paris?)"
+    ]
+    edit(project, lambda p: p.update(schedule={"cron": "0 0 * * mon-funday"}), name="ato-xgb")
+    [problem] = problems(project, "ato-xgb")
+    assert problem.startswith("models/ato-xgb/params.yaml: schedule.cron: '0 0 * * mon-funday' is not a cron")
+
+
 def test_the_model_is_named_after_its_folder(project):
     edit(project, lambda p: p["model"].update(name="fraud-v2"))
     assert problems(project) == [
@@ -123,15 +202,30 @@ def test_the_model_is_chosen_by_name_or_is_the_only_one(project):
     assert choose_model(project) == "fraud-xgb"
 
 
-def test_a_run_checks_its_model_before_any_work(project, var_dir, monkeypatch):
-    """The extract task of a model with a typo stops at once, naming it, and writes nothing."""
+def _typo(project) -> str:
+    edit(project, lambda p: p.setdefault("gates", {}).update(min_pr_acu=0.3))
+    return r"gates.min_pr_acu: unknown key \(did you mean min_pr_auc\?\)"
+
+
+def _feature_only_in_the_column_set(project) -> str:
+    drop_expectations(project, "amount_avg_30d")
+    return r"feature 'amount_avg_30d' has no expectation about its values"
+
+
+def _key_twice(project) -> str:
+    path = project / FRAUD
+    path.write_text(path.read_text().replace("  label: is_fraud\n", "  label: is_fraud\n  label: is_fraud\n"))
+    return r"model.label: duplicate key"
+
+
+@pytest.mark.parametrize("breakage", [_typo, _feature_only_in_the_column_set, _key_twice])
+def test_a_run_checks_its_model_before_any_work(project, var_dir, monkeypatch, breakage):
+    """The extract task of a broken model stops at once, naming the mistake, and writes nothing."""
     from retrainer.tasks import retrain
 
-    edit(project, lambda p: p.setdefault("gates", {}).update(min_pr_acu=0.3))
+    named = breakage(project)
     monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
-    with pytest.raises(
-        ModelConfigError, match=r"gates.min_pr_acu: unknown key \(did you mean min_pr_auc\?\)"
-    ):
+    with pytest.raises(ModelConfigError, match=named):
         retrain.extract(retrain.Run("2026-11-09", "2026-11-16"), None, "fraud-xgb")
     assert not var_dir.exists()
 
@@ -143,15 +237,27 @@ def test_a_dag_param_of_the_wrong_type_is_named(var_dir):
         Context.load({"champion_tolerance": "x"}, "fraud-xgb")
 
 
-def test_parsing_the_dag_files_names_a_config_mistake(project):
-    """The DAG file's import error (what the Airflow UI shows) names the file, the key and the fix."""
-    edit(project, lambda p: p["train"].update(xgboost={"max_dept": 3}), name="ato-xgb")
-    done = _parse_dag_file(project, "import runpy, sys; runpy.run_path(sys.argv[1])")
-    assert done.returncode != 0
-    assert (
-        "models/ato-xgb/params.yaml: train.xgboost.max_dept: unknown key (did you mean max_depth?)"
-        in done.stderr
-    )
+def test_a_broken_model_loses_its_dags_and_every_other_model_keeps_its_own(project, monkeypatch):
+    """Three models, one with a misspelt key: Airflow's DagBag (what the DAG processor runs) holds the other
+    two models' eight DAGs, none of the broken one's, and one import error naming its file, key and fix."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    shutil.copytree(project / "models/ato-xgb", project / "models/ato-eu")  # a third model
+    edit(project, lambda p: p["model"].update(name="ato-eu"), name="ato-eu")
+    edit(project, lambda p: p["train"]["xgboost"].update(max_dept=3), name="ato-xgb")
+    monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
+    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+    dagbag = DagBag(dag_folder=str(project / "dags"))
+
+    kinds = ("retrain", "score", "monitor", "deploy")
+    assert set(dagbag.dags) == {f"{kind}_{model}" for kind in kinds for model in ("fraud-xgb", "ato-eu")}
+    [(path, error)] = dagbag.import_errors.items()
+    assert path.endswith("dags/model_config_errors.py")
+    assert "model ato-xgb has a broken configuration and no DAGs until it is fixed" in error
+    typo = "models/ato-xgb/params.yaml: train.xgboost.max_dept: unknown key (did you mean max_depth?)"
+    assert f"ato-xgb: {typo}" in error
+    assert "fraud-xgb:" not in error and "ato-eu:" not in error
 
 
 def test_early_stopping_without_a_validation_split_is_refused(project):

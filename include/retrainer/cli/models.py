@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import yaml
 
-from retrainer.core.models import ModelConfigError, load_model, model_names
+from retrainer.core.models import check_models, load_model
 from retrainer.core.settings import Settings
 
 
@@ -22,16 +22,13 @@ def cmd_models(args: argparse.Namespace) -> int:
         name = choose_model(settings.project_dir, args.model or settings.model)
         print(yaml.safe_dump(load_model(settings.project_dir, name), sort_keys=False), end="")
         return 0
-    failed = 0
-    for name in model_names(settings.project_dir):
-        try:
-            params = load_model(settings.project_dir, name)
-        except ModelConfigError as error:
-            failed += 1
-            for problem in error.problems:
-                print(f"retrainer: {problem}", file=sys.stderr)
-            continue
-        if args.action == "list":
+    # Each model on its own, one line each: a broken one (no DAGs until fixed) does not hide the others.
+    healthy, broken = check_models(settings.project_dir)
+    for name in sorted({*healthy, *broken}):
+        if name in broken:
+            print(f"{name}: BROKEN, no DAGs until fixed: {'; '.join(broken[name])}")
+        elif args.action == "list":
+            params = healthy[name]
             schedule, source = params["schedule"], settings.model_source_root(params)
             print(
                 f"{name}: DAGs retrain_{name} (cron {schedule['cron']} {schedule['timezone']}), "
@@ -40,7 +37,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{name}: ok")
-    return 1 if failed else 0
+    return 1 if broken else 0
 
 
 def cmd_suite(args: argparse.Namespace) -> int:

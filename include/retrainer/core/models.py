@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import typing
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,12 @@ class ModelConfigError(ConfigError, Rejected):
     """A model's configuration cannot work; `problems` holds one `<file>: <key>: <expected>` line each.
     A verdict on the files, not retried: fix the file and run again."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], head: str | None = None) -> None:
         self.problems = problems
-        head = problems[0] if len(problems) == 1 else f"{len(problems)} configuration problems:"
-        super().__init__(head if len(problems) == 1 else "\n  - ".join([head, *problems]))
+        if head is None and len(problems) == 1:
+            super().__init__(problems[0])
+        else:
+            super().__init__("\n  - ".join([head or f"{len(problems)} configuration problems:", *problems]))
 
 
 def models_dir(project_dir: Path) -> Path:
@@ -74,11 +77,67 @@ def choose_model(project_dir: Path, name: str | None = None) -> str:
     )
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping of a YAML file gives one key twice; `key` is its dotted path, `lines` where it appears."""
+
+    def __init__(self, key: str, lines: tuple[int, int]) -> None:
+        self.key, self.lines = key, lines
+        super().__init__(f"line {lines[1]}: {key}: duplicate key (also at line {lines[0]})")
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml's safe loader, refusing a key given twice in one mapping: `yaml.safe_load` keeps the last one
+    silently, so the value a reader sees first would not be the one in force."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._paths = _mapping_paths(node)  # construct_mapping sees one mapping, not where it sits
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` brings keys that this mapping's own keys may override
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base class refuses it with its own message
+            if first is not None:
+                path = ".".join(map(str, (*getattr(self, "_paths", {}).get(id(node), ()), key)))
+                raise DuplicateKeyError(path, (first, line))
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _mapping_paths(root: yaml.Node) -> dict[int, tuple]:
+    """The key path of every mapping node under `root`, by the node's id (an alias is visited once)."""
+    paths: dict[int, tuple] = {}
+    todo: list[tuple[yaml.Node, tuple]] = [(root, ())]
+    while todo:
+        node, path = todo.pop()
+        if id(node) in paths:
+            continue
+        paths[id(node)] = path
+        if isinstance(node, yaml.MappingNode):
+            todo += [(v, (*path, getattr(k, "value", "?"))) for k, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            todo += [(item, (*path, i)) for i, item in enumerate(node.value)]
+    return paths
+
+
 def _read_yaml(path: Path, shown: str) -> dict[str, Any]:
+    """The mapping a params file holds (`shown`: its name in messages). Raises ModelConfigError naming the
+    file (and line and key) when it is missing, not YAML, not a mapping, or gives a key twice."""
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # a SafeLoader: no tags run code
     except FileNotFoundError:
         raise ModelConfigError([f"{shown}: file not found"]) from None
+    except DuplicateKeyError as error:
+        raise ModelConfigError(
+            [f"{shown}: {error}: YAML would keep only the last value, silently: delete one of them"]
+        ) from None
     except yaml.YAMLError as error:
         raise ModelConfigError([f"{shown}: not valid YAML: {' '.join(str(error).split())}"]) from None
     if loaded is None:
@@ -104,6 +163,8 @@ def load_model(
     if not problems and params["model"]["name"] != name:
         found = params["model"]["name"]
         problems.append(f"{model_shown}: model.name: expected the folder's name {name!r}, found {found!r}")
+    if not problems:
+        problems += schedule_problems(params, own, model_shown, defaults_shown)
     if not problems and check_suite:
         problems += suite_problems(project_dir, params, model_shown)
     if problems:
@@ -111,17 +172,43 @@ def load_model(
     return params
 
 
-def load_models(project_dir: Path, check_suite: bool = True) -> dict[str, dict[str, Any]]:
-    """Every configured model's params by name; one ModelConfigError listing the problems of them all."""
-    models, problems = {}, []
+def check_models(
+    project_dir: Path, check_suite: bool = True
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Every configured model loaded on its own: (the params of each healthy model, the problems of each
+    broken one), both by name. One model's mistake says nothing about the others."""
+    healthy, broken = {}, {}
     for name in model_names(project_dir):
         try:
-            models[name] = load_model(project_dir, name, check_suite=check_suite)
+            healthy[name] = load_model(project_dir, name, check_suite=check_suite)
         except ModelConfigError as error:
-            problems += error.problems
-    if problems:
-        raise ModelConfigError(problems)
-    return models
+            broken[name] = error.problems
+        except Exception as error:  # unreadable bytes, a permission: still this model's alone
+            broken[name] = [f"{MODELS_DIR}/{name}: cannot be checked: {type(error).__name__}: {error}"]
+    return healthy, broken
+
+
+def load_models(project_dir: Path, check_suite: bool = True) -> dict[str, dict[str, Any]]:
+    """The params of every healthy model, by name. A broken model is left out, so that its mistake takes no
+    other model's DAGs down: `dags/model_config_errors.py` shows its problems as an import error, and
+    `retrainer models check` lists them (both through `check_models`)."""
+    return check_models(project_dir, check_suite)[0]
+
+
+class BrokenModelsError(ModelConfigError):
+    """Some models' configuration cannot work; `broken` holds each one's problems by model name. What the
+    DAG processor shows for `dags/model_config_errors.py` while the healthy models keep their DAGs."""
+
+    def __init__(self, broken: dict[str, list[str]]) -> None:
+        self.broken = broken
+        names = ", ".join(broken)
+        head = (
+            f"model {names} has a broken configuration and no DAGs until it is fixed"
+            if len(broken) == 1
+            else f"models {names} have a broken configuration and no DAGs until it is fixed"
+        )
+        head += "; the other models keep theirs. Fix each file and key named, then: retrainer models check"
+        super().__init__([f"{name}: {problem}" for name, found in broken.items() for problem in found], head)
 
 
 def schema_problems(params: dict, own: dict, model_shown: str, defaults_shown: str) -> list[str]:
@@ -202,6 +289,34 @@ def _types(annotation: Any) -> list[Any]:
     return [annotation] if not args else [t for a in args for t in _types(a)]
 
 
+def schedule_problems(params: dict[str, Any], own: dict, model_shown: str, defaults_shown: str) -> list[str]:
+    """A time zone or cron expression the scheduler could not use (the DAG file would still parse: Airflow
+    reads them later), each named with the file that sets it: the model's, else the defaults."""
+    schedule, problems = params["schedule"], []
+
+    def shown(key: str) -> str:
+        return model_shown if _holds(own, ("schedule", key)) else defaults_shown
+
+    try:
+        zoneinfo.ZoneInfo(schedule["timezone"])
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(schedule["timezone"], zoneinfo.available_timezones(), n=1)
+        hint = f"did you mean {close[0]}?" if close else "an IANA name such as Europe/Paris or UTC"
+        problems.append(
+            f"{shown('timezone')}: schedule.timezone: unknown time zone {schedule['timezone']!r} ({hint})"
+        )
+    try:
+        from croniter import croniter  # Airflow's own cron parser, where it is installed
+    except ImportError:
+        return problems
+    try:
+        croniter(schedule["cron"])
+    except ValueError as error:  # croniter's errors are ValueErrors
+        cron = schedule["cron"]
+        problems.append(f"{shown('cron')}: schedule.cron: {cron!r} is not a cron expression ({error})")
+    return problems
+
+
 def named_columns(params: dict[str, Any]) -> dict[str, list[str]]:
     """The columns of the data the params name, by key: each must be a column of the model's suite."""
     model, slices, features = params["model"], params["slices"], params["features"]
@@ -219,8 +334,25 @@ def named_columns(params: dict[str, Any]) -> dict[str, list[str]]:
     return {key: columns for key, columns in found.items() if columns}
 
 
-def suite_columns(suite: dict[str, Any]) -> set[str]:
-    """Every column an expectation suite (GX 1.x JSON) has an expectation about."""
+# Expectations that hold what a column's values may be: its type, its nulls, its range or its set of values.
+# A column named only in the table's column set or list, or by `expect_column_to_exist`, may hold anything.
+VALUE_EXPECTATIONS = frozenset(
+    {
+        "expect_column_values_to_be_of_type",
+        "expect_column_values_to_be_in_type_list",
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_between",
+        "expect_column_min_to_be_between",
+        "expect_column_max_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_distinct_values_to_be_in_set",
+        "expect_column_distinct_values_to_equal_set",
+    }
+)
+
+
+def mentioned_columns(suite: dict[str, Any]) -> set[str]:
+    """Every column an expectation suite (GX 1.x JSON) names anywhere, its column set and list included."""
     columns = set()
     for expectation in suite.get("expectations", []):
         kwargs = expectation.get("kwargs", {})
@@ -229,8 +361,20 @@ def suite_columns(suite: dict[str, Any]) -> set[str]:
     return columns
 
 
+def suite_columns(suite: dict[str, Any]) -> set[str]:
+    """Every column whose values an expectation suite (GX 1.x JSON) holds: the column of an expectation about
+    its type, nulls, range or value set (`VALUE_EXPECTATIONS`). What `retrainer suite scaffold` completes."""
+    return {
+        expectation["kwargs"]["column"]
+        for expectation in suite.get("expectations", [])
+        if expectation.get("type") in VALUE_EXPECTATIONS
+        and isinstance(expectation.get("kwargs", {}).get("column"), str)
+    }
+
+
 def suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) -> list[str]:
-    """A column the params name that the suite has no expectation about: the contract would not hold it."""
+    """A column the params name that the suite has no expectation about, or a feature whose values it does
+    not hold (type, nulls, range or value set): the contract would let anything through into training."""
     path = suite_file(project_dir, params)
     shown = f"{EXPECTATIONS_DIR}/{path.name}"
     try:
@@ -239,11 +383,20 @@ def suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) 
         return [f"{model_shown}: data.suite: expected a suite at {shown}, found no such file"]
     except json.JSONDecodeError as error:
         return [f"{shown}: not valid JSON: {error}"]
-    known = suite_columns(suite)
-    return [
-        f"{model_shown}: {key}: column {column!r} is not in the suite {shown} (add its expectations: "
-        f"`retrainer suite scaffold --model {params['model']['name']}`)"
-        for key, columns in named_columns(params).items()
-        for column in columns
-        if column not in known
-    ]
+    mentioned, held = mentioned_columns(suite), suite_columns(suite)
+    fix = f"`retrainer suite scaffold --model {params['model']['name']}`"
+    problems = []
+    for key, columns in named_columns(params).items():
+        for column in columns:
+            if column not in mentioned:
+                problems.append(
+                    f"{model_shown}: {key}: column {column!r} is not in the suite {shown} "
+                    f"(add its expectations: {fix})"
+                )
+            elif key.startswith("features.") and column not in held:
+                problems.append(
+                    f"{model_shown}: {key}: feature {column!r} has no expectation about its values in the "
+                    f"suite {shown}, only about its place among the columns: add its type, nulls and range "
+                    f"or value set ({fix}, then review the diff)"
+                )
+    return problems
