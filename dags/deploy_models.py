@@ -20,25 +20,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
+from retrainer_airflow.notifiers import TaskFailed
 
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
-
-
-class TaskFailed(HttpNotifier):
-    """A task failed for good: `retrainer.core.alerts` says what, the named error and the run's link, posted
-    to the model's alert connection (`alerts.connection`)."""
-
-    def __init__(self, model: str, config: dict) -> None:
-        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
-        self.model = model
-
-    def notify(self, context) -> None:
-        from retrainer.core import alerts
-
-        self.hook.run(endpoint=self.endpoint, json=alerts.failed_from_context(self.model, context))
 
 
 def deploy_dag(model: str, config: dict):

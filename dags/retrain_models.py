@@ -50,9 +50,8 @@ week overwrites the same keys and registers no new version and asks nothing.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import (
     Asset,
@@ -65,6 +64,7 @@ from airflow.sdk import (
     dag,
     task,
 )
+from retrainer_airflow.notifiers import ApprovalWaiting, TaskFailed, assigned_users
 
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
@@ -79,28 +79,6 @@ def tasks():
     from retrainer.tasks import retrain
 
     return retrain
-
-
-class Alert(HttpNotifier):
-    """Posts to the model's alert connection (`alerts.connection`) the body `retrainer.core.alerts` builds:
-    a task failed for good (`on_failure_callback`: what, the named error, the run's link), or the approval
-    form waits (HITL `notifiers`: who may answer, until when, the form's link)."""
-
-    def __init__(self, model: str, config: dict, event: str = "task_failed") -> None:
-        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
-        self.model, self.event, self.approvers = model, event, config["deployment"]["approvers"]
-
-    def notify(self, context) -> None:
-        from retrainer.core import alerts
-
-        if self.event == "task_failed":
-            self.hook.run(endpoint=self.endpoint, json=alerts.failed_from_context(self.model, context))
-            return
-        body = alerts.waiting_from_context(self.model, context, self.approvers, datetime.now(UTC))
-        try:  # a missing or broken connection must not fail the form: it still waits under Required Actions
-            self.hook.run(endpoint=self.endpoint, json=body)
-        except Exception:
-            self.log.exception("approval alert not sent to connection %s", self.http_conn_id)
 
 
 def _override(kind: str, description: str, **bounds) -> Param:
@@ -134,8 +112,7 @@ def retrain_dag(model: str, config: dict):
             "retry_policy": ExceptionRetryPolicy(
                 rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
             ),
-            # A task failed for good (a verdict at once, anything else after its retries): a person hears.
-            "on_failure_callback": [Alert(model, config)],
+            "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
         },
         params={
             "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
@@ -199,10 +176,8 @@ def retrain_dag(model: str, config: dict):
             options=OPTIONS,
             defaults=["Reject"],
             response_timeout=APPROVAL_TIMEOUT,
-            notifiers=[Alert(model, config, "approval_waiting")],
-            # deployment.approvers; Airflow's API refuses (403) an answer from anyone else. None: any user
-            # allowed to answer this DAG's forms.
-            assigned_users=[{"id": u, "name": u} for u in config["deployment"]["approvers"]] or None,
+            notifiers=[ApprovalWaiting(model, config)],  # to the model's alert connection
+            assigned_users=assigned_users(config),  # deployment.approvers: Airflow refuses others (403)
         )
 
         @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from retrainer_airflow.notifiers import TaskFailed
 
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
@@ -50,20 +51,6 @@ def out_of_bounds_alert(config: dict) -> HttpNotifier:
             "breaches": "{{ ti.xcom_pull(task_ids='monitor')['breaches'] }}",
         },
     )
-
-
-class TaskFailed(HttpNotifier):
-    """A task failed for good: `retrainer.core.alerts` says what, the named error and the run's link, posted
-    to the model's alert connection (`alerts.connection`)."""
-
-    def __init__(self, model: str, config: dict) -> None:
-        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
-        self.model = model
-
-    def notify(self, context) -> None:
-        from retrainer.core import alerts
-
-        self.hook.run(endpoint=self.endpoint, json=alerts.failed_from_context(self.model, context))
 
 
 def score_dag(model: str, config: dict):
