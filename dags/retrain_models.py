@@ -38,9 +38,14 @@ run on the seven days up to the evidence; the lineage of every version says why 
    `champion`; later ones become `challenger`;
 7. **approve** (Browse > Required Actions): a new challenger waits for *Approve* (blue-green promotion),
    *Shadow first*, *Canary* or *Reject*, the gate report's summary in the form; no answer within the
-   time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice`);
+   time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice`). The waiting form
+   is posted to the model's alert connection (`alerts.connection`), and only the users in
+   `deployment.approvers` may answer it (Airflow refuses anyone else; empty: any user allowed to);
 8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
    and moves the deployment record, which `score_<name>` follows from its next run.
+
+A task that fails for good (a verdict at once: quarantined batch, failed gate, missing day; anything else
+after its retries) posts what failed, the named error and the run's link to `alerts.connection`.
 
 Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
 its work; XCom carries URIs and small dicts only. Empty Params fall back to the model's params. Rerunning a
