@@ -30,53 +30,58 @@ def test_a_day_missing_from_the_source_posts_one_alert_naming_the_task_the_error
     assert "retrain_fraud-xgb.extract" in post["text"] and "MissingSourcePartition" in post["text"]
 
 
-# Run in the test's Airflow environment: the approval form of a run of retrain_fraud-xgb waits (its row as
-# the HITL operator writes it, assigned to the model's approvers), and three users answer it through
-# Airflow's own REST API (the app the api-server serves), each with a token of SimpleAuthManager.
-ANSWER = """
-import json, sys, urllib.parse
+# In the test's Airflow environment: a run of retrain_fraud-xgb whose register task has returned (its XCom,
+# which the approval form's subject and body read), ready for its approve task to run.
+RUN = "manual__approval"
+SETUP = f"""
 from datetime import UTC, datetime, timedelta
+
+from airflow.models.serialized_dag import SerializedDagModel
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+from airflow.utils.state import DagRunState
+from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+end = datetime(2026, 11, 16, tzinfo=UTC)
+with create_session() as session:
+    dag = SerializedDagModel.get_dag("retrain_fraud-xgb", session=session)
+    dag.create_dagrun(
+        run_id="{RUN}", logical_date=end, data_interval=(end - timedelta(days=7), end), run_after=end,
+        run_type=DagRunType.MANUAL, triggered_by=DagRunTriggeredByType.TEST, state=DagRunState.RUNNING,
+        session=session,
+    )
+    registered = {{"model": "fraud-xgb", "version": 2, "approval_body": "v2 passed every gate"}}
+    XComModel.set(
+        "return_value", registered, dag_id="retrain_fraud-xgb", task_id="register", run_id="{RUN}",
+        serialize=False, session=session,  # stored as the task SDK stores a returned dict
+    )
+"""
+# Three users answer the waiting form through Airflow's own REST API (the app the api-server serves), each
+# with a SimpleAuthManager token: a viewer, an admin who is not an approver, the approver.
+ANSWER = f"""
+import json
 
 from fastapi.testclient import TestClient
 
 from airflow.api_fastapi.app import create_app
 from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
 from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-from airflow.dag_processing.dagbag import DagBag
-from airflow.models.hitl import HITLDetail
-from airflow.models.serialized_dag import SerializedDagModel
-from airflow.utils.session import create_session
-from airflow.utils.state import DagRunState, TaskInstanceState
-from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
-approve = DagBag(dag_folder=sys.argv[1]).dags["retrain_fraud-xgb"].get_task("approve")
-end = datetime(2026, 11, 16, tzinfo=UTC)
-with create_session() as session:
-    dag = SerializedDagModel.get_dag("retrain_fraud-xgb", session=session)
-    run = dag.create_dagrun(
-        run_id="manual__approval", logical_date=end, data_interval=(end - timedelta(days=7), end),
-        run_after=end, run_type=DagRunType.MANUAL, triggered_by=DagRunTriggeredByType.TEST,
-        state=DagRunState.RUNNING, session=session,
-    )
-    ti = run.get_task_instance("approve", session=session)
-    ti.state = TaskInstanceState.AWAITING_INPUT
-    session.add(HITLDetail(
-        ti_id=ti.id, options=approve.options, subject="Deploy fraud-xgb v2?", defaults=approve.defaults,
-        multiple=False, params={}, assignees=approve.assigned_users,
-    ))
 client = TestClient(create_app("core"))
-path = "/api/v2/dags/retrain_fraud-xgb/dagRuns/manual__approval/taskInstances/approve/-1/hitlDetails"
-answers = {}
+path = "/api/v2/dags/retrain_fraud-xgb/dagRuns/{RUN}/taskInstances/approve/-1/hitlDetails"
+answers = {{}}
 for user, role in (("vic", "viewer"), ("bob", "admin"), ("alice", "user")):
     token = SimpleAuthManager().generate_jwt(SimpleAuthManagerUser(username=user, role=role))
-    done = client.patch(path, json={"chosen_options": ["Reject"], "params_input": {}},
-                        headers={"Authorization": f"Bearer {token}"})
+    done = client.patch(
+        path, json={{"chosen_options": ["Reject"], "params_input": {{}}}},
+        headers={{"Authorization": f"Bearer {{token}}"}},
+    )
     answers[user] = [done.status_code, done.json()]
 print("ANSWERS " + json.dumps(answers))
 """
 
 
-def test_only_the_models_approvers_may_answer_its_approval_form(airflow, tmp_path):
+def test_the_waiting_approval_is_posted_and_only_the_models_approvers_may_answer_it(airflow, tmp_path):
     import json
     import shutil
 
@@ -96,12 +101,32 @@ def test_only_the_models_approvers_may_answer_its_approval_form(airflow, tmp_pat
     airflow.project = project
     airflow.airflow("dags", "reserialize")
 
-    done = processes.run(
-        [str(BIN / "python"), "-c", ANSWER, str(project / "dags")], env=airflow.env, timeout=300
-    )
+    def python(code: str, env: dict | None = None) -> str:
+        done = processes.run([str(BIN / "python"), "-c", code], env=airflow.env | (env or {}), timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        return done.stdout
+
+    python(SETUP)
+    with receiving() as receiver:  # the approve task runs: it writes the form, notifies, and waits
+        env = {"AIRFLOW_CONN_RETRAINER_ALERTS": receiver.connection()}
+        done = processes.run(
+            [str(BIN / "airflow"), "tasks", "test", "retrain_fraud-xgb", "approve", RUN],
+            env=airflow.env | env,
+            timeout=300,
+        )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    answers = json.loads(done.stdout.split("ANSWERS ", 1)[1].splitlines()[0])
+    assert len(receiver.posts) == 1, done.stdout[-3000:] + done.stderr[-5000:]
+    [post] = receiver.posts
+    assert post["event"] == "approval_waiting" and post["approvers"] == ["alice"], post
+    assert (
+        post["subject"] == "Deploy fraud-xgb v2?"
+        and post["run_id"] == RUN
+        and "/tasks/approve" in post["url"]
+    )
+    assert post["timeout"] and "alice" in post["text"]
+
+    answers = json.loads(python(ANSWER).split("ANSWERS ", 1)[1].splitlines()[0])
     assert answers["vic"][0] == 403  # a viewer may not answer forms at all
     assert answers["bob"][0] == 403 and "not a respondent" in json.dumps(answers["bob"][1])  # not an approver
-    assert answers["alice"][0] == 200, answers["alice"]  # an approver
+    assert answers["alice"][0] == 200, answers["alice"]  # the approver
     assert answers["alice"][1]["responded_by"]["id"] == "alice"
