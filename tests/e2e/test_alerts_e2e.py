@@ -1,6 +1,8 @@
-"""A failed retraining run reaches a person, through real Airflow (`airflow dags test`): the model's alert
-connection, set the way a user sets one (`AIRFLOW_CONN_<ID>` in the environment), points at a receiver on
-127.0.0.1, and the run's one failed task posts what failed, the named error and the link to the run."""
+"""A failure reaches a person, through real Airflow: the model's alert connection, set the way a user sets
+one (`AIRFLOW_CONN_<ID>` in the environment), points at a receiver on 127.0.0.1. A retraining run failing on
+a missing source day (`airflow dags test`) posts one alert naming the task, the error and the run's link;
+the approval form (its task run by `airflow tasks test`) posts that it waits, and Airflow's REST API refuses
+an answer from anyone but the model's `deployment.approvers`."""
 
 from __future__ import annotations
 
