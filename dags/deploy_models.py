@@ -12,7 +12,8 @@ manual move goes through Airflow's authentication and leaves a run behind:
 
 `reason` is required; it goes to the registry's audit log with the user who triggered the run. The move
 is a compare-and-swap of the deployment record: a concurrent move makes this run fail, changing nothing.
-The task is one call into `retrainer.tasks.deploy`.
+The task is one call into `retrainer.tasks.deploy`. A move that fails posts what failed, the named error
+and the run's link to the model's alert connection (`alerts.connection`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
+from retrainer_airflow.notifiers import TaskFailed
 
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
@@ -43,6 +45,7 @@ def deploy_dag(model: str, config: dict):
             "retry_policy": ExceptionRetryPolicy(
                 rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
             ),
+            "on_failure_callback": [TaskFailed(model, config)],  # a refused or failed move: a person hears
         },
         params={
             "action": Param(

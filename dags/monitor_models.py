@@ -12,7 +12,8 @@ the logical date:
    JSON) is stored under `monitoring/<model>/<run>/` and logged;
 2. **drift_confirmed**: drift counts only once it persisted `monitoring.drift.consecutive_runs` runs;
 3. **alert** posts what moved, by how much, against which threshold and the report's link to the
-   `retrainer_alerts` HTTP connection (Airflow's `HttpNotifier`);
+   model's alert connection (`alerts.connection`, by default `retrainer_alerts`; Airflow's `HttpNotifier`),
+   as does a task that fails for good (what failed, the named error, the run's link);
 4. **retraining_due**: not within `monitoring.cooldown_days` of the last retraining (then the drift is
    recorded in the report as suppressed, and nothing starts);
 5. **signal_retraining** emits the `retrainer://drift/<name>` Asset event, its `extra` the evidence:
@@ -27,16 +28,21 @@ from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
+from retrainer_airflow.notifiers import TaskFailed
 
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
 
 CHECKED = "{{ ti.xcom_pull(task_ids='check_drift') }}"
-ALERT = HttpNotifier(
-    http_conn_id="retrainer_alerts",
-    endpoint="/",
-    json={"text": "{{ ti.xcom_pull(task_ids='check_drift')['alert'] }}", "evidence": CHECKED},
-)
+
+
+def drift_alert(config: dict) -> HttpNotifier:
+    """Confirmed drift, posted to the model's `alerts.connection`."""
+    return HttpNotifier(
+        http_conn_id=config["alerts"]["connection"],
+        endpoint="/",
+        json={"text": "{{ ti.xcom_pull(task_ids='check_drift')['alert'] }}", "evidence": CHECKED},
+    )
 
 
 def monitor_dag(model: str, config: dict):
@@ -52,7 +58,11 @@ def monitor_dag(model: str, config: dict):
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "monitoring", "drift", *config["model"]["tags"]],
         render_template_as_native_obj=True,  # the alert's JSON carries the evidence as data, not as text
-        default_args={"owner": "ml-platform", "retries": 2},
+        default_args={
+            "owner": "ml-platform",
+            "retries": 2,
+            "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
+        },
     )
     def monitor_drift():
         @task
@@ -65,7 +75,7 @@ def monitor_dag(model: str, config: dict):
         def drift_confirmed(checked: dict) -> bool:
             return checked["confirmed"]
 
-        @task(on_success_callback=[ALERT])
+        @task(on_success_callback=[drift_alert(config)])
         def alert(checked: dict) -> str:
             return checked["alert"]
 

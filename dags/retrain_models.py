@@ -38,9 +38,14 @@ run on the seven days up to the evidence; the lineage of every version says why 
    `champion`; later ones become `challenger`;
 7. **approve** (Browse > Required Actions): a new challenger waits for *Approve* (blue-green promotion),
    *Shadow first*, *Canary* or *Reject*, the gate report's summary in the form; no answer within the
-   time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice`);
+   time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice`). The waiting form
+   is posted to the model's alert connection (`alerts.connection`), and only the users in
+   `deployment.approvers` may answer it (Airflow refuses anyone else; empty: any user allowed to);
 8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
    and moves the deployment record, which `score_<name>` follows from its next run.
+
+A task that fails for good (a verdict at once: quarantined batch, failed gate, missing day; anything else
+after its retries) posts what failed, the named error and the run's link to `alerts.connection`.
 
 Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
 its work; XCom carries URIs and small dicts only. Empty Params fall back to the model's params. Rerunning a
@@ -64,6 +69,7 @@ from airflow.sdk import (
     dag,
     task,
 )
+from retrainer_airflow.notifiers import ApprovalWaiting, TaskFailed, assigned_users
 
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
@@ -111,6 +117,7 @@ def retrain_dag(model: str, config: dict):
             "retry_policy": ExceptionRetryPolicy(
                 rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
             ),
+            "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
         },
         params={
             "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
@@ -174,6 +181,8 @@ def retrain_dag(model: str, config: dict):
             options=OPTIONS,
             defaults=["Reject"],
             response_timeout=APPROVAL_TIMEOUT,
+            notifiers=[ApprovalWaiting(model, config)],  # to the model's alert connection
+            assigned_users=assigned_users(config),  # deployment.approvers: Airflow refuses others (403)
         )
 
         @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form

@@ -21,7 +21,9 @@ source rows of day D-1:
    a canary within bounds for `deployment.canary.min_days_per_step` days ramps to its next step, and
    past the last step it becomes champion;
 4. **out_of_bounds** / **alert**: a day with figures past their bounds posts them (what, how much,
-   which bound, the report's link) to the `retrainer_alerts` HTTP connection (Airflow's `HttpNotifier`).
+   which bound, the report's link) to the model's alert connection (`alerts.connection`, by default
+   `retrainer_alerts`; Airflow's `HttpNotifier`). A task that fails for good posts what failed, the named
+   error and the run's link to the same connection.
 
 Each task is one call into `retrainer.tasks.score`. A move made by hand meanwhile (the `deploy_<name>` DAG
 or `retrainer deploy`) wins: the automatic move is made only on the revision the day was scored under.
@@ -33,19 +35,22 @@ from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from retrainer_airflow.notifiers import TaskFailed
 
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
 
-# Posted when the day's figures leave the bounds of `monitoring.scoring` (connection `retrainer_alerts`).
-ALERT = HttpNotifier(
-    http_conn_id="retrainer_alerts",
-    endpoint="/",
-    json={
-        "text": "{{ ti.xcom_pull(task_ids='monitor')['alert'] }}",
-        "breaches": "{{ ti.xcom_pull(task_ids='monitor')['breaches'] }}",
-    },
-)
+
+def out_of_bounds_alert(config: dict) -> HttpNotifier:
+    """The day's figures past the bounds of `monitoring.scoring`, posted to `alerts.connection`."""
+    return HttpNotifier(
+        http_conn_id=config["alerts"]["connection"],
+        endpoint="/",
+        json={
+            "text": "{{ ti.xcom_pull(task_ids='monitor')['alert'] }}",
+            "breaches": "{{ ti.xcom_pull(task_ids='monitor')['breaches'] }}",
+        },
+    )
 
 
 def score_dag(model: str, config: dict):
@@ -60,7 +65,11 @@ def score_dag(model: str, config: dict):
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "scoring", "deployment", *config["model"]["tags"]],
         render_template_as_native_obj=True,  # the alert's JSON carries the breaches as data, not as text
-        default_args={"owner": "ml-platform", "retries": 2},
+        default_args={
+            "owner": "ml-platform",
+            "retries": 2,
+            "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
+        },
         params={
             "min_days_per_step": Param(
                 None,
@@ -93,7 +102,7 @@ def score_dag(model: str, config: dict):
         def out_of_bounds(report: dict) -> bool:
             return bool(report["breaches"])
 
-        @task(on_success_callback=[ALERT])
+        @task(on_success_callback=[out_of_bounds_alert(config)])
         def alert(report: dict) -> str:
             return report["alert"]
 

@@ -167,7 +167,7 @@ def test_dag_files_are_wiring_only():
     for path in DAG_FILES:
         tree = ast.parse(path.read_text())
         doc = tree.body[0].end_lineno if ast.get_docstring(tree) else 0
-        assert len(path.read_text().splitlines()) - doc <= 150, f"{path.name} is more than wiring"
+        assert len(path.read_text().splitlines()) - doc <= 160, f"{path.name} is more than wiring"
 
 
 def test_the_package_never_imports_airflow():

@@ -277,6 +277,18 @@ class Deployment(Section):
     auto_choice: Literal["Approve", "Shadow first", "Canary", "Reject"]
     canary: Canary
     monitor: DeploymentMonitor
+    # Who may answer the approval form: user ids as the auth manager gives them (SimpleAuthManager: the
+    # username). Passed to the form as its HITL assigned_users, which Airflow's API enforces (403 to anyone
+    # else); empty: any user allowed to answer the DAG's forms.
+    approvers: list[Annotated[str, Field(min_length=1, pattern=r"^\S+$")]] = []
+
+
+class Alerts(Section):
+    """Where a person hears of the model: a failed run or task, an approval waiting, a day out of bounds."""
+
+    # The Airflow connection (HTTP) the model's alerts are posted to; set it like any connection, e.g.
+    # AIRFLOW_CONN_RETRAINER_ALERTS='{"conn_type": "http", "host": "hooks.example.com", "schema": "https"}'.
+    connection: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "retrainer_alerts"
 
 
 class ModelParams(Section):
@@ -298,6 +310,7 @@ class ModelParams(Section):
     monitoring: Monitoring
     run: Run
     deployment: Deployment
+    alerts: Alerts = Alerts()
 
     @model_validator(mode="after")
     def _early_stopping_needs_a_validation_split(self) -> ModelParams:

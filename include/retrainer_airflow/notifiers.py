@@ -1,0 +1,58 @@
+"""Airflow notifiers posting a model's alerts to its alert connection (`alerts.connection`, an HTTP
+connection: set it as `AIRFLOW_CONN_<ID>`, in a secrets backend or in the UI). The bodies are built by
+`retrainer.core.alerts` (pure, tested without Airflow); these classes only hand it the callback context.
+
+- `TaskFailed`: in a DAG's `default_args["on_failure_callback"]`, it runs when a task fails for good (a
+  verdict such as a quarantined batch or a failed gate at once, anything else after its retries, a
+  time-out included); Airflow 3.3 passes the exception as `context["exception"]`.
+- `ApprovalWaiting`: in the approval form's HITL `notifiers`, it runs when the form starts waiting.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.providers.http.notifications.http import HttpNotifier
+
+
+class TaskFailed(HttpNotifier):
+    """POSTs `retrainer.core.alerts.task_failed` (model, DAG, task, run, the named error, the link to the
+    task in its run) to the alert connection of `model`, whose checked params are `config`."""
+
+    def __init__(self, model: str, config: dict) -> None:
+        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
+        self.model = model
+
+    def notify(self, context) -> None:
+        from retrainer.core import alerts  # at run time: the DAG files' parse stays light
+
+        # The body is handed to the hook as it is, never rendered as a template: an error message holding
+        # "{{" stays text.
+        self.hook.run(endpoint=self.endpoint, json=alerts.failed_from_context(self.model, context))
+
+
+class ApprovalWaiting(HttpNotifier):
+    """POSTs `retrainer.core.alerts.approval_waiting` (the form's subject, who may answer, until when, its
+    link) to the alert connection of `model` (checked params `config`). A connection missing or down is
+    logged, not raised: the form must still wait for its answer (Browse > Required Actions)."""
+
+    def __init__(self, model: str, config: dict) -> None:
+        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
+        self.model, self.approvers = model, list(config["deployment"]["approvers"])
+
+    def notify(self, context) -> None:
+        from retrainer.core import alerts
+
+        body = alerts.waiting_from_context(self.model, context, self.approvers, datetime.now(UTC))
+        try:
+            self.hook.run(endpoint=self.endpoint, json=body)
+        except Exception:
+            self.log.exception("the approval alert was not posted to connection %s", self.http_conn_id)
+
+
+def assigned_users(config: dict) -> list[dict[str, str]] | None:
+    """The approval form's HITL `assigned_users` from a model's `deployment.approvers` (user ids, as the
+    auth manager gives them; SimpleAuthManager: the username). Airflow's API compares them with the id of
+    the user answering (`is_authorized_hitl_task`) and refuses anyone else with 403. None when empty: any
+    user allowed to answer the DAG's forms may."""
+    return [{"id": user, "name": user} for user in config["deployment"]["approvers"]] or None

@@ -1,0 +1,233 @@
+"""A failure reaches a person: the alert bodies (what failed, the named error, the run's link), the model's
+own alert connection and approvers in its params, the DAGs' notifiers posting to that connection, and
+Airflow refusing an approval answer from a user who is not one of the model's approvers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from retrainer.core import alerts
+from retrainer.core.errors import NoDataInterval
+from retrainer.core.models import ModelConfigError, load_model
+from tests.conftest import PROJECT_DIR
+
+URL = "http://airflow.example/dags/retrain_fraud-xgb/runs/scheduled__2026-11-16/tasks/extract?try_number=1"
+
+
+class Receiver:
+    """An HTTP endpoint on 127.0.0.1 that records every POST's JSON body: the alert connection of a test."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        posts = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                posts.append(json.loads(self.rfile.read(length) or b"null"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+
+    def connection(self) -> str:
+        """The connection as a user sets it in the environment (`AIRFLOW_CONN_<ID>`, JSON form)."""
+        return json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": self.port, "schema": "http"})
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    """A running `Receiver`, shut down whatever happens."""
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        thread.join(10)
+
+
+# --- the bodies ---------------------------------------------------------------------------------------
+
+
+def test_a_failed_task_says_what_failed_why_by_the_errors_name_and_where_the_run_is():
+    error = NoDataInterval("manual__2026-11-18")
+    body = alerts.task_failed("fraud-xgb", "retrain_fraud-xgb", "extract", "manual__2026-11-18", error, URL)
+    assert body["event"] == "task_failed"
+    assert (body["model"], body["dag_id"], body["task_id"], body["run_id"]) == (
+        "fraud-xgb",
+        "retrain_fraud-xgb",
+        "extract",
+        "manual__2026-11-18",
+    )
+    assert body["error"] == {"type": "NoDataInterval", "message": str(error)}
+    assert body["url"] == URL
+    # one line a person reads in a chat: the model, the task, the run, the named error and the link
+    text = body["text"]
+    for part in ("[fraud-xgb]", "retrain_fraud-xgb.extract", "manual__2026-11-18", "NoDataInterval:", URL):
+        assert part in text
+    json.dumps(body)  # JSON as it is posted
+
+
+def test_an_error_from_outside_the_task_or_none_at_all_is_still_reported():
+    killed = alerts.describe_error("Executor reports task instance finished (failed) although ...")
+    assert killed == {
+        "type": None,
+        "message": "Executor reports task instance finished (failed) although ...",
+    }
+    assert (
+        alerts.describe_error(None)["type"] is None
+        and "from outside" in alerts.describe_error(None)["message"]
+    )
+    long = alerts.describe_error(RuntimeError("x" * 10_000))
+    assert long["type"] == "RuntimeError" and len(long["message"]) == alerts.MAX_MESSAGE
+
+
+def test_an_approval_waiting_names_who_may_answer_until_when_and_the_forms_link():
+    deadline = "2026-11-19T03:00:00+00:00"
+    body = alerts.approval_waiting(
+        "fraud-xgb", "retrain_fraud-xgb", "approve", "run-1", "Deploy fraud-xgb v3?", URL, ["alice"], deadline
+    )
+    assert body["event"] == "approval_waiting" and body["approvers"] == ["alice"]
+    assert all(part in body["text"] for part in ("Deploy fraud-xgb v3?", "alice", deadline, URL, "Reject"))
+    anyone = alerts.approval_waiting("m", "d", "approve", "r", "s", None, [], None)
+    assert "any user" in anyone["text"] and anyone["timeout"] is None
+
+
+def test_the_bodies_are_read_from_airflows_callback_context():
+    ti = SimpleNamespace(
+        dag_id="score_fraud-xgb", task_id="score", run_id="scheduled__x", log_url=URL, try_number=3
+    )
+    failed = alerts.failed_from_context("fraud-xgb", {"ti": ti, "exception": ValueError("bad day")})
+    assert failed["error"] == {"type": "ValueError", "message": "bad day"} and failed["try_number"] == 3
+    task = SimpleNamespace(subject="Deploy?", response_timeout=timedelta(hours=2))
+    now = datetime(2026, 11, 16, 3, tzinfo=UTC)
+    waiting = alerts.waiting_from_context("fraud-xgb", {"ti": ti, "task": task}, [], now)
+    assert waiting["timeout"] == "2026-11-16T05:00:00+00:00"
+
+
+# --- the model's params ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the project's configuration and DAGs, whose fraud model alerts `fraud_pager` and is
+    approved by alice only."""
+    for name in ("models", "expectations", "dags"):
+        shutil.copytree(PROJECT_DIR / name, tmp_path / name)
+    shutil.copy2(PROJECT_DIR / "dvc.yaml", tmp_path / "dvc.yaml")
+    path = tmp_path / "models" / "fraud-xgb" / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["alerts"] = {"connection": "fraud_pager"}
+    params.setdefault("deployment", {})["approvers"] = ["alice"]
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return tmp_path
+
+
+def test_each_model_has_its_alert_connection_and_approvers(project):
+    shipped = load_model(PROJECT_DIR, "fraud-xgb")
+    assert shipped["alerts"]["connection"] == "retrainer_alerts" and shipped["deployment"]["approvers"] == []
+    mine, other = load_model(project, "fraud-xgb"), load_model(project, "ato-xgb")
+    assert mine["alerts"]["connection"] == "fraud_pager" and mine["deployment"]["approvers"] == ["alice"]
+    assert other["alerts"]["connection"] == "retrainer_alerts"  # the other model keeps the default
+
+
+def test_a_connection_id_or_approver_that_cannot_work_is_named(project):
+    path = project / "models" / "fraud-xgb" / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["alerts"] = {"connection": "my pager", "conection": "x"}
+    params["deployment"]["approvers"] = [""]
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(ModelConfigError) as raised:
+        load_model(project, "fraud-xgb")
+    text = "\n".join(raised.value.problems)
+    assert "alerts.connection" in text and "alerts.conection: unknown key" in text
+    assert "deployment.approvers.0" in text
+
+
+# --- through Airflow: the DAGs' notifiers, and who may answer ----------------------------------------
+
+
+@pytest.fixture
+def dags(project, monkeypatch):
+    """The DAGs Airflow parses from the copied project (`RETRAINER_PROJECT_DIR`, as a deployment sets it)."""
+    monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
+    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(project / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def test_every_task_of_a_models_dags_alerts_its_own_connection_when_it_fails_for_good(dags):
+    from retrainer_airflow.notifiers import TaskFailed
+
+    for model, connection in (("fraud-xgb", "fraud_pager"), ("ato-xgb", "retrainer_alerts")):
+        for kind in ("retrain", "score", "monitor", "deploy"):
+            for task in dags[f"{kind}_{model}"].tasks:
+                notifiers = [n for n in task.on_failure_callback if isinstance(n, TaskFailed)]
+                assert [(n.http_conn_id, n.model) for n in notifiers] == [(connection, model)], task
+    # the days out of bounds and the confirmed drift post to the model's connection too
+    assert dags["score_fraud-xgb"].get_task("alert").on_success_callback[0].http_conn_id == "fraud_pager"
+    assert dags["monitor_fraud-xgb"].get_task("alert").on_success_callback[0].http_conn_id == "fraud_pager"
+
+
+def test_the_approval_form_posts_when_it_waits_and_only_an_approver_may_answer(dags, monkeypatch):
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    approve = dags["retrain_fraud-xgb"].get_task("approve")
+    assert approve.assigned_users == [{"id": "alice", "name": "alice"}]
+    assert dags["retrain_ato-xgb"].get_task("approve").assigned_users is None  # no approvers: any user
+
+    # What Airflow's API does when a user answers a form that has assigned users (PATCH .../hitlDetails in
+    # airflow/api_fastapi/core_api/routes/public/hitl.py): 403 unless the auth manager says yes.
+    ids = {user["id"] for user in approve.assigned_users}
+    manager = SimpleAuthManager()
+    assert not manager.is_authorized_hitl_task(
+        assigned_users=ids, user=SimpleAuthManagerUser(username="bob", role="admin")
+    )
+    assert manager.is_authorized_hitl_task(
+        assigned_users=ids, user=SimpleAuthManagerUser(username="alice", role="user")
+    )
+
+    # The form's notifier, fired as the operator fires it when it starts waiting, posts to fraud_pager.
+    ti = SimpleNamespace(
+        dag_id="retrain_fraud-xgb",
+        task_id="approve",
+        run_id="scheduled__2026-11-16",
+        log_url=URL,
+        try_number=1,
+    )
+    context = {
+        "ti": ti,
+        "task": SimpleNamespace(subject="Deploy fraud-xgb v2?", response_timeout=timedelta(1)),
+    }
+    with receiving() as receiver:
+        monkeypatch.setenv("AIRFLOW_CONN_FRAUD_PAGER", receiver.connection())
+        for notifier in approve.notifiers:
+            notifier(dict(context))
+    [post] = receiver.posts
+    assert post["event"] == "approval_waiting" and post["approvers"] == ["alice"]
+    assert post["run_id"] == "scheduled__2026-11-16" and post["url"] == URL and "alice" in post["text"]
+
+    # Nobody listening (the connection's server is down): the form still waits, the notifier does not raise.
+    for notifier in approve.notifiers:
+        notifier(dict(context))
