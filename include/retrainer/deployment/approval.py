@@ -81,7 +81,7 @@ def summary_markdown(registry: Registry, version: int) -> str:
         delta = f", {worst['delta']:+.4f} vs champion" if worst.get("delta") is not None else ""
         lines.append(
             f"- **worst slice**: {text(worst['slice'])} ROC-AUC {worst['challenger_roc_auc']:.4f}{delta} "
-            f"({worst['positives']} {text(gates.get('positives', 'positives'))})"
+            f"({text(worst['positives'])} {text(gates.get('positives', 'positives'))})"
         )
     commit = (record.get("git") or {}).get("commit") or "-"
     # Ours, not data: the version is an int and the model name percent-encoded, so the link stays ours.
