@@ -41,18 +41,22 @@ class Page(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.elements: list[tuple[str, dict]] = []
         self.chunks: list[str] = []
+        self.scripts: list[str] = []  # the text of inline scripts
         self.feed(html)
         self.close()
         self.text = "".join(self.chunks)
 
     def handle_starttag(self, tag, attrs):
         self.elements.append((tag, dict(attrs)))
+        self.last = tag
 
     def handle_startendtag(self, tag, attrs):
         self.elements.append((tag, dict(attrs)))
 
     def handle_data(self, data):
         self.chunks.append(data)
+        if getattr(self, "last", None) == "script":
+            self.scripts.append(data)
 
     def links(self) -> list[str]:
         return [attrs.get("href") or "" for tag, attrs in self.elements if tag == "a"]
@@ -222,3 +226,29 @@ def test_approval_form_body_shows_slice_names_and_hashes_as_text(approval_regist
     # the one link is ours, to this version's gate report of this model; the summary still reads as one
     assert parsed.links() == [f"/registry/versions/{version}/report.html?model=fraud-xgb"]
     assert "strong" in {tag for tag, _ in parsed.elements}
+
+
+def test_data_docs_show_category_levels_and_column_names_as_text(tmp_path):
+    """GX's validation page lists a batch's unexpected values in its own tables, unescaped."""
+    from retrainer.data.contracts import load_suite, run_suite
+    from retrainer.data.docs import offline_page
+
+    suite = {
+        "name": "transactions",
+        "expectations": [
+            {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "region", "value_set": ["a"]}},
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": f"risk {IMG}"}},
+        ],
+    }
+    (tmp_path / "suite.json").write_text(json.dumps(suite))
+    frame = pd.DataFrame({"region": ["a", IMG, SCRIPT, JS_LINK] * 5, f"risk {IMG}": [1.0, None] * 10})
+    run = run_suite(frame, load_suite(tmp_path / "suite.json"), docs_dir=tmp_path / "docs", run_name="run")
+    assert len(run.failures) == 2
+    assert IMG in json.dumps(run.result)  # the result kept for machines holds the values as they are
+    pages = [p for p in (tmp_path / "docs").rglob("*.html") if "validations" in p.parts]
+    parsed = Page(offline_page(pages[0].read_text(), "static/vendor"))
+    assert not [attrs for tag, attrs in parsed.elements if tag == "img"]
+    assert not [attrs for _, attrs in parsed.elements if "onerror" in attrs]
+    assert not [text for text in parsed.scripts if "alert(1)" in text]
+    for value in (IMG, SCRIPT, JS_LINK, f"risk {IMG}"):
+        assert any(value in chunk for chunk in parsed.chunks), value  # shown once, as text
