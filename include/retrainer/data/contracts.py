@@ -252,7 +252,9 @@ def run_suite(
             run_id=run_id,
             batch_identifier=batch_id,
         )
-        context.validation_results_store.set(identifier, merged)
+        from retrainer.data.docs import for_docs
+
+        context.validation_results_store.set(identifier, for_docs(merged))  # data values shown as text
         context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=[identifier])
         for site in context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE):
             page = Path(site["site_url"].removeprefix("file://")).relative_to(Path(docs_dir).resolve())

@@ -9,9 +9,12 @@ external scripts and styles (dark theme, charts, GX's logo) are dropped.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
+from html import escape
 from pathlib import Path
+from typing import Any
 
 from retrainer.storage import Storage
 
@@ -47,6 +50,44 @@ EXTERNAL = re.compile(
     r'|<link[^>]*\shref="(?P<link>https?://[^"]+)"[^>]*>'
     r'|<img[^>]*\ssrc="(?P<img>https?://[^"]+)"[^>]*>'
 )
+
+
+# The parts of an expectation's result that hold values of the batch itself (category levels, column
+# names found, values out of range). GX 1.x escapes the parameters of its sentence templates but writes
+# these into its tables as they are: a category level `<img src=x onerror=...>` became a live tag.
+DATA_VALUES = (
+    "observed_value",
+    "partial_unexpected_list",
+    "partial_unexpected_counts",
+    "partial_unexpected_index_list",
+    "unexpected_list",
+    "unexpected_index_list",
+    "details",
+)
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, list | tuple):
+        return [_escaped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    return value
+
+
+def for_docs(validation):
+    """A copy of a GX validation result (ExpectationSuiteValidationResult) to build Data Docs from: the
+    values from the batch in each expectation's result, and the column it names, are HTML-escaped, so the
+    page shows them as text. The result kept for machines (quarantine reasons, the JSON) stays as it was."""
+    shown = copy.deepcopy(validation)
+    for result in shown.results:
+        values = result.result or {}
+        result.result = {key: _escaped(v) if key in DATA_VALUES else v for key, v in values.items()}
+        config = getattr(result, "expectation_config", None)
+        if config is not None and isinstance(config.kwargs.get("column"), str):  # a heading GX writes as is
+            config.kwargs["column"] = escape(config.kwargs["column"])
+    return shown
 
 
 def offline_page(html: str, vendor: str) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from retrainer.core import layout
+from retrainer.core.markup import code, text
 from retrainer.deployment import actions
 from retrainer.deployment.state import audit, read
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
@@ -23,7 +25,7 @@ APPROVE, REJECT, SHADOW_FIRST, CANARY = "Approve", "Reject", "Shadow first", "Ca
 OPTIONS = (APPROVE, REJECT, SHADOW_FIRST, CANARY)
 ON_TIMEOUT = REJECT  # the form's default, taken by Airflow when nobody answers in time
 REQUIRED, AUTO = "required", "auto"  # the retraining DAG's `approval` Param
-REPORT_PATH = "/registry/versions/{version}/report.html"  # the gate report on the registry page
+REPORT_PATH = "/registry/versions/{version}/report.html?model={model}"  # the gate report on the registry page
 SETTLED = ("approval_answered", "approval_timed_out", "approval_auto")  # audit events that settle one
 
 
@@ -45,22 +47,27 @@ def needs_approval(registered: dict | None, approval: str, settled: bool = False
 
 def summary_markdown(registry: Registry, version: int) -> str:
     """The approval form's body: headline metric against the champion with its interval, money saved, the
-    worst slice and where the full gate report is."""
+    worst slice and where the full gate report is.
+
+    Airflow's UI renders the body as Markdown: every text from data or configuration (model name, slice
+    names made of category levels, the positives' word, hashes) is escaped (`core.markup`), so it shows as
+    itself and cannot add a tag, a link or an image to the form a person approves from."""
     record = registry.get(version)
     gates = json.loads(registry.read_file(version, layout.GATES_FILE))
     metric = gates.get("headline_metric", "pr_auc")
+    name = text(metric)
     mine = gates["metrics"]["challenger"][metric]
-    lines = [f"### {registry.model} v{version}: passed every gate", ""]
+    lines = [f"### {text(registry.model)} v{version}: passed every gate", ""]
     champion = gates["metrics"].get(CHAMPION)
     interval = gates.get("non_regression")
     if champion and interval:
         lines.append(
-            f"- **{metric}** {mine:.4f} vs champion v{gates['champion_version']} {champion[metric]:.4f}: "
+            f"- **{name}** {mine:.4f} vs champion v{text(gates['champion_version'])} {champion[metric]:.4f}: "
             f"difference {interval['estimate']:+.4f}, {interval['confidence']:.0%} interval "
             f"[{interval['low']:+.4f}, {interval['high']:+.4f}]"
         )
     else:
-        lines.append(f"- **{metric}** {mine:.4f} (no champion to compare with)")
+        lines.append(f"- **{name}** {mine:.4f} (no champion to compare with)")
     saved = gates["costs"].get("saved_vs_champion")
     if saved is not None:
         verb = "saves" if saved >= 0 else "costs"
@@ -73,13 +80,15 @@ def summary_markdown(registry: Registry, version: int) -> str:
         )
         delta = f", {worst['delta']:+.4f} vs champion" if worst.get("delta") is not None else ""
         lines.append(
-            f"- **worst slice**: {worst['slice']} ROC-AUC {worst['challenger_roc_auc']:.4f}{delta} "
-            f"({worst['positives']} {gates.get('positives', 'positives')})"
+            f"- **worst slice**: {text(worst['slice'])} ROC-AUC {worst['challenger_roc_auc']:.4f}{delta} "
+            f"({text(worst['positives'])} {text(gates.get('positives', 'positives'))})"
         )
     commit = (record.get("git") or {}).get("commit") or "-"
+    # Ours, not data: the version is an int and the model name percent-encoded, so the link stays ours.
+    report = REPORT_PATH.format(version=int(version), model=quote(registry.model, safe=""))
     lines += [
-        f"- trained on data `{record.get('data_hash')}`, git `{commit[:12]}`",
-        f"- full report: [gate report v{version}]({REPORT_PATH.format(version=version)})",
+        f"- trained on data {code(record.get('data_hash'))}, git {code(str(commit)[:12])}",
+        f"- full report: [gate report v{version}]({report})",
         "",
         "**Approve** promotes at once; **Shadow first** scores beside the champion without deciding; "
         "**Canary** lets it decide a ramping share of customers; **Reject** keeps the champion.",

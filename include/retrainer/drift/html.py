@@ -43,12 +43,12 @@ def _feature_rows(data: dict) -> tuple[list[list[str]], list[str]]:
             [
                 str(f["rank"]),
                 f"<b>{escape(f['feature'])}</b>" if f["verdict"] == "drift" else escape(f["feature"]),
-                f["kind"],
+                escape(str(f["kind"])),
                 escape(f["verdict"]),
                 _num(f["psi"]),
                 _pct(f["contribution"]),
                 f"{escape(distance['name'])} {_num(distance['value'])}",
-                "–" if not test else f"{test['name']} {_num(test['p_adjusted'])}",
+                "–" if not test else f"{escape(str(test['name']))} {_num(test['p_adjusted'])}",
                 _pct(f["missing_share"]["current"]),
                 _pct(f["unseen"]["share"]) if "unseen" in f else "–",
                 escape(", ".join(f["exceeds"])) or "–",
@@ -77,7 +77,10 @@ def figures(plots: dict) -> dict[str, str]:
     from matplotlib import pyplot as plt
 
     svgs = {}
-    with plt.rc_context({"svg.hashsalt": "retrainer-drift", "svg.fonttype": "path"}):
+    # Feature names and category levels are data: drawn as plain text (matplotlib escapes it in the SVG),
+    # never parsed as mathtext, where a level like `$\x$` would stop the whole report with a parse error.
+    settings = {"svg.hashsalt": "retrainer-drift", "svg.fonttype": "path", "text.parse_math": False}
+    with plt.rc_context(settings):
         for name, plot in plots.items():
             fig, ax = plt.subplots(figsize=(5.6, 3.4))
             if plot["kind"] == "histogram":
@@ -129,7 +132,8 @@ def _part_summary(report: dict) -> str:
 
 
 def render_html(report: dict, title: str | None = None) -> str:
-    """One self-contained HTML page for a `drift_check` report (or a bare `data_drift` report)."""
+    """One self-contained HTML page for a `drift_check` report (or a bare `data_drift` report). Every text
+    from data or configuration (feature names, category levels, the run, the title) is HTML-escaped."""
     data = report.get("data", report)
     verdict = report.get("verdict", data["verdict"])
     title = title or f"Drift report{' ' + report['run'] if report.get('run') else ''}"
@@ -173,15 +177,16 @@ figure {{ display: inline-block; margin: 0.5rem; }}
 </style></head>
 <body>
 <h1>{escape(title)}</h1>
-<p>Verdict: <b>{escape(verdict)}</b>{as_of} · reference {data["rows"]["reference"]} rows,
-current {data["rows"]["current"]} rows</p>
+<p>Verdict: <b>{escape(verdict)}</b>{as_of} · reference {escape(str(data["rows"]["reference"]))} rows,
+current {escape(str(data["rows"]["current"]))} rows</p>
 {_part_summary(report)}
 <h2>Root cause</h2>
 {f"<ol>{cause_items}</ol>" if cause else "<p>No feature drifted.</p>"}
 <h2>Features</h2>
 <p>Drift when an effect size reaches its threshold ({thresholds}). Tests run only where the smaller side
-has at most {tests["max_rows_for_tests"]} rows ({tests["features_tested"]} feature(s) here); their p-values
-are {escape(tests["correction"])}-adjusted and must also be below {_num(tests["alpha"])}.</p>
+has at most {escape(str(tests["max_rows_for_tests"]))} rows ({escape(str(tests["features_tested"]))}
+feature(s) here); their p-values are {escape(tests["correction"])}-adjusted and must also be below
+{_num(tests["alpha"])}.</p>
 {_table(header, rows, classes)}
 <h2>Distributions of the top features</h2>
 {plots}

@@ -12,6 +12,7 @@ import io
 from html import escape
 from typing import Any
 
+from retrainer.core.markup import text
 from retrainer.evaluation.gates import FAILED, INSUFFICIENT, METRIC_NAMES
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 
@@ -36,26 +37,31 @@ def _verdict(verdict: str) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table of cells that are Markdown already: text from data went through `text`, which
+    also escapes its `|`, so a cell cannot split in two."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def render_markdown(report: dict) -> str:
     """The gate report (the JSON of `tasks.evaluate`) as Markdown: verdict, gates, interval, money,
-    slices and the models' metrics."""
+    slices and the models' metrics. Every text from data or configuration (model name, slice names made
+    of category levels, gate details, the positives' word) is escaped (`core.markup.text`): it renders as
+    itself, never as HTML, a link or an image."""
     champion = report["metrics"].get(CHAMPION)
-    positives = report.get("positives", "positives")  # the model's word for rows labelled 1 (model.positives)
+    # the model's word for rows labelled 1 (model.positives)
+    positives = text(report.get("positives", "positives"))
     headline = METRIC_NAMES[report.get("headline_metric", "pr_auc")]
     slice_metric = report["slices"].get("metric", "roc_auc")
     verdict = "PASSED every gate" if report["passed"] else "REJECTED"
     failed = [g for g in report["gates"] if g["verdict"] == FAILED]
     parts = [
-        f"# Gate report: {report['model']} run {report['run_key']}",
+        f"# Gate report: {text(report['model'])} run {text(report['run_key'])}",
         f"**Challenger {verdict}**"
         + (f" ({len(failed)} failed gate(s): {', '.join(_gate_label(g) for g in failed)})" if failed else "")
         + (
-            f"; compared with champion version {report['champion_version']}."
+            f"; compared with champion version {text(report['champion_version'])}."
             if champion
             else "; no champion yet."
         ),
@@ -67,7 +73,13 @@ def render_markdown(report: dict) -> str:
         _table(
             ["gate", "value", "threshold", "verdict", "detail"],
             [
-                [g["name"], _num(g["value"]), _num(g["threshold"]), _verdict(g["verdict"]), g["detail"]]
+                [
+                    text(g["name"]),
+                    _num(g["value"]),
+                    _num(g["threshold"]),
+                    _verdict(g["verdict"]),
+                    text(g["detail"]),
+                ]
                 for g in overall
             ],
         ),
@@ -96,7 +108,7 @@ def render_markdown(report: dict) -> str:
             ["model", "threshold", "alerts", f"missed {positives}", "review cost", "expected cost"],
             [
                 [
-                    model,
+                    text(model),
                     _num(c["threshold"]),
                     str(c["alerts"]),
                     _money(c["missed_fraud_amount"]),
@@ -139,7 +151,7 @@ def render_markdown(report: dict) -> str:
             ],
             [
                 [
-                    row["slice"],
+                    text(row["slice"]),
                     str(row["rows"]),
                     str(row["positives"]),
                     _num(row[f"{CHALLENGER}_{slice_metric}"]),
@@ -159,7 +171,7 @@ def render_markdown(report: dict) -> str:
             ["model", "PR-AUC", "ROC-AUC", f"recall at {report['fpr_target']:.0%} FPR", positives, "rows"],
             [
                 [
-                    model,
+                    text(model),
                     _num(m["pr_auc"]),
                     _num(m["roc_auc"]),
                     _num(m["recall_at_fpr"]),
@@ -174,7 +186,8 @@ def render_markdown(report: dict) -> str:
 
 
 def _gate_label(gate: dict) -> str:
-    return f"{gate['name']} [slice {gate['slice']}]" if gate["slice"] else gate["name"]
+    name = text(gate["name"])
+    return f"{name} [slice {text(gate['slice'])}]" if gate["slice"] else name
 
 
 def figures(curves: dict) -> dict[str, str]:
@@ -232,7 +245,9 @@ def render_html(report: dict, curves: dict) -> str:
     """One self-contained HTML page: the Markdown report rendered, then the figures inline."""
     from markdown_it import MarkdownIt
 
-    body = MarkdownIt("commonmark").enable("table").render(render_markdown(report))
+    # Raw HTML off: the Markdown is ours, and any tag in it came from data (a category level in a slice
+    # name, say) that `text` should have escaped already; this page is served inside the Airflow UI.
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(render_markdown(report))
     plots = "\n".join(
         f'<figure aria-label="{escape(title)}">{svg}</figure>' for title, svg in figures(curves).items()
     )

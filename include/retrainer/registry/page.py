@@ -34,7 +34,8 @@ RETRAIN_DAG = "retrain_{model}"  # each model's retraining DAG (dags/retrain_mod
 
 
 def _cells(*cells: str, raw: tuple[int, ...] = ()) -> str:
-    """A table row; every cell is escaped except the positions in `raw` (markup built here)."""
+    """A table row; every cell is escaped except the positions in `raw`: markup built here, by a helper
+    that escapes every value it puts in (`_gates`, `_run_link`, `_lineage`, the alias names)."""
     return (
         "<tr>"
         + "".join(f"<td>{c if i in raw else escape(str(c))}</td>" for i, c in enumerate(cells))
@@ -83,7 +84,7 @@ def _gates(record: dict, model: str) -> str:
     failed = [g for g in gates if g.get("verdict") == "failed"]
     verdict = f"{len(gates) - len(failed)}/{len(gates)} passed" if gates else "-"
     css = ' class="failed"' if failed else ""
-    link = escape(REPORT_ROUTE.format(version=record["version"], model=quote(model)))
+    link = escape(REPORT_ROUTE.format(version=quote(str(record["version"])), model=quote(model, safe="")))
     return f'<span{css}>{escape(verdict)}</span> <a href="{link}">gate report</a>'
 
 
@@ -92,7 +93,7 @@ def _run_link(record: dict) -> str:
     if not run:
         return "-"
     dag = RETRAIN_DAG.format(model=record.get("model", ""))
-    href = escape(AIRFLOW_RUN.format(dag=dag, run=quote(run, safe="")))
+    href = escape(AIRFLOW_RUN.format(dag=quote(dag, safe=""), run=quote(str(run), safe="")))
     return f'<a href="{href}" target="_top">{escape(run)}</a>'
 
 
@@ -121,13 +122,15 @@ def _lineage(record: dict, champion: dict | None) -> str:
 def _deployment(state: dict | None) -> str:
     if state is None:
         return "<p class='state'>No deployment record yet: the champion alias decides every row.</p>"
-    challenger = f", challenger <b>v{state['challenger']}</b>" if state.get("challenger") else ""
-    share = f" deciding <b>{state['share']}%</b> of customers" if state["mode"] == "canary" else ""
-    previous = f"; previous champion v{state['previous_champion']}" if state.get("previous_champion") else ""
+    # Every value is escaped, numbers too: the record is stored JSON, read back as whatever it holds.
+    s = {key: escape(str(value)) for key, value in state.items()}
+    challenger = f", challenger <b>v{s['challenger']}</b>" if state.get("challenger") else ""
+    share = f" deciding <b>{s['share']}%</b> of customers" if state["mode"] == "canary" else ""
+    previous = f"; previous champion v{s['previous_champion']}" if state.get("previous_champion") else ""
     return (
-        f"<p class='state' id='deployment'>mode <b>{escape(state['mode'])}</b>: champion "
-        f"<b>v{state['champion']}</b>{challenger}{share}, since {escape(str(state.get('since') or '-'))} "
-        f"(revision {state['revision']}, set by {escape(str(state.get('set_by')))}: "
+        f"<p class='state' id='deployment'>mode <b>{s['mode']}</b>: champion "
+        f"<b>v{s['champion']}</b>{challenger}{share}, since {escape(str(state.get('since') or '-'))} "
+        f"(revision {s['revision']}, set by {escape(str(state.get('set_by')))}: "
         f"{escape(str(state.get('reason')))}){previous}</p>"
     )
 
