@@ -44,8 +44,9 @@ class StorageTimeout(RuntimeError):
 
     def __init__(self, operation: str, uri: str, endpoint: str, limits: str, cause: BaseException) -> None:
         super().__init__(
-            f"S3 {operation} of {uri} at {endpoint} got no answer ({limits}): {cause}. Check that the endpoint "
-            "is up and reachable; the limits are timeouts.storage in the model's params (models/defaults.yaml)"
+            f"S3 {operation} of {uri} at {endpoint} got no answer ({limits}): {cause}. Check that the "
+            "endpoint is up and reachable; the limits are timeouts.storage in the model's params "
+            "(models/defaults.yaml)"
         )
         self.operation = operation
         self.uri = uri

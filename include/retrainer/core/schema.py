@@ -261,7 +261,9 @@ class Deployment(Section):
 
 # The tasks whose time limit a model may set apart from timeouts.task_minutes (the heavy ones of its DAGs;
 # tests/dags/test_dag_integrity.py checks each names a task). The approval waits by its own response time-out.
-TimedTask = Literal["extract", "validate", "check_labels", "train", "evaluate", "score", "monitor", "check_drift"]
+TimedTask = Literal[
+    "extract", "validate", "check_labels", "train", "evaluate", "score", "monitor", "check_drift"
+]
 
 
 class StorageTimeouts(Section):

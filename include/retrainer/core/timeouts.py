@@ -48,7 +48,12 @@ def run_bounded(
 
     # A session of its own: the group can be killed whole, and this process is never in it.
     process = subprocess.Popen(
-        list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **popen
+        list(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
     )
     try:
         stdout, stderr = process.communicate(timeout=seconds)
