@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
 
+from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
 
@@ -39,10 +40,9 @@ def deploy_dag(model: str, config: dict):
         default_args={
             "owner": "ml-platform",
             "retries": 1,
+            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes
             # A refused move (stale state, nothing to roll back) is a verdict; a retried move could repeat.
-            "retry_policy": ExceptionRetryPolicy(
-                rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
-            ),
+            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
         },
         params={
             "action": Param(

@@ -26,8 +26,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
-from airflow.sdk import Asset, CronTriggerTimetable, dag, task
+from airflow.sdk import Asset, CronTriggerTimetable, ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
 
+from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
 
@@ -52,10 +53,16 @@ def monitor_dag(model: str, config: dict):
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "monitoring", "drift", *config["model"]["tags"]],
         render_template_as_native_obj=True,  # the alert's JSON carries the evidence as data, not as text
-        default_args={"owner": "ml-platform", "retries": 2},
+        default_args={
+            "owner": "ml-platform",
+            "retries": 2,
+            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes (or .tasks)
+            # A verdict (a refused batch or move, a failed gate, no champion): final, not retried.
+            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
+        },
     )
     def monitor_drift():
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "check_drift"))
         def check_drift(params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import monitor
 

@@ -65,6 +65,7 @@ from airflow.sdk import (
     task,
 )
 
+from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
 
@@ -107,10 +108,9 @@ def retrain_dag(model: str, config: dict):
         default_args={
             "owner": "ml-platform",
             "retries": 2,  # after [core] default_task_retry_delay (300 s unless configured)
+            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes (or .tasks)
             # A rejected batch, a failed gate, a bad checksum, a config mistake: verdicts, not retried.
-            "retry_policy": ExceptionRetryPolicy(
-                rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
-            ),
+            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
         },
         params={
             "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
@@ -128,23 +128,23 @@ def retrain_dag(model: str, config: dict):
 
         # Each task reads its week from the run's data interval (a drift-triggered run has none: then the
         # last complete week before it was due), and checks the model's params before any work.
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "extract"))
         def extract(params=None, dag_run=None) -> dict:
             return tasks().extract(dag_run, params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "validate"))
         def validate(batch: dict, params=None) -> dict:
             return tasks().validate(batch["manifest_uri"], params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "check_labels"))
         def check_labels(validated: dict, params=None, dag_run=None) -> dict:
             return tasks().check_labels(dag_run, params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "train"))
         def train(checked: dict, params=None, dag_run=None) -> dict:
             return tasks().train(dag_run, params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "evaluate"))
         def evaluate(trained: dict, params=None) -> dict:
             return tasks().evaluate(trained["run_manifest_uri"], params, model)
 
@@ -174,6 +174,7 @@ def retrain_dag(model: str, config: dict):
             options=OPTIONS,
             defaults=["Reject"],
             response_timeout=APPROVAL_TIMEOUT,
+            execution_timeout=APPROVAL_TIMEOUT + timeouts.task_timeout(config),  # never cuts the wait short
         )
 
         @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form

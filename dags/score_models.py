@@ -32,8 +32,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
-from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from airflow.sdk import CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
 
+from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
 
@@ -60,7 +61,13 @@ def score_dag(model: str, config: dict):
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "scoring", "deployment", *config["model"]["tags"]],
         render_template_as_native_obj=True,  # the alert's JSON carries the breaches as data, not as text
-        default_args={"owner": "ml-platform", "retries": 2},
+        default_args={
+            "owner": "ml-platform",
+            "retries": 2,
+            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes (or .tasks)
+            # A verdict (a refused batch or move, a failed gate, no champion): final, not retried.
+            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
+        },
         params={
             "min_days_per_step": Param(
                 None,
@@ -71,13 +78,13 @@ def score_dag(model: str, config: dict):
         },
     )
     def score_day():
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "score"))
         def score(params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import score
 
             return score.score(logical_date or dag_run.run_after, params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "monitor"))
         def monitor(scored: dict, params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import score
 
