@@ -54,3 +54,33 @@ def test_a_command_within_its_limit_runs_as_before():
         fix="-",
     )
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
+
+
+def _problems(tmp_path, timeouts: dict) -> list[str]:
+    """The problems load_model names in a copy of the project whose fraud-xgb sets `timeouts`."""
+    import shutil
+
+    import yaml
+
+    from retrainer.core.models import ModelConfigError, load_model
+    from tests.conftest import PROJECT_DIR
+
+    for name in ("models", "expectations"):
+        shutil.copytree(PROJECT_DIR / name, tmp_path / name)
+    path = tmp_path / "models" / "fraud-xgb" / "params.yaml"
+    path.write_text(path.read_text() + "\n" + yaml.safe_dump({"timeouts": timeouts}))
+    with pytest.raises(ModelConfigError) as raised:
+        load_model(tmp_path, "fraud-xgb")
+    return raised.value.problems
+
+
+def test_a_process_limit_past_its_tasks_limit_is_refused(tmp_path):
+    """DVC runs inside train: a longer process limit would let Airflow kill the task before the error
+    could name the stage that hung."""
+    (problem,) = _problems(tmp_path, {"subprocess_minutes": 300, "tasks": {"train": 240}})
+    assert "models/fraud-xgb/params.yaml: timeouts" in problem and "subprocess_minutes (300)" in problem
+
+
+def test_a_time_limit_for_a_task_that_does_not_exist_is_refused(tmp_path):
+    (problem,) = _problems(tmp_path, {"tasks": {"trian": 30}})
+    assert "timeouts.tasks.trian" in problem
