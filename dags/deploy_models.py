@@ -21,10 +21,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
-from retrainer_airflow.notifiers import TaskFailed
 
+from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
+from retrainer_airflow.notifiers import TaskFailed
 
 
 def deploy_dag(model: str, config: dict):
@@ -41,10 +42,9 @@ def deploy_dag(model: str, config: dict):
         default_args={
             "owner": "ml-platform",
             "retries": 1,
+            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes
             # A refused move (stale state, nothing to roll back) is a verdict; a retried move could repeat.
-            "retry_policy": ExceptionRetryPolicy(
-                rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
-            ),
+            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
             "on_failure_callback": [TaskFailed(model, config)],  # a refused or failed move: a person hears
         },
         params={

@@ -27,11 +27,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
-from airflow.sdk import Asset, CronTriggerTimetable, dag, task
-from retrainer_airflow.notifiers import TaskFailed
+from airflow.sdk import Asset, CronTriggerTimetable, ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
 
+from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
+from retrainer_airflow.notifiers import TaskFailed
 
 CHECKED = "{{ ti.xcom_pull(task_ids='check_drift') }}"
 
@@ -61,11 +62,14 @@ def monitor_dag(model: str, config: dict):
         default_args={
             "owner": "ml-platform",
             "retries": 2,
+            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes (or .tasks)
+            # A verdict (a refused batch or move, a failed gate, no champion): final, not retried.
+            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
             "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
         },
     )
     def monitor_drift():
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "check_drift"))
         def check_drift(params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import monitor
 

@@ -69,10 +69,11 @@ from airflow.sdk import (
     dag,
     task,
 )
-from retrainer_airflow.notifiers import ApprovalWaiting, TaskFailed, assigned_users
 
+from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
+from retrainer_airflow.notifiers import ApprovalWaiting, TaskFailed, assigned_users
 
 # The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
 OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
@@ -113,10 +114,9 @@ def retrain_dag(model: str, config: dict):
         default_args={
             "owner": "ml-platform",
             "retries": 2,  # after [core] default_task_retry_delay (300 s unless configured)
+            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes (or .tasks)
             # A rejected batch, a failed gate, a bad checksum, a config mistake: verdicts, not retried.
-            "retry_policy": ExceptionRetryPolicy(
-                rules=[RetryRule(exception="retrainer.core.errors.Rejected", action=RetryAction.FAIL)]
-            ),
+            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
             "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
         },
         params={
@@ -135,23 +135,23 @@ def retrain_dag(model: str, config: dict):
 
         # Each task reads its week from the run's data interval (a drift-triggered run has none: then the
         # last complete week before it was due), and checks the model's params before any work.
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "extract"))
         def extract(params=None, dag_run=None) -> dict:
             return tasks().extract(dag_run, params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "validate"))
         def validate(batch: dict, params=None) -> dict:
             return tasks().validate(batch["manifest_uri"], params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "check_labels"))
         def check_labels(validated: dict, params=None, dag_run=None) -> dict:
             return tasks().check_labels(dag_run, params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "train"))
         def train(checked: dict, params=None, dag_run=None) -> dict:
             return tasks().train(dag_run, params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "evaluate"))
         def evaluate(trained: dict, params=None) -> dict:
             return tasks().evaluate(trained["run_manifest_uri"], params, model)
 
@@ -183,6 +183,7 @@ def retrain_dag(model: str, config: dict):
             response_timeout=APPROVAL_TIMEOUT,
             notifiers=[ApprovalWaiting(model, config)],  # to the model's alert connection
             assigned_users=assigned_users(config),  # deployment.approvers: Airflow refuses others (403)
+            execution_timeout=APPROVAL_TIMEOUT + timeouts.task_timeout(config),  # never cuts the wait short
         )
 
         @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form

@@ -34,11 +34,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
-from airflow.sdk import CronTriggerTimetable, Param, dag, task
-from retrainer_airflow.notifiers import TaskFailed
+from airflow.sdk import CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
 
+from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
+from retrainer_airflow.notifiers import TaskFailed
 
 
 def out_of_bounds_alert(config: dict) -> HttpNotifier:
@@ -68,6 +69,9 @@ def score_dag(model: str, config: dict):
         default_args={
             "owner": "ml-platform",
             "retries": 2,
+            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes (or .tasks)
+            # A verdict (a refused batch or move, a failed gate, no champion): final, not retried.
+            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
             "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
         },
         params={
@@ -80,13 +84,13 @@ def score_dag(model: str, config: dict):
         },
     )
     def score_day():
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "score"))
         def score(params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import score
 
             return score.score(logical_date or dag_run.run_after, params, model)
 
-        @task
+        @task(execution_timeout=timeouts.task_timeout(config, "monitor"))
         def monitor(scored: dict, params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import score
 

@@ -33,9 +33,11 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer.core.params",
     "retrainer.core.schema",
     "retrainer.core.settings",
+    "retrainer.core.timeouts",
 }
-# What a DAG file may import from the package at its top level: the model folders and the settings.
-PARSE_TIME_IMPORTS = {"retrainer.core.models", "retrainer.core.settings"}
+# What a DAG file may import from the package at its top level: the model folders, the settings, and
+# retrainer.core (its errors and timeouts: the verdicts of the retry policy, the time limits).
+PARSE_TIME_IMPORTS = {"retrainer.core", "retrainer.core.models", "retrainer.core.settings"}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +104,8 @@ def test_the_approval_waits_for_a_person_with_a_time_out_that_rejects(dagbag):
     assert isinstance(approve, HITLOperator)
     assert tuple(approve.options) == OPTIONS and approve.defaults == [ON_TIMEOUT]
     assert approve.response_timeout and approve.response_timeout > timedelta(0)
-    assert approve.execution_timeout is None  # it would kill the task before it waits
+    # it must never cut the wait short: none, or longer than the response time-out
+    assert approve.execution_timeout is None or approve.execution_timeout > approve.response_timeout
     assert "approval_body" in approve.body
     assert dagbag.dags["retrain_fraud-xgb"].task_dict["decide"].trigger_rule == "none_failed_min_one_success"
 
@@ -220,3 +223,81 @@ def test_no_run_can_end_before_its_tasks_are_created(dagbag):
     data.start_date instead."""
     dag = dagbag.dags["retrain_fraud-xgb"]
     assert dag.start_date is None and all(task.start_date is None for task in dag.tasks)
+
+
+def _config_of(dag_id: str) -> dict:
+    from retrainer.core.models import load_model
+
+    return load_model(PROJECT_DIR, dag_id.split("_", 1)[1])
+
+
+def test_every_task_has_the_time_limit_of_its_models_params(dagbag):
+    """Nothing hangs forever: each task has timeouts.tasks.<task>, else timeouts.task_minutes; the approval
+    waits by its response time-out, never cut short; the sensor keeps its own time-out."""
+    from datetime import timedelta
+
+    for dag_id, dag in dagbag.dags.items():
+        timeouts = _config_of(dag_id)["timeouts"]
+        for task in dag.tasks:
+            where = f"{dag_id}.{task.task_id}"
+            if task.task_id == "approve":
+                assert task.response_timeout, where
+                assert task.execution_timeout is None or task.execution_timeout > task.response_timeout, where
+                continue
+            minutes = timeouts["tasks"].get(task.task_id, timeouts["task_minutes"])
+            assert task.execution_timeout == timedelta(minutes=minutes), f"{where}: {task.execution_timeout}"
+    sensor = dagbag.dags["retrain_fraud-xgb"].task_dict["wait_for_late_files"]
+    assert sensor.timeout == 12 * 3600
+
+
+def test_every_task_a_model_may_time_apart_is_a_task():
+    import typing
+
+    from retrainer.core.schema import TimedTask
+
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    from airflow.dag_processing.dagbag import DagBag
+
+    task_ids = {t.task_id for dag in DagBag(dag_folder=str(DAGS_DIR)).dags.values() for t in dag.tasks}
+    assert set(typing.get_args(TimedTask)) <= task_ids - {"approve"}
+
+
+def test_a_models_time_limits_are_its_own():
+    """Two models, two sets of limits: a model's `timeouts` reaches its DAGs only."""
+    import copy
+    import importlib.util
+    from datetime import timedelta
+
+    spec = importlib.util.spec_from_file_location("score_models_under_test", DAGS_DIR / "score_models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = copy.deepcopy(_config_of("score_fraud-xgb"))
+    config["timeouts"] |= {"task_minutes": 7, "tasks": {"score": 11}}
+    dag = module.score_dag("fraud-xgb", config)
+    limits = {t.task_id: t.execution_timeout for t in dag.tasks}
+    assert limits.pop("score") == timedelta(minutes=11)
+    assert set(limits.values()) == {timedelta(minutes=7)}
+
+
+@pytest.mark.parametrize("kind", ["retrain", "score", "monitor", "deploy"])
+def test_a_verdict_is_final_and_a_time_out_is_retried(dagbag, kind, tmp_path):
+    """A day without a champion (NoChampion, a Rejected) fails at once; a process or an S3 endpoint that
+    hung may answer on the retry."""
+    from airflow.sdk import RetryAction
+
+    from retrainer.core.errors import Rejected, StageTimeout, StorageTimeout
+    from retrainer.deployment.state import read
+    from retrainer.registry.store import Registry
+    from retrainer.storage import open_storage
+
+    with pytest.raises(Rejected) as no_champion:  # what score_<model> meets on a day with no champion
+        read(Registry(open_storage(tmp_path), "fraud-xgb"))
+    stalled = StorageTimeout("get", "s3://b/k", "http://s3", "-", OSError())
+    hung = [StageTimeout("`dvc repro`", 60, "-"), stalled]
+    for task in dagbag.dags[f"{kind}_fraud-xgb"].tasks:
+        if task.task_id == "approve":
+            continue  # it raises nothing of ours: a time-out is an answer (Reject)
+        assert task.retry_policy, f"{kind}.{task.task_id} has no retry policy"
+        assert task.retry_policy.evaluate(no_champion.value, 1, 3).action == RetryAction.FAIL
+        for error in hung:
+            assert task.retry_policy.evaluate(error, 1, 3).action == RetryAction.DEFAULT

@@ -53,7 +53,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
     # The suite may lack the new columns: that is what scaffolding is for, so it is not checked here.
     params = load_model(settings.project_dir, name, check_suite=False)
     end = as_utc(args.as_of)
-    source = open_storage(settings.model_source_root(params))
+    source = open_storage(settings.model_source_root(params), params["timeouts"]["storage"])
     frame, _, missing = read_window(
         source, end - timedelta(days=args.days), end, params["model"]["event_time"], "warn"
     )

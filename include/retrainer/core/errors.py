@@ -23,3 +23,31 @@ class NoDataInterval(Rejected):
 
 class BeforeModelStart(Rejected):
     """The run's window begins before the first day of the model's data (`data.start_date`)."""
+
+
+class StageTimeout(RuntimeError):
+    """A process the platform started (DVC, a training stage, git) ran past its time limit and was killed
+    with its whole process group. Not a verdict: a retry may find the resource free again."""
+
+    def __init__(self, what: str, seconds: float, fix: str) -> None:
+        super().__init__(
+            f"{what} was still running after {seconds:g} s and was killed (with every process it started); "
+            f"{fix}"
+        )
+        self.what = what
+        self.seconds = seconds
+
+
+class StorageTimeout(RuntimeError):
+    """An S3 endpoint accepted no connection, or sent no answer, within the storage time limits (each
+    attempt). Not a verdict: the task's retry may find the endpoint back."""
+
+    def __init__(self, operation: str, uri: str, endpoint: str, limits: str, cause: BaseException) -> None:
+        super().__init__(
+            f"S3 {operation} of {uri} at {endpoint} got no answer ({limits}): {cause}. Check that the "
+            "endpoint is up and reachable; the limits are timeouts.storage in the model's params "
+            "(models/defaults.yaml)"
+        )
+        self.operation = operation
+        self.uri = uri
+        self.endpoint = endpoint

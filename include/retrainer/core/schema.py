@@ -291,6 +291,41 @@ class Alerts(Section):
     connection: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "retrainer_alerts"
 
 
+# The tasks whose time limit a model may set apart from timeouts.task_minutes (the heavy ones of its DAGs;
+# tests/dags/test_dag_integrity.py checks each names a task). The approval waits by its own response time-out.
+TimedTask = Literal[
+    "extract", "validate", "check_labels", "train", "evaluate", "score", "monitor", "check_drift"
+]
+
+
+class StorageTimeouts(Section):
+    """Each S3 call's limits (botocore): a stalled endpoint fails in connect + read seconds per attempt."""
+
+    connect_seconds: Annotated[float, Field(gt=0)]
+    read_seconds: Annotated[float, Field(gt=0)]
+    max_attempts: PositiveInt
+
+
+class Timeouts(Section):
+    """Nothing waits forever: every task of the model's DAGs, every process it starts, every S3 call."""
+
+    task_minutes: PositiveInt
+    tasks: dict[TimedTask, PositiveInt] = {}
+    subprocess_minutes: PositiveInt
+    storage: StorageTimeouts
+
+    @model_validator(mode="after")
+    def _process_stops_before_its_task(self) -> Timeouts:
+        # DVC runs inside the train task: its own limit must come first, so that the error names what hung.
+        train = self.tasks.get("train", self.task_minutes)
+        if self.subprocess_minutes >= train:
+            raise ValueError(
+                f"subprocess_minutes ({self.subprocess_minutes}) must be below the train task's limit "
+                f"({train} min, timeouts.tasks.train or task_minutes): DVC runs inside that task"
+            )
+        return self
+
+
 class ModelParams(Section):
     """Everything a model is: what it reads, how it learns, how it is judged, deployed and watched."""
 
@@ -311,6 +346,7 @@ class ModelParams(Section):
     run: Run
     deployment: Deployment
     alerts: Alerts = Alerts()
+    timeouts: Timeouts
 
     @model_validator(mode="after")
     def _early_stopping_needs_a_validation_split(self) -> ModelParams:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from retrainer.core.timeouts import run_bounded
+
+# git answers in milliseconds; past this it hangs (a network file system, a lock): StageTimeout.
+GIT_SECONDS = 60.0
 TRACKED_PACKAGES = ("retrainer", "xgboost", "scikit-learn", "pandas", "numpy", "great-expectations", "dvc")
 
 
@@ -17,17 +20,22 @@ def git_revision(project_dir: Path) -> dict[str, str | bool | None]:
     """
     if revision := os.environ.get("RETRAINER_GIT_REVISION"):
         return {"commit": revision, "dirty": None, "source": "RETRAINER_GIT_REVISION"}
+
+    def git(*args: str) -> str:
+        done = run_bounded(
+            ["git", "-C", str(project_dir), *args],
+            seconds=GIT_SECONDS,
+            what=f"`git {' '.join(args)}` in {project_dir}",
+            fix="set RETRAINER_GIT_REVISION to the commit: git is then not asked",
+        )
+        if done.returncode != 0:
+            raise OSError(done.stderr.strip())
+        return done.stdout
+
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(project_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(project_dir), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        commit = git("rev-parse", "HEAD").strip()
+        status = git("status", "--porcelain", "--untracked-files=no")
+    except OSError:
         return {"commit": None, "dirty": None, "source": "unavailable"}
     return {"commit": commit, "dirty": bool(status.strip()), "source": "git"}
 

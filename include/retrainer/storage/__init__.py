@@ -7,6 +7,7 @@ from the URI scheme, so switching to S3 is configuration, never a code change.
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import urlparse
 
 from retrainer.storage.base import (
@@ -37,12 +38,13 @@ __all__ = [
 ]
 
 
-def open_storage(uri: str | os.PathLike[str]) -> Storage:
-    """`file:///path`, a plain path, or `s3://bucket/prefix`."""
+def open_storage(uri: str | os.PathLike[str], timeouts: dict[str, Any] | None = None) -> Storage:
+    """`file:///path`, a plain path, or `s3://bucket/prefix`; an S3 prefix's calls bounded by `timeouts`
+    (a model's `timeouts.storage`, else s3.DEFAULT_TIMEOUTS)."""
     text = os.fspath(uri)
     parsed = urlparse(text)
     if parsed.scheme == "s3":
-        return S3Storage(parsed.netloc, parsed.path)
+        return S3Storage(parsed.netloc, parsed.path, timeouts=timeouts)
     if parsed.scheme == "file":
         return LocalStorage(parsed.path)
     if parsed.scheme in ("", None) or len(parsed.scheme) == 1:  # a plain (or Windows drive) path

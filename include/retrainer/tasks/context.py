@@ -26,7 +26,7 @@ class Context:
         settings = Settings.from_env()
         name = choose_model(settings.project_dir, model or settings.model)
         params = load_model(settings.project_dir, name, dag_params)
-        return cls(settings, params, open_storage(settings.storage_root))
+        return cls(settings, params, open_storage(settings.storage_root, params["timeouts"]["storage"]))
 
     @property
     def model(self) -> str:
@@ -38,4 +38,4 @@ class Context:
 
     @property
     def source(self) -> Storage:
-        return open_storage(self.settings.model_source_root(self.params))
+        return open_storage(self.settings.model_source_root(self.params), self.params["timeouts"]["storage"])

@@ -14,6 +14,7 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.settings import Settings
+from retrainer.core.timeouts import subprocess_seconds
 from retrainer.storage import Storage, sha256_file
 from retrainer.storage.frames import read_verified
 from retrainer.training.engines import engine_of, scheduler_address
@@ -41,9 +42,10 @@ def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_o
         raise TrainingError(
             f"no validated rows of {model} in the training window {window['start']} .. {window['end']}"
         )
-    dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR)
-    dvc(workspace, "repro", "--quiet")
-    dvc(workspace, "push", "--quiet")
+    seconds = subprocess_seconds(params)  # each command; `dvc repro` runs every stage of dvc.yaml
+    dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR, seconds=seconds)
+    dvc(workspace, "repro", "--quiet", seconds=seconds)
+    dvc(workspace, "push", "--quiet", seconds=seconds)
 
     files = {}
     for name in artifacts.PUBLISHED:
