@@ -20,12 +20,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
+from airflow.sdk import Param, dag, task
 
-from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
-from retrainer_airflow.notifiers import TaskFailed
+from retrainer_airflow.defaults import default_args
 
 
 def deploy_dag(model: str, config: dict):
@@ -39,14 +38,7 @@ def deploy_dag(model: str, config: dict):
         max_active_runs=1,
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "deployment", *config["model"]["tags"]],
-        default_args={
-            "owner": "ml-platform",
-            "retries": 1,
-            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes
-            # A refused move (stale state, nothing to roll back) is a verdict; a retried move could repeat.
-            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
-            "on_failure_callback": [TaskFailed(model, config)],  # a refused or failed move: a person hears
-        },
+        default_args=default_args(model, config, retries=1),  # a retried move could repeat: one retry
         params={
             "action": Param(
                 "rollback",

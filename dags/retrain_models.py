@@ -3,8 +3,9 @@
 
 This file generates one retraining DAG per model, `retrain_<name>`, from the folders `models/<name>/`
 (each a `params.yaml` over `models/defaults.yaml`, and its suite in `expectations/`): adding a model is
-adding a folder, no Python. Each model's params are checked when this file is parsed (a mistake shows as
-an import error naming the file and the key) and again when a run starts, before any work. To give one
+adding a folder, no Python. Each model's params are checked when this file is parsed (a broken model gets
+no DAG here: its file and key are the import error of `dags/model_config_errors.py`, and every other model
+keeps its DAGs) and again when a run starts, before any work. To give one
 model different wiring, copy this file to `dags/retrain_<name>.py`, change what differs, replace the loop at
 its end by `retrain_dag("<name>", load_model(Settings.from_env().project_dir, "<name>"))` (`load_model`
 from `retrainer.core.models`), and set `schedule.generated: false` in the model's params so that this
@@ -62,18 +63,16 @@ from airflow.sdk import (
     Asset,
     AssetOrTimeSchedule,
     CronDataIntervalTimetable,
-    ExceptionRetryPolicy,
     Param,
-    RetryAction,
-    RetryRule,
     dag,
     task,
 )
 
-from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
+from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
-from retrainer_airflow.notifiers import ApprovalWaiting, TaskFailed, assigned_users
+from retrainer_airflow.defaults import default_args
+from retrainer_airflow.notifiers import ApprovalWaiting, assigned_users
 
 # The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
 OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
@@ -111,14 +110,7 @@ def retrain_dag(model: str, config: dict):
         max_active_runs=1,
         doc_md=f"## `{model}`\n\n{config['model']['description']}\n\n{__doc__}",
         tags=[model, "retraining", *config["model"]["tags"]],
-        default_args={
-            "owner": "ml-platform",
-            "retries": 2,  # after [core] default_task_retry_delay (300 s unless configured)
-            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes (or .tasks)
-            # A rejected batch, a failed gate, a bad checksum, a config mistake: verdicts, not retried.
-            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
-            "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
-        },
+        default_args=default_args(model, config),
         params={
             "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
             "training_window_days": _override("integer", "Days of batches to train on.", minimum=14),

@@ -34,12 +34,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
-from airflow.sdk import CronTriggerTimetable, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from retrainer.core import errors, timeouts  # stdlib only: the verdicts, the time limits
+from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
-from retrainer_airflow.notifiers import TaskFailed
+from retrainer_airflow.defaults import default_args
 
 
 def out_of_bounds_alert(config: dict) -> HttpNotifier:
@@ -66,14 +66,7 @@ def score_dag(model: str, config: dict):
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "scoring", "deployment", *config["model"]["tags"]],
         render_template_as_native_obj=True,  # the alert's JSON carries the breaches as data, not as text
-        default_args={
-            "owner": "ml-platform",
-            "retries": 2,
-            "execution_timeout": timeouts.task_timeout(config),  # timeouts.task_minutes (or .tasks)
-            # A verdict (a refused batch or move, a failed gate, no champion): final, not retried.
-            "retry_policy": ExceptionRetryPolicy([RetryRule(errors.Rejected, RetryAction.FAIL)]),
-            "on_failure_callback": [TaskFailed(model, config)],  # for good: a person hears
-        },
+        default_args=default_args(model, config),
         params={
             "min_days_per_step": Param(
                 None,
