@@ -151,3 +151,25 @@ def test_a_week_of_a_new_fraud_pattern_is_trained_on_and_shuffled_labels_are_sti
     used = {b["run_key"]: b["rows_used"] for b in window["batches"]}
     assert shuffled not in used
     assert used[new_pattern] > 0
+
+
+def test_the_self_check_is_seeded_bounded_and_needs_two_folds_of_each_class(params_module):
+    """Fitted on a week's own rows: the same answer twice, still telling the two apart when the rows are
+    capped far below the week's, and no answer (the champion's verdict stands) without two positives."""
+    import pandas as pd
+
+    from retrainer.evaluation.label_signal import self_roc_auc
+
+    def week(config):
+        return pd.concat([generate_day(d, 7, config) for d in BAD_WEEK])
+
+    shuffled = week(GeneratorConfig(rows_per_day=400, broken="label_shuffle", broken_days=BAD_WEEK))
+    new_pattern = week(GeneratorConfig(rows_per_day=400, concept_drift=2.0, drift_start=BAD_WEEK[0]))
+    capped = params_module | {"labels": params_module["labels"] | {"self_check_max_rows": 1000}}
+    floor = params_module["labels"]["min_self_roc_auc"]
+
+    assert self_roc_auc(shuffled, "is_fraud", capped) == self_roc_auc(shuffled, "is_fraud", capped)
+    assert self_roc_auc(shuffled, "is_fraud", capped) < floor <= self_roc_auc(new_pattern, "is_fraud", capped)
+    one_fraud = new_pattern.assign(is_fraud=0)
+    one_fraud.iloc[0, one_fraud.columns.get_loc("is_fraud")] = 1
+    assert self_roc_auc(one_fraud, "is_fraud", params_module) is None
