@@ -108,6 +108,10 @@ class Validation(Section):
 class Labels(Section):
     max_roc_auc_drop: Fraction
     min_positives: PositiveInt
+    # A batch the champion disagrees with is quarantined only when a model fitted on its own rows ranks
+    # them below this too (0.5 = chance); learnable labels are a new pattern, kept for training.
+    min_self_roc_auc: Annotated[float, Field(ge=0.5, le=1)] = 0.75
+    self_check_max_rows: PositiveInt = 100_000
 
 
 class Split(Section):
