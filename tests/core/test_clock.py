@@ -153,3 +153,23 @@ def test_a_run_with_nothing_to_go_by_is_refused_and_a_bad_schedule_is_named():
         Schedule("0 0 * * *", "Mars/Olympus").last_interval("2026-11-18")
     with pytest.raises(ConfigError, match="schedule.cron '61 0 \\* \\* \\*'"):
         Schedule("61 0 * * *", "UTC").last_interval("2026-11-18")
+
+
+def test_a_schedule_that_is_no_timetable_is_named_when_the_model_is_checked(tmp_path):
+    import shutil
+
+    import yaml
+
+    from retrainer.core.models import ModelConfigError, load_model
+    from tests.conftest import PROJECT_DIR
+
+    for name in ("models", "expectations"):
+        shutil.copytree(PROJECT_DIR / name, tmp_path / name)
+    path = tmp_path / "models/fraud-xgb/params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["schedule"] = {"cron": "0 0 * * 1", "timezone": "America/New_Yrok"}
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(
+        ModelConfigError, match="schedule.timezone 'America/New_Yrok' is not an IANA time zone"
+    ):
+        load_model(tmp_path, "fraud-xgb")

@@ -52,6 +52,14 @@ class Schedule(Section):
     timezone: Name = "UTC"
     generated: bool = True  # false: dags/retrain_models.py skips the model (its DAG is written by hand)
 
+    @model_validator(mode="after")
+    def _a_timetable(self) -> Schedule:
+        from retrainer.core.clock import Schedule as Timetable
+
+        # croniter and zoneinfo read them as the runs will: a cron or zone they refuse is named here
+        Timetable(self.cron, self.timezone).last_interval("2026-01-01")
+        return self
+
 
 class Source(Section):
     prefix: str = ""
