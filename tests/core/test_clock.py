@@ -170,6 +170,6 @@ def test_a_schedule_that_is_no_timetable_is_named_when_the_model_is_checked(tmp_
     params["schedule"] = {"cron": "0 0 * * 1", "timezone": "America/New_Yrok"}
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     with pytest.raises(
-        ModelConfigError, match="schedule.timezone 'America/New_Yrok' is not an IANA time zone"
+        ModelConfigError, match="schedule: timezone 'America/New_Yrok' is not an IANA time zone"
     ):
         load_model(tmp_path, "fraud-xgb")

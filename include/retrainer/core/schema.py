@@ -54,10 +54,19 @@ class Schedule(Section):
 
     @model_validator(mode="after")
     def _a_timetable(self) -> Schedule:
-        from retrainer.core.clock import Schedule as Timetable
+        # Read by the libraries the runs use (core.clock.Schedule): a cron or zone they refuse is named here.
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        # croniter and zoneinfo read them as the runs will: a cron or zone they refuse is named here
-        Timetable(self.cron, self.timezone).last_interval("2026-01-01")
+        from croniter import croniter
+
+        if not croniter.is_valid(self.cron):
+            raise ValueError(f"cron {self.cron!r} is not a cron expression: e.g. '0 0 * * 1' (Mondays 00:00)")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timezone {self.timezone!r} is not an IANA time zone: e.g. UTC or America/New_York"
+            ) from None
         return self
 
 
