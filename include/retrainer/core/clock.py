@@ -83,8 +83,8 @@ class Schedule:
     def _step(self, moment: datetime, forward: bool) -> datetime:
         """The cron's next (or previous) time strictly after (before) `moment`, as Airflow's
         CronMixin._get_next/_get_prev compute it: croniter on the wall clock of the model's zone (read back
-        by `_localize`). A cron that fires every hour steps by
-        elapsed time instead, so it neither skips nor repeats the hour that occurs twice."""
+        by `_localize`). A cron that fires every hour steps by elapsed time instead, so it neither skips
+        nor repeats the hour that occurs twice."""
         zone = self.zone
         local = as_utc(moment).astimezone(zone).replace(tzinfo=None)
         try:
@@ -113,9 +113,9 @@ class Schedule:
 
     def last_interval(self, moment: datetime | str) -> tuple[datetime, datetime]:
         """The last complete interval that ended at or before `moment`: what a run triggered by hand with
-        this logical date covers (Airflow's `infer_manual_data_interval`), so it writes the keys of that
-        interval's scheduled run. A weekly Monday 00:00 UTC cron and Wednesday 2026-11-18 10:30 give
-        2026-11-09 .. 2026-11-16."""
+        this logical date covers (as Airflow's `infer_manual_data_interval` wherever that is not empty), so
+        it writes the keys of that interval's scheduled run. A weekly Monday 00:00 UTC cron and Wednesday
+        2026-11-18 10:30 give 2026-11-09 .. 2026-11-16."""
         end = self._at_or_before(as_utc(moment))
         return self._step(end, forward=False), end
 
