@@ -11,12 +11,14 @@ its end by `retrain_dag("<name>", load_model(Settings.from_env().project_dir, "<
 from `retrainer.core.models`), and set `schedule.generated: false` in the model's params so that this
 loop skips it.
 
-By default weekly (`schedule.cron`), on the calendar week (Monday 00:00 UTC to the next Monday,
-`CronDataIntervalTimetable`): the run of a week starts when it ends, waits 3 hours for late files, and is
-keyed by the week's end (`2026-11-16T000000Z`). A run triggered by hand covers the last complete week
-before its logical date (a Wednesday snaps to the Monday before it), so it writes the same keys as that
-week's scheduled run. When the drift monitor (`monitor_<name>`) confirms drift, its Asset event starts a
-run on the seven days up to the evidence; the lineage of every version says why its run happened
+On the model's timetable (`schedule.cron` in `schedule.timezone`, `CronDataIntervalTimetable`), by
+default the calendar week (Monday 00:00 UTC to the next Monday): the run of an interval starts when it
+ends, waits `data.late_files_hours` for late files, and is keyed by the interval's end in UTC
+(`2026-11-16T000000Z`). A run triggered by hand covers the last complete interval of that timetable that
+ended at or before its logical date (weekly: a Wednesday snaps to the Monday before it), so it writes the
+same keys as that interval's scheduled run. When the drift monitor (`monitor_<name>`) confirms drift, its
+Asset event starts a run on one interval's length up to the evidence (weekly: the seven days up to the
+evidence's day; daily: the day that ended last); the lineage of every version says why its run happened
 (schedule, manual, or drift with the evidence).
 
 1. **extract** the week's transactions into one batch (+ manifest, sha256); a day missing from the
@@ -125,8 +127,8 @@ def retrain_dag(model: str, config: dict):
         def wait_for_late_files(params=None, dag_run=None) -> bool:
             return tasks().late_files_landed(dag_run, params, model)
 
-        # Each task reads its week from the run's data interval (a drift-triggered run has none: then the
-        # last complete week before it was due), and checks the model's params before any work.
+        # Each task reads its interval from the run's data interval (a drift-triggered run has none: then
+        # the model's schedule up to its evidence), and checks the model's params before any work.
         @task(execution_timeout=timeouts.task_timeout(config, "extract"))
         def extract(params=None, dag_run=None) -> dict:
             return tasks().extract(dag_run, params, model)

@@ -302,17 +302,24 @@ def test_a_drift_triggered_run_covers_the_week_up_to_its_newest_evidence():
 
     # two monitor runs' evidence consumed by one run (a burst): the newest one ends its week
     events = (event("2026-11-25T00:00:00+00:00"), event("2026-11-26T06:00:00+00:00"))
+    params = Context.load(None, "fraud-xgb").params  # the shipped schedule: Mondays 00:00 UTC
     run = tasks.Run(
         run_id="asset_triggered__x", run_after="2026-12-02T09:00:00+00:00", consumed_asset_events=events
     )
-    assert tasks._interval(run) == (datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC))
+    assert tasks._interval(run, params) == (
+        datetime(2026, 11, 19, tzinfo=UTC),
+        datetime(2026, 11, 26, tzinfo=UTC),
+    )
     assert tasks.late_files_landed(run, None, "fraud-xgb")  # the evidence was judged on files that had landed
     # without evidence: the last complete calendar week before it was due
     bare = tasks.Run(run_id="asset_triggered__y", run_after="2026-12-02T09:00:00+00:00")
-    assert tasks._interval(bare) == (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC))
+    assert tasks._interval(bare, params) == (
+        datetime(2026, 11, 23, tzinfo=UTC),
+        datetime(2026, 11, 30, tzinfo=UTC),
+    )
     # a scheduled run keeps its data interval whatever events it carries
     scheduled = tasks.Run(*week("2026-11-16T00:00:00+00:00"), consumed_asset_events=events)
-    assert tasks._interval(scheduled)[1] == datetime(2026, 11, 16, tzinfo=UTC)
+    assert tasks._interval(scheduled, params)[1] == datetime(2026, 11, 16, tzinfo=UTC)
 
 
 def test_route_reads_the_model_its_dag_names_not_the_environment(monkeypatch, var_dir):

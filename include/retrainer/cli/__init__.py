@@ -126,10 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         "task", choices=["extract", "validate", "check_labels", "train", "evaluate", "register"]
     )
     task.add_argument(
-        "--as-of", help="end of the run's data interval, e.g. 2026-11-16 (extract, check_labels, train)"
+        "--as-of",
+        help="the run's logical date: it covers the model's last complete interval (schedule.cron) at or "
+        "before it, e.g. 2026-11-16 (extract, check_labels, train)",
     )
     task.add_argument(
-        "--interval-start", help="start of the run's data interval (default: 7 days before --as-of)"
+        "--interval-start", help="start of the run's data interval, which then ends at --as-of exactly"
     )
     task.add_argument("--uri", help="upstream manifest URI (validate, evaluate, register)")
     task.add_argument("--gates-uri", help="gate report URI (register)")

@@ -271,17 +271,18 @@ def cmd_task(args: argparse.Namespace) -> int:
 
     dag_params = json.loads(args.params_json) if args.params_json else None
     model = args.model
-    # A run's data interval: the week ending at --as-of unless --interval-start says otherwise.
+    # A run by hand: --interval-start .. --as-of when both are given; --as-of alone is a logical date, the
+    # model's last complete interval at or before it (its schedule's, like a run from the Trigger form).
     end = as_utc(args.as_of) if args.as_of else None
-    start = as_utc(args.interval_start) if args.interval_start else end and end - timedelta(days=7)
+    run = tasks.Run(as_utc(args.interval_start), end) if args.interval_start else tasks.Run(logical_date=end)
     if args.task == "extract":
-        result = tasks.extract(tasks.Run(start, end), dag_params, model)
+        result = tasks.extract(run, dag_params, model)
     elif args.task == "validate":
         result = tasks.validate(args.uri, dag_params, model)
     elif args.task == "check_labels":
-        result = tasks.check_labels(tasks.Run(start, end), dag_params, model)
+        result = tasks.check_labels(run, dag_params, model)
     elif args.task == "train":
-        result = tasks.train(tasks.Run(start, end), dag_params, model)
+        result = tasks.train(run, dag_params, model)
     elif args.task == "evaluate":
         result = tasks.evaluate(args.uri, dag_params, model)
     else:

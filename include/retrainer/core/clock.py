@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from retrainer.core.errors import NoDataInterval
+from croniter import CroniterError, croniter
+
+from retrainer.core.errors import ConfigError, NoDataInterval
 
 
 def now() -> datetime:
@@ -40,30 +45,109 @@ def window_bounds(as_of: datetime | str, days: int) -> tuple[datetime, datetime]
     return end - timedelta(days=days), end
 
 
-def last_complete_week(moment: datetime | str) -> tuple[datetime, datetime]:
-    """The calendar week (Monday 00:00 UTC to the next Monday) that ended last at or before `moment`."""
-    end = as_utc(moment).replace(hour=0, minute=0, second=0, microsecond=0)
-    end -= timedelta(days=end.weekday())
-    return end - timedelta(days=7), end
+def _localize(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC moment of a wall-clock time in `zone`, as Airflow (pendulum) reads it: a time that occurs
+    twice (clocks go back) is its second occurrence; a time that never occurs (clocks go forward) moves on
+    by the gap (02:30 on a 02:00 -> 03:00 night is 03:30)."""
+    moment = wall.replace(tzinfo=zone, fold=1)
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:  # in the gap
+        moment = wall.replace(tzinfo=zone, fold=0)  # the offset before the change: later by the gap
+    return moment.astimezone(UTC)
 
 
-def week_ending(moment: datetime | str) -> tuple[datetime, datetime]:
-    """The seven days that end at the start of `moment`'s day (UTC): a week not tied to the calendar."""
-    end = as_utc(moment).replace(hour=0, minute=0, second=0, microsecond=0)
-    return end - timedelta(days=7), end
+@dataclass(frozen=True)
+class Schedule:
+    """A model's timetable (`schedule.cron` in its zone `schedule.timezone`), the same intervals as
+    Airflow's `CronDataIntervalTimetable(cron, timezone)` gives its scheduled runs: each interval runs from
+    one time of the cron to the next, in the model's zone (a day that changes to or from daylight saving
+    time is as long as it is there), and every moment that comes out is UTC."""
+
+    cron: str
+    timezone: str = "UTC"
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> Schedule:
+        """The schedule of a model from its checked params (`schedule.cron`, `schedule.timezone`)."""
+        return cls(params["schedule"]["cron"], params["schedule"]["timezone"])
+
+    @property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ConfigError(
+                f"schedule.timezone {self.timezone!r} is not an IANA time zone ({error}): "
+                "write one such as UTC or America/New_York in the model's params.yaml"
+            ) from None
+
+    def _step(self, moment: datetime, forward: bool) -> datetime:
+        """The cron's next (or previous) time strictly after (before) `moment`, as Airflow's
+        CronMixin._get_next/_get_prev compute it: croniter on the wall clock of the model's zone (read back
+        by `_localize`). A cron that fires every hour steps by elapsed time instead, so it neither skips
+        nor repeats the hour that occurs twice."""
+        zone = self.zone
+        local = as_utc(moment).astimezone(zone).replace(tzinfo=None)
+        try:
+            cron = croniter(self.cron, start_time=local)
+        except CroniterError as error:
+            raise ConfigError(
+                f"schedule.cron {self.cron!r} is not a cron expression ({error}): "
+                "write five fields such as '0 0 * * 1' (Mondays 00:00) in the model's params.yaml"
+            ) from None
+        wall = cron.get_next(datetime) if forward else cron.get_prev(datetime)
+        if cron.expanded[1] == ["*"]:
+            return as_utc(moment) + (wall - local)
+        found = _localize(wall, zone)
+        # A wall time in the skipped hour or the repeated one can land on or across `moment` (02:30 on the
+        # night clocks skip to 03:00 is 03:30, the moment itself when it is 03:30): the one before that
+        # (after that), so every interval is as long as the scheduled run's and none is empty. Airflow's
+        # own `infer_manual_data_interval` gives such a run an empty interval.
+        while (found <= as_utc(moment)) if forward else (found >= as_utc(moment)):
+            found = _localize(cron.get_next(datetime) if forward else cron.get_prev(datetime), zone)
+        return found
+
+    def _at_or_before(self, moment: datetime) -> datetime:
+        """The latest time of the cron at or before `moment` (`moment` itself when it is one)."""
+        before = self._step(moment, forward=False)
+        return moment if self._step(before, forward=True) == moment else before
+
+    def last_interval(self, moment: datetime | str) -> tuple[datetime, datetime]:
+        """The last complete interval that ended at or before `moment`: what a run triggered by hand with
+        this logical date covers (as Airflow's `infer_manual_data_interval` wherever that is not empty), so
+        it writes the keys of that interval's scheduled run. A weekly Monday 00:00 UTC cron and Wednesday
+        2026-11-18 10:30 give 2026-11-09 .. 2026-11-16."""
+        end = self._at_or_before(as_utc(moment))
+        return self._step(end, forward=False), end
+
+    def interval_up_to(self, moment: datetime | str) -> tuple[datetime, datetime]:
+        """The window of a run started by evidence dated `moment` (a drift-triggered run): as long as the
+        schedule's last complete interval before `moment`, ending at the latest of the cron's times of day
+        at or before `moment`, so it holds the days the evidence judged. For a daily or hourly cron that is
+        exactly the last complete interval (the keys of its scheduled run); for a weekly one it is the
+        seven days up to the evidence's day (evidence of Thursday 2026-11-26 06:00 under Monday 00:00 UTC:
+        2026-11-19 .. 2026-11-26)."""
+        start, end = self.last_interval(moment)
+        # The cron's times of day on any day: the same minute and hour fields, every day.
+        daily = Schedule(" ".join([*self.cron.split()[:2], "*", "*", "*"]), self.timezone)
+        last = daily._at_or_before(as_utc(moment))
+        if last == end:
+            return start, end
+        # Shifted on the wall clock of the model's zone, so a week across a change of daylight saving time
+        # still runs from one local midnight (or cron time) to another.
+        zone = self.zone
+
+        def wall(value: datetime) -> datetime:
+            return value.astimezone(zone).replace(tzinfo=None)
+
+        shifted = wall(start) + (wall(last) - wall(end))
+        return _localize(shifted, zone), last
 
 
 def data_interval(
-    start: datetime | str | None,
-    end: datetime | str | None,
-    run: str | None = None,
-    run_after: datetime | str | None = None,
+    start: datetime | str | None, end: datetime | str | None, run: str | None = None
 ) -> tuple[datetime, datetime]:
-    """The run's data interval as UTC datetimes. A run Airflow gave none (started by a drift Asset event, or
-    triggered without a logical date) covers the last complete week before it was due (`run_after`), like a
-    manual run; without `run_after` either, NoDataInterval: no run reads a window of its own invention."""
-    if (start is None or end is None) and run_after is not None:
-        return last_complete_week(run_after)
+    """The data interval Airflow gave a run, as UTC datetimes; NoDataInterval without one (the caller
+    decides what a run without one covers: `Schedule.last_interval`, `Schedule.interval_up_to`)."""
     if start is None or end is None:
         raise NoDataInterval(run)
     start, end = as_utc(start), as_utc(end)

@@ -16,8 +16,9 @@ class NoDataInterval(Rejected):
         super().__init__(
             f"run {run or '(unnamed)'} has no data interval: it was triggered without a logical date. "
             'Trigger it with one (the form\'s Logical date, or "logical_date" in the REST body): the run '
-            "then covers the last complete week before it, e.g. logical date 2026-11-18 covers "
-            "2026-11-09 .. 2026-11-16, run key 2026-11-16T000000Z"
+            "then covers the last complete interval of the model's schedule (schedule.cron) before it, "
+            "e.g. weekly on Mondays, logical date 2026-11-18 covers 2026-11-09 .. 2026-11-16, run key "
+            "2026-11-16T000000Z"
         )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import json
 import typing
-import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +162,6 @@ def load_model(
     if not problems and params["model"]["name"] != name:
         found = params["model"]["name"]
         problems.append(f"{model_shown}: model.name: expected the folder's name {name!r}, found {found!r}")
-    if not problems:
-        problems += schedule_problems(params, own, model_shown, defaults_shown)
     if not problems and check_suite:
         problems += suite_problems(project_dir, params, model_shown)
     if problems:
@@ -287,34 +284,6 @@ def _known_keys(loc: tuple) -> list[str]:
 def _types(annotation: Any) -> list[Any]:
     args = typing.get_args(annotation)
     return [annotation] if not args else [t for a in args for t in _types(a)]
-
-
-def schedule_problems(params: dict[str, Any], own: dict, model_shown: str, defaults_shown: str) -> list[str]:
-    """A time zone or cron expression the scheduler could not use (the DAG file would still parse: Airflow
-    reads them later), each named with the file that sets it: the model's, else the defaults."""
-    schedule, problems = params["schedule"], []
-
-    def shown(key: str) -> str:
-        return model_shown if _holds(own, ("schedule", key)) else defaults_shown
-
-    try:
-        zoneinfo.ZoneInfo(schedule["timezone"])
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(schedule["timezone"], zoneinfo.available_timezones(), n=1)
-        hint = f"did you mean {close[0]}?" if close else "an IANA name such as Europe/Paris or UTC"
-        problems.append(
-            f"{shown('timezone')}: schedule.timezone: unknown time zone {schedule['timezone']!r} ({hint})"
-        )
-    try:
-        from croniter import croniter  # Airflow's own cron parser, where it is installed
-    except ImportError:
-        return problems
-    try:
-        croniter(schedule["cron"])
-    except ValueError as error:  # croniter's errors are ValueErrors
-        cron = schedule["cron"]
-        problems.append(f"{shown('cron')}: schedule.cron: {cron!r} is not a cron expression ({error})")
-    return problems
 
 
 def named_columns(params: dict[str, Any]) -> dict[str, list[str]]:

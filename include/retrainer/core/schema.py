@@ -72,6 +72,31 @@ class Schedule(Section):
     timezone: Name = "UTC"
     generated: bool = True  # false: dags/retrain_models.py skips the model (its DAG is written by hand)
 
+    # Read by the libraries the runs use (Airflow's timetable, core.clock.Schedule): a cron or zone they
+    # refuse is named when the model is checked, not when the scheduler first reads it.
+    @field_validator("cron")
+    @classmethod
+    def _a_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression: e.g. '0 0 * * 1' (Mondays 00:00)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_time_zone(cls, value: str) -> str:
+        import difflib
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(value, zoneinfo.available_timezones(), n=1)
+            hint = f"did you mean {close[0]}?" if close else "an IANA name such as Europe/Paris or UTC"
+            raise ValueError(f"unknown time zone {value!r} ({hint})") from None
+        return value
+
 
 class Source(Section):
     prefix: str = ""

@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retrainer.core import clock
-from retrainer.core.clock import as_utc, data_interval, run_window, week_ending
+from retrainer.core.clock import Schedule, as_utc, data_interval, run_window
+from retrainer.core.errors import NoDataInterval
 from retrainer.core.resources import measure_step
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
@@ -42,25 +43,37 @@ Moment = datetime | str | None
 
 @dataclass(frozen=True)
 class Run:
-    """What a task needs of its DAG run: the data interval, the run's id, when it was due, and the asset
-    events that started it (drift evidence). Airflow's DagRun has these attributes, so the DAG passes
-    `dag_run` itself; the CLI and tests build a Run."""
+    """What a task needs of its DAG run: the data interval, the run's id, when it was due, the asset events
+    that started it (drift evidence) and its logical date. Airflow's DagRun has these attributes, so the DAG
+    passes `dag_run` itself; the CLI and tests build a Run."""
 
     data_interval_start: Moment = None
     data_interval_end: Moment = None
     run_id: str | None = None
     run_after: Moment = None
     consumed_asset_events: tuple = ()
+    logical_date: Moment = None
 
 
-def _interval(run: Any) -> tuple[datetime, datetime]:
-    """The run's week: its data interval. A run Airflow gave none was started by drift: it covers the week
-    up to the end of the newest evidence it consumed (the `as_of` its asset events carry), so it trains on
-    the data that drifted; without evidence, the last complete week before it was due
-    (`core.clock.data_interval`)."""
-    if run.data_interval_end is None and (ends := evidence_ends(run)):
-        return week_ending(max(ends))
-    return data_interval(run.data_interval_start, run.data_interval_end, run.run_id, run.run_after)
+def _interval(run: Any, params: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The run's interval of the model's schedule (`schedule.cron` in `schedule.timezone`, `params` the
+    model's checked params): its data interval when Airflow gave one (scheduled runs, and runs triggered
+    by hand with a logical date, which Airflow snaps to the schedule's last complete interval). A run
+    without one covers, in this order:
+    - started by drift: one interval's length up to the newest evidence it consumed (the `as_of` its
+      asset events carry), so it trains on the data that drifted (`Schedule.interval_up_to`);
+    - with a logical date (`retrainer task --as-of`): the last complete interval at or before it, the same
+      keys as that interval's scheduled run (`Schedule.last_interval`);
+    - otherwise the last complete interval before it was due (`run_after`); without that, NoDataInterval."""
+    if run.data_interval_start is not None or run.data_interval_end is not None:
+        return data_interval(run.data_interval_start, run.data_interval_end, run.run_id)
+    schedule = Schedule.of(params)
+    if ends := evidence_ends(run):
+        return schedule.interval_up_to(max(ends))
+    anchor = getattr(run, "logical_date", None) or run.run_after
+    if anchor is None:
+        raise NoDataInterval(run.run_id)
+    return schedule.last_interval(anchor)
 
 
 def evidence_ends(run: Any) -> list[datetime]:
@@ -72,13 +85,13 @@ def evidence_ends(run: Any) -> list[datetime]:
 
 
 def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> bool:
-    """True once `data.late_files_hours` have passed since the run's week ended (its last files may land
-    after midnight). A manual run covers a week long ended; a drift-triggered run covers the days its
+    """True once `data.late_files_hours` have passed since the run's interval ended (its last files may
+    land after it). A manual run covers an interval long ended; a drift-triggered run covers the days its
     evidence was judged on, files that had landed: true at once for both."""
     if run.data_interval_end is None and evidence_ends(run):
         return True
     ctx = Context.load(dag_params, model)
-    _, end = _interval(run)
+    _, end = _interval(run, ctx.params)
     return clock.now() >= end + timedelta(hours=ctx.params["data"]["late_files_hours"])
 
 
@@ -88,7 +101,7 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | Non
     a batch keyed by the interval's end; returns its manifest."""
     ctx = Context.load(dag_params, model)
     data = ctx.params["data"]
-    start, end = run_window(*_interval(run), data["extract_window_days"])
+    start, end = run_window(*_interval(run, ctx.params), data["extract_window_days"])
     return extract_batch(
         ctx.source,
         ctx.storage,
@@ -120,7 +133,7 @@ def check_labels(run: Any, dag_params: dict[str, Any] | None = None, model: str 
     """Judge the matured labels of the training window's batches with the champion; a batch whose labels
     carry no signal is quarantined before training. Returns what was judged and quarantined."""
     ctx = Context.load(dag_params, model)
-    return screen_matured_batches(ctx.storage, ctx.params, _interval(run)[1])
+    return screen_matured_batches(ctx.storage, ctx.params, _interval(run, ctx.params)[1])
 
 
 @measure_step("train")
@@ -128,7 +141,7 @@ def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None 
     """Run the DVC pipeline on the training window ending at the interval's end; returns the run manifest's
     URI and headline numbers."""
     ctx = Context.load(dag_params, model)
-    _, end = _interval(run)
+    _, end = _interval(run, ctx.params)
     manifest = train_run(ctx.settings, ctx.storage, ctx.params, end)
     return {
         "run_manifest_uri": manifest["manifest_uri"],
