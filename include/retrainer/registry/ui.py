@@ -56,7 +56,11 @@ def config_problems(project_dir: Path) -> dict[str, list[str]]:
 
 def _latest(storage: Storage, area: str, name: str) -> str | None:
     """The last key (run keys sort by time) under `area` whose folder is a run's and file is `name`."""
-    keys = [k for k in storage.list(area) if len(PurePosixPath(k).parts) == 4 and k.endswith("/" + name)]
+    keys = [
+        k
+        for k in storage.list(area)
+        if k.startswith(area + "/") and len(PurePosixPath(k).parts) == 4 and k.endswith("/" + name)
+    ]
     return max(keys) if keys else None
 
 
