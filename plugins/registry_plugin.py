@@ -1,75 +1,101 @@
 """Adds a "Model registry" page inside the Airflow UI (Browse menu, shown in Airflow's frame), read-only over
-`retrainer.registry.page`. Plugin apps are not behind Airflow's auth on their own: every route here
-requires an authenticated user (the API's `get_user`: a JWT in the Authorization header or the UI's cookie).
+`retrainer.registry.ui`, and serves each run's Data Docs and drift report from storage (local or S3).
+
+Plugin apps are not behind Airflow's auth on their own: every route here requires an authenticated user
+(the API's `get_user`: a JWT in the Authorization header or the UI's cookie) whom the auth manager lets see
+this view (`is_authorized_custom_view`; SimpleAuthManager: any role from viewer up). No route depends on
+RETRAINER_MODEL: each takes the model from the request and 404s one that is not configured.
 """
 
 from __future__ import annotations
 
-import json
-
+from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.core_api.security import get_user
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+VIEW_NAME = "Model registry"
+
+
+def _may_view(user=Depends(get_user)) -> None:  # noqa: B008 (FastAPI's dependency idiom)
+    if not get_auth_manager().is_authorized_custom_view(method="GET", resource_name=VIEW_NAME, user=user):
+        raise HTTPException(status_code=403, detail=f"{VIEW_NAME}: this user may not view it")
+
 
 app = FastAPI(
     title="retrainer registry",
-    description="Read-only view of the model registry and the deployment.",
-    dependencies=[Depends(get_user)],
+    description="Read-only view of the model registry, the deployment, Data Docs and drift reports.",
+    dependencies=[Depends(_may_view)],
 )
 
 
-def _context():
-    from retrainer.tasks.context import Context
+def _where():
+    """The storage and the project folder (its models/), from the environment."""
+    from retrainer.core.settings import Settings
+    from retrainer.storage import open_storage
 
-    return Context.load()
+    settings = Settings.from_env()
+    return open_storage(settings.storage_root), settings.project_dir
+
+
+def _served(call, *args):
+    from retrainer.registry.ui import NotServed
+
+    try:
+        return call(*_where(), *args)
+    except NotServed as missing:
+        raise HTTPException(status_code=404, detail=str(missing)) from None
 
 
 @app.get("/", response_class=HTMLResponse)
 def registry_page() -> str:
-    from retrainer.registry.page import render
+    from retrainer.registry import ui
 
-    return render(_context().storage)
+    return _served(ui.index)
 
 
 @app.get("/versions")
-def versions(model: str | None = None) -> JSONResponse:
-    from retrainer.core import layout
-    from retrainer.registry.store import Registry
+def versions(model: str) -> JSONResponse:
+    from retrainer.registry import ui
 
-    ctx = _context()
-    registry = Registry(ctx.storage, model or ctx.model)
-    key = layout.registry_deployment_key(registry.model)
-    deployment = ctx.storage.get_text(key) if ctx.storage.exists(key) else "null"
-    return JSONResponse(
-        {
-            "model": registry.model,
-            "aliases": registry.aliases(),
-            "deployment": json.loads(deployment),
-            "versions": registry.versions(),
-        }
-    )
+    return JSONResponse(_served(ui.versions, model))
 
 
 @app.get("/versions/{version}/report.html", response_class=HTMLResponse)
-def gate_report(version: int, model: str | None = None) -> str:
+def gate_report(version: int, model: str) -> str:
     """A version's gate report, from the registry (its sha256 checked against the version's record)."""
-    from retrainer.core import layout
-    from retrainer.registry.store import Registry, RegistryError
+    from retrainer.registry import ui
 
-    ctx = _context()
-    try:
-        return Registry(ctx.storage, model or ctx.model).read_file(version, layout.REPORT_HTML).decode()
-    except (RegistryError, LookupError) as error:
-        raise HTTPException(status_code=404, detail=str(error)) from None
+    return _served(ui.gate_report, model, version)
+
+
+def _stored(key: str) -> Response:
+    """A stored page, typed by its name and never sniffed into another type."""
+    from retrainer.registry import ui
+
+    data, kind = _served(ui.stored_file, key)
+    return Response(data, media_type=kind, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@app.get("/data-docs/{path:path}")
+def data_docs(path: str) -> Response:
+    """A run's Data Docs site: the storage key `data-docs/<model>/<run>/<path>` (`layout.ui_url`)."""
+    return _stored(f"data-docs/{path}")
+
+
+@app.get("/monitoring/{path:path}")
+def drift_report(path: str) -> Response:
+    """A monitor run's drift report: the storage key `monitoring/<model>/<run>/<file>`."""
+    return _stored(f"monitoring/{path}")
 
 
 class RegistryPlugin(AirflowPlugin):
     name = "retrainer_registry"
-    fastapi_apps = [{"app": app, "url_prefix": "/registry", "name": "Model registry"}]
+    fastapi_apps = [{"app": app, "url_prefix": "/registry", "name": VIEW_NAME}]
     external_views = [
         {
-            "name": "Model registry",
+            "name": VIEW_NAME,
             "href": "registry/",
             "url_route": "registry",  # the UI shows it in its frame at /plugin/registry
             "destination": "nav",

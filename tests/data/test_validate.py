@@ -128,6 +128,8 @@ def test_warnings_are_reported_and_the_run_goes_on(source, storage, params, capl
     assert stored["warnings"] == report["warnings"]
     assert "contract warning" in caplog.text and "customer_id" in caplog.text
     assert report["data_docs_uri"] in caplog.text
+    # the task log's link opens in the Airflow UI, through the registry plugin
+    assert "/registry/data-docs/m/" in report["data_docs_url"] and report["data_docs_url"] in caplog.text
 
 
 def test_results_and_data_docs_are_published_under_the_storage_root(source, storage, params):

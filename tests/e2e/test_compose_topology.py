@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -50,7 +51,11 @@ pytestmark = [
 
 BASE_IMAGE_ENV = {"AIRFLOW_HOME": "/opt/airflow"}  # set by apache/airflow, the Dockerfile's FROM
 # What an operator puts in .env next to docker-compose.yaml.
-OPERATOR_ENV = {"AIRFLOW_JWT_SECRET": secrets.token_hex(32), "AIRFLOW_USERS": "admin:admin,ada:viewer"}
+# `nobody:` is a user with no role: logged in, allowed nothing.
+OPERATOR_ENV = {
+    "AIRFLOW_JWT_SECRET": secrets.token_hex(32),
+    "AIRFLOW_USERS": "admin:admin,ada:viewer,nobody:",
+}
 SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 WORKERS = ("celery-worker-a", "celery-worker-b")
 RUN_BOUND_S = 300  # the DAG run, once triggered
@@ -109,6 +114,16 @@ def stop(processes: list[subprocess.Popen], grace: float = 30) -> None:
         with contextlib.suppress(ProcessLookupError):  # also the group's leftovers after its leader exited
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def _page(url: str, token: str | None = None) -> tuple[int, str, str]:
+    """GET a page of the UI: (status, content type, text)."""
+    call = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(call, timeout=60) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), ""
 
 
 def _status(method: str, url: str, token: str | None = None, body: dict | None = None) -> int:
@@ -257,7 +272,9 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
     password = secrets.token_urlsafe(16)
     _, api_env = topology.container("airflow-apiserver")
     passwords_file = Path(api_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    passwords_file.write_text(json.dumps({"admin": password, "ada": "viewer-" + password}))
+    passwords_file.write_text(
+        json.dumps({"admin": password, "ada": "viewer-" + password, "nobody": "nobody-" + password})
+    )
     topology.run("airflow-init", "airflow", "db", "migrate")
     topology.run("airflow-init", "airflow", "config", "list")
 
@@ -345,6 +362,25 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
         mine = [v for v in versions if v["airflow_run_id"] == run["dag_run_id"]]
         assert len(mine) == 1 and "champion" in mine[0]["aliases"], versions
         assert revision and revision in json.dumps(mine[0]), "lineage lacks the build's git revision"
+
+        # Browse -> Model registry through the api-server: two models configured, no RETRAINER_MODEL,
+        # storage on S3; the viewer sees the page, the gate report and the run's Data Docs it links to.
+        registry = f"{base}/registry"
+        report = f"{registry}/versions/{mine[0]['version']}/report.html?model=fraud-xgb"
+        nobody = servers.request("POST", login, body={"username": "nobody", "password": "nobody-" + password})
+        for url in (f"{registry}/", report):
+            assert _page(url)[0] == 401, url  # no token
+            assert _page(url, "not-a-jwt")[0] == 403, url
+            assert _page(url, nobody["access_token"])[0] == 403, url  # a user whose role allows nothing
+        status, _, page = _page(f"{registry}/", viewer["access_token"])
+        assert status == 200 and "<h2>fraud-xgb</h2>" in page and "<h2>ato-xgb</h2>" in page, page[-2000:]
+        status, kind, gate_report = _page(report, viewer["access_token"])
+        assert status == 200 and kind.startswith("text/html") and "<html" in gate_report.lower()
+        assert _page(report.replace("fraud-xgb", "no-such-model"), viewer["access_token"])[0] == 404
+        [docs] = re.findall(r'href="(/registry/data-docs/fraud-xgb/[^"]+)"', page)
+        status, kind, site = _page(base + docs, viewer["access_token"])
+        assert status == 200 and kind.startswith("text/html") and "<html" in site.lower(), (docs, status)
+        assert _page(base + docs)[0] == 401
     except BaseException:
         print("\n".join(topology.tail(name) for name in processes))  # shown with the failure
         raise

@@ -135,7 +135,8 @@ def api_server(airflow, registry_with_a_canary):
     port = _free_port()
     passwords = airflow.home / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))
-    env = airflow.env | {
+    # as `make airflow` and docker-compose.yaml run it: two models configured, no RETRAINER_MODEL
+    env = {k: v for k, v in airflow.env.items() if k != "RETRAINER_MODEL"} | {
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
@@ -162,7 +163,8 @@ def api_server(airflow, registry_with_a_canary):
 
 def test_the_registry_page_needs_a_login_and_shows_versions_and_deployment(api_server, tmp_path):
     base = api_server
-    for path in ("/registry/", "/registry/versions", "/registry/versions/1/report.html"):
+    report = "/registry/versions/1/report.html?model=fraud-xgb"
+    for path in ("/registry/", "/registry/versions?model=fraud-xgb", report):
         assert _status(base + path) == 401, path  # no token, no cookie
         assert _status(base + path, token="not-a-jwt") == 403, path
     login = urllib.request.Request(
@@ -174,6 +176,7 @@ def test_the_registry_page_needs_a_login_and_shows_versions_and_deployment(api_s
     with urllib.request.urlopen(login, timeout=20) as response:
         token = json.loads(response.read())["access_token"]
     assert _status(f"{base}/registry/", token) == 200
+    assert _status(f"{base}/registry/versions?model=no-such-model", token) == 404
     views = urllib.request.Request(f"{base}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(views, timeout=20) as response:
         plugins = json.loads(response.read())["plugins"]

@@ -66,7 +66,9 @@ def test_a_persistent_shift_in_chosen_features_triggers_and_names_them_first(cha
     assert third["verdict"] == "drift confirmed" and third["trigger"]  # 10 days after the last retraining
     named = [f["feature"] for f in third["evidence"]["features"]]
     assert set(named[: len(SHIFTED)]) == set(SHIFTED), named
-    assert "ip_risk_score (PSI" in third["alert"] and third["page_uri"] in third["alert"]
+    assert "ip_risk_score (PSI" in third["alert"] and third["page_url"] in third["alert"]
+    # the alert's link opens in the Airflow UI (the registry plugin), not a file:// link it refuses
+    assert "/registry/monitoring/fraud-xgb/" in third["page_url"] and "file://" not in third["alert"]
     page = storage.get_text(storage.key_of(third["page_uri"]))
     assert "ip_risk_score" in page and "https://" not in page.split("<body", 1)[0]
 

@@ -1,3 +1,4 @@
+import shutil
 import sys
 
 import pytest
@@ -40,9 +41,36 @@ def _version(registry, n: int, **params) -> int:
     return record["version"]
 
 
-def test_registry_page_shows_versions_deployment_lineage_and_audit(storage, params, plugin):
+@pytest.fixture
+def as_user(plugin):
+    """Log a user in as the api-server would: `get_user` resolves the JWT against the metadata database's
+    revoked tokens (no database in a fast test), so only it is replaced; the plugin's own authorization
+    (the auth manager's `is_authorized_custom_view`) runs for real."""
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.security import get_user
 
+    create_auth_manager()
+
+    def login(name: str, role: str) -> None:
+        plugin.app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username=name, role=role)
+
+    return login
+
+
+@pytest.fixture
+def two_models(var_dir, monkeypatch):
+    """The shipped project, where two models are configured and a user sets no RETRAINER_MODEL."""
+    monkeypatch.delenv("RETRAINER_MODEL")
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL", raising=False)  # links relative to the UI's host
+    from retrainer.core.models import model_names
+
+    assert len(model_names(PROJECT_DIR)) >= 2
+
+
+def test_registry_page_shows_versions_deployment_lineage_and_audit(
+    storage, params, plugin, two_models, as_user
+):
     registry = Registry(storage, "fraud-xgb")
     _version(registry, 1)
     registry.set_alias(CHAMPION, 1, "alice", "first <model>", expected=None)
@@ -51,10 +79,10 @@ def test_registry_page_shows_versions_deployment_lineage_and_audit(storage, para
 
     client = TestClient(plugin.app)
     assert client.get("/").status_code == 401  # no token, no cookie: not even the page
-    assert client.get("/versions").status_code == 401
-    assert client.get("/versions/1/report.html").status_code == 401
+    assert client.get("/versions?model=fraud-xgb").status_code == 401
+    assert client.get("/versions/1/report.html?model=fraud-xgb").status_code == 401
 
-    plugin.app.dependency_overrides[get_user] = lambda: "a user"
+    as_user("ada", "viewer")
     page = client.get("/")
     assert page.status_code == 200
     text = page.text
@@ -65,13 +93,93 @@ def test_registry_page_shows_versions_deployment_lineage_and_audit(storage, para
     assert 'href="/dags/retrain_fraud-xgb/runs/manual__2026-11-02" target="_top"' in text
     assert 'href="versions/2/report.html?model=fraud-xgb"' in text
     assert "canary_started" in text
-    assert client.get("/versions/2/report.html").text == "<h1>gate report 2</h1>"
-    assert client.get("/versions/9/report.html").status_code == 404
-    data = client.get("/versions").json()
+    assert client.get("/versions/2/report.html?model=fraud-xgb").text == "<h1>gate report 2</h1>"
+    assert client.get("/versions/9/report.html?model=fraud-xgb").status_code == 404
+    data = client.get("/versions?model=fraud-xgb").json()
     assert data["aliases"]["champion"]["version"] == 1 and data["deployment"]["share"] == 5
     assert client.post("/").status_code == 405  # read-only
     assert plugin.RegistryPlugin.fastapi_apps[0]["url_prefix"] == "/registry"
     assert plugin.RegistryPlugin.external_views[0]["url_route"] == "registry"
+
+
+def test_every_route_takes_its_model_from_the_request_without_retrainer_model(
+    storage, plugin, two_models, as_user, monkeypatch
+):
+    from retrainer.core import layout
+
+    _version(Registry(storage, "fraud-xgb"), 1)
+    run = "2026-11-16T000000Z"
+    storage.put_text(f"{layout.data_docs_prefix('fraud-xgb', run)}/index.html", "<h1>docs of fraud-xgb</h1>")
+    storage.put_text(f"{layout.data_docs_prefix('fraud-xgb', run)}/static/styles/x.css", "p { }")
+    drift = layout.monitoring_file_key("ato-xgb", run, layout.DRIFT_PAGE)
+    storage.put_text(drift, "<h1>drift of ato-xgb</h1>")
+    storage.put_text("registry/fraud-xgb/deployment.json", "null")
+    client = TestClient(plugin.app)
+    as_user("ada", "viewer")
+
+    index = client.get("/")
+    assert index.status_code == 200
+    assert "<h2>fraud-xgb</h2>" in index.text and "<h2>ato-xgb</h2>" in index.text  # every configured model
+    # the latest Data Docs and drift report, linked through this plugin (never file:// or s3://)
+    docs_link = layout.ui_url(f"{layout.data_docs_prefix('fraud-xgb', run)}/index.html")
+    assert f'href="{docs_link}"' in index.text and f'href="{layout.ui_url(drift)}"' in index.text
+    assert docs_link == f"/registry/data-docs/fraud-xgb/{run}/index.html"  # relative to the UI's host
+    assert "file://" not in index.text.split("<h3>Shadow")[0]
+
+    assert client.get("/versions?model=ato-xgb").json()["versions"] == []
+    assert client.get("/versions/1/report.html?model=fraud-xgb").status_code == 200  # the gate report
+    for unknown in ("/versions?model=nope", "/versions/1/report.html?model=nope"):
+        assert client.get(unknown).status_code == 404, unknown
+    assert client.get(f"/data-docs/nope/{run}/index.html").status_code == 404
+
+    docs = client.get(f"/data-docs/fraud-xgb/{run}/index.html")
+    assert (docs.status_code, docs.text) == (200, "<h1>docs of fraud-xgb</h1>")
+    assert docs.headers["content-type"].startswith("text/html")
+    assert docs.headers["x-content-type-options"] == "nosniff"
+    css = client.get(f"/data-docs/fraud-xgb/{run}/static/styles/x.css")
+    assert css.headers["content-type"].startswith("text/css")
+    report = client.get(f"/monitoring/ato-xgb/{run}/drift.html")
+    assert (report.status_code, report.text) == (200, "<h1>drift of ato-xgb</h1>")
+    assert client.get(f"/monitoring/ato-xgb/{run}/missing.html").status_code == 404
+
+    # nothing outside the served areas, whatever the path says
+    storage.put_text("registry/fraud-xgb/secret.json", "{}")
+    for path in (
+        f"/data-docs/fraud-xgb/{run}/%2e%2e/%2e%2e/%2e%2e/registry/fraud-xgb/secret.json",
+        f"/data-docs/fraud-xgb/{run}/..%2f..%2f..%2fregistry/fraud-xgb/secret.json",
+        "/monitoring/..%2fregistry/fraud-xgb/x/secret.json",
+        "/data-docs/fraud-xgb/../../registry/fraud-xgb/secret.json",
+    ):
+        assert client.get(path).status_code == 404, path
+
+    # a user whom the auth manager gives no role may not see any of it
+    as_user("mallory", "")
+    for path in ("/", "/versions?model=fraud-xgb", f"/data-docs/fraud-xgb/{run}/index.html"):
+        assert client.get(path).status_code == 403, path
+
+    # with the UI's address configured, the links the platform prints are under it
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/ops/")
+    assert layout.ui_url(drift) == f"https://airflow.example.com/ops/registry/{drift}"
+
+
+def test_a_broken_model_shows_its_error_and_the_others_still_open(
+    storage, plugin, two_models, as_user, tmp_path, monkeypatch
+):
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR / "models", project / "models")
+    shutil.copytree(PROJECT_DIR / "expectations", project / "expectations")
+    broken = project / "models" / "ato-xgb" / "params.yaml"
+    broken.write_text(broken.read_text().replace("label_delay_days:", "label_delay_dayz:"))
+    monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
+    _version(Registry(storage, "fraud-xgb"), 1)
+    client = TestClient(plugin.app)
+    as_user("ada", "viewer")
+
+    index = client.get("/")
+    assert index.status_code == 200
+    assert "models/ato-xgb/params.yaml: model.label_delay_dayz: unknown key" in index.text
+    assert "<h2>fraud-xgb</h2>" in index.text and "abc1.dir" in index.text
+    assert client.get("/versions/1/report.html?model=fraud-xgb").status_code == 200
 
 
 def test_params_diff_names_each_changed_key():

@@ -206,6 +206,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
                 print(f"  - {Failure(**failure).describe()}")
             if reason.get("data_docs_uri"):
                 print(f"Data Docs: {reason['data_docs_uri']}")
+            if reason.get("data_docs_url"):
+                print(f"Data Docs in the Airflow UI: {reason['data_docs_url']}")
     elif args.action == "events":
         _print(quarantine.events(storage, model), True)
     else:

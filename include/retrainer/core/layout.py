@@ -14,11 +14,16 @@ then the run key (the logical date, `clock.run_key`), so a rerun of a date write
     scores/<model>/date=<day>/          a day's batch scores (scores.parquet) and monitoring (report.json)
     scores/<model>/reference/           each version's holdout score distribution, the baseline of drift
     monitoring/<model>/<run>/           a monitor run's drift report (drift.json, drift.html)
+
+A person opens the data-docs and monitoring pages through the registry plugin (`ui_url`).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import PurePosixPath
+from urllib.parse import quote
 
 # The areas: the first part of every key (a URI of a root copied elsewhere is read back from here on).
 AREAS = ("batches", "validations", "data-docs", "quarantine", "quarantine-events", "runs", "registry")
@@ -206,3 +211,23 @@ def monitoring_area(model: str) -> str:
 
 def monitoring_file_key(model: str, run: str, name: str = DRIFT_REPORT) -> str:
     return f"{monitoring_area(model)}/{run}/{name}"
+
+
+# --- links a person opens in the Airflow UI -----------------------------------------------------------
+
+# The areas the registry plugin serves file by file (its routes mirror the keys: /registry/<key>).
+UI_AREAS = ("data-docs", "monitoring")
+UI_PREFIX = "registry"  # the plugin's url_prefix (plugins/registry_plugin.py)
+UI_BASE_URL_ENV = "AIRFLOW__API__BASE_URL"  # the UI's own address, as Airflow is configured with it
+
+
+def ui_url(key: str, environ: Mapping[str, str] | None = None) -> str:
+    """The address of a stored Data Docs or drift page through the registry plugin (auth on, local or S3
+    storage alike), e.g. `http://airflow:8080/registry/data-docs/fraud-xgb/<run>/index.html`: under
+    Airflow's `AIRFLOW__API__BASE_URL` when it is set, else relative to the UI's host (`/registry/...`).
+    A `file://` or `s3://` URI is no link a browser opens from the UI's http page."""
+    if PurePosixPath(key).parts[0] not in UI_AREAS:
+        raise ValueError(f"{key!r} is not under {' or '.join(UI_AREAS)}: the registry plugin serves no other")
+    env = os.environ if environ is None else environ
+    base = env.get(UI_BASE_URL_ENV) or ""
+    return f"{base.rstrip('/')}/{UI_PREFIX}/{quote(key)}"

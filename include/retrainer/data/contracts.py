@@ -79,14 +79,17 @@ class BatchRejected(Rejected):
         failures: list[Failure],
         quarantine_uri: str | None,
         data_docs_uri: str | None = None,
+        data_docs_url: str | None = None,
     ) -> None:
         self.batch_uri = batch_uri
         self.failures = failures
         self.quarantine_uri = quarantine_uri
         self.data_docs_uri = data_docs_uri
+        self.data_docs_url = data_docs_url  # the page through the Airflow UI (`layout.ui_url`)
         lines = "\n".join(f"  - {failure.describe()}" for failure in failures)
         where = f"; moved to quarantine at {quarantine_uri}" if quarantine_uri else ""
-        docs = f"\nData Docs: {data_docs_uri}" if data_docs_uri else ""
+        docs = f"\nData Docs: {data_docs_url or data_docs_uri}" if data_docs_uri else ""
+        docs += f" (stored at {data_docs_uri})" if data_docs_url else ""
         super().__init__(
             f"batch {batch_uri} broke {len(failures)} critical expectation(s){where}:\n{lines}{docs}"
         )

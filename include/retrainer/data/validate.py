@@ -64,7 +64,7 @@ def validate_batch(
     suite = load_suite(suite_path)
     history = validated_history(storage, model, key)
     volume = volume_floor(manifest, history, rules)
-    docs_uri = result_uri = None
+    docs_uri = docs_url = result_uri = None
     with tempfile.TemporaryDirectory(prefix="validate-") as scratch:
         # The copy read is the copy checked: streamed down, hashed, then read a few columns at a time.
         try:
@@ -95,9 +95,9 @@ def validate_batch(
             )
             publish_docs(storage, site, layout.data_docs_prefix(model, key))
     if run is not None:
-        docs_uri = (
-            storage.uri(f"{layout.data_docs_prefix(model, key)}/{run.docs_page}") if run.docs_page else None
-        )
+        if run.docs_page:
+            docs_key = f"{layout.data_docs_prefix(model, key)}/{run.docs_page}"
+            docs_uri, docs_url = storage.uri(docs_key), layout.ui_url(docs_key)  # stored; opened in the UI
         result_uri = storage.put_text(layout.gx_result_key(model, key, suite.name), json.dumps(run.result))
         failures = [
             *(_with_volume(f, volume) for f in run.failures),
@@ -123,15 +123,16 @@ def validate_batch(
         "warnings": [asdict(f) for f in warnings],
         "volume": volume,
         "data_docs_uri": docs_uri,
+        "data_docs_url": docs_url,
         "gx_result_uri": result_uri,
     }
     log.info("%s", summary_table(suite.name, len(suite.expectations), critical, warnings))
     for warning in warnings:
         log.warning("contract warning for %s: %s", key, warning.describe())
-    log.info("Data Docs of run %s: %s", key, docs_uri)
+    log.info("Data Docs of run %s: %s (stored at %s)", key, docs_url, docs_uri)
     if critical:
         where = quarantine.quarantine_batch(storage, layout.batch_prefix(model, key), model, key, report)
-        raise BatchRejected(manifest["batch_uri"], critical, where, docs_uri)
+        raise BatchRejected(manifest["batch_uri"], critical, where, docs_uri, docs_url)
     report["validation_uri"] = storage.put_text(
         layout.batch_file_key(model, key, layout.VALIDATION_FILE), json.dumps(report, indent=2)
     )

@@ -130,7 +130,11 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         layout.monitoring_file_key(model, key, layout.DRIFT_PAGE),
         render_html(report, f"Drift: {model} {key}"),
     )
-    log.info("drift %s for %s (champion v%s): %s", report["verdict"], key, record["version"], page_uri)
+    page_url = layout.ui_url(layout.monitoring_file_key(model, key, layout.DRIFT_PAGE))  # opened in the UI
+    log.info(
+        "drift %s for %s (champion v%s): %s (stored at %s)",
+        report["verdict"], key, record["version"], page_url, page_uri,
+    )  # fmt: skip
     if report["trigger"]["suppressed"]:
         log.info(
             "confirmed drift inside the %s-day cool-down after %s: no retraining",
@@ -145,12 +149,13 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         "trigger": trigger,
         "report_uri": report_uri,
         "page_uri": page_uri,
-        "evidence": (found := evidence(report, report_uri, page_uri)),
+        "page_url": page_url,
+        "evidence": (found := evidence(report, report_uri, page_uri, page_url)),
         "alert": alert_text(model, found),
     }
 
 
-def evidence(report: dict, report_uri: str, page_uri: str) -> dict:
+def evidence(report: dict, report_uri: str, page_uri: str, page_url: str | None = None) -> dict:
     """What the drift Asset event and the alert carry: what moved, by how much, against which threshold."""
     data = report["data"]
     by_feature = {f["feature"]: f for f in data.get("features", [])}
@@ -180,6 +185,7 @@ def evidence(report: dict, report_uri: str, page_uri: str) -> dict:
         },
         "report_uri": report_uri,
         "page_uri": page_uri,
+        "page_url": page_url,  # the drift page through the Airflow UI (`layout.ui_url`)
     }
 
 
@@ -203,5 +209,5 @@ def alert_text(model: str, found: dict) -> str:
         parts.append(
             f"PR-AUC {performance['pr_auc']:.3f} on matured labels vs {performance['holdout_pr_auc']:.3f}"
         )
-    parts.append(f"report: {found['page_uri']}")
+    parts.append(f"report: {found.get('page_url') or found['page_uri']}")
     return ". ".join(parts)

@@ -204,11 +204,14 @@ def models(storage: Storage) -> list[str]:
     return layout.registry_models(storage.list(layout.REGISTRY_AREA))
 
 
-def render(storage: Storage, names: list[str] | None = None) -> str:
-    """The whole page: one section per model in the registry."""
+def render(storage: Storage, names: list[str] | None = None, notes: dict[str, str] | None = None) -> str:
+    """The whole page: one section per model (default: those in the registry), each after its `notes`
+    (markup built by the caller, e.g. `registry.ui.model_notes`)."""
     names = models(storage) if names is None else names
+    notes = notes or {}
     body = (
-        "".join(render_model(Registry(storage, name)) for name in names) or "<p>No model registered yet.</p>"
+        "".join(notes.get(name, "") + render_model(Registry(storage, name)) for name in names)
+        or "<p>No model registered yet.</p>"
     )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Model registry</title>"

@@ -1,0 +1,131 @@
+"""What the registry plugin (plugins/registry_plugin.py) serves inside the Airflow UI, each model taken
+from the request and checked against the configured models (`models/<name>/params.yaml`):
+
+    /                                         every configured model's registry section (`page.render`)
+    /versions?model=M                         a model's versions, aliases and deployment as JSON
+    /versions/<n>/report.html?model=M         a version's gate report, from the registry
+    /data-docs/<model>/<run>/<path>           a run's Data Docs site (storage key = the path)
+    /monitoring/<model>/<run>/<file>          a monitor run's drift report
+
+Read-only over storage (local or S3). No RETRAINER_MODEL is needed: a request naming no configured model
+gets NotServed (the plugin's 404); one model's broken params.yaml shows as its error line on the page
+and does not stop the others'.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from html import escape
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from retrainer.core import layout
+from retrainer.core.models import ModelConfigError, load_model, model_names
+from retrainer.registry import page
+from retrainer.registry.store import Registry, RegistryError
+from retrainer.storage import KeyNotFound, Storage
+
+# Served with their own type; anything else is a download (never sniffed into HTML).
+TEXT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".css": "text/css"}
+
+
+class NotServed(LookupError):
+    """The request names no configured model, no stored file, or a path outside the served areas."""
+
+
+def check_model(project_dir: Path, model: str) -> str:
+    """`model` if it is configured, else NotServed naming the configured models."""
+    names = model_names(project_dir)
+    if model not in names:
+        raise NotServed(f"no model {model!r}: the configured models are {', '.join(names) or 'none'}")
+    return model
+
+
+def config_problems(project_dir: Path) -> dict[str, list[str]]:
+    """Per configured model, the problems of its params (empty for a healthy model)."""
+    found = {}
+    for name in model_names(project_dir):
+        try:
+            load_model(project_dir, name)
+            found[name] = []
+        except ModelConfigError as error:
+            found[name] = error.problems
+    return found
+
+
+def _latest(storage: Storage, area: str, name: str) -> str | None:
+    """The last key (run keys sort by time) under `area` whose folder is a run's and file is `name`."""
+    keys = [
+        k
+        for k in storage.list(area)
+        if k.startswith(area + "/") and len(PurePosixPath(k).parts) == 4 and k.endswith("/" + name)
+    ]
+    return max(keys) if keys else None
+
+
+def model_notes(storage: Storage, model: str, problems: list[str]) -> str:
+    """Above a model's section: its configuration problems, and links to its latest Data Docs and drift
+    report (through the plugin)."""
+    lines = "".join(f"<li class='failed'>{escape(p)}</li>" for p in problems)
+    notes = f"<p class='failed'>{escape(model)}: configuration broken</p><ul>{lines}</ul>" if lines else ""
+    links = []
+    for label, area, name in (
+        ("latest Data Docs", f"data-docs/{model}", "index.html"),
+        ("latest drift report", layout.monitoring_area(model), layout.DRIFT_PAGE),
+    ):
+        if key := _latest(storage, area, name):
+            run = PurePosixPath(key).parts[2]
+            links.append(f'<a href="{escape(layout.ui_url(key))}">{escape(label)} ({escape(run)})</a>')
+    return notes + (f"<p>{' · '.join(links)}</p>" if links else "")
+
+
+def index(storage: Storage, project_dir: Path) -> str:
+    """The page: every configured model, each with its notes, whether or not its params load."""
+    problems = config_problems(project_dir)
+    notes = {name: model_notes(storage, name, found) for name, found in problems.items()}
+    return page.render(storage, list(problems), notes=notes)
+
+
+def versions(storage: Storage, project_dir: Path, model: str) -> dict[str, Any]:
+    """A configured model's aliases, deployment record and versions."""
+    registry = Registry(storage, check_model(project_dir, model))
+    try:
+        deployment = json.loads(storage.get_text(layout.registry_deployment_key(model)))
+    except KeyNotFound:
+        deployment = None
+    return {
+        "model": model,
+        "aliases": registry.aliases(),
+        "deployment": deployment,
+        "versions": registry.versions(),
+    }
+
+
+def gate_report(storage: Storage, project_dir: Path, model: str, version: int) -> str:
+    """A version's gate report from the registry (its sha256 checked against the version's record)."""
+    registry = Registry(storage, check_model(project_dir, model))
+    try:
+        return registry.read_file(version, layout.REPORT_HTML).decode()
+    except (RegistryError, LookupError) as error:
+        raise NotServed(str(error)) from None
+
+
+def stored_file(storage: Storage, project_dir: Path, key: str) -> tuple[bytes, str]:
+    """The bytes and content type of a stored page under `layout.UI_AREAS`/<configured model>/<run>/...;
+    NotServed for any other key (`..`, empty or `.` parts, another area, an unknown model) or none."""
+    parts = key.split("/")
+    if (
+        len(parts) < 4
+        or parts[0] not in layout.UI_AREAS
+        or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts)
+    ):
+        raise NotServed(f"{key!r} is not a page the registry serves")
+    check_model(project_dir, parts[1])
+    try:
+        data = storage.get_bytes(key)
+    except KeyNotFound:
+        raise NotServed(f"no stored file {key!r}") from None
+    suffix = PurePosixPath(key).suffix.lower()
+    kind = TEXT_TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
+    return data, kind
