@@ -32,7 +32,6 @@ def airflow_env(home: Path, var: Path, project: Path = PROJECT_DIR) -> dict[str,
         AIRFLOW__CORE__PARALLELISM=str(os.cpu_count() or 2),
         RETRAINER_VAR_DIR=str(var),
         RETRAINER_PROJECT_DIR=str(project),
-        RETRAINER_MODEL="fraud-xgb",  # `retrainer` commands without --model; each DAG names its own model
         GX_ANALYTICS_ENABLED="False",
         DVC_NO_ANALYTICS="1",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -87,7 +86,11 @@ class Airflow:
         return airflow_env(self.home, self.var, self.project)
 
     def retrainer(self, *args: str, env: dict | None = None) -> str:
-        done = processes.run([str(BIN / "retrainer"), *args], env=self.env | (env or {}), timeout=300)
+        """A `retrainer` command, on the fraud model unless it names one (as a user of the CLI sets
+        RETRAINER_MODEL with two models configured). Airflow's own processes get no RETRAINER_MODEL: each
+        DAG names its model, as shipped."""
+        env = self.env | {"RETRAINER_MODEL": "fraud-xgb"} | (env or {})
+        done = processes.run([str(BIN / "retrainer"), *args], env=env, timeout=300)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
