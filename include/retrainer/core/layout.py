@@ -59,8 +59,12 @@ def batches_area(model: str) -> str:
     return f"batches/{model}"
 
 
+def data_docs_area(model: str) -> str:
+    return f"data-docs/{model}"
+
+
 def data_docs_prefix(model: str, run: str) -> str:
-    return f"data-docs/{model}/{run}"
+    return f"{data_docs_area(model)}/{run}"
 
 
 def gx_result_key(model: str, run: str, suite: str) -> str:
@@ -221,6 +225,22 @@ UI_PREFIX = "registry"  # the plugin's url_prefix (plugins/registry_plugin.py)
 UI_BASE_URL_ENV = "AIRFLOW__API__BASE_URL"  # the UI's own address, as Airflow is configured with it
 
 
+# A version's gate report, read from the registry (its sha256 checked), relative to the plugin's root.
+GATE_REPORT_ROUTE = "versions/{version}/report.html?model={model}"
+
+
+def _ui_root(environ: Mapping[str, str] | None) -> str:
+    env = os.environ if environ is None else environ
+    return f"{(env.get(UI_BASE_URL_ENV) or '').rstrip('/')}/{UI_PREFIX}"
+
+
+def gate_report_url(model: str, version: int, environ: Mapping[str, str] | None = None) -> str:
+    """The address of a version's gate report through the registry plugin: under `AIRFLOW__API__BASE_URL`
+    when it is set, else relative to the UI's host (`/registry/versions/2/report.html?model=fraud-xgb`)."""
+    route = GATE_REPORT_ROUTE.format(version=int(version), model=quote(model, safe=""))
+    return f"{_ui_root(environ)}/{route}"
+
+
 def ui_url(key: str, environ: Mapping[str, str] | None = None) -> str:
     """The address of a stored Data Docs or drift page through the registry plugin (auth on, local or S3
     storage alike), e.g. `http://airflow:8080/registry/data-docs/fraud-xgb/<run>/index.html`: under
@@ -228,6 +248,4 @@ def ui_url(key: str, environ: Mapping[str, str] | None = None) -> str:
     A `file://` or `s3://` URI is no link a browser opens from the UI's http page."""
     if PurePosixPath(key).parts[0] not in UI_AREAS:
         raise ValueError(f"{key!r} is not under {' or '.join(UI_AREAS)}: the registry plugin serves no other")
-    env = os.environ if environ is None else environ
-    base = env.get(UI_BASE_URL_ENV) or ""
-    return f"{base.rstrip('/')}/{UI_PREFIX}/{quote(key)}"
+    return f"{_ui_root(environ)}/{quote(key)}"

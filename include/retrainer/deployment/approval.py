@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 from retrainer.core import layout
 from retrainer.core.markup import code, text
@@ -25,7 +24,6 @@ APPROVE, REJECT, SHADOW_FIRST, CANARY = "Approve", "Reject", "Shadow first", "Ca
 OPTIONS = (APPROVE, REJECT, SHADOW_FIRST, CANARY)
 ON_TIMEOUT = REJECT  # the form's default, taken by Airflow when nobody answers in time
 REQUIRED, AUTO = "required", "auto"  # the retraining DAG's `approval` Param
-REPORT_PATH = "/registry/versions/{version}/report.html?model={model}"  # the gate report on the registry page
 SETTLED = ("approval_answered", "approval_timed_out", "approval_auto")  # audit events that settle one
 
 
@@ -85,7 +83,7 @@ def summary_markdown(registry: Registry, version: int) -> str:
         )
     commit = (record.get("git") or {}).get("commit") or "-"
     # Ours, not data: the version is an int and the model name percent-encoded, so the link stays ours.
-    report = REPORT_PATH.format(version=int(version), model=quote(registry.model, safe=""))
+    report = layout.gate_report_url(registry.model, version)
     lines += [
         f"- trained on data {code(record.get('data_hash'))}, git {code(str(commit)[:12])}",
         f"- full report: [gate report v{version}]({report})",

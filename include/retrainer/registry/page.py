@@ -28,7 +28,6 @@ th { background: #f3f4f6; } code { font-size: .75rem; } .alias { background: #db
 .state { background: #ecfdf5; border: 1px solid #a7f3d0; padding: .6rem 1rem; display: inline-block; }
 .failed { color: #b91c1c; } details { margin: .2rem 0; } summary { cursor: pointer; }
 """
-REPORT_ROUTE = "versions/{version}/report.html?model={model}"  # served by the plugin, relative to the page
 AIRFLOW_RUN = "/dags/{dag}/runs/{run}"  # the Airflow UI's page of a DAG run
 RETRAIN_DAG = "retrain_{model}"  # each model's retraining DAG (dags/retrain_models.py)
 
@@ -84,7 +83,8 @@ def _gates(record: dict, model: str) -> str:
     failed = [g for g in gates if g.get("verdict") == "failed"]
     verdict = f"{len(gates) - len(failed)}/{len(gates)} passed" if gates else "-"
     css = ' class="failed"' if failed else ""
-    link = escape(REPORT_ROUTE.format(version=quote(str(record["version"])), model=quote(model, safe="")))
+    route = layout.GATE_REPORT_ROUTE.format(version=int(record["version"]), model=quote(model, safe=""))
+    link = escape(route)  # relative to the page: works under any base URL
     return f'<span{css}>{escape(verdict)}</span> <a href="{link}">gate report</a>'
 
 

@@ -71,7 +71,7 @@ def model_notes(storage: Storage, model: str, problems: list[str]) -> str:
     notes = f"<p class='failed'>{escape(model)}: configuration broken</p><ul>{lines}</ul>" if lines else ""
     links = []
     for label, area, name in (
-        ("latest Data Docs", f"data-docs/{model}", "index.html"),
+        ("latest Data Docs", layout.data_docs_area(model), "index.html"),
         ("latest drift report", layout.monitoring_area(model), layout.DRIFT_PAGE),
     ):
         if key := _latest(storage, area, name):
