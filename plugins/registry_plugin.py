@@ -16,6 +16,9 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 VIEW_NAME = "Model registry"
+# The registry page, gate reports and drift reports hold no script: a browser runs none in them, whatever
+# a stored value holds (every value is escaped too). Data Docs pages need their own vendored scripts.
+NO_SCRIPT = {"Content-Security-Policy": "script-src 'none'; object-src 'none'; base-uri 'none'"}
 
 
 def _may_view(user=Depends(get_user)) -> None:  # noqa: B008 (FastAPI's dependency idiom)
@@ -49,10 +52,10 @@ def _served(call, *args):
 
 
 @app.get("/", response_class=HTMLResponse)
-def registry_page() -> str:
+def registry_page() -> HTMLResponse:
     from retrainer.registry import ui
 
-    return _served(ui.index)
+    return HTMLResponse(_served(ui.index), headers=NO_SCRIPT)
 
 
 @app.get("/versions")
@@ -63,19 +66,19 @@ def versions(model: str) -> JSONResponse:
 
 
 @app.get("/versions/{version}/report.html", response_class=HTMLResponse)
-def gate_report(version: int, model: str) -> str:
+def gate_report(version: int, model: str) -> HTMLResponse:
     """A version's gate report, from the registry (its sha256 checked against the version's record)."""
     from retrainer.registry import ui
 
-    return _served(ui.gate_report, model, version)
+    return HTMLResponse(_served(ui.gate_report, model, version), headers=NO_SCRIPT)
 
 
-def _stored(key: str) -> Response:
+def _stored(key: str, headers: dict[str, str] | None = None) -> Response:
     """A stored page, typed by its name and never sniffed into another type."""
     from retrainer.registry import ui
 
     data, kind = _served(ui.stored_file, key)
-    return Response(data, media_type=kind, headers={"X-Content-Type-Options": "nosniff"})
+    return Response(data, media_type=kind, headers={"X-Content-Type-Options": "nosniff", **(headers or {})})
 
 
 @app.get("/data-docs/{path:path}")
@@ -87,7 +90,7 @@ def data_docs(path: str) -> Response:
 @app.get("/monitoring/{path:path}")
 def drift_report(path: str) -> Response:
     """A monitor run's drift report: the storage key `monitoring/<model>/<run>/<file>`."""
-    return _stored(f"monitoring/{path}")
+    return _stored(f"monitoring/{path}", NO_SCRIPT)
 
 
 class RegistryPlugin(AirflowPlugin):

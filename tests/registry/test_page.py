@@ -141,6 +141,10 @@ def test_every_route_takes_its_model_from_the_request_without_retrainer_model(
     report = client.get(f"/monitoring/ato-xgb/{run}/drift.html")
     assert (report.status_code, report.text) == (200, "<h1>drift of ato-xgb</h1>")
     assert client.get(f"/monitoring/ato-xgb/{run}/missing.html").status_code == 404
+    # the pages that hold no script tell the browser to run none: a value that slipped escaping stays inert
+    gate_report = client.get("/versions/1/report.html?model=fraud-xgb")
+    for page in (index, gate_report, report):
+        assert "script-src 'none'" in page.headers["content-security-policy"]
 
     # nothing outside the served areas, whatever the path says
     storage.put_text("registry/fraud-xgb/secret.json", "{}")
