@@ -209,7 +209,7 @@ def _raw_day(day: date, seed: int, config: GeneratorConfig) -> pd.DataFrame:
     """One day of raw card transactions, broken as `config` says (the row kinds that name raw columns)."""
     frame = generate_raw_day(day, seed, config.rows_per_day, config.fraud_rate, config.label_noise)
     if config.broken and day in config.broken_days:
-        clean = replace(config, broken=None, broken_days=(), label_noise=0.0)
+        clean = replace(config, broken=None, broken_days=())
         rng = np.random.default_rng(_day_seed(seed, day))
         frame = break_batch(frame, config.broken, rng, day, lambda other: _raw_day(other, seed, clean))
     return frame
