@@ -154,3 +154,29 @@ def test_retrainer_generate_writes_raw_partitions_for_a_model_that_names_them(tm
     assert len(written) == 2
     assert tuple(pd.read_parquet(written[0]).columns) == RAW_COLUMNS
     assert json.loads(SUITE.read_text())["name"] == "raw-transactions"
+
+
+def test_drift_knobs_the_raw_generator_does_not_simulate_are_refused_not_ignored():
+    with pytest.raises(ValueError, match="--data-drift"):
+        partition_bytes(START, 7, GeneratorConfig(rows_per_day=50, data_drift=0.5), KIND)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expectation", "column"),
+    [
+        ("null_amounts", "expect_column_values_to_not_be_null", "amount"),
+        ("negative_amount", "expect_column_values_to_be_between", "amount"),
+        ("unknown_channel", "expect_column_values_to_be_in_set", "channel"),
+        ("duplicate_ids", "expect_column_values_to_be_unique", "transaction_id"),
+        ("label_flip", "expect_column_mean_to_be_between", "is_fraud"),
+    ],
+)
+def test_the_suite_stops_a_broken_raw_batch(kind, expectation, column):
+    from retrainer.data.contracts import load_suite, run_suite
+
+    config = GeneratorConfig(rows_per_day=300, broken=kind, broken_days=(START,))
+    frame = _read(partition_bytes(START, 7, config, KIND))
+    start = pd.Timestamp(START, tz="UTC")
+    parameters = {"window_start": start, "window_end": start + pd.Timedelta(days=1), "min_rows": 1}
+    failures = run_suite(frame, load_suite(SUITE), parameters).failures
+    assert (expectation, column) in {(f.expectation, f.column) for f in failures}

@@ -207,6 +207,11 @@ def _calibrated_sigmoid(risk: np.ndarray, rate: float) -> np.ndarray:
 
 def _raw_day(day: date, seed: int, config: GeneratorConfig) -> pd.DataFrame:
     """One day of raw card transactions, broken as `config` says (the row kinds that name raw columns)."""
+    if config.data_drift or config.concept_drift:
+        raise ValueError(
+            "data and concept drift are not simulated for raw_card_transactions (source.synthetic): "
+            "generate without --data-drift / --concept-drift"
+        )
     frame = generate_raw_day(day, seed, config.rows_per_day, config.fraud_rate, config.label_noise)
     if config.broken and day in config.broken_days:
         clean = replace(config, broken=None, broken_days=())
