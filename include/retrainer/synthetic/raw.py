@@ -39,10 +39,16 @@ MAX_LABEL_DELAY_DAYS = 20
 
 TX_PER_CUSTOMER_DAY = 2.0  # customers = rows_per_day / this: each has weeks of history to compare with
 TX_PER_TERMINAL_DAY = 1.0  # terminals = rows_per_day / this
-TERMINALS_PER_CUSTOMER = 20  # the terminals a customer pays at (the handbook's terminals within a radius)
+# The terminals a customer pays at, drawn at random (the handbook draws those within a radius of the
+# customer's home; only their sharing between customers matters here).
+TERMINALS_PER_CUSTOMER = 20
 
+# Customers' usual amounts spread log-uniformly over two decades, so a stolen card's 5x amount is an
+# ordinary purchase for a bigger spender. Tuned by measurement (XGBoost, 8 weeks at 2000 rows a day, the
+# last week held out): the raw columns score PR-AUC 0.05-0.11 over seeds, point-in-time per-customer and
+# per-terminal aggregates 0.65-0.80. Amounts stay normal around the customer's mean (sd = mean / 2).
 MIN_MEAN_AMOUNT, MAX_MEAN_AMOUNT = 5.0, 500.0
-AMOUNT_THRESHOLD = 1000.0
+AMOUNT_THRESHOLD = 1000.0  # scenario 1: rare (~4% of frauds), the one fraud a single row gives away
 TERMINAL_DAYS = 28
 CUSTOMER_DAYS = 14
 CUSTOMER_FRAUD_SHARE = 1 / 3  # of a compromised customer's transactions
@@ -130,8 +136,10 @@ def generate_raw_day(
     rng = np.random.default_rng(np.random.SeedSequence([seed, _DAY, rows_per_day, day.toordinal()]))
     n = rows_per_day
 
-    # Payments cluster around midday, as in the handbook (seconds of the day, normal around noon).
-    seconds = np.sort(np.clip(np.round(rng.normal(43_200, 20_000, n)), 0, 86_399).astype(np.int64))
+    # Payments cluster around midday, as in the handbook (seconds of the day, normal around noon); the few
+    # drawn outside the day are spread over it rather than piled up at midnight.
+    seconds = np.round(rng.normal(43_200, 20_000, n)).astype(np.int64)
+    seconds = np.sort(np.where((seconds >= 0) & (seconds < 86_400), seconds, rng.integers(0, 86_400, n)))
     event_ts = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(seconds, unit="s")
 
     customer = rng.choice(people.customers, size=n, p=people.activity)
