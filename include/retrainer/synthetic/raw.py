@@ -82,7 +82,7 @@ def sizes(rows_per_day: int) -> tuple[int, int]:
     return customers, terminals
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=2)  # a world is ~40 MB at 500k rows a day: keep the last two
 def world(seed: int, rows_per_day: int) -> World:
     """The customers and terminals of (seed, rows_per_day); the same every time and for every day."""
     customers, terminals = sizes(rows_per_day)
