@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser(
         "generate",
         parents=[model],
-        help="write the model's synthetic source (source.synthetic: card transactions or account logins), "
+        help="write the model's synthetic source (source.synthetic: card transactions, account logins or raw "
+        "card transactions), "
         "one Parquet file per day, under its source.prefix",
     )
     gen.add_argument("--source", help="source root (default: RETRAINER_SOURCE_ROOT or var/source)")

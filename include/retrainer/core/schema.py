@@ -100,9 +100,9 @@ class Schedule(Section):
 
 class Source(Section):
     prefix: str = ""
-    # What `retrainer generate` writes for this model (demo and tests only): synthetic card transactions
-    # or account logins (retrainer.synthetic).
-    synthetic: Literal["card_transactions", "account_logins"] = "card_transactions"
+    # What `retrainer generate` writes for this model (demo and tests only): synthetic card transactions,
+    # account logins, or raw card transactions (only raw columns; retrainer.synthetic).
+    synthetic: Literal["card_transactions", "account_logins", "raw_card_transactions"] = "card_transactions"
 
 
 class Data(Section):

@@ -17,6 +17,7 @@ from retrainer.sources.partitions import partition_key
 from retrainer.storage import Storage
 from retrainer.synthetic.broken import FILE_KINDS, break_batch
 from retrainer.synthetic.logins import generate_logins_day
+from retrainer.synthetic.raw import generate_raw_day
 
 CHANNELS = ("pos", "ecom", "atm", "wallet")
 REGIONS = ("na", "eu", "latam", "apac", "mea")
@@ -204,17 +205,36 @@ def _calibrated_sigmoid(risk: np.ndarray, rate: float) -> np.ndarray:
     return 1 / (1 + np.exp(-(risk + (low + high) / 2)))
 
 
-KINDS = ("card_transactions", "account_logins")  # what a model's `source.synthetic` may name
+def _raw_day(day: date, seed: int, config: GeneratorConfig) -> pd.DataFrame:
+    """One day of raw card transactions, broken as `config` says (the row kinds that name raw columns)."""
+    if config.data_drift or config.concept_drift:
+        raise ValueError(
+            "data and concept drift are not simulated for raw_card_transactions (source.synthetic): "
+            "generate without --data-drift / --concept-drift"
+        )
+    frame = generate_raw_day(day, seed, config.rows_per_day, config.fraud_rate, config.label_noise)
+    if config.broken and day in config.broken_days:
+        clean = replace(config, broken=None, broken_days=())
+        rng = np.random.default_rng(_day_seed(seed, day))
+        frame = break_batch(frame, config.broken, rng, day, lambda other: _raw_day(other, seed, clean))
+    return frame
+
+
+# What a model's `source.synthetic` may name (core.schema.Source keeps the same list).
+KINDS = ("card_transactions", "account_logins", "raw_card_transactions")
 
 
 def partition_bytes(
     day: date, seed: int, config: GeneratorConfig = GeneratorConfig(), kind: str = "card_transactions"
 ) -> bytes:
     """The bytes of one day's partition file: Parquet, or for a broken file kind what a bad upload left.
-    `kind` chooses the data: card transactions, or account logins (`config.fraud_rate` is then the
-    takeover rate)."""
+    `kind` chooses the data: card transactions, account logins (`config.fraud_rate` is then the
+    takeover rate), or raw card transactions (retrainer.synthetic.raw: no computed columns, fraud seen only
+    over time; of the drift knobs only `label_noise` applies)."""
     if kind == "account_logins":
         frame = generate_logins_day(day, seed, config.rows_per_day, config.fraud_rate)
+    elif kind == "raw_card_transactions":
+        frame = _raw_day(day, seed, config)
     elif kind == "card_transactions":
         frame = generate_day(day, seed, config)
     else:
