@@ -244,7 +244,9 @@ def _query(params: dict[str, Any], features: list[DerivedFeature], by_ids: bool)
     ]
     if any(f.kind == "label" for f in features):
         if model.get("label_time"):
-            arrival = f"greatest(epoch_us(CAST({_q(model['label_time'])} AS TIMESTAMPTZ)), {time})"
+            arrived = f"epoch_us(CAST({_q(model['label_time'])} AS TIMESTAMPTZ))"
+            # greatest() skips nulls: a label that never arrived must stay null, not arrive with its event
+            arrival = f"CASE WHEN {arrived} IS NULL THEN NULL ELSE greatest({arrived}, {time}) END"
         else:
             arrival = f"{time} + {int(model['label_delay_days']) * 86_400 * US}"
         ev_columns += [f"CAST({_q(model['label'])} AS DOUBLE) = 1 AS __pos", f"{arrival} AS __a"]
