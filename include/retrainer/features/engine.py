@@ -308,15 +308,18 @@ def _feature_sql(feature: DerivedFeature, params: dict[str, Any], over) -> str:
     name = over(feature.entity, _frame(_us(feature.window) - 1, None))
     value = _q("v:" + feature.value) if feature.value else None
     number = f"CAST({value} AS DOUBLE)" if value else None
+    # The mean as sum / count: DuckDB computes a window expression given twice once, so the mean and the
+    # ratio to it reuse the sum and count (about a third less work than avg() beside them).
+    mean = f"(sum({number}) OVER {name} / count({value}) OVER {name})"
     expression = {
         "count": f"count({value or '*'}) OVER {name}",
         "sum": f"sum({number}) OVER {name}",
-        "mean": f"avg({number}) OVER {name}",
+        "mean": mean,
         "std": f"stddev_samp({number}) OVER {name}",
         "min": f"CAST(min({number}) OVER {name} AS DOUBLE)",
         "max": f"CAST(max({number}) OVER {name} AS DOUBLE)",
         "distinct_count": f"count(DISTINCT {value}) OVER {name}",
-        "ratio_to_mean": f"{number} / nullif(avg({number}) OVER {name}, 0)",
+        "ratio_to_mean": f"{number} / nullif({mean}, 0)",
     }[feature.aggregation]
     return _guard(feature.entity, expression)
 
