@@ -101,7 +101,9 @@ def pandas_floor(frame: pd.DataFrame) -> pd.DataFrame:
     the window (t - w, t], as the engine's)."""
     out = {}
     for window in CUSTOMER_WINDOWS:
-        rolled = frame.groupby("customer_id", sort=False).rolling(pd.Timedelta(parse_duration(window)), on="ts")["amount"]
+        rolled = frame.groupby("customer_id", sort=False).rolling(
+            pd.Timedelta(parse_duration(window)), on="ts"
+        )["amount"]
         found = rolled.agg(AGGREGATIONS).reset_index(level=0, drop=True).sort_index()
         for aggregation in AGGREGATIONS:
             out[f"customer_id__amount_{aggregation}_{window}"] = found[aggregation].to_numpy()
@@ -109,24 +111,29 @@ def pandas_floor(frame: pd.DataFrame) -> pd.DataFrame:
             frame["amount"].to_numpy() / found["mean"].to_numpy()
         )
     for window in ("1d", "7d"):
-        rolled = frame.groupby("terminal_id", sort=False).rolling(pd.Timedelta(parse_duration(window)), on="ts")["amount"]
+        rolled = frame.groupby("terminal_id", sort=False).rolling(
+            pd.Timedelta(parse_duration(window)), on="ts"
+        )["amount"]
         out[f"terminal_id__count_{window}"] = (
             rolled.count().reset_index(level=0, drop=True).sort_index().to_numpy()
         )
     return pd.DataFrame({"tx_id": frame["tx_id"].to_numpy(), **out})
 
 
-def timed(step, *args, **kwargs) -> tuple[object, dict]:
-    """`step(*args)`'s result and its seconds, start RSS and peak RSS added (MiB)."""
+def timed(step, *args, repeat: int = 1) -> tuple[object, dict]:
+    """`step(*args)`'s result, its fastest seconds of `repeat` runs (the machine may be shared: the fastest
+    is the least disturbed) and the peak RSS the first run added (MiB)."""
     reset_peak_rss()
     before = current_rss_bytes()
     started = time.perf_counter()
-    result = step(*args, **kwargs)
-    seconds = time.perf_counter() - started
-    return result, {
-        "seconds": round(seconds, 2),
-        "peak_added_mib": round((peak_rss_bytes() - before) / 2**20, 1),
-    }
+    result = step(*args)
+    seconds = [time.perf_counter() - started]
+    peak = round((peak_rss_bytes() - before) / 2**20, 1)
+    for _ in range(repeat - 1):
+        started = time.perf_counter()
+        step(*args)
+        seconds.append(time.perf_counter() - started)
+    return result, {"seconds": round(min(seconds), 2), "peak_added_mib": peak}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -138,16 +145,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--memory-mib", type=int, default=2048, help="DuckDB's memory limit; it spills beyond"
     )
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each step; the fastest counts")
     parser.add_argument("--no-floor", action="store_true", help="skip pandas (at 30M rows it takes hours)")
     args = parser.parse_args(argv)
 
     frame, generated = timed(generate, args.rows, args.days, args.seed)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    report: dict = {"rows": len(frame), "days": args.days, "threads": args.threads, "generate": generated}
+    report: dict = {"rows": len(frame), "days": args.days, "threads": args.threads, "repeat": args.repeat}
+    report["generate"] = generated
     input_mib = table.nbytes / 2**20
     plain, full = (params(f, args.threads, args.memory_mib) for f in (False, True))
     for name, declared in (("engine", plain), ("engine_full", full)):
-        features, step = timed(compute_features, table, declared)
+        features, step = timed(compute_features, table, declared, repeat=args.repeat)
         step["features"] = len(derived_feature_names(declared))
         step["frames_mib"] = round(input_mib + features.nbytes / 2**20, 1)
         step["peak_over_frames"] = round(step["peak_added_mib"] / step["frames_mib"], 2)
@@ -157,15 +166,19 @@ def main(argv: list[str] | None = None) -> dict:
             engine = features.to_pandas()
         del features
     if not args.no_floor:
-        floor, step = timed(pandas_floor, frame)
+        floor, step = timed(pandas_floor, frame, repeat=args.repeat)
         step["frames_mib"] = round(
             (frame.memory_usage(deep=True).sum() + floor.memory_usage().sum()) / 2**20, 1
         )
         step["peak_over_frames"] = round(step["peak_added_mib"] / step["frames_mib"], 2)
         report["pandas_floor"] = step
         report["ratio_floor_over_engine"] = round(step["seconds"] / report["engine"]["seconds"], 2)
+        # atol: pandas' rolling variance keeps a residue (~5e-7) where every value of a window is the same;
+        # the engine's std there is exactly 0.
         mismatched = {
-            column: int((~np.isclose(engine[column], floor[column], rtol=1e-7, equal_nan=True)).sum())
+            column: int(
+                (~np.isclose(engine[column], floor[column], rtol=1e-7, atol=1e-6, equal_nan=True)).sum()
+            )
             for column in floor.columns
         }
         report["same_values"] = not any(mismatched.values())
