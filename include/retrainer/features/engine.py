@@ -30,7 +30,8 @@ other day. Memory stays bounded: DuckDB spills to a temporary directory beyond
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,8 @@ def compute_features(
     `events`: an Arrow table (or pandas DataFrame) or Parquet paths holding the requested rows AND their
     history. Requested rows: event time in [start, end) and id in `ids`, each when given (default: all).
     """
-    with _session(events, params, temp_dir) as (con, sql, args):
-        return con.sql(sql(start, end, ids), params=args).to_arrow_table()
+    with _prepared(events, params, temp_dir, ids) as (con, query):
+        return con.sql(query, params=_bounds(start, end)).to_arrow_table()
 
 
 def write_features(
@@ -86,63 +87,52 @@ def write_features(
 ) -> int:
     """`compute_features` written to a Parquet file at `path` by DuckDB (streamed, nothing held in Python);
     returns the number of rows written."""
-    with _session(events, params, temp_dir) as (con, sql, args):
+    with _prepared(events, params, temp_dir, ids) as (con, query):
         target = str(path).replace("'", "''")
-        # DuckDB 2 wants every result fetched to its end before the next statement: fetchall() throughout.
-        return int(
-            con.execute(f"COPY ({sql(start, end, ids)}) TO '{target}' (FORMAT parquet)", args).fetchall()[0][
-                0
-            ]
-        )
+        copied = con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet)", _bounds(start, end))
+        return int(copied.fetchall()[0][0])  # COPY answers the number of rows it wrote
 
 
-class _session:
-    """A DuckDB connection with the events registered as the view `__events` (plus `__row`, their order),
-    checked against the declarations; yields (connection, a builder of the query, its arguments)."""
-
-    def __init__(self, events: Any, params: dict[str, Any], temp_dir: str | Path | None) -> None:
-        self.events, self.params, self.temp_dir = events, params, temp_dir
-
-    def __enter__(self):
-        derived = derived_section(self.params)
-        self._tmp = None
-        if self.temp_dir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="retrainer-features-")
+@contextmanager
+def _prepared(
+    events: Any, params: dict[str, Any], temp_dir: str | Path | None, ids: Any
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """A DuckDB connection holding the events as the view `__events` (with `__row`, their order) and the
+    requested ids as `__ids`, checked against the declarations, and the query of the features. DuckDB
+    spills to a temporary directory (inside `temp_dir` if given), removed on exit. DuckDB 2 wants every
+    result fetched to its end before the next statement: hence the fetchall() of statements."""
+    derived = derived_section(params)
+    with tempfile.TemporaryDirectory(prefix="retrainer-features-", dir=temp_dir) as spill:
         con = duckdb.connect(
             config={
                 "threads": int(derived.get("threads") or 2),
                 "memory_limit": f"{int(derived.get('memory_limit_mib') or 2048)}MiB",
-                "temp_directory": str(self.temp_dir or self._tmp.name),
+                "temp_directory": spill,
                 "preserve_insertion_order": True,
             }
         )
-        self.con = con
-        con.execute(
-            "SET TimeZone = 'UTC'"
-        ).fetchall()  # a naive timestamp is UTC, as everywhere in the platform
-        _register(con, self.events)
-        features = derived_features(self.params)
-        _check_columns(con, self.params, features)
-        args: dict[str, Any] = {}
-
-        def sql(start: Any, end: Any, ids: Any) -> str:
+        try:
+            con.execute("SET TimeZone = 'UTC'").fetchall()  # a naive timestamp is UTC, as in the platform
+            _register(con, events)
+            features = derived_features(params)
+            _check_columns(con, params, features)
             if ids is not None:
                 con.register("__ids", pa.table({"id": ids if isinstance(ids, pa.Array) else pa.array(ids)}))
-            args.update(start=_micros(start), end=_micros(end))
-            return _query(self.params, features, ids is not None)
+            yield con, _query(params, features, ids is not None)
+        finally:
+            con.close()
 
-        return con, sql, args
 
-    def __exit__(self, *_: Any) -> None:
-        self.con.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
+def _bounds(start: datetime | str | None, end: datetime | str | None) -> dict[str, int | None]:
+    return {"start": _micros(start), "end": _micros(end)}
 
 
 def _register(con: duckdb.DuckDBPyConnection, events: Any) -> None:
+    """`events` as the view `__events`, with `__row`: an Arrow table's (or DataFrame's) row number, or the
+    Parquet file's place in the list (high bits) and the row's in its file."""
     if isinstance(events, (str, Path)):
         events = [events]
-    if isinstance(events, Sequence):
+    if isinstance(events, Sequence) and not isinstance(events, pa.Table):
         files = [str(p) for p in events]
         if not files:
             raise FeatureDataError("no events: give at least one Parquet file (the batch and its history)")
