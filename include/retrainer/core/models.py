@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from retrainer.core.errors import ConfigError, Rejected
 from retrainer.core.params import deep_merge, with_dag_params
 from retrainer.core.schema import ModelParams
+from retrainer.features import declarations
 
 MODELS_DIR = "models"
 DEFAULTS_FILE = "defaults.yaml"
@@ -300,6 +301,7 @@ def named_columns(params: dict[str, Any]) -> dict[str, list[str]]:
     found["slices.bands"] = list(slices.get("bands") or {})
     if params["costs"].get("amount_column"):
         found["costs.amount_column"] = [params["costs"]["amount_column"]]
+    found |= declarations.source_columns(params)  # features.derived.windows.0: its entity and value columns
     return {key: columns for key, columns in found.items() if columns}
 
 
