@@ -31,7 +31,10 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer.core.expressions",  # the schema parses evaluate.rule and slices.expressions (ast, no numpy)
     "retrainer.core.models",
     "retrainer.core.params",
+    "retrainer.core.feature_declarations",  # names, windows and aggregations of features.derived (pure)
+    "retrainer.core.feature_schema",
     "retrainer.core.schema",
+    "retrainer.core.sections",
     "retrainer.core.settings",
     "retrainer.core.timeouts",
 }

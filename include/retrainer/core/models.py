@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from retrainer.core import feature_declarations as declarations
 from retrainer.core.errors import ConfigError, Rejected
 from retrainer.core.params import deep_merge, with_dag_params
 from retrainer.core.schema import ModelParams
-from retrainer.features import declarations
 
 MODELS_DIR = "models"
 DEFAULTS_FILE = "defaults.yaml"

@@ -8,17 +8,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from retrainer.core import expressions
-from retrainer.features import declarations
-
-Fraction = Annotated[float, Field(ge=0, le=1)]
-OpenFraction = Annotated[float, Field(gt=0, lt=1)]
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegative = Annotated[float, Field(ge=0)]
-Name = Annotated[str, Field(min_length=1)]
-METRICS = Literal["pr_auc", "roc_auc"]
+from retrainer.core.feature_schema import DerivedFeatures
+from retrainer.core.sections import (
+    METRICS,
+    Fraction,
+    Name,
+    NonNegative,
+    OpenFraction,
+    PositiveInt,
+    Section,
+)
 
 
 def _in_the_grammar(text: str) -> str:
@@ -37,10 +39,6 @@ def _a_condition(text: str) -> str:
 
 Expression = Annotated[str, Field(min_length=1), AfterValidator(_in_the_grammar)]
 Condition = Annotated[str, Field(min_length=1), AfterValidator(_a_condition)]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class ModelSection(Section):
@@ -184,72 +182,6 @@ class Train(Section):
     engine: Literal["local", "dask"] = "local"
     xgboost: XGBoost
     baseline: Baseline
-
-
-def _a_duration(text: str) -> str:
-    declarations.parse_duration(text)  # its ValueError names the text and the accepted form
-    return text
-
-
-# A window's length: a whole number of minutes, hours or days (30m, 24h, 7d).
-Duration = Annotated[str, AfterValidator(_a_duration)]
-Entity = Name | Annotated[list[Name], Field(min_length=1)]
-
-
-class WindowFeatures(Section):
-    """Aggregates of an entity's events in the window (t - w, t] of each event (retrainer.features)."""
-
-    entity: Entity
-    value: Name | None = None  # null: `count` counts the entity's events
-    aggregations: Annotated[list[Literal[declarations.WINDOW_AGGREGATIONS]], Field(min_length=1)]
-    windows: Annotated[list[Duration], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _a_value_to_aggregate(self) -> WindowFeatures:
-        needing = [a for a in self.aggregations if a in declarations.NEEDS_A_VALUE]
-        if self.value is None and needing:
-            raise ValueError(
-                f"{', '.join(needing)} needs a value column: set value: <column> (e.g. amount), or keep "
-                "aggregations: [count] to count the entity's events"
-            )
-        return self
-
-
-class LabelFeatures(Section):
-    """An entity's positives over a window, counting only labels that had arrived before each event."""
-
-    entity: Entity
-    windows: Annotated[list[Duration], Field(min_length=1)]
-    offset: Duration | None = None  # the window ends this long before the event (null: at the event)
-    aggregations: Annotated[list[Literal[declarations.LABEL_AGGREGATIONS]], Field(min_length=1)] = ["rate"]
-    min_count: PositiveInt = 1  # fewer events in the window: the rate is `default`
-    default: Annotated[float, Field(allow_inf_nan=False)] = 0.0
-
-
-class SincePrevious(Section):
-    entity: Entity
-    within: Duration = "30d"  # an entity's previous event further back than this: no value (null)
-
-
-class DerivedFeatures(Section):
-    """Features computed from the raw events at each event's time (retrainer.features)."""
-
-    windows: list[WindowFeatures] = []
-    labels: list[LabelFeatures] = []
-    calendar: list[Literal[declarations.CALENDAR]] = []
-    since_previous: list[SincePrevious] = []
-    threads: PositiveInt = 2  # DuckDB's threads
-    memory_limit_mib: PositiveInt = 2048  # DuckDB spills to disk beyond this
-
-    @model_validator(mode="after")
-    def _each_name_once(self) -> DerivedFeatures:
-        twice = declarations.duplicate_names({"features": {"derived": self.model_dump()}})
-        if twice:
-            name, keys = next(iter(twice.items()))
-            raise ValueError(
-                f"the feature {name!r} is declared twice ({' and '.join(keys)}): delete one of them"
-            )
-        return self
 
 
 class Features(Section):

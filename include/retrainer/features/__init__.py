@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrainer.features.declarations import (
+from retrainer.core.feature_declarations import (
     DerivedFeature,
     definitions,
     definitions_hash,

@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 
 from retrainer.core.errors import Rejected
-from retrainer.features.declarations import DerivedFeature, derived_features, derived_section
+from retrainer.core.feature_declarations import DerivedFeature, derived_features, derived_section
 
 US = 1_000_000  # microseconds per second: times are BIGINT microseconds since the epoch in every frame
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
