@@ -8,8 +8,8 @@ import pytest
 from retrainer.core.clock import window_bounds
 from retrainer.core.errors import Rejected
 from retrainer.data.extract import (
-    ExtractError,
     IncompatibleSourceFiles,
+    MissingSourcePartition,
     UnreadableSourceFile,
     content_sha256,
     extract_batch,
@@ -98,9 +98,12 @@ def test_content_hash_ignores_row_order_and_file_encoding():
     assert content_sha256(frame) != content_sha256(frame.assign(a=[1, 2, 4]))
 
 
-def test_empty_source_is_an_error(source, storage):
-    with pytest.raises(ExtractError, match="no source partitions"):
-        extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
+def test_empty_source_is_a_verdict_naming_every_day(source, storage):
+    """Not retried (a Rejected): an empty window stays empty minutes later, whatever missing_days says."""
+    for missing_days in ("fail", "warn"):
+        with pytest.raises(MissingSourcePartition, match="no source partitions at all") as caught:
+            extract_batch(source, storage, "m", *window_bounds(AS_OF, 7), missing_days=missing_days)
+        assert isinstance(caught.value, Rejected) and len(caught.value.days) == 7
 
 
 def test_a_day_missing_from_the_source_is_named(source, storage):

@@ -386,10 +386,11 @@ def test_compose_topology_runs_the_dag_on_two_celery_workers_with_auth_on(
         status, kind, gate_report = _page(report, viewer["access_token"])
         assert status == 200 and kind.startswith("text/html") and "<html" in gate_report.lower()
         assert _page(report.replace("fraud-xgb", "no-such-model"), viewer["access_token"])[0] == 404
-        [docs] = re.findall(r'href="(/registry/data-docs/fraud-xgb/[^"]+)"', page)
-        status, kind, site = _page(base + docs, viewer["access_token"])
+        # absolute: compose sets the UI's address (AIRFLOW__API__BASE_URL), which links in logs and alerts use
+        [docs] = re.findall(rf'href="({re.escape(base)}/registry/data-docs/fraud-xgb/[^"]+)"', page)
+        status, kind, site = _page(docs, viewer["access_token"])
         assert status == 200 and kind.startswith("text/html") and "<html" in site.lower(), (docs, status)
-        assert _page(base + docs)[0] == 401
+        assert _page(docs)[0] == 401
 
         # A failure reaches a person: a run of a week the source lacks fails at extract on a Celery worker,
         # and the model's alert connection (the operator's endpoint) gets the task, the named error and

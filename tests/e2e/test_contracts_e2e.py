@@ -80,7 +80,9 @@ def test_a_volume_drop_against_recent_batches_stops_the_run(airflow):
     assert failure["observed"] == 7 * 15 and failure["expected"]["median_rows_per_day"] == 300
     # the task log points at this run's Data Docs page, and the page exists
     docs = reason["data_docs_uri"]
-    assert f"Data Docs of run {RUN}: {docs}" in run.log  # logged by validate, passing or failing
+    # logged by validate, passing or failing: the page through the registry plugin, and where it is stored
+    url = f"/registry/data-docs/fraud-xgb/{RUN}/index.html"
+    assert f"Data Docs of run {RUN}: {url} (stored at {docs})" in run.log
     assert (airflow.var / "storage" / docs.split("/storage/", 1)[1]).is_file()
 
 

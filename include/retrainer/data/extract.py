@@ -69,15 +69,21 @@ class IncompatibleSourceFiles(ExtractError, Rejected):
 
 
 class MissingSourcePartition(ExtractError, Rejected):
-    """Days of the window with no partition at the source (`data.missing_days: fail`)."""
+    """Days of the window with no partition at the source (`data.missing_days: fail`, or every day of it:
+    no source partitions at all). A verdict on the source, not retried: waiting minutes changes nothing."""
 
     def __init__(self, days: list[date], source_root: str, start: datetime, end: datetime) -> None:
         self.days = days
         names = ", ".join(d.isoformat() for d in days)
+        every = len(days) == len(days_overlapping(start, end))
+        fix = (
+            "no source partitions at all: deliver them, or run a window the source holds"
+            if every
+            else "deliver them and rerun, or set data.missing_days: warn in the model's params"
+        )
         super().__init__(
             f"{len(days)} day(s) of the window {start.isoformat()} .. {end.isoformat()} have no partition "
-            f"under {source_root}: {names}. Deliver them and rerun, or set data.missing_days: warn in "
-            "the model's params"
+            f"under {source_root}: {names}; {fix}"
         )
 
 
@@ -133,9 +139,7 @@ def _stage_window(
         staged.append(_Partition(day, key, path, schema, {c: str(t) for c, t in empty.dtypes.items()}))
     if problems:
         raise UnreadableSourceFile({source.uri(k): v for k, v in problems.items()})
-    if not staged:
-        raise ExtractError(f"no source partitions under {source.root_uri} for the window {start} .. {end}")
-    if missing and missing_days == "fail":
+    if missing and (missing_days == "fail" or not staged):  # an empty window: nothing to warn about
         raise MissingSourcePartition(missing, source.root_uri, start, end)
     for day in missing:
         log.warning("no source partition for %s under %s (data.missing_days: warn)", day, source.root_uri)
