@@ -140,3 +140,15 @@ def test_a_changed_definition_changes_the_hash_and_an_engine_setting_does_not(pr
     assert definitions_hash(load_model(project, "fraud-xgb")) == definitions_hash(first)
     declare(project, {"windows": [CUSTOMER_WINDOWS | {"windows": ["1h", "7d"]}]})
     assert definitions_hash(load_model(project, "fraud-xgb")) != definitions_hash(first)
+
+
+def test_a_run_of_a_model_declaring_derived_features_stops_before_any_work(project, monkeypatch):
+    """Valid declarations (models check accepts them), but no stage computes them yet: a run refuses the
+    model, by name, rather than train without the features it declares."""
+    from retrainer.tasks.context import Context
+
+    declare(project, {"calendar": ["hour"]})
+    monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
+    assert load_model(project, "fraud-xgb")["features"]["derived"]["calendar"] == ["hour"]
+    with pytest.raises(ModelConfigError, match="features.derived: training and scoring do not compute"):
+        Context.load(None, "fraud-xgb")
