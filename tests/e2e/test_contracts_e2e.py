@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from retrainer.core import layout
+
 pytestmark = pytest.mark.e2e
 
 LOGICAL_DATE = "2026-11-16"
@@ -81,7 +83,8 @@ def test_a_volume_drop_against_recent_batches_stops_the_run(airflow):
     # the task log points at this run's Data Docs page, and the page exists
     docs = reason["data_docs_uri"]
     # logged by validate, passing or failing: the page through the registry plugin, and where it is stored
-    url = f"/registry/data-docs/fraud-xgb/{RUN}/index.html"
+    url = layout.ui_url(docs.split("/storage/", 1)[1])  # /registry/data-docs/fraud-xgb/<run>/validations/...
+    assert url.startswith(f"/registry/data-docs/fraud-xgb/{RUN}/")
     assert f"Data Docs of run {RUN}: {url} (stored at {docs})" in run.log
     assert (airflow.var / "storage" / docs.split("/storage/", 1)[1]).is_file()
 
