@@ -124,6 +124,12 @@ def test_every_route_takes_its_model_from_the_request_without_retrainer_model(
     docs_link = layout.ui_url(f"{layout.data_docs_prefix('fraud-xgb', run)}/index.html")
     assert f'href="{docs_link}"' in index.text and f'href="{layout.ui_url(drift)}"' in index.text
     assert docs_link == f"/registry/data-docs/fraud-xgb/{run}/index.html"  # relative to the UI's host
+
+    def section(model: str) -> str:  # a model's section: from its heading to the next model's
+        return index.text.split(f"<h2>{model}</h2>", 1)[1].split("<section>", 1)[0]
+
+    assert f'href="{docs_link}"' in section("fraud-xgb") and docs_link not in section("ato-xgb")
+    assert f'href="{layout.ui_url(drift)}"' in section("ato-xgb")
     assert "file://" not in index.text.split("<h3>Shadow")[0]
 
     assert client.get("/versions?model=ato-xgb").json()["versions"] == []

@@ -152,8 +152,8 @@ def _latest_report(storage: Storage, model: str) -> dict | None:
     return _json(storage, keys[-1]) if keys else None
 
 
-def render_model(registry: Registry) -> str:
-    """The section of one model."""
+def render_model(registry: Registry, notes: str = "") -> str:
+    """The section of one model, `notes` (markup built by the caller) under its heading."""
     storage, model = registry.storage, registry.model
     by_version = registry.aliases_by_version()
     champion = registry.get(CHAMPION) if registry.alias(CHAMPION) else None
@@ -188,7 +188,7 @@ def render_model(registry: Registry) -> str:
     ]
     state = _json(storage, layout.registry_deployment_key(model))
     return (
-        f"<section><h2>{escape(model)}</h2><h3>Deployment</h3>{_deployment(state)}"
+        f"<section><h2>{escape(model)}</h2>{notes}<h3>Deployment</h3>{_deployment(state)}"
         "<h3>Versions</h3>"
         + _table(
             ["version", "aliases", "as of", "PR-AUC", "recall@FPR", "gates", "Airflow run", "lineage"], rows
@@ -205,12 +205,12 @@ def models(storage: Storage) -> list[str]:
 
 
 def render(storage: Storage, names: list[str] | None = None, notes: dict[str, str] | None = None) -> str:
-    """The whole page: one section per model (default: those in the registry), each after its `notes`
-    (markup built by the caller, e.g. `registry.ui.model_notes`)."""
+    """The whole page: one section per model (default: those in the registry), each with its `notes`
+    under its heading (markup built by the caller, e.g. `registry.ui.model_notes`)."""
     names = models(storage) if names is None else names
     notes = notes or {}
     body = (
-        "".join(notes.get(name, "") + render_model(Registry(storage, name)) for name in names)
+        "".join(render_model(Registry(storage, name), notes.get(name, "")) for name in names)
         or "<p>No model registered yet.</p>"
     )
     return (
