@@ -17,7 +17,8 @@ from retrainer.core.schema import Source
 from retrainer.storage import open_storage
 from retrainer.synthetic import GeneratorConfig, generate, partition_bytes
 from retrainer.synthetic.generator import KINDS
-from retrainer.synthetic.raw import CHANNELS, MAX_LABEL_DELAY_DAYS, RAW_COLUMNS, generate_raw_day, world
+from retrainer.synthetic.labels import MAX_LABEL_DELAY_DAYS
+from retrainer.synthetic.raw import CHANNELS, RAW_COLUMNS, generate_raw_day, world
 from tests.conftest import PROJECT_DIR
 
 KIND = "raw_card_transactions"

@@ -16,6 +16,7 @@ import pandas as pd
 from retrainer.sources.partitions import partition_key
 from retrainer.storage import Storage
 from retrainer.synthetic.broken import FILE_KINDS, break_batch
+from retrainer.synthetic.labels import label_arrival, with_label_noise
 from retrainer.synthetic.logins import generate_logins_day
 from retrainer.synthetic.raw import generate_raw_day
 
@@ -38,9 +39,6 @@ BEHAVIOURAL_FEATURES = (
     "new_device", "billing_shipping_mismatch", "credit_utilization", "hour_of_day",
 )  # fmt: skip
 
-# Chargebacks arrive 2-20 days after the event; a transaction with no chargeback after this many days is
-# confirmed legitimate, which is when its label "arrives".
-MAX_LABEL_DELAY_DAYS = 20
 
 # Scales the fraud risk score before calibration: higher means fraud is easier to tell apart.
 RISK_SHARPNESS = 3.0
@@ -154,16 +152,8 @@ def generate_day(day: date, seed: int, config: GeneratorConfig = GeneratorConfig
         risk = risk + config.concept_drift * attack * in_scope
     fraud_probability = _calibrated_sigmoid(RISK_SHARPNESS * risk, config.fraud_rate)
     is_fraud = (rng.random(n) < fraud_probability).astype(np.int8)
-    if config.label_noise > 0:
-        flip = rng.random(n) < config.label_noise
-        is_fraud = np.where(flip, 1 - is_fraud, is_fraud).astype(np.int8)
-
-    label_delay_days = np.where(
-        is_fraud == 1,
-        np.clip(rng.lognormal(np.log(7.0), 0.5, n), 2, MAX_LABEL_DELAY_DAYS),
-        MAX_LABEL_DELAY_DAYS,
-    )
-    label_available_at = event_ts + pd.to_timedelta(np.round(label_delay_days * 86_400), unit="s")
+    is_fraud = with_label_noise(is_fraud, rng, config.label_noise)
+    label_available_at = label_arrival(event_ts, is_fraud, rng)
 
     frame = pd.DataFrame(
         {

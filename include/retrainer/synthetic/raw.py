@@ -25,6 +25,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from retrainer.synthetic.labels import label_arrival, with_label_noise
+
 # The columns of a partition, in order: nothing computed, nothing a model could not see at payment time
 # except the label and when it arrived.
 RAW_COLUMNS = (
@@ -32,10 +34,6 @@ RAW_COLUMNS = (
     "is_fraud", "label_available_at",
 )  # fmt: skip
 CHANNELS = ("pos", "ecom", "atm", "wallet")
-
-# As in the card transactions (generator.py): chargebacks arrive 2-20 days after the event; a transaction
-# with no chargeback after 20 days is confirmed legitimate, which is when its label arrives.
-MAX_LABEL_DELAY_DAYS = 20
 
 TX_PER_CUSTOMER_DAY = 2.0  # customers = rows_per_day / this: each has weeks of history to compare with
 TX_PER_TERMINAL_DAY = 1.0  # terminals = rows_per_day / this
@@ -156,16 +154,8 @@ def generate_raw_day(
     amount = np.where(stolen, amount * CUSTOMER_AMOUNT_FACTOR, amount)
     amount = np.maximum(np.round(amount, 2), 0.01)
     is_fraud = ((amount > AMOUNT_THRESHOLD) | on_bad_terminal | stolen).astype(np.int8)
-    if label_noise > 0:
-        flip = rng.random(n) < label_noise
-        is_fraud = np.where(flip, 1 - is_fraud, is_fraud).astype(np.int8)
-
-    delay_days = np.where(
-        is_fraud == 1,
-        np.clip(rng.lognormal(np.log(7.0), 0.5, n), 2, MAX_LABEL_DELAY_DAYS),
-        MAX_LABEL_DELAY_DAYS,
-    )
-    label_available_at = event_ts + pd.to_timedelta(np.round(delay_days * 86_400), unit="s")
+    is_fraud = with_label_noise(is_fraud, rng, label_noise)
+    label_available_at = label_arrival(event_ts, is_fraud, rng)
     return pd.DataFrame(
         {
             "transaction_id": [f"rtx-{day:%Y%m%d}-{i:07d}" for i in range(n)],
