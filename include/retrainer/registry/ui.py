@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from retrainer.core import layout
-from retrainer.core.models import ModelConfigError, load_model, model_names
+from retrainer.core.models import check_models, model_names
 from retrainer.registry import page
 from retrainer.registry.store import Registry, RegistryError
 from retrainer.storage import KeyNotFound, Storage
@@ -43,15 +43,9 @@ def check_model(project_dir: Path, model: str) -> str:
 
 
 def config_problems(project_dir: Path) -> dict[str, list[str]]:
-    """Per configured model, the problems of its params (empty for a healthy model)."""
-    found = {}
-    for name in model_names(project_dir):
-        try:
-            load_model(project_dir, name)
-            found[name] = []
-        except ModelConfigError as error:
-            found[name] = error.problems
-    return found
+    """Per configured model, the problems of its params (empty for a healthy model), by name."""
+    healthy, broken = check_models(project_dir)
+    return {name: broken.get(name, []) for name in sorted([*healthy, *broken])}
 
 
 def _latest(storage: Storage, area: str, name: str) -> str | None:
