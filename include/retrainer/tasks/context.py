@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from retrainer.core.feature_declarations import derived_feature_names
-from retrainer.core.models import ModelConfigError, choose_model, load_model
+from retrainer.core.models import MODELS_DIR, PARAMS_FILE, ModelConfigError, choose_model, load_model
 from retrainer.core.settings import Settings
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage, open_storage
@@ -30,9 +30,9 @@ class Context:
         if derived_feature_names(params):  # declared and valid, but no stage computes them yet
             raise ModelConfigError(
                 [
-                    f"models/{name}/params.yaml: features.derived: training and scoring do not compute "
-                    "derived features yet (retrainer.features is their engine, not wired into the stages): "
-                    "remove the section to run this model"
+                    f"{MODELS_DIR}/{name}/{PARAMS_FILE}: features.derived: training and scoring do not "
+                    "compute derived features yet (retrainer.features is their engine, not wired into the "
+                    "stages): remove the section to run this model"
                 ]
             )
         return cls(settings, params, open_storage(settings.storage_root, params["timeouts"]["storage"]))
