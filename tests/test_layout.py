@@ -157,6 +157,8 @@ def test_artifact_names_match_the_pipeline():
                 declared.add(next(iter(entry)) if isinstance(entry, dict) else entry)
     known = {
         artifacts.BATCHES_DIR,
+        artifacts.HISTORY_DIR,
+        artifacts.FEATURES_DIR,
         artifacts.PREPARED_DIR,
         artifacts.MODEL,
         artifacts.BASELINE,
@@ -166,7 +168,9 @@ def test_artifact_names_match_the_pipeline():
         artifacts.COST_CURVE,
     }
     assert declared == known
-    assert set(artifacts.PUBLISHED) <= known | {artifacts.BATCHES_DVC, *artifacts.PIPELINE_FILES} | {
+    dvc_added = {artifacts.BATCHES_DVC, artifacts.HISTORY_DVC}
+    in_outs = {artifacts.FEATURES_REPORT}  # a file of the featurize stage's out directory
+    assert set(artifacts.PUBLISHED) <= known | dvc_added | in_outs | {*artifacts.PIPELINE_FILES} | {
         artifacts.prepared(s) for s in artifacts.SPLITS
     }
     assert set(artifacts.REGISTERED) <= set(artifacts.PUBLISHED)

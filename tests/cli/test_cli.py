@@ -66,8 +66,9 @@ def test_registry_verify_names_the_file_that_does_not_verify(storage, capsys):
 def test_registry_list_without_a_model_lists_every_model(var_dir, monkeypatch, capsys):
     monkeypatch.delenv("RETRAINER_MODEL")
     assert main(["registry", "list"]) == 0
-    assert capsys.readouterr().out == "ato-xgb:\n(no version yet)\nfraud-xgb:\n(no version yet)\n"
+    listed = "ato-xgb:\n(no version yet)\nfraud-xgb:\n(no version yet)\nraw-fraud-xgb:\n(no version yet)\n"
+    assert capsys.readouterr().out == listed
     assert main(["registry", "list", "--model", "ato-xgb", "--json"]) == 0
     assert capsys.readouterr().out.strip() == "[]"
-    assert main(["quarantine", "list"]) == 1  # two models: which one?
-    assert "2 models are configured (ato-xgb, fraud-xgb" in capsys.readouterr().err
+    assert main(["quarantine", "list"]) == 1  # three models: which one?
+    assert "3 models are configured (ato-xgb, fraud-xgb, raw-fraud-xgb" in capsys.readouterr().err

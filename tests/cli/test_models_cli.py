@@ -29,15 +29,20 @@ def project(tmp_path, monkeypatch):
 
 def test_models_check_prints_one_line_per_model_and_fails_when_one_is_broken(project, capsys):
     assert main(["models", "check"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["ato-eu: ok", "ato-xgb: ok", "fraud-xgb: ok"]
+    assert capsys.readouterr().out.splitlines() == [
+        "ato-eu: ok",
+        "ato-xgb: ok",
+        "fraud-xgb: ok",
+        "raw-fraud-xgb: ok",
+    ]
 
     path = project / "models/ato-xgb/params.yaml"
     params = yaml.safe_load(path.read_text())
     params["train"]["xgboost"]["max_dept"] = 3
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     assert main(["models", "check"]) == 1
-    ato_eu, ato, fraud = capsys.readouterr().out.splitlines()
-    assert (ato_eu, fraud) == ("ato-eu: ok", "fraud-xgb: ok")
+    ato_eu, ato, fraud, raw = capsys.readouterr().out.splitlines()
+    assert (ato_eu, fraud, raw) == ("ato-eu: ok", "fraud-xgb: ok", "raw-fraud-xgb: ok")
     assert ato == (
         "ato-xgb: BROKEN, no DAGs until fixed: models/ato-xgb/params.yaml: train.xgboost.max_dept: "
         "unknown key (did you mean max_depth?)"

@@ -14,8 +14,10 @@ import yaml
 
 from retrainer.core.expressions import ExpressionError, parse
 from retrainer.core.models import ModelConfigError, load_model, load_models
+from retrainer.features import compute_features
 from retrainer.synthetic import generate_day
 from retrainer.synthetic.logins import generate_logins_day
+from retrainer.synthetic.raw import generate_raw_day
 from tests.conftest import PROJECT_DIR
 
 
@@ -107,9 +109,12 @@ def test_the_refusal_names_the_token_and_its_column(expression, token, column):
 def _frames(missing: bool = True) -> dict[str, pd.DataFrame]:
     """A generated day of each shipped model's data; with `missing`, a few missing values in every numeric
     column (which makes them floats)."""
+    raw = generate_raw_day(date(2026, 11, 2), seed=7)
+    derived = compute_features(raw, load_model(PROJECT_DIR, "raw-fraud-xgb")).to_pandas()
     frames = {
         "fraud-xgb": generate_day(date(2026, 11, 2), seed=7),
         "ato-xgb": generate_logins_day(date(2026, 11, 2), seed=7, rows=3000, takeover_rate=0.02),
+        "raw-fraud-xgb": raw.merge(derived, on="transaction_id"),  # the rule names derived features
     }
     for frame in frames.values() if missing else ():
         for column in frame.select_dtypes("number").columns:

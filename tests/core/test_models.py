@@ -64,7 +64,7 @@ def problems(project, name="fraud-xgb") -> list[str]:
 
 def test_every_shipped_model_loads_with_the_defaults_merged_in():
     models = load_models(PROJECT_DIR)
-    assert set(models) == {"fraud-xgb", "ato-xgb"} == set(model_names(PROJECT_DIR))
+    assert set(models) == {"fraud-xgb", "ato-xgb", "raw-fraud-xgb"} == set(model_names(PROJECT_DIR))
     fraud, ato = models["fraud-xgb"], models["ato-xgb"]
     assert fraud["model"]["event_time"] == "event_ts" and ato["model"]["event_time"] == "login_ts"
     assert ato["model"]["label_delay_days"] == 14 and ato["model"].get("label_time") is None
@@ -194,11 +194,14 @@ def test_the_model_is_named_after_its_folder(project):
 
 
 def test_the_model_is_chosen_by_name_or_is_the_only_one(project):
-    with pytest.raises(Exception, match=r"2 models are configured \(ato-xgb, fraud-xgb.*--model NAME"):
+    with pytest.raises(
+        Exception, match=r"3 models are configured \(ato-xgb, fraud-xgb, raw-fraud-xgb.*--model"
+    ):
         choose_model(project)
     with pytest.raises(Exception, match="no model 'fraud'"):
         choose_model(project, "fraud")
     shutil.rmtree(project / "models/ato-xgb")
+    shutil.rmtree(project / "models/raw-fraud-xgb")
     assert choose_model(project) == "fraud-xgb"
 
 
@@ -251,13 +254,14 @@ def test_a_broken_model_loses_its_dags_and_every_other_model_keeps_its_own(proje
     dagbag = DagBag(dag_folder=str(project / "dags"))
 
     kinds = ("retrain", "score", "monitor", "deploy")
-    assert set(dagbag.dags) == {f"{kind}_{model}" for kind in kinds for model in ("fraud-xgb", "ato-eu")}
+    healthy = ("fraud-xgb", "ato-eu", "raw-fraud-xgb")
+    assert set(dagbag.dags) == {f"{kind}_{model}" for kind in kinds for model in healthy}
     [(path, error)] = dagbag.import_errors.items()
     assert path.endswith("dags/model_config_errors.py")
     assert "model ato-xgb has a broken configuration and no DAGs until it is fixed" in error
     typo = "models/ato-xgb/params.yaml: train.xgboost.max_dept: unknown key (did you mean max_depth?)"
     assert f"ato-xgb: {typo}" in error
-    assert "fraud-xgb:" not in error and "ato-eu:" not in error
+    assert "fraud-xgb:" not in error and "ato-eu:" not in error and "raw-fraud-xgb:" not in error
 
 
 def test_early_stopping_without_a_validation_split_is_refused(project):
@@ -277,7 +281,10 @@ def test_a_model_whose_dag_is_hand_written_is_left_out_of_the_generated_ones(pro
     )
     done = _parse_dag_file(project, code)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "['retrain_dag', 'retrain_fraud-xgb']"
+    assert (
+        done.stdout.strip().splitlines()[-1]
+        == "['retrain_dag', 'retrain_fraud-xgb', 'retrain_raw-fraud-xgb']"
+    )
 
 
 def _parse_dag_file(project, code: str) -> subprocess.CompletedProcess:

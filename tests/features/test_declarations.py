@@ -50,12 +50,17 @@ def problems(project) -> str:
     return str(raised.value)
 
 
-def test_the_shipped_models_declare_no_derived_feature_and_load_unchanged():
-    for name, params in load_models(PROJECT_DIR).items():
-        assert derived_feature_names(params) == [], name
-        assert history_needed(params) == timedelta(0)
-        assert not any(key.startswith("features.derived") for key in named_columns(params))
-    assert len({definitions_hash(params) for params in load_models(PROJECT_DIR).values()}) == 1
+def test_the_shipped_models_that_declare_no_derived_feature_load_unchanged():
+    models = load_models(PROJECT_DIR)
+    for name in ("fraud-xgb", "ato-xgb"):
+        assert derived_feature_names(models[name]) == [], name
+        assert history_needed(models[name]) == timedelta(0)
+        assert not any(key.startswith("features.derived") for key in named_columns(models[name]))
+    assert definitions_hash(models["fraud-xgb"]) == definitions_hash(models["ato-xgb"])
+    raw = models["raw-fraud-xgb"]  # the shipped model on raw events declares its behaviour features
+    assert "terminal_id__label_rate_30d" in derived_feature_names(raw)
+    assert history_needed(raw) == timedelta(days=30)
+    assert definitions_hash(raw) != definitions_hash(models["fraud-xgb"])
 
 
 def test_a_declaration_loads_and_names_its_columns(project):
@@ -142,13 +147,10 @@ def test_a_changed_definition_changes_the_hash_and_an_engine_setting_does_not(pr
     assert definitions_hash(load_model(project, "fraud-xgb")) != definitions_hash(first)
 
 
-def test_a_run_of_a_model_declaring_derived_features_stops_before_any_work(project, monkeypatch):
-    """Valid declarations (models check accepts them), but no stage computes them yet: a run refuses the
-    model, by name, rather than train without the features it declares."""
+def test_a_run_of_a_model_declaring_derived_features_loads_its_declarations(project, monkeypatch):
+    """The declarations reach the run: its context holds them, for training and scoring to compute."""
     from retrainer.tasks.context import Context
 
     declare(project, {"calendar": ["hour"]})
     monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
-    assert load_model(project, "fraud-xgb")["features"]["derived"]["calendar"] == ["hour"]
-    with pytest.raises(ModelConfigError, match="features.derived: training and scoring do not compute"):
-        Context.load(None, "fraud-xgb")
+    assert derived_feature_names(Context.load(None, "fraud-xgb").params) == ["event_hour"]

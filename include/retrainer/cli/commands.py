@@ -71,7 +71,13 @@ def cmd_stage(args: argparse.Namespace) -> int:
 def _run_stage(stage: str, params: dict) -> None:
     from retrainer.core import artifacts as a
 
-    if stage == "prepare":
+    if stage == "featurize":
+        from retrainer.features.stage import featurize
+        from retrainer.training.window import window_bounds_of
+
+        bounds = window_bounds_of(params, params["run"]["as_of"])
+        featurize(Path(a.BATCHES_DIR), Path(a.HISTORY_DIR), Path(a.FEATURES_DIR), params, *bounds)
+    elif stage == "prepare":
         from retrainer.training.stages import prepare
 
         prepare(Path(a.BATCHES_DIR), Path(a.PREPARED_DIR), Path(a.PREPARE_REPORT), params)

@@ -11,6 +11,12 @@ from __future__ import annotations
 BATCHES_DIR = "data/batches"  # the validated batches of the training window, `dvc add`-ed
 BATCHES_DVC = f"{BATCHES_DIR}.dvc"
 WINDOW = f"{BATCHES_DIR}/window.parquet"  # the training window's rows, the one file under BATCHES_DIR
+HISTORY_DIR = "data/history"  # the source events before the window its features reach back to, `dvc add`-ed
+HISTORY_DVC = f"{HISTORY_DIR}.dvc"
+HISTORY_REPORT = f"{HISTORY_DIR}/history.json"  # the source partitions (key, sha256, rows) it was read from
+FEATURES_DIR = "data/features"  # the featurize stage's out: the window rows' derived features
+FEATURES = f"{FEATURES_DIR}/features.parquet"  # id, then the derived features (none without declarations)
+FEATURES_REPORT = f"{FEATURES_DIR}/features.json"  # definitions hash, names, rows, history days
 PREPARED_DIR = "data/prepared"
 SPLITS = ("train", "valid", "holdout")
 MODELS_DIR = "models"
@@ -34,6 +40,8 @@ def prepared(split: str) -> str:
 PUBLISHED = (
     *PIPELINE_FILES,
     BATCHES_DVC,
+    HISTORY_DVC,
+    FEATURES_REPORT,
     MODEL,
     BASELINE,
     METRICS,
@@ -53,6 +61,8 @@ REGISTERED = {
     "dvc.yaml": "dvc.yaml",
     "dvc.lock": "dvc.lock",
     BATCHES_DVC: BATCHES_DVC,
+    HISTORY_DVC: HISTORY_DVC,
+    FEATURES_REPORT: FEATURES_REPORT,
     METRICS: METRICS,
     PR_CURVE: PR_CURVE,
     COST_CURVE: COST_CURVE,

@@ -299,11 +299,13 @@ def _feature_sql(feature: DerivedFeature, params: dict[str, Any], over) -> str:
     value = _q("v:" + feature.value) if feature.value else None
     number = f"CAST({value} AS DOUBLE)" if value else None
     # The mean as sum / count: DuckDB computes a window expression given twice once, so the mean and the
-    # ratio to it reuse the sum and count (about a third less work than avg() beside them).
-    mean = f"(sum({number}) OVER {name} / count({value}) OVER {name})"
+    # ratio to it reuse the sum and count (about a third less work than avg() beside them). Sums are fsum
+    # (compensated): a plain sum over DuckDB's segment tree depends, in its last bits, on how many rows the
+    # partition holds, and a row must get the same value in a training window and in a scored day.
+    mean = f"(fsum({number}) OVER {name} / count({value}) OVER {name})"
     expression = {
         "count": f"count({value or '*'}) OVER {name}",
-        "sum": f"sum({number}) OVER {name}",
+        "sum": f"fsum({number}) OVER {name}",
         "mean": mean,
         "std": f"stddev_samp({number}) OVER {name}",
         "min": f"CAST(min({number}) OVER {name} AS DOUBLE)",

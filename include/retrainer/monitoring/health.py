@@ -24,6 +24,7 @@ from retrainer.core import artifacts
 from retrainer.drift import data_drift
 from retrainer.drift.metrics import jsonable
 from retrainer.registry.store import Registry
+from retrainer.training.features import numeric_inputs
 from retrainer.training.train import read_run, read_run_frame
 
 UPPER, LOWER = "max", "min"  # a bound's way: a figure above its max, or below its min, is a breach
@@ -46,7 +47,7 @@ def input_health(
     """Per feature of the model: the missing share of `current` and, against `reference` (its training
     reference; None when there is none, and then only missing values are judged), the out-of-range and
     unseen-category shares and the feature's drift."""
-    numeric, categorical = list(feature_params["numeric"]), list(feature_params["categorical"])
+    numeric, categorical = numeric_inputs(feature_params), list(feature_params["categorical"])
     names = [*numeric, *categorical]
     rows = len(current)
     found: dict[str, dict[str, Any]] = {}

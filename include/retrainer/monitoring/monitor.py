@@ -14,6 +14,7 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.drift import CONFIRMED, drift_check, render_html
+from retrainer.features.events import features_of_rows
 from retrainer.monitoring.health import training_reference
 from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
@@ -76,7 +77,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     record = registry.get(CHAMPION)
     booster = load_xgboost(registry.read_file(CHAMPION, artifacts.MODEL_FILE))
     champion_features = record["params"]["features"]
-    names = [*champion_features["numeric"], *champion_features["categorical"]]
+    names = features.input_columns(champion_features)  # derived features too: drift can name them
 
     def score(frame: pd.DataFrame):
         return score_xgboost(booster, features.build_matrix(frame, champion_features))
@@ -84,14 +85,15 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     reference = training_reference(registry, record["version"])  # the champion's validation + holdout rows
     run = read_run(storage, record["run_manifest_uri"])
     holdout = read_run_frame(storage, run, artifacts.prepared("holdout"))
-    current = read_days(source, end - timedelta(days=settings["window_days"]), end, cols["event_time"])
+
+    def inputs(start: datetime) -> pd.DataFrame:
+        """The source rows of [start, end) with the champion's derived features (as it was trained)."""
+        rows = read_days(source, start, end, cols["event_time"])
+        return features_of_rows(rows, source, params, start, [champion_features])
+
+    current = inputs(end - timedelta(days=settings["window_days"]))
     trained_until = as_utc(record["as_of"])
-    lookback = read_days(
-        source,
-        max(trained_until, end - timedelta(days=settings["labels_lookback_days"])),
-        end,
-        cols["event_time"],
-    )
+    lookback = inputs(max(trained_until, end - timedelta(days=settings["labels_lookback_days"])))
     labelled = (
         lookback.assign(score=score(lookback), label_arrived_at=features.label_arrival(lookback, cols))
         if len(lookback)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import pandas as pd
 
 from retrainer.core import layout
 from retrainer.deployment.state import CANARY, versions_scoring
+from retrainer.features.events import features_of_rows
 from retrainer.monitoring.health import peak_rss_mib, software_health
 from retrainer.registry.store import Registry
 from retrainer.scoring.models import Scorer, ScoringError, load_scorer
@@ -99,6 +100,29 @@ def read_day(source: Storage, day: date) -> pd.DataFrame:
     return read_partition(raw)
 
 
+def read_day_inputs(
+    source: Storage,
+    day: date,
+    params: dict[str, Any],
+    champion: dict[str, Any],
+    challenger: dict | None = None,
+) -> pd.DataFrame:
+    """The source partition of `day` with the derived features the champion's `features` section declares
+    and, if it declares others, the challenger's, computed as training computed them: the same engine over
+    the day's rows and the source partitions before it (`features.events.features_of_rows`). Features the
+    challenger alone declares that cannot be computed leave the day to the champion (the challenger's
+    matrix then fails, which counts as its error)."""
+    frame = read_day(source, day)
+    before = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    frame = features_of_rows(frame, source, params, before, [champion])
+    if challenger is not None and challenger.get("derived") != champion.get("derived"):
+        try:
+            frame = features_of_rows(frame, source, params, before, [challenger])
+        except Exception as error:  # the challenger's declarations must never stop the champion's day
+            log.warning("the challenger's derived features could not be computed: %s", error)
+    return frame
+
+
 def score_day(
     source: Storage, storage: Storage, registry: Registry, state: dict, day: date, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, dict]:
@@ -108,7 +132,6 @@ def score_day(
     and how the run went as software (seconds, rows per second, peak RSS, model load seconds).
     """
     started = time.perf_counter()
-    frame = read_day(source, day)
     roles = versions_scoring(state)
     loading = time.perf_counter()
     champion = load_scorer(registry, roles["champion"])
@@ -120,6 +143,9 @@ def score_day(
         except Exception as error:  # an unloadable challenger is an error of the challenger, not the day
             problem = f"{type(error).__name__}: {error}"
     load_seconds = time.perf_counter() - loading
+    frame = read_day_inputs(
+        source, day, params, champion.feature_params, challenger and challenger.feature_params
+    )
     share = state["share"] if state["mode"] == CANARY else 0
     salt = canary_salt(registry.model, roles["challenger"]) if "challenger" in roles else ""
     cols = params["model"]

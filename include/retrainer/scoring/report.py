@@ -24,7 +24,7 @@ from retrainer.monitoring.health import (
     training_reference,
 )
 from retrainer.registry.store import Registry
-from retrainer.scoring.batch import read_day, read_scores
+from retrainer.scoring.batch import read_day, read_day_inputs, read_scores
 from retrainer.scoring.models import load_scorer
 from retrainer.storage import KeyNotFound, Storage
 from retrainer.training.features import build_matrix, label_arrival
@@ -176,11 +176,11 @@ def run_health(
 ) -> dict:
     """The scoring run's health (`monitoring.health`): its inputs against the champion's training
     reference, its outputs, its software figures; the breaches of `monitoring.scoring` and their alert."""
-    champion = registry.get(summary["champion"])
+    champion, day = registry.get(summary["champion"]), date.fromisoformat(summary["day"])
     health = {
         "input": input_health(
             training_reference(registry, champion["version"]),
-            read_day(source, date.fromisoformat(summary["day"])),
+            read_day_inputs(source, day, params, champion["params"]["features"]),
             champion["params"]["features"],
             params["monitoring"]["drift"],
         ),

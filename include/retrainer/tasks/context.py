@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from retrainer.core.feature_declarations import derived_feature_names
-from retrainer.core.models import MODELS_DIR, PARAMS_FILE, ModelConfigError, choose_model, load_model
+from retrainer.core.models import choose_model, load_model
 from retrainer.core.settings import Settings
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage, open_storage
@@ -27,14 +26,6 @@ class Context:
         settings = Settings.from_env()
         name = choose_model(settings.project_dir, model or settings.model)
         params = load_model(settings.project_dir, name, dag_params)
-        if derived_feature_names(params):  # declared and valid, but no stage computes them yet
-            raise ModelConfigError(
-                [
-                    f"{MODELS_DIR}/{name}/{PARAMS_FILE}: features.derived: training and scoring do not "
-                    "compute derived features yet (retrainer.features is their engine, not wired into the "
-                    "stages): remove the section to run this model"
-                ]
-            )
         return cls(settings, params, open_storage(settings.storage_root, params["timeouts"]["storage"]))
 
     @property

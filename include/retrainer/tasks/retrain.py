@@ -142,7 +142,7 @@ def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None 
     URI and headline numbers."""
     ctx = Context.load(dag_params, model)
     _, end = _interval(run, ctx.params)
-    manifest = train_run(ctx.settings, ctx.storage, ctx.params, end)
+    manifest = train_run(ctx.settings, ctx.storage, ctx.params, end, ctx.source)
     return {
         "run_manifest_uri": manifest["manifest_uri"],
         "data_hash": manifest["data_hash"],

@@ -50,7 +50,7 @@ def _split(client, path: Path, params: dict[str, Any], names: list[str]):
     import dask.dataframe as dd
 
     feature_params, label = params["features"], params["model"]["label"]
-    columns = [*feature_params["numeric"], *feature_params["categorical"], label]
+    columns = [*features.input_columns(feature_params), label]
     frame = dd.read_parquet(str(path), columns=columns)
     workers = max(len(client.scheduler_info()["workers"]), 1)
     if frame.npartitions < workers:

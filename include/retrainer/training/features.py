@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from retrainer.core.clock import as_utc
+from retrainer.core.feature_declarations import derived_feature_names
 
 
 class FeatureError(ValueError):
@@ -75,8 +76,19 @@ def time_split(frame: pd.DataFrame, params: dict[str, Any]) -> dict[str, pd.Data
     return {name: part.reset_index(drop=True) for name, part in parts.items()}
 
 
+def numeric_inputs(feature_params: dict[str, Any]) -> list[str]:
+    """The columns that enter the matrix as numbers: `features.numeric`, then the derived features
+    (`features.derived`, computed by retrainer.features; a missing value is NaN, which XGBoost handles)."""
+    return [*feature_params["numeric"], *derived_feature_names({"features": feature_params})]
+
+
+def input_columns(feature_params: dict[str, Any]) -> list[str]:
+    """Every column the matrix is built from: the numeric inputs, then the categorical columns."""
+    return [*numeric_inputs(feature_params), *feature_params["categorical"]]
+
+
 def feature_names(feature_params: dict[str, Any]) -> list[str]:
-    names = list(feature_params["numeric"])
+    names = numeric_inputs(feature_params)
     for column, levels in feature_params["categorical"].items():
         names.extend(f"{column}={level}" for level in levels)
     return names
@@ -84,16 +96,15 @@ def feature_names(feature_params: dict[str, Any]) -> list[str]:
 
 def build_matrix(frame: pd.DataFrame, feature_params: dict[str, Any]) -> np.ndarray:
     """A float32 matrix whose columns follow `feature_names(feature_params)`."""
-    missing = [
-        c for c in [*feature_params["numeric"], *feature_params["categorical"]] if c not in frame.columns
-    ]
+    missing = [c for c in input_columns(feature_params) if c not in frame.columns]
     if missing:
         raise FeatureError(f"columns missing for the features: {missing}")
     # Filled a column at a time: the matrix is the only copy of the data held, never a block and a stack.
+    numeric = numeric_inputs(feature_params)
     matrix = np.empty((len(frame), len(feature_names(feature_params))), dtype=np.float32)
-    for i, column in enumerate(feature_params["numeric"]):
-        matrix[:, i] = frame[column].to_numpy(dtype=np.float32)
-    i = len(feature_params["numeric"])
+    for i, column in enumerate(numeric):
+        matrix[:, i] = frame[column].to_numpy(dtype=np.float32, na_value=np.nan)
+    i = len(numeric)
     for column, levels in feature_params["categorical"].items():
         values = frame[column].to_numpy()
         for level in levels:

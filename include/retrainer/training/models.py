@@ -90,7 +90,8 @@ def score_xgboost(booster, x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LinearBaseline:
-    """Standardise, then logistic regression: the scikit-learn baseline, as plain numbers."""
+    """Standardise, then logistic regression: the scikit-learn baseline, as plain numbers. A missing value
+    (a derived feature with no events to compute it from) is taken as the feature's training mean."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -114,7 +115,8 @@ class LinearBaseline:
         # float32 copy that the regression then copies again.
         standardised = np.array(x, dtype=np.float64)
         scaler = StandardScaler(copy=False).fit(standardised)
-        scaler.transform(standardised)
+        scaler.transform(standardised)  # StandardScaler leaves missing values (NaN) out of its mean and scale
+        np.nan_to_num(standardised, copy=False, nan=0.0)  # ... and a missing value counts as the mean
         regression = LogisticRegression(random_state=seed, **params).fit(standardised, y)
         return cls(
             mean=scaler.mean_,
@@ -129,7 +131,8 @@ class LinearBaseline:
         scores = np.empty(len(x))
         for start in range(0, len(x), PREDICT_ROWS):
             part = x[start : start + PREDICT_ROWS]
-            logits = ((part - self.mean) / self.scale) @ self.coef + self.intercept
+            standardised = np.nan_to_num((part - self.mean) / self.scale, nan=0.0)  # missing: the mean
+            logits = standardised @ self.coef + self.intercept
             scores[start : start + PREDICT_ROWS] = 1.0 / (1.0 + np.exp(-logits))
         return scores
 

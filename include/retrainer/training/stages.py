@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from retrainer.core import artifacts, expressions, frames
 from retrainer.core.errors import ConfigError
+from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.training import features
 from retrainer.training.engines import engine_of, train_xgboost_dask
 from retrainer.training.models import LinearBaseline, train_xgboost
@@ -41,6 +42,7 @@ def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[st
     # holding it here too keeps the stage right on any inputs).
     start, end = window_bounds_of(params, as_of)
     frame = rows_in_window(read_window_rows(files, start, end, params), start, end, params)
+    frame = with_derived_features(frame, params)
     labelled, report = features.label_as_of(frame, as_of, params)
     rows = len(frame)
     del frame  # only the labelled rows are split and written
@@ -56,6 +58,31 @@ def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[st
     }
     write_json(report_path, report)
     return report
+
+
+def with_derived_features(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """The window's rows with the derived features the `featurize` stage computed for them, joined on the
+    id (one row each on both sides, or FeatureError); the frame as it is for a model without any."""
+    names = derived_feature_names(params)
+    if not names:
+        return frame
+    path = Path(artifacts.FEATURES)
+    if not path.exists():
+        raise features.FeatureError(f"{path} is missing: the featurize stage computes the derived features")
+    id_column = params["model"]["id_column"]
+    derived = frames.to_frame(pq.read_table(path, columns=[id_column, *names]))
+    clash = [c for c in names if c in frame.columns]
+    if clash:
+        raise features.FeatureError(f"derived features {clash} are already columns of the batches")
+    try:
+        joined = frame.merge(derived, on=id_column, how="left", validate="one_to_one", sort=False)
+    except pd.errors.MergeError as error:
+        raise features.FeatureError(f"the derived features do not match the window's rows: {error}") from None
+    if len(derived) != len(frame):
+        raise features.FeatureError(
+            f"{len(derived)} rows of derived features for {len(frame)} window rows: rerun featurize"
+        )
+    return joined
 
 
 def columns_needed(params: dict[str, Any], available: list[str]) -> list[str]:
@@ -102,7 +129,7 @@ def _xy(path: Path, params: dict[str, Any]):
     split = pq.ParquetFile(path)
     x = np.empty((split.metadata.num_rows, len(features.feature_names(feature_params))), dtype=np.float32)
     labels, at = [], 0
-    columns = [*feature_params["numeric"], *feature_params["categorical"], label]
+    columns = [*features.input_columns(feature_params), label]
     for rows in split.iter_batches(batch_size=_XY_ROWS, columns=columns):
         frame = frames.to_frame(pa.Table.from_batches([rows]))
         x[at : at + len(frame)] = features.build_matrix(frame, feature_params)

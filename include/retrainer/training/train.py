@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
+from retrainer.core.feature_declarations import definitions_hash, derived_feature_names
 from retrainer.core.settings import Settings
 from retrainer.core.timeouts import subprocess_seconds
+from retrainer.features.events import history_days, stage_history
 from retrainer.storage import Storage, sha256_file
 from retrainer.storage.frames import read_verified
 from retrainer.training.engines import engine_of, scheduler_address
@@ -22,9 +25,16 @@ from retrainer.training.window import assemble_window
 from retrainer.training.workspace import TrainingError, dvc, prepare_workspace, read_lock_hashes
 
 
-def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_of: datetime | str) -> dict:
+def train_run(
+    settings: Settings,
+    storage: Storage,
+    params: dict[str, Any],
+    as_of: datetime | str,
+    source: Storage | None = None,
+) -> dict:
     """Run the DVC pipeline on the training window ending at `as_of` (the run's interval end) and publish
-    the results.
+    the results. `source`: where the history its derived features reach back to is read (the source
+    partitions before the window); needed only by a model that declares derived features.
 
     The window is assembled from checked bytes before DVC sees it: a batch whose bytes differ from what its
     validation judged stops the run with storage.ChecksumMismatch (a verdict, not retried). Returns the run
@@ -42,8 +52,9 @@ def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_o
         raise TrainingError(
             f"no validated rows of {model} in the training window {window['start']} .. {window['end']}"
         )
+    history = _stage_history(source, params, window["start"], workspace)
     seconds = subprocess_seconds(params)  # each command; `dvc repro` runs every stage of dvc.yaml
-    dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR, seconds=seconds)
+    dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR, artifacts.HISTORY_DIR, seconds=seconds)
     dvc(workspace, "repro", "--quiet", seconds=seconds)
     dvc(workspace, "push", "--quiet", seconds=seconds)
 
@@ -61,6 +72,12 @@ def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_o
         "batches": window["batches"],
         "window": {k: window[k] for k in ("start", "end", "rows", "sha256")},
         "data_hash": lock_hashes[artifacts.BATCHES_DIR],
+        "features": {
+            "definitions_hash": definitions_hash(params),
+            "derived": derived_feature_names(params),
+            "history": history,
+            "history_hash": lock_hashes.get(artifacts.HISTORY_DIR),
+        },
         "files": files,
         "metrics": json.loads((workspace / artifacts.METRICS).read_text()),
         "prepare": json.loads((workspace / artifacts.PREPARE_REPORT).read_text()),
@@ -69,6 +86,21 @@ def train_run(settings: Settings, storage: Storage, params: dict[str, Any], as_o
         layout.run_file_key(model, key, layout.MANIFEST_FILE), json.dumps(manifest, indent=2)
     )
     return manifest
+
+
+def _stage_history(source: Storage | None, params: dict[str, Any], start: str, workspace: Path) -> list[dict]:
+    """The source partitions before the window that its derived features reach back to, in the workspace's
+    `data/history` with the list of what was read (`history.json`: key, sha256, rows; none for a model
+    without derived features, so the directory is never empty)."""
+    directory = workspace / artifacts.HISTORY_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    history = []
+    if history_days(params, as_utc(start)):
+        if source is None:
+            raise ValueError("train_run needs the model's source to read the history of derived features")
+        history = stage_history(source, params, as_utc(start), directory)
+    (workspace / artifacts.HISTORY_REPORT).write_text(json.dumps(history, indent=2) + "\n")
+    return history
 
 
 def read_run(storage: Storage, run_manifest_uri: str) -> dict:
