@@ -10,15 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retrainer.core import artifacts, layout
 from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.core.models import load_model
 from retrainer.evaluation import holdout
+from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.holdout import RAW_COLUMNS, measure, raw_columns_comparison
 from retrainer.evaluation.metrics import pr_auc
 from retrainer.evaluation.report import render_markdown
+from retrainer.storage import open_storage
 from retrainer.training.stages import fit
 from tests.conftest import PROJECT_DIR
 from tests.evaluation.test_report import _assessment
+from tests.published_run import publish_run
 
 # A customer's 30-day mean amount, as the feature engine names it: the column that carries the signal.
 WINDOWS = [{"entity": "customer_id", "value": "amount", "aggregations": ["mean"], "windows": ["30d"]}]
@@ -32,7 +36,7 @@ def _params(derived: dict | None = None, numeric=("amount", "account_age_days"),
         "categorical": {"channel": ["pos", "ecom", "atm", "wallet"]} if categorical else {},
         "derived": derived or {},
     }
-    params["slices"] = {"levels": ["channel"]}
+    params["slices"]["levels"] = ["channel"]  # the frame holds no region or card_present
     params["train"]["xgboost"] |= {"n_jobs": 1, "n_estimators": 60, "early_stopping_rounds": 10}
     return params
 
@@ -111,6 +115,30 @@ def test_the_gate_report_shows_declared_features_against_the_raw_columns(declare
         f"{comparison['pr_auc']:.4f}, lift {comparison['lift']:+.4f}"
     ) in markdown
     assert f"| raw columns alone | 6 | {comparison['pr_auc']:.4f} | {comparison['roc_auc']:.4f} |" in markdown
+
+
+def test_evaluate_puts_the_comparison_of_the_run_in_its_gate_report(declared, tmp_path):
+    workspace, params, metrics = declared
+    # Gates any model passes: this test is about what the report shows, not about the verdict.
+    params = copy.deepcopy(params)
+    params["gates"] |= {
+        "min_pr_auc": 0.0,
+        "min_recall_at_fpr": 0.0,
+        "min_margin_over_baseline": -1.0,
+        "min_margin_over_rule": -1.0,
+        "min_slice_roc_auc": 0.0,
+    }
+    storage = open_storage(tmp_path / "storage")
+    model, comparison = params["model"]["name"], metrics[RAW_COLUMNS]
+    published = [artifacts.MODEL, artifacts.BASELINE, *map(artifacts.prepared, ("valid", "holdout"))]
+    files = {name: (workspace / name).read_bytes() for name in published}
+    run = publish_run(storage, model, "2026-11-23T000000Z", files, metrics)
+    evaluated = evaluate_run(storage, run["manifest_uri"], params)
+    gates = json.loads(storage.get_text(storage.key_of(evaluated["gates_uri"])))
+    assert gates[RAW_COLUMNS] == comparison
+    markdown = storage.get_text(layout.run_file_key(model, run["run_key"], layout.REPORT_MD))
+    assert "## Declared features against the raw columns alone" in markdown
+    assert f"against {comparison['pr_auc']:.4f}, lift {comparison['lift']:+.4f}" in markdown
 
 
 def test_a_model_without_derived_features_gets_no_comparison_and_no_extra_fit(tmp_path, monkeypatch):
