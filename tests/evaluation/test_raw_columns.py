@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from retrainer.core import artifacts, layout
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.core.models import load_model
 from retrainer.evaluation import holdout
 from retrainer.evaluation.evaluate import evaluate_run
-from retrainer.evaluation.holdout import RAW_COLUMNS, measure, raw_columns_comparison
+from retrainer.evaluation.holdout import measure, raw_columns_comparison
 from retrainer.evaluation.metrics import pr_auc
 from retrainer.evaluation.report import render_markdown
 from retrainer.storage import open_storage

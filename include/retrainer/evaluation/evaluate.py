@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from retrainer.core import artifacts, layout
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.evaluation import report as report_pages
 from retrainer.evaluation.costs import amounts_of, choose_threshold
 from retrainer.evaluation.gates import Assessment, GateFailed, assess
-from retrainer.evaluation.holdout import RAW_COLUMNS, score_models
+from retrainer.evaluation.holdout import score_models
 from retrainer.evaluation.slices import slice_masks
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry

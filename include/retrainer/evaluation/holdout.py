@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from retrainer.core import artifacts, frames
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.evaluation.costs import amounts_of, choose_threshold, cost_curve_rows, expected_cost
 from retrainer.evaluation.metrics import (
@@ -27,8 +28,6 @@ from retrainer.registry.aliases import CHALLENGER
 from retrainer.training import features
 from retrainer.training.models import LinearBaseline, load_models, score_xgboost, train_xgboost
 from retrainer.training.stages import _xy, write_json
-
-RAW_COLUMNS = "raw_columns"  # metrics.json's key of the declared-features-against-raw-columns comparison
 
 
 def score_models(frame: pd.DataFrame, booster, baseline: LinearBaseline, params: dict[str, Any]) -> dict:

@@ -12,9 +12,9 @@ import io
 from html import escape
 from typing import Any
 
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.markup import text
 from retrainer.evaluation.gates import FAILED, INSUFFICIENT, METRIC_NAMES
-from retrainer.evaluation.holdout import RAW_COLUMNS
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 
 MODELS = ("challenger", "champion", "baseline", "rule")

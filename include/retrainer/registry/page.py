@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from retrainer.core import layout
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import KeyNotFound, Storage
@@ -128,7 +129,7 @@ def _features(record: dict) -> str:
     """The feature definitions' hash and derived columns of a version (`registry.lineage.
     feature_definitions`), and its PR-AUC against the same model on the raw columns alone; nothing for a
     version registered before lineage recorded them."""
-    features, comparison = record.get("features"), record.get("raw_columns")  # evaluation.holdout.RAW_COLUMNS
+    features, comparison = record.get("features"), record.get(RAW_COLUMNS)
     if not isinstance(features, dict):
         return ""
     derived = features.get("derived") or []

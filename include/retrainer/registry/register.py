@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 
 from retrainer.core import artifacts, layout
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.errors import Rejected
 from retrainer.core.settings import Settings
-from retrainer.evaluation.holdout import RAW_COLUMNS
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.lineage import feature_definitions, git_revision, package_versions
 from retrainer.registry.reconcile import settle_aliases
