@@ -26,6 +26,9 @@ MODEL = f"{MODELS_DIR}/{MODEL_FILE}"
 BASELINE = f"{MODELS_DIR}/{BASELINE_FILE}"
 PREPARE_REPORT = "reports/prepare.json"
 METRICS = "reports/metrics.json"
+# metrics.json's key (and the gate report's, and a version's) of a model with derived features measured
+# against the same model on its raw columns alone (evaluation.holdout.raw_columns_comparison)
+RAW_COLUMNS = "raw_columns"
 PR_CURVE = "reports/pr_curve.csv"
 COST_CURVE = "reports/cost_curve.csv"
 PIPELINE_FILES = ("dvc.yaml", "dvc.lock", "params.yaml")

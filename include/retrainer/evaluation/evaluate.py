@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from retrainer.core import artifacts, layout
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.evaluation import report as report_pages
 from retrainer.evaluation.costs import amounts_of, choose_threshold
 from retrainer.evaluation.gates import Assessment, GateFailed, assess
@@ -124,6 +125,8 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
         },
         **assessment.report,
     }
+    if (comparison := run["metrics"].get(RAW_COLUMNS)) is not None:  # declared features vs raw columns
+        report[RAW_COLUMNS] = comparison
     key = run["run_key"]
     uri = storage.put_text(layout.run_file_key(model, key, layout.GATES_FILE), json.dumps(report, indent=2))
     storage.put_text(layout.run_file_key(model, key, layout.REPORT_MD), report_pages.render_markdown(report))

@@ -1,6 +1,7 @@
 """The `measure` stage of `dvc.yaml`: a run's own models (challenger, scikit-learn baseline, rule) on its
-holdout, written as `dvc metrics` and `dvc plots`. The champion is not here: it lives in the registry,
-outside the pipeline, and the evaluate stage (`evaluation.evaluate`) compares with it."""
+holdout, written as `dvc metrics` and `dvc plots`, and for a model that declares derived features the same
+XGBoost on its raw columns alone beside it. The champion is not here: it lives in the registry, outside the
+pipeline, and the evaluate stage (`evaluation.evaluate`) compares with it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import pandas as pd
 
 from retrainer.core import artifacts, frames
+from retrainer.core.artifacts import RAW_COLUMNS
+from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.evaluation.costs import amounts_of, choose_threshold, cost_curve_rows, expected_cost
 from retrainer.evaluation.metrics import (
     BASELINE,
@@ -23,8 +26,8 @@ from retrainer.evaluation.metrics import (
 from retrainer.evaluation.slices import slice_masks
 from retrainer.registry.aliases import CHALLENGER
 from retrainer.training import features
-from retrainer.training.models import LinearBaseline, load_models, score_xgboost
-from retrainer.training.stages import write_json
+from retrainer.training.models import LinearBaseline, load_models, score_xgboost, train_xgboost
+from retrainer.training.stages import _xy, write_json
 
 
 def score_models(frame: pd.DataFrame, booster, baseline: LinearBaseline, params: dict[str, Any]) -> dict:
@@ -42,6 +45,60 @@ def score_run(frame: pd.DataFrame, models_dir: Path, params: dict[str, Any]) -> 
     return score_models(frame, *load_models(models_dir), params)
 
 
+def raw_columns_comparison(
+    prepared_dir: Path, holdout: pd.DataFrame, challenger: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The run's XGBoost fitted again, on the raw columns alone (`features.numeric` and
+    `features.categorical`, without `features.derived`): same `train.xgboost` params, seed and train/valid
+    splits, scored on the holdout. Informative, not a gate: how much the declared features add.
+
+    `challenger` is the challenger's holdout metrics (`pr_auc`, `roc_auc` and the `features` its matrix
+    held). Returns None for a model that declares no derived feature (nothing to compare, no extra fit),
+    else {comparable, derived, features, columns, pr_auc, roc_auc, challenger_pr_auc, challenger_roc_auc,
+    challenger_features, lift}: `features` counts the raw model's matrix columns (a column per one-hot
+    level), `columns` names its raw columns, `lift` is the challenger's PR-AUC minus the raw columns'. A
+    model whose every feature is derived has no raw-columns model: `comparable` is False, with the reason,
+    and the metrics are None.
+    """
+    derived = derived_feature_names(params)
+    if not derived:
+        return None
+    raw_features = {key: value for key, value in params["features"].items() if key != "derived"}
+    raw_params = {**params, "features": raw_features}
+    names = features.feature_names(raw_features)
+    found: dict[str, Any] = {
+        "comparable": bool(names),
+        "derived": len(derived),
+        "features": len(names),
+        "columns": [*raw_features.get("numeric", []), *raw_features.get("categorical", {})],
+        "challenger_pr_auc": challenger["pr_auc"],
+        "challenger_roc_auc": challenger["roc_auc"],
+        "challenger_features": challenger["features"],
+        "pr_auc": None,
+        "roc_auc": None,
+        "lift": None,
+    }
+    if not names:
+        found["reason"] = (
+            "every feature of the model is derived (features.numeric and features.categorical are empty): "
+            "there is no raw-columns model to compare with"
+        )
+        return found
+    # From the Parquet splits a slice of rows at a time, as the fit stage reads them (never a whole frame).
+    x_train, y_train = _xy(prepared_dir / "train.parquet", raw_params)
+    x_valid, y_valid = _xy(prepared_dir / "valid.parquet", raw_params)
+    train = params["train"]
+    # Here, in this process, whatever `train.engine` is: the raw columns are a few, the matrix is small.
+    booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, train["xgboost"], train["seed"])
+    del x_train, x_valid
+    y = holdout[params["model"]["label"]].to_numpy()
+    scores = score_xgboost(booster, features.build_matrix(holdout, raw_features))
+    found["pr_auc"], found["roc_auc"] = pr_auc(y, scores), roc_auc(y, scores)
+    if found["pr_auc"] is not None and challenger["pr_auc"] is not None:
+        found["lift"] = challenger["pr_auc"] - found["pr_auc"]
+    return found
+
+
 def measure(
     prepared_dir: Path,
     models_dir: Path,
@@ -52,7 +109,8 @@ def measure(
 ) -> dict:
     """The run's own evaluation, for `dvc metrics` and `dvc plots`: the challenger, the scikit-learn
     baseline and the rule on the holdout, each with its decision threshold chosen on the validation split
-    to minimise expected cost, and the challenger's PR-AUC per slice.
+    to minimise expected cost, and the challenger's PR-AUC per slice. A model that declares derived
+    features also gets `raw_columns` (`raw_columns_comparison`): the same XGBoost on its raw columns alone.
 
     Writes `metrics_path` (JSON), the precision-recall curves to `plots_path` and the cost curves to
     `cost_plot_path` (default: cost_curve.csv next to `plots_path`), one column per model.
@@ -87,6 +145,9 @@ def measure(
         }
         for name, mask in slice_masks(holdout, params["slices"]).items()
     }
+    declared = {**metrics[CHALLENGER], "features": booster.num_features()}
+    if (comparison := raw_columns_comparison(prepared_dir, holdout, declared, params)) is not None:
+        metrics[RAW_COLUMNS] = comparison
     write_json(metrics_path, metrics)
     plots_path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(pr_curve_rows(y, scores)).to_csv(plots_path, index=False)

@@ -12,6 +12,7 @@ import io
 from html import escape
 from typing import Any
 
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.markup import text
 from retrainer.evaluation.gates import FAILED, INSUFFICIENT, METRIC_NAMES
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
@@ -182,7 +183,42 @@ def render_markdown(report: dict) -> str:
             ],
         ),
     ]
+    if report.get(RAW_COLUMNS):  # only a model that declares derived features has it
+        parts += _raw_columns(report[RAW_COLUMNS])
     return "\n\n".join(parts) + "\n"
+
+
+def _raw_columns(comparison: dict) -> list[str]:
+    """The section "Declared features against the raw columns alone": the challenger beside the same
+    XGBoost fitted on the raw columns only (`evaluation.holdout.raw_columns_comparison`). Not a gate."""
+    parts = ["## Declared features against the raw columns alone"]
+    columns = ", ".join(text(c) for c in comparison.get("columns") or []) or "none"
+    if not comparison["comparable"]:
+        return [*parts, f"Not comparable: {text(comparison.get('reason', ''))}."]
+    return [
+        *parts,
+        "The same XGBoost (same params, seed and splits), fitted again on the raw columns alone "
+        f"({columns}), on the holdout. Informative: not a gate.",
+        _table(
+            ["model", "features", "PR-AUC", "ROC-AUC"],
+            [
+                [
+                    f"challenger: declared features ({comparison['derived']} derived)",
+                    str(comparison["challenger_features"]),
+                    _num(comparison["challenger_pr_auc"]),
+                    _num(comparison["challenger_roc_auc"]),
+                ],
+                [
+                    "raw columns alone",
+                    str(comparison["features"]),
+                    _num(comparison["pr_auc"]),
+                    _num(comparison["roc_auc"]),
+                ],
+            ],
+        ),
+        f"**Declared features vs raw columns alone: PR-AUC {_num(comparison['challenger_pr_auc'])} against "
+        f"{_num(comparison['pr_auc'])}, lift {_num(comparison['lift'], signed=True)}**",
+    ]
 
 
 def _gate_label(gate: dict) -> str:

@@ -1,11 +1,14 @@
-"""What produced a model: code revision and package versions, recorded with every registry version."""
+"""What produced a model: code revision, package versions and feature definitions, recorded with every
+registry version."""
 
 from __future__ import annotations
 
 import os
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+from retrainer.core import feature_declarations
 from retrainer.core.timeouts import run_bounded
 
 # git answers in milliseconds; past this it hangs (a network file system, a lock): StageTimeout.
@@ -48,3 +51,15 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def feature_definitions(params: dict[str, Any]) -> dict[str, Any]:
+    """The derived features a version was trained with, from its run's params: the definitions (the
+    `features.derived` section without the engine's settings), their sha256 (`definitions_hash`: a changed
+    definition is a changed hash) and the output columns they make. A model declaring none records empty
+    definitions, the hash of those, and no column."""
+    return {
+        "definitions": feature_declarations.definitions(params),
+        "definitions_hash": feature_declarations.definitions_hash(params),
+        "derived": feature_declarations.derived_feature_names(params),
+    }

@@ -1,7 +1,7 @@
 """The registry page shown inside the Airflow UI: per model its deployment (mode, share, since), versions
 with aliases, gate verdicts and a link to each gate report, lineage (batches, data hash, `dvc.lock` hashes,
-git revision, params diff against the champion), the Airflow run that made each version, the latest
-shadow/canary monitoring report and the audit log.
+git revision, feature definitions hash, params diff against the champion), the Airflow run that made each
+version, the latest shadow/canary monitoring report and the audit log.
 
 Read-only: it only reads storage; every change goes through the DAGs or the CLI. The deployment record
 and scoring reports are read as stored JSON (keys from `core.layout`), so the registry needs neither.
@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from retrainer.core import layout
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import KeyNotFound, Storage
@@ -114,9 +115,39 @@ def _lineage(record: dict, champion: dict | None) -> str:
     data_hash, commit = escape(str(record.get("data_hash"))), escape(str(git.get("commit") or "-"))
     return (
         f"<details><summary>lineage</summary><p>data hash <code>{data_hash}</code>, "
-        f"git <code>{commit}</code>{' (dirty)' if git.get('dirty') else ''}</p>"
+        f"git <code>{commit}</code>{' (dirty)' if git.get('dirty') else ''}</p>{_features(record)}"
         f"<p>dvc.lock hashes</p><ul>{hashes}</ul><p>batches</p><ul>{batches}</ul>{diff}</details>"
     )
+
+
+def _fixed(value: Any, sign: str = "") -> str:
+    """A stored metric with four decimals, or `-` when the record holds no number there."""
+    return f"{value:{sign}.4f}" if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+
+
+def _features(record: dict) -> str:
+    """The feature definitions' hash and derived columns of a version (`registry.lineage.
+    feature_definitions`), and its PR-AUC against the same model on the raw columns alone; nothing for a
+    version registered before lineage recorded them."""
+    features, comparison = record.get("features"), record.get(RAW_COLUMNS)
+    if not isinstance(features, dict):
+        return ""
+    derived = features.get("derived") or []
+    names = "".join(f"<li><code>{escape(str(name))}</code></li>" for name in derived)
+    out = (
+        f"<p>feature definitions hash <code>{escape(str(features.get('definitions_hash')))}</code>, "
+        f"{len(derived)} derived feature(s)</p>" + (f"<ul>{names}</ul>" if names else "")
+    )
+    if isinstance(comparison, dict):
+        if comparison.get("comparable"):
+            mine, raw = (_fixed(comparison.get(k)) for k in ("challenger_pr_auc", "pr_auc"))
+            out += (
+                f"<p>declared features vs raw columns alone: PR-AUC {mine} against {raw}, "
+                f"lift {_fixed(comparison.get('lift'), '+')}</p>"
+            )
+        else:
+            out += f"<p>declared features vs raw columns alone: {escape(str(comparison.get('reason')))}</p>"
+    return out
 
 
 def _deployment(state: dict | None) -> str:

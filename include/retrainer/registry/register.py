@@ -10,10 +10,11 @@ from typing import Any
 import yaml
 
 from retrainer.core import artifacts, layout
+from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.errors import Rejected
 from retrainer.core.settings import Settings
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
-from retrainer.registry.lineage import git_revision, package_versions
+from retrainer.registry.lineage import feature_definitions, git_revision, package_versions
 from retrainer.registry.reconcile import settle_aliases
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
@@ -46,9 +47,11 @@ def idempotency_key(model: str, run: dict, params: dict, revision: str | None = 
 def lineage_of(
     run: dict, run_manifest_uri: str, gates: dict, files: dict[str, bytes], settings: Settings, airflow_run_id
 ) -> dict[str, Any]:
-    """Where a version came from: data hashes, batches, window, code, packages, params, metrics, gates."""
+    """Where a version came from: data hashes, batches, window, code, packages, params, feature
+    definitions, metrics (with, for a model declaring derived features, the same model on its raw columns
+    alone), gates."""
     run_params = yaml.safe_load(files["params.yaml"])
-    return {
+    lineage = {
         "run_key": run["run_key"],
         "as_of": run["as_of"],
         "airflow_run_id": airflow_run_id,
@@ -64,6 +67,7 @@ def lineage_of(
         "git": git_revision(settings.project_dir),
         "packages": package_versions(),
         "params": run_params,
+        "features": feature_definitions(run_params),  # the params the run trained with, as published
         "metrics": {
             **gates["metrics"],
             CHAMPION: gates["metrics"].get(CHAMPION)
@@ -76,6 +80,9 @@ def lineage_of(
         "gates": gates["gates"],
         "run_manifest_uri": run_manifest_uri,
     }
+    if gates.get(RAW_COLUMNS) is not None:  # declared features against the raw columns alone
+        lineage[RAW_COLUMNS] = gates[RAW_COLUMNS]
+    return lineage
 
 
 def trigger_of(run_type: Any = None, asset_events: Any = None) -> dict:
