@@ -73,7 +73,9 @@ def test_a_scored_day_gets_the_features_training_computed_for_its_rows(source, p
     assert len(trained) == 14 * ROWS_PER_DAY and trained[names].notna().any().all()
     for offset in (35, 41, 48):  # the window's first day, its middle, its last
         day = FIRST + timedelta(days=offset)
-        scored = read_day_inputs(source, day, params, params["features"]).set_index("transaction_id")
+        scored, derived = read_day_inputs(source, day, params, params["features"])
+        assert derived == names
+        scored = scored.set_index("transaction_id")
         assert len(scored) == ROWS_PER_DAY
         pd.testing.assert_frame_equal(scored[names], trained.loc[scored.index, names], check_exact=True)
         # The drift monitor computes its days' features the same way

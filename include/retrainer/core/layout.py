@@ -185,6 +185,7 @@ def registry_deployment_key(model: str) -> str:
 
 SCORES_FILE = "scores.parquet"
 SCORE_REPORT_FILE = "report.json"
+SCORE_FEATURES_FILE = "features.parquet"  # the derived features the day was scored with (id, then columns)
 
 
 def scores_area(model: str) -> str:
@@ -197,7 +198,8 @@ def scores_day_prefix(model: str, day: str) -> str:
 
 
 def scores_file_key(model: str, day: str, name: str = SCORES_FILE) -> str:
-    """A file of a scored day: the scores themselves or the day's monitoring report."""
+    """A file of a scored day: the scores themselves, the derived features they were computed from, or the
+    day's monitoring report."""
     return f"{scores_day_prefix(model, day)}/{name}"
 
 

@@ -165,7 +165,13 @@ def features_of_rows(
             table = table.drop_duplicates(id_column, keep="last").set_index(id_column)
             for name in table.columns:
                 computed.setdefault(name, table[name])
-    joined = pd.DataFrame(computed).reindex(frame[id_column].to_numpy())
+    return attach(frame, pd.DataFrame(computed), id_column)
+
+
+def attach(frame: pd.DataFrame, features: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """`frame` with the columns of `features` (indexed by id, one row per id) beside its own, matched on
+    its id column, in the frame's order; a frame column of the same name is replaced."""
+    joined = features.reindex(frame[id_column].to_numpy())
     joined.index = frame.index
     return pd.concat([frame.drop(columns=[c for c in joined.columns if c in frame.columns]), joined], axis=1)
 

@@ -86,14 +86,21 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     run = read_run(storage, record["run_manifest_uri"])
     holdout = read_run_frame(storage, run, artifacts.prepared("holdout"))
 
-    def inputs(start: datetime) -> pd.DataFrame:
-        """The source rows of [start, end) with the champion's derived features (as it was trained)."""
-        rows = read_days(source, start, end, cols["event_time"])
-        return features_of_rows(rows, source, params, start, [champion_features])
+    # The days judged for drift and the days whose labels are judged, read and featurized once over both
+    # spans: the source rows with the champion's derived features, as it was trained.
+    current_start = end - timedelta(days=settings["window_days"])
+    lookback_start = max(as_utc(record["as_of"]), end - timedelta(days=settings["labels_lookback_days"]))
+    first = min(current_start, lookback_start)
+    rows = features_of_rows(
+        read_days(source, first, end, cols["event_time"]), source, params, first, [champion_features]
+    )
 
-    current = inputs(end - timedelta(days=settings["window_days"]))
-    trained_until = as_utc(record["as_of"])
-    lookback = inputs(max(trained_until, end - timedelta(days=settings["labels_lookback_days"])))
+    def since(start: datetime) -> pd.DataFrame:
+        if rows.empty:  # no source day at all: read_days gives a frame without columns
+            return rows
+        return rows.loc[pd.to_datetime(rows[cols["event_time"]], utc=True) >= start].reset_index(drop=True)
+
+    current, lookback = since(current_start), since(lookback_start)
     labelled = (
         lookback.assign(score=score(lookback), label_arrived_at=features.label_arrival(lookback, cols))
         if len(lookback)

@@ -19,13 +19,14 @@ import pandas as pd
 
 from retrainer.core import layout
 from retrainer.deployment.state import CANARY, versions_scoring
-from retrainer.features.events import features_of_rows
+from retrainer.features.events import attach, features_of_rows
 from retrainer.monitoring.health import peak_rss_mib, software_health
 from retrainer.registry.store import Registry
 from retrainer.scoring.models import Scorer, ScoringError, load_scorer
 from retrainer.scoring.split import canary_salt, in_share
 from retrainer.sources.partitions import partition_key, read_partition
-from retrainer.storage import KeyNotFound, Storage
+from retrainer.storage import KeyNotFound, Storage, sha256_bytes
+from retrainer.storage.frames import read_verified
 from retrainer.training.features import build_matrix
 
 log = logging.getLogger(__name__)
@@ -106,13 +107,14 @@ def read_day_inputs(
     params: dict[str, Any],
     champion: dict[str, Any],
     challenger: dict | None = None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, list[str]]:
     """The source partition of `day` with the derived features the champion's `features` section declares
     and, if it declares others, the challenger's, computed as training computed them: the same engine over
-    the day's rows and the source partitions before it (`features.events.features_of_rows`). Features the
-    challenger alone declares that cannot be computed leave the day to the champion (the challenger's
-    matrix then fails, which counts as its error)."""
+    the day's rows and the source partitions before it (`features.events.features_of_rows`); and the names
+    of the columns computed. Features the challenger alone declares that cannot be computed leave the day
+    to the champion (the challenger's matrix then fails, which counts as its error)."""
     frame = read_day(source, day)
+    raw = set(frame.columns)
     before = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     frame = features_of_rows(frame, source, params, before, [champion])
     if challenger is not None and challenger.get("derived") != champion.get("derived"):
@@ -120,7 +122,31 @@ def read_day_inputs(
             frame = features_of_rows(frame, source, params, before, [challenger])
         except Exception as error:  # the challenger's declarations must never stop the champion's day
             log.warning("the challenger's derived features could not be computed: %s", error)
-    return frame
+    return frame, [c for c in frame.columns if c not in raw]
+
+
+def _write_features(storage: Storage, model: str, day: date, features: pd.DataFrame) -> dict | None:
+    """The derived features a day was scored with, stored beside its scores (what the model saw, and what
+    the day's monitoring report judges without computing them again); their URI and sha256."""
+    if features.shape[1] < 2:  # the id alone: nothing was derived
+        return None
+    buffer = io.BytesIO()
+    features.to_parquet(buffer, index=False)
+    data = buffer.getvalue()
+    uri = storage.put_bytes(layout.scores_file_key(model, day.isoformat(), layout.SCORE_FEATURES_FILE), data)
+    return {"uri": uri, "sha256": sha256_bytes(data), "columns": list(features.columns[1:])}
+
+
+def read_scored_inputs(source: Storage, storage: Storage, summary: dict, id_column: str) -> pd.DataFrame:
+    """The rows a scored day was scored from (`summary` from `score_day`): its source partition, with the
+    derived features stored beside its scores, read only if they hash to the sha256 the summary names
+    (ChecksumMismatch otherwise)."""
+    frame = read_day(source, date.fromisoformat(summary["day"]))
+    if not (stored := summary.get("features")):
+        return frame
+    what = f"{stored['uri']} (the features {summary['day']} was scored with)"
+    features = read_verified(storage, storage.key_of(stored["uri"]), stored["sha256"], what)
+    return attach(frame, features.drop_duplicates(id_column).set_index(id_column), id_column)
 
 
 def score_day(
@@ -129,7 +155,8 @@ def score_day(
     """Score `day` under the deployment `state`; writes `scores/<model>/date=<day>/scores.parquet`.
 
     Returns the scores and a summary for XCom: URI, rows, mode, versions, share, rows each version decided,
-    and how the run went as software (seconds, rows per second, peak RSS, model load seconds).
+    the derived features it scored with (stored beside the scores: URI, sha256, columns; None for a model
+    without any) and how the run went as software (seconds, rows per second, peak RSS, model load seconds).
     """
     started = time.perf_counter()
     roles = versions_scoring(state)
@@ -143,7 +170,7 @@ def score_day(
         except Exception as error:  # an unloadable challenger is an error of the challenger, not the day
             problem = f"{type(error).__name__}: {error}"
     load_seconds = time.perf_counter() - loading
-    frame = read_day_inputs(
+    frame, derived = read_day_inputs(
         source, day, params, champion.feature_params, challenger and challenger.feature_params
     )
     share = state["share"] if state["mode"] == CANARY else 0
@@ -159,6 +186,7 @@ def score_day(
     buffer = io.BytesIO()
     scores.to_parquet(buffer, index=False)
     key = layout.scores_file_key(registry.model, day.isoformat())
+    computed = _write_features(storage, registry.model, day, frame[[cols["id_column"], *derived]])
     decided = scores["decided_by"].value_counts().sort_index()
     summary = {
         "day": day.isoformat(),
@@ -171,6 +199,7 @@ def score_day(
         "share": share,
         "decided_by": {str(v): int(n) for v, n in decided.items()},
         "challenger_problem": problem or issues["challenger_error"],
+        "features": computed,
     }
     seconds = time.perf_counter() - started
     summary["software"] = software_health(seconds, len(scores), peak_rss_mib(), load_seconds)

@@ -24,7 +24,7 @@ from retrainer.monitoring.health import (
     training_reference,
 )
 from retrainer.registry.store import Registry
-from retrainer.scoring.batch import read_day, read_day_inputs, read_scores
+from retrainer.scoring.batch import read_day, read_scored_inputs, read_scores
 from retrainer.scoring.models import load_scorer
 from retrainer.storage import KeyNotFound, Storage
 from retrainer.training.features import build_matrix, label_arrival
@@ -166,21 +166,27 @@ def day_report(
         }
     key = layout.scores_file_key(registry.model, summary["day"], layout.SCORE_REPORT_FILE)
     report["report_uri"] = storage.uri(key)
-    report |= run_health(source, registry, scores, summary, params, report["report_uri"])
+    report |= run_health(source, storage, registry, scores, summary, params, report["report_uri"])
     storage.put_text(key, json.dumps(report, indent=2, default=str))
     return report
 
 
 def run_health(
-    source: Storage, registry: Registry, scores: pd.DataFrame, summary: dict, params: dict, report_uri: str
+    source: Storage,
+    storage: Storage,
+    registry: Registry,
+    scores: pd.DataFrame,
+    summary: dict,
+    params: dict,
+    report_uri: str,
 ) -> dict:
     """The scoring run's health (`monitoring.health`): its inputs against the champion's training
     reference, its outputs, its software figures; the breaches of `monitoring.scoring` and their alert."""
-    champion, day = registry.get(summary["champion"]), date.fromisoformat(summary["day"])
+    champion = registry.get(summary["champion"])
     health = {
         "input": input_health(
             training_reference(registry, champion["version"]),
-            read_day_inputs(source, day, params, champion["params"]["features"]),
+            read_scored_inputs(source, storage, summary, params["model"]["id_column"]),
             champion["params"]["features"],
             params["monitoring"]["drift"],
         ),
