@@ -43,9 +43,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_suite(args: argparse.Namespace) -> int:
     """`suite scaffold`: profile the model's source over the days before --as-of and add expectations."""
     from retrainer.core.clock import as_utc
-    from retrainer.core.models import choose_model, suite_file
+    from retrainer.core.models import choose_model, features_suite_file, suite_file
     from retrainer.data.extract import read_window
-    from retrainer.data.scaffold import scaffold_suite
+    from retrainer.data.scaffold import scaffold_features_suite, scaffold_suite
     from retrainer.storage import open_storage
 
     settings = Settings.from_env()
@@ -61,9 +61,18 @@ def cmd_suite(args: argparse.Namespace) -> int:
         raise ValueError(f"no rows of {name} under {source.root_uri} in the {args.days} days before {end}")
     result = scaffold_suite(suite_file(settings.project_dir, params), frame, params)
     result["missing_days"] = [d.isoformat() for d in missing]
+    suites = [result["suite"]]
+    if (features_path := features_suite_file(settings.project_dir, params)) is not None:
+        from retrainer.features.events import features_of_rows
+
+        # The week's derived features as training and scoring compute them: over the week and the source
+        # history before it, so its first days see full windows.
+        derived = features_of_rows(frame, source, params, end - timedelta(days=args.days))
+        result["features"] = scaffold_features_suite(features_path, derived, params)
+        suites.append(result["features"]["suite"])
     print(json.dumps(result, indent=2))
     print(
-        f"review the diff of {result['suite']} (git diff), then: retrainer models check",
+        f"review the diff of {' and '.join(suites)} (git diff), then: retrainer models check",
         file=sys.stderr,
     )
     return 0

@@ -59,6 +59,15 @@ def suite_file(project_dir: Path, params: dict[str, Any]) -> Path:
     return Path(project_dir) / EXPECTATIONS_DIR / f"{params['data']['suite']}.json"
 
 
+def features_suite_file(project_dir: Path, params: dict[str, Any]) -> Path | None:
+    """The contract of a model's derived features (`features.derived`): expectations/<suite>.features.json,
+    judged on the featurize stage's output (`features.stage`); None for a model without derived features.
+    A suite of its own: the batch suite judges the raw batch, before any feature exists."""
+    if not declarations.derived_feature_names(params):
+        return None
+    return Path(project_dir) / EXPECTATIONS_DIR / f"{params['data']['suite']}.features.json"
+
+
 def choose_model(project_dir: Path, name: str | None = None) -> str:
     """The model a command or task works on: the one named, or the only one configured."""
     names = model_names(project_dir)
@@ -370,4 +379,39 @@ def suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) 
                     f"suite {shown}, only about its place among the columns: add its type, nulls and range "
                     f"or value set ({fix}, then review the diff)"
                 )
+    return problems + features_suite_problems(project_dir, params, model_shown)
+
+
+def features_suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) -> list[str]:
+    """A model with derived features and no features suite, a derived column whose values that suite does
+    not hold, or an expectation about a column no declaration makes (the featurize stage would fail on it).
+    JSON only: cheap enough for the DAG processor."""
+    path = features_suite_file(project_dir, params)
+    if path is None:
+        return []
+    shown = f"{EXPECTATIONS_DIR}/{path.name}"
+    fix = f"`retrainer suite scaffold --model {params['model']['name']} --as-of DATE`"
+    try:
+        suite = json.loads(path.read_text())
+    except FileNotFoundError:
+        return [
+            f"{model_shown}: features.derived: the derived features have no contract: expected a suite at "
+            f"{shown}, found no such file (write it from a clean week: {fix}, then review it)"
+        ]
+    except json.JSONDecodeError as error:
+        return [f"{shown}: not valid JSON: {error}"]
+    derived = declarations.derived_features(params)
+    held, names = suite_columns(suite), {f.name for f in derived}
+    problems = [
+        f"{model_shown}: {feature.key}: derived feature {feature.name!r} has no expectation about its "
+        f"values in the suite {shown} (add them: {fix}, then review the diff)"
+        for feature in derived
+        if feature.name not in held
+    ]
+    id_column = params["model"]["id_column"]
+    for column in sorted(mentioned_columns(suite) - names - {id_column}):
+        problems.append(
+            f"{shown}: column {column!r} is no derived feature of {model_shown} (declared: "
+            f"features.derived): delete its expectations, or declare it again"
+        )
     return problems

@@ -15,6 +15,7 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.feature_declarations import definitions_hash, derived_feature_names
+from retrainer.core.models import ModelConfigError, features_suite_file
 from retrainer.core.settings import Settings
 from retrainer.core.timeouts import subprocess_seconds
 from retrainer.features.events import history_days, stage_history
@@ -53,6 +54,7 @@ def train_run(
             f"no validated rows of {model} in the training window {window['start']} .. {window['end']}"
         )
     history = _stage_history(source, params, window["start"], workspace)
+    _stage_features_suite(settings, params, workspace)
     seconds = subprocess_seconds(params)  # each command; `dvc repro` runs every stage of dvc.yaml
     dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR, artifacts.HISTORY_DIR, seconds=seconds)
     dvc(workspace, "repro", "--quiet", seconds=seconds)
@@ -101,6 +103,22 @@ def _stage_history(source: Storage | None, params: dict[str, Any], start: str, w
         history = stage_history(source, params, as_utc(start), directory)
     (workspace / artifacts.HISTORY_REPORT).write_text(json.dumps(history, indent=2) + "\n")
     return history
+
+
+def _stage_features_suite(settings: Settings, params: dict[str, Any], workspace: Path) -> None:
+    """The features' contract into the workspace (`artifacts.FEATURES_SUITE`), for the featurize stage to
+    judge its output by and DVC to hash: a changed suite reruns the stage. JSON null for a model without
+    derived features; a model with them and no suite is refused (ModelConfigError naming the fix)."""
+    path = features_suite_file(settings.project_dir, params)
+    if path is not None and not path.exists():
+        raise ModelConfigError(
+            [
+                f"{path}: no such file: the derived features of {params['model']['name']} have no contract "
+                f"(write it: `retrainer suite scaffold --model {params['model']['name']} --as-of DATE`, then "
+                "review it)"
+            ]
+        )
+    (workspace / artifacts.FEATURES_SUITE).write_text(path.read_text() if path is not None else "null\n")
 
 
 def read_run(storage: Storage, run_manifest_uri: str) -> dict:
