@@ -146,7 +146,8 @@ def derived_expectations(frame: pd.DataFrame, feature: DerivedFeature) -> list[d
     """The expectations of one derived column: what its declaration guarantees, critical (it exists, no
     missing value unless `nullable`, a whole number where `integer`, inside its declared bounds), and what
     the profiled week shows, as warnings for review (its observed range widened by half its width, its mean
-    within 2x of the observed one, and for a nullable column at least half the share of values it had)."""
+    within 2x of the observed one (4x for a label aggregate), and for a nullable column at least half the
+    share of values it had)."""
     column, values = feature.name, frame[feature.name]
     note = f"Declared by {feature.key}"
     found = [_expectation("expect_column_to_exist", column, f"{note}: computed by the featurize stage.")]
@@ -186,17 +187,20 @@ def derived_expectations(frame: pd.DataFrame, feature: DerivedFeature) -> list[d
     floor = low - pad if low < 0 else max(0.0, low - pad)  # a count, an amount or a time stays >= 0
     floor = floor if feature.low is None else max(float(feature.low), floor)
     ceiling = high + pad if feature.high is None else min(float(feature.high), high + pad)
-    found.append(
-        _expectation(
-            "expect_column_values_to_be_between",
-            column,
-            f"Observed {low:g} .. {high:g}; widened for review.",
-            "warning",
-            min_value=round(floor, 6),
-            max_value=round(ceiling, 6),
+    if (floor, ceiling) != (feature.low, feature.high):  # else the declared bounds say it all (an hour)
+        found.append(
+            _expectation(
+                "expect_column_values_to_be_between",
+                column,
+                f"Observed {low:g} .. {high:g}; widened for review.",
+                "warning",
+                min_value=round(floor, 6),
+                max_value=round(ceiling, 6),
+            )
         )
-    )
-    spread = (mean / 2, mean * 2) if mean > 0 else (mean - pad, mean + pad)
+    # Within 2x of the observed mean (4x for label aggregates: frauds are rare, their weekly mean noisy).
+    factor = 4 if feature.kind == "label" else 2
+    spread = (mean / factor, mean * factor) if mean > 0 else (mean - pad, mean + pad)
     found.append(
         _expectation(
             "expect_column_mean_to_be_between",

@@ -57,7 +57,11 @@ def train_run(
     _stage_features_suite(settings, params, workspace)
     seconds = subprocess_seconds(params)  # each command; `dvc repro` runs every stage of dvc.yaml
     dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR, artifacts.HISTORY_DIR, seconds=seconds)
-    dvc(workspace, "repro", "--quiet", seconds=seconds)
+    try:
+        dvc(workspace, "repro", "--quiet", seconds=seconds)
+    except TrainingError:
+        _raise_broken_contract(workspace)  # a verdict on the features, not a failure to retry
+        raise
     dvc(workspace, "push", "--quiet", seconds=seconds)
 
     files = {}
@@ -119,6 +123,19 @@ def _stage_features_suite(settings: Settings, params: dict[str, Any], workspace:
             ]
         )
     (workspace / artifacts.FEATURES_SUITE).write_text(path.read_text() if path is not None else "null\n")
+
+
+def _raise_broken_contract(workspace: Path) -> None:
+    """Raise FeatureContractBroken when the featurize stage's report says its features broke their
+    contract (the stage ran in DVC's process: its error reached here only as DVC's output)."""
+    from retrainer.data.contracts import Failure
+    from retrainer.features.stage import FeatureContractBroken
+
+    report = workspace / artifacts.FEATURES_REPORT
+    contract = json.loads(report.read_text()).get("contract") if report.exists() else None
+    if contract and not contract["success"]:
+        failures = [Failure(**failure) for failure in contract["failures"]]
+        raise FeatureContractBroken(contract["suite"], str(workspace / artifacts.FEATURES), failures)
 
 
 def read_run(storage: Storage, run_manifest_uri: str) -> dict:
