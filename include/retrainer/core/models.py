@@ -19,8 +19,10 @@ from pydantic import BaseModel, ValidationError
 
 from retrainer.core import feature_declarations as declarations
 from retrainer.core.errors import ConfigError, Rejected
+from retrainer.core.feature_suite import features_suite_problems
 from retrainer.core.params import deep_merge, with_dag_params
 from retrainer.core.schema import ModelParams
+from retrainer.core.suite_columns import mentioned_columns, suite_columns
 
 MODELS_DIR = "models"
 DEFAULTS_FILE = "defaults.yaml"
@@ -314,44 +316,6 @@ def named_columns(params: dict[str, Any]) -> dict[str, list[str]]:
     return {key: columns for key, columns in found.items() if columns}
 
 
-# Expectations that hold what a column's values may be: its type, its nulls, its range or its set of values.
-# A column named only in the table's column set or list, or by `expect_column_to_exist`, may hold anything.
-VALUE_EXPECTATIONS = frozenset(
-    {
-        "expect_column_values_to_be_of_type",
-        "expect_column_values_to_be_in_type_list",
-        "expect_column_values_to_not_be_null",
-        "expect_column_values_to_be_between",
-        "expect_column_min_to_be_between",
-        "expect_column_max_to_be_between",
-        "expect_column_values_to_be_in_set",
-        "expect_column_distinct_values_to_be_in_set",
-        "expect_column_distinct_values_to_equal_set",
-    }
-)
-
-
-def mentioned_columns(suite: dict[str, Any]) -> set[str]:
-    """Every column an expectation suite (GX 1.x JSON) names anywhere, its column set and list included."""
-    columns = set()
-    for expectation in suite.get("expectations", []):
-        kwargs = expectation.get("kwargs", {})
-        columns |= {kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)}
-        columns |= set(kwargs.get("column_list") or []) | set(kwargs.get("column_set") or [])
-    return columns
-
-
-def suite_columns(suite: dict[str, Any]) -> set[str]:
-    """Every column whose values an expectation suite (GX 1.x JSON) holds: the column of an expectation about
-    its type, nulls, range or value set (`VALUE_EXPECTATIONS`). What `retrainer suite scaffold` completes."""
-    return {
-        expectation["kwargs"]["column"]
-        for expectation in suite.get("expectations", [])
-        if expectation.get("type") in VALUE_EXPECTATIONS
-        and isinstance(expectation.get("kwargs", {}).get("column"), str)
-    }
-
-
 def suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) -> list[str]:
     """A column the params name that the suite has no expectation about, or a feature whose values it does
     not hold (type, nulls, range or value set): the contract would let anything through into training."""
@@ -379,39 +343,5 @@ def suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) 
                     f"suite {shown}, only about its place among the columns: add its type, nulls and range "
                     f"or value set ({fix}, then review the diff)"
                 )
-    return problems + features_suite_problems(project_dir, params, model_shown)
-
-
-def features_suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) -> list[str]:
-    """A model with derived features and no features suite, a derived column whose values that suite does
-    not hold, or an expectation about a column no declaration makes (the featurize stage would fail on it).
-    JSON only: cheap enough for the DAG processor."""
-    path = features_suite_file(project_dir, params)
-    if path is None:
-        return []
-    shown = f"{EXPECTATIONS_DIR}/{path.name}"
-    fix = f"`retrainer suite scaffold --model {params['model']['name']} --as-of DATE`"
-    try:
-        suite = json.loads(path.read_text())
-    except FileNotFoundError:
-        return [
-            f"{model_shown}: features.derived: the derived features have no contract: expected a suite at "
-            f"{shown}, found no such file (write it from a clean week: {fix}, then review it)"
-        ]
-    except json.JSONDecodeError as error:
-        return [f"{shown}: not valid JSON: {error}"]
-    derived = declarations.derived_features(params)
-    held, names = suite_columns(suite), {f.name for f in derived}
-    problems = [
-        f"{model_shown}: {feature.key}: derived feature {feature.name!r} has no expectation about its "
-        f"values in the suite {shown} (add them: {fix}, then review the diff)"
-        for feature in derived
-        if feature.name not in held
-    ]
-    id_column = params["model"]["id_column"]
-    for column in sorted(mentioned_columns(suite) - names - {id_column}):
-        problems.append(
-            f"{shown}: column {column!r} is no derived feature of {model_shown} (declared: "
-            f"features.derived): delete its expectations, or declare it again"
-        )
-    return problems
+    # the contract of the derived features (expectations/<suite>.features.json): it exists, holds each one
+    return problems + features_suite_problems(features_suite_file(project_dir, params), params, model_shown)
