@@ -23,6 +23,7 @@ from retrainer.features import engine
 from retrainer.features.events import stage_history
 from retrainer.features.stage import FeatureContractBroken, featurize
 from retrainer.storage import open_storage, sha256_file
+from retrainer.training.train import _raise_broken_contract
 from tests.conftest import PROJECT_DIR
 
 MODEL = "raw-fraud-xgb"
@@ -186,3 +187,12 @@ def test_features_that_break_their_contract_stop_the_stage_with_each_failure_nam
     assert contract["success"] is False
     assert [(f["expectation"], f["column"]) for f in contract["failures"]] == [(expectation, column)]
     assert contract["features_sha256"] == sha256_file(tmp_path / "workspace" / artifacts.FEATURES)
+    # The stage runs inside `dvc repro`: the train task reads this verdict back and raises the same error
+    # (a Rejected verdict, not a DVC failure to retry)
+    with pytest.raises(FeatureContractBroken) as raised:
+        _raise_broken_contract(tmp_path / "workspace")
+    read_back = raised.value.failures
+    assert [(f.expectation, f.column, f.observed, f.unexpected_count) for f in read_back] == [
+        (f.expectation, f.column, f.observed, f.unexpected_count) for f in result.failures
+    ]
+    assert "critical expectation(s) of the features suite 'raw-transactions.features'" in str(raised.value)
