@@ -90,6 +90,10 @@ def test_models_check_names_a_missing_features_suite_and_scaffold_writes_it(proj
     [bounds] = of(found, rate.name, "expect_column_values_to_be_between")
     assert (bounds["kwargs"]["min_value"], bounds["kwargs"]["max_value"]) == (0, 1)
     assert main(["models", "check"]) == 0
+    capsys.readouterr()
+    assert main(["models", "list"]) == 0
+    [listed] = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"{MODEL}:")]
+    assert SUITE in listed
 
 
 def test_a_new_declaration_gets_its_expectations_and_nothing_else_changes(project, capsys):

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import yaml
 
-from retrainer.core.models import check_models, load_model
+from retrainer.core.models import check_models, features_suite_file, load_model
 from retrainer.core.settings import Settings
 
 
@@ -30,10 +30,12 @@ def cmd_models(args: argparse.Namespace) -> int:
         elif args.action == "list":
             params = healthy[name]
             schedule, source = params["schedule"], settings.model_source_root(params)
+            features = features_suite_file(settings.project_dir, params)
+            contract = f" and expectations/{features.name} (derived features)" if features else ""
             print(
                 f"{name}: DAGs retrain_{name} (cron {schedule['cron']} {schedule['timezone']}), "
                 f"monitor_{name}, score_{name}, deploy_{name}; "
-                f"suite expectations/{params['data']['suite']}.json; source {source}"
+                f"suite expectations/{params['data']['suite']}.json{contract}; source {source}"
             )
         else:
             print(f"{name}: ok")
@@ -43,7 +45,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_suite(args: argparse.Namespace) -> int:
     """`suite scaffold`: profile the model's source over the days before --as-of and add expectations."""
     from retrainer.core.clock import as_utc
-    from retrainer.core.models import choose_model, features_suite_file, suite_file
+    from retrainer.core.models import choose_model, suite_file
     from retrainer.data.extract import read_window
     from retrainer.data.scaffold import scaffold_features_suite, scaffold_suite
     from retrainer.storage import open_storage
