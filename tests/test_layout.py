@@ -158,6 +158,7 @@ def test_artifact_names_match_the_pipeline():
     known = {
         artifacts.BATCHES_DIR,
         artifacts.HISTORY_DIR,
+        artifacts.FEATURES_SUITE,
         artifacts.FEATURES_DIR,
         artifacts.PREPARED_DIR,
         artifacts.MODEL,

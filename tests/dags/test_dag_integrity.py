@@ -32,6 +32,8 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer.core.models",
     "retrainer.core.params",
     "retrainer.core.feature_declarations",  # names, windows and aggregations of features.derived (pure)
+    "retrainer.core.feature_suite",  # the features suite's check (json)
+    "retrainer.core.suite_columns",  # the columns a suite names (json)
     "retrainer.core.feature_schema",
     "retrainer.core.schema",
     "retrainer.core.sections",

@@ -4,17 +4,25 @@ deterministically, and the columns it reads are checked against the model's suit
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import timedelta
 
 import pytest
 import yaml
 
-from retrainer.core.models import ModelConfigError, load_model, load_models, named_columns
+from retrainer.core.models import (
+    ModelConfigError,
+    features_suite_file,
+    load_model,
+    load_models,
+    named_columns,
+)
 from retrainer.features import definitions_hash, derived_feature_names, history_needed
 from tests.conftest import PROJECT_DIR
 
 FRAUD = "models/fraud-xgb/params.yaml"
+TYPES = ["int64", "int8", "float64"]
 CUSTOMER_WINDOWS = {
     "entity": "customer_id",
     "value": "amount",
@@ -42,6 +50,17 @@ def declare(project, derived: dict, model: dict | None = None) -> None:
         else:
             params["model"][key] = value
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:  # the features' contract, as `retrainer suite scaffold` would write it: each column's type held
+        merged = load_model(project, "fraud-xgb", check_suite=False)
+    except ModelConfigError:
+        return  # a declaration the schema refuses: no contract to write
+    if contract := features_suite_file(project, merged):
+        kind = "expect_column_values_to_be_in_type_list"
+        typed = [
+            {"type": kind, "kwargs": {"column": name, "type_list": TYPES}}
+            for name in derived_feature_names(merged)
+        ]
+        contract.write_text(json.dumps({"name": contract.stem, "expectations": typed}))
 
 
 def problems(project) -> str:

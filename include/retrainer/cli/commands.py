@@ -76,7 +76,15 @@ def _run_stage(stage: str, params: dict) -> None:
         from retrainer.training.window import window_bounds_of
 
         bounds = window_bounds_of(params, params["run"]["as_of"])
-        featurize(Path(a.BATCHES_DIR), Path(a.HISTORY_DIR), Path(a.FEATURES_DIR), params, *bounds)
+        suite = Path(a.FEATURES_SUITE)
+        featurize(
+            Path(a.BATCHES_DIR),
+            Path(a.HISTORY_DIR),
+            Path(a.FEATURES_DIR),
+            params,
+            *bounds,
+            suite_path=suite if suite.exists() else None,
+        )
     elif stage == "prepare":
         from retrainer.training.stages import prepare
 

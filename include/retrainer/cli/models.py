@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import yaml
 
-from retrainer.core.models import check_models, load_model
+from retrainer.core.models import check_models, features_suite_file, load_model
 from retrainer.core.settings import Settings
 
 
@@ -30,10 +30,12 @@ def cmd_models(args: argparse.Namespace) -> int:
         elif args.action == "list":
             params = healthy[name]
             schedule, source = params["schedule"], settings.model_source_root(params)
+            features = features_suite_file(settings.project_dir, params)
+            contract = f" and expectations/{features.name} (derived features)" if features else ""
             print(
                 f"{name}: DAGs retrain_{name} (cron {schedule['cron']} {schedule['timezone']}), "
                 f"monitor_{name}, score_{name}, deploy_{name}; "
-                f"suite expectations/{params['data']['suite']}.json; source {source}"
+                f"suite expectations/{params['data']['suite']}.json{contract}; source {source}"
             )
         else:
             print(f"{name}: ok")
@@ -45,7 +47,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
     from retrainer.core.clock import as_utc
     from retrainer.core.models import choose_model, suite_file
     from retrainer.data.extract import read_window
-    from retrainer.data.scaffold import scaffold_suite
+    from retrainer.data.scaffold import scaffold_features_suite, scaffold_suite
     from retrainer.storage import open_storage
 
     settings = Settings.from_env()
@@ -61,9 +63,18 @@ def cmd_suite(args: argparse.Namespace) -> int:
         raise ValueError(f"no rows of {name} under {source.root_uri} in the {args.days} days before {end}")
     result = scaffold_suite(suite_file(settings.project_dir, params), frame, params)
     result["missing_days"] = [d.isoformat() for d in missing]
+    suites = [result["suite"]]
+    if (features_path := features_suite_file(settings.project_dir, params)) is not None:
+        from retrainer.features.events import features_of_rows
+
+        # The week's derived features as training and scoring compute them: over the week and the source
+        # history before it, so its first days see full windows.
+        derived = features_of_rows(frame, source, params, end - timedelta(days=args.days))
+        result["features"] = scaffold_features_suite(features_path, derived, params)
+        suites.append(result["features"]["suite"])
     print(json.dumps(result, indent=2))
     print(
-        f"review the diff of {result['suite']} (git diff), then: retrainer models check",
+        f"review the diff of {' and '.join(suites)} (git diff), then: retrainer models check",
         file=sys.stderr,
     )
     return 0

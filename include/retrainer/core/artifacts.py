@@ -14,6 +14,9 @@ WINDOW = f"{BATCHES_DIR}/window.parquet"  # the training window's rows, the one 
 HISTORY_DIR = "data/history"  # the source events before the window its features reach back to, `dvc add`-ed
 HISTORY_DVC = f"{HISTORY_DIR}.dvc"
 HISTORY_REPORT = f"{HISTORY_DIR}/history.json"  # the source partitions (key, sha256, rows) it was read from
+# The contract of the derived features (expectations/<suite>.features.json) as the run found it, a dep of the
+# featurize stage, which judges its output by it (JSON null for a model without derived features).
+FEATURES_SUITE = "data/features-suite.json"
 FEATURES_DIR = "data/features"  # the featurize stage's out: the window rows' derived features
 FEATURES = f"{FEATURES_DIR}/features.parquet"  # id, then the derived features (none without declarations)
 FEATURES_REPORT = f"{FEATURES_DIR}/features.json"  # definitions hash, names, rows, history days

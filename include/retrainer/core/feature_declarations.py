@@ -161,7 +161,7 @@ def derived_features(params: dict[str, Any]) -> list[DerivedFeature]:
             )
         )
     for index, declaration in enumerate(derived.get("since_previous") or []):
-        entity = _entity(declaration)
+        entity, within = _entity(declaration), parse_duration(declaration.get("within") or "30d")
         found.append(
             DerivedFeature(
                 name=f"{_entity_name(entity)}__seconds_since_previous",
@@ -169,9 +169,10 @@ def derived_features(params: dict[str, Any]) -> list[DerivedFeature]:
                 key=f"features.derived.since_previous.{index}",
                 aggregation="seconds_since_previous",
                 entity=entity,
-                window=parse_duration(declaration.get("within") or "30d"),
+                window=within,
                 nullable=True,  # an entity's first event (within the look-back) has no previous one
                 low=0,
+                high=within.total_seconds(),  # an earlier event further back is no previous one: null
             )
         )
     return found

@@ -19,8 +19,10 @@ from pydantic import BaseModel, ValidationError
 
 from retrainer.core import feature_declarations as declarations
 from retrainer.core.errors import ConfigError, Rejected
+from retrainer.core.feature_suite import features_suite_problems
 from retrainer.core.params import deep_merge, with_dag_params
 from retrainer.core.schema import ModelParams
+from retrainer.core.suite_columns import mentioned_columns, suite_columns
 
 MODELS_DIR = "models"
 DEFAULTS_FILE = "defaults.yaml"
@@ -57,6 +59,15 @@ def params_file(project_dir: Path, name: str) -> Path:
 def suite_file(project_dir: Path, params: dict[str, Any]) -> Path:
     """The expectation suite a model's params name (`data.suite`): expectations/<suite>.json."""
     return Path(project_dir) / EXPECTATIONS_DIR / f"{params['data']['suite']}.json"
+
+
+def features_suite_file(project_dir: Path, params: dict[str, Any]) -> Path | None:
+    """The contract of a model's derived features (`features.derived`): expectations/<suite>.features.json,
+    judged on the featurize stage's output (`features.stage`); None for a model without derived features.
+    A suite of its own: the batch suite judges the raw batch, before any feature exists."""
+    if not declarations.derived_feature_names(params):
+        return None
+    return Path(project_dir) / EXPECTATIONS_DIR / f"{params['data']['suite']}.features.json"
 
 
 def choose_model(project_dir: Path, name: str | None = None) -> str:
@@ -305,44 +316,6 @@ def named_columns(params: dict[str, Any]) -> dict[str, list[str]]:
     return {key: columns for key, columns in found.items() if columns}
 
 
-# Expectations that hold what a column's values may be: its type, its nulls, its range or its set of values.
-# A column named only in the table's column set or list, or by `expect_column_to_exist`, may hold anything.
-VALUE_EXPECTATIONS = frozenset(
-    {
-        "expect_column_values_to_be_of_type",
-        "expect_column_values_to_be_in_type_list",
-        "expect_column_values_to_not_be_null",
-        "expect_column_values_to_be_between",
-        "expect_column_min_to_be_between",
-        "expect_column_max_to_be_between",
-        "expect_column_values_to_be_in_set",
-        "expect_column_distinct_values_to_be_in_set",
-        "expect_column_distinct_values_to_equal_set",
-    }
-)
-
-
-def mentioned_columns(suite: dict[str, Any]) -> set[str]:
-    """Every column an expectation suite (GX 1.x JSON) names anywhere, its column set and list included."""
-    columns = set()
-    for expectation in suite.get("expectations", []):
-        kwargs = expectation.get("kwargs", {})
-        columns |= {kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)}
-        columns |= set(kwargs.get("column_list") or []) | set(kwargs.get("column_set") or [])
-    return columns
-
-
-def suite_columns(suite: dict[str, Any]) -> set[str]:
-    """Every column whose values an expectation suite (GX 1.x JSON) holds: the column of an expectation about
-    its type, nulls, range or value set (`VALUE_EXPECTATIONS`). What `retrainer suite scaffold` completes."""
-    return {
-        expectation["kwargs"]["column"]
-        for expectation in suite.get("expectations", [])
-        if expectation.get("type") in VALUE_EXPECTATIONS
-        and isinstance(expectation.get("kwargs", {}).get("column"), str)
-    }
-
-
 def suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) -> list[str]:
     """A column the params name that the suite has no expectation about, or a feature whose values it does
     not hold (type, nulls, range or value set): the contract would let anything through into training."""
@@ -370,4 +343,5 @@ def suite_problems(project_dir: Path, params: dict[str, Any], model_shown: str) 
                     f"suite {shown}, only about its place among the columns: add its type, nulls and range "
                     f"or value set ({fix}, then review the diff)"
                 )
-    return problems
+    # the contract of the derived features (expectations/<suite>.features.json): it exists, holds each one
+    return problems + features_suite_problems(features_suite_file(project_dir, params), params, model_shown)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from retrainer.core.feature_declarations import DerivedFeature, derived_features
 from retrainer.core.models import named_columns, suite_columns
 
 MAX_LEVELS = 50  # a text column with more distinct values is an identifier, not a category
@@ -139,3 +140,104 @@ def scaffold_suite(suite_path: Path, frame: pd.DataFrame, params: dict[str, Any]
     suite_path.parent.mkdir(parents=True, exist_ok=True)
     suite_path.write_text(json.dumps(suite, indent=2) + "\n")
     return {"suite": str(suite_path), "columns_added": todo, "rows_profiled": len(frame)}
+
+
+def derived_expectations(frame: pd.DataFrame, feature: DerivedFeature) -> list[dict]:
+    """The expectations of one derived column: what its declaration guarantees, critical (it exists, no
+    missing value unless `nullable`, a whole number where `integer`, inside its declared bounds), and what
+    the profiled week shows, as warnings for review (its observed range widened by half its width, its mean
+    within 2x of the observed one (4x for a label aggregate), and for a nullable column at least half the
+    share of values it had)."""
+    column, values = feature.name, frame[feature.name]
+    note = f"Declared by {feature.key}"
+    found = [_expectation("expect_column_to_exist", column, f"{note}: computed by the featurize stage.")]
+    if feature.nullable:
+        filled = float(values.notna().mean()) if len(values) else 0.0
+        if filled > 0:
+            found.append(
+                _expectation(
+                    "expect_column_values_to_not_be_null",
+                    column,
+                    f"Missing by design for some rows ({1 - filled:.1%} in the profiled week); far more "
+                    "missing means the history or a source column went missing.",
+                    "warning",
+                    mostly=round(filled / 2, 3),
+                )
+            )
+    else:
+        found.append(_expectation("expect_column_values_to_not_be_null", column, f"{note}: never missing."))
+    types = INTEGER_TYPES if feature.integer else FLOAT_TYPES
+    what = "A whole number" if feature.integer else "A number"
+    found.append(_expectation("expect_column_values_to_be_in_type_list", column, f"{what}.", type_list=types))
+    if feature.low is not None or feature.high is not None:
+        bounds = {"min_value": feature.low, "max_value": feature.high}
+        found.append(
+            _expectation(
+                "expect_column_values_to_be_between",
+                column,
+                f"{note}: its values never leave [{_shown(feature.low)}, {_shown(feature.high)}].",
+                **bounds,
+            )
+        )
+    observed = values.dropna()
+    if observed.empty:
+        return found
+    low, high, mean = float(observed.min()), float(observed.max()), float(observed.mean())
+    pad = (high - low) / 2
+    floor = low - pad if low < 0 else max(0.0, low - pad)  # a count, an amount or a time stays >= 0
+    floor = floor if feature.low is None else max(float(feature.low), floor)
+    ceiling = high + pad if feature.high is None else min(float(feature.high), high + pad)
+    if (floor, ceiling) != (feature.low, feature.high):  # else the declared bounds say it all (an hour)
+        found.append(
+            _expectation(
+                "expect_column_values_to_be_between",
+                column,
+                f"Observed {low:g} .. {high:g}; widened for review.",
+                "warning",
+                min_value=round(floor, 6),
+                max_value=round(ceiling, 6),
+            )
+        )
+    # Within 2x of the observed mean (4x for label aggregates: frauds are rare, their weekly mean noisy).
+    factor = 4 if feature.kind == "label" else 2
+    spread = (mean / factor, mean * factor) if mean > 0 else (mean - pad, mean + pad)
+    found.append(
+        _expectation(
+            "expect_column_mean_to_be_between",
+            column,
+            f"Observed mean {mean:g}; a week far from it means the data or the declaration changed.",
+            "warning",
+            min_value=round(spread[0], 6),
+            max_value=round(spread[1], 6),
+        )
+    )
+    return found
+
+
+def _shown(bound: float | None) -> str:
+    return "unbounded" if bound is None else f"{bound:g}"
+
+
+def scaffold_features_suite(suite_path: Path, frame: pd.DataFrame, params: dict[str, Any]) -> dict:
+    """Add to the features suite at `suite_path` (created if missing) the expectations of every derived
+    column the params declare that it has no expectation about the values of; `frame` holds the profiled
+    week's derived features (`features.events.features_of_rows`). Returns the columns added and the suite."""
+    if suite_path.exists():
+        suite = json.loads(suite_path.read_text())
+    else:
+        suite = {
+            "name": suite_path.stem,
+            "meta": {
+                "notes": "The contract of the derived features (features.derived), judged on the featurize "
+                "stage's output before training. Scaffolded from a clean week: review it."
+            },
+            "expectations": [],
+        }
+    todo = [f for f in derived_features(params) if f.name not in suite_columns(suite)]
+    if missing := [f.name for f in todo if f.name not in frame.columns]:
+        raise ValueError(f"derived features {missing} are declared but absent from the profiled features")
+    for feature in todo:
+        suite["expectations"] += derived_expectations(frame, feature)
+    suite_path.parent.mkdir(parents=True, exist_ok=True)
+    suite_path.write_text(json.dumps(suite, indent=2) + "\n")
+    return {"suite": str(suite_path), "columns_added": [f.name for f in todo], "rows_profiled": len(frame)}

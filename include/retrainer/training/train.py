@@ -15,6 +15,7 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.feature_declarations import definitions_hash, derived_feature_names
+from retrainer.core.models import ModelConfigError, features_suite_file
 from retrainer.core.settings import Settings
 from retrainer.core.timeouts import subprocess_seconds
 from retrainer.features.events import history_days, stage_history
@@ -53,9 +54,14 @@ def train_run(
             f"no validated rows of {model} in the training window {window['start']} .. {window['end']}"
         )
     history = _stage_history(source, params, window["start"], workspace)
+    _stage_features_suite(settings, params, workspace)
     seconds = subprocess_seconds(params)  # each command; `dvc repro` runs every stage of dvc.yaml
     dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR, artifacts.HISTORY_DIR, seconds=seconds)
-    dvc(workspace, "repro", "--quiet", seconds=seconds)
+    try:
+        dvc(workspace, "repro", "--quiet", seconds=seconds)
+    except TrainingError:
+        _raise_broken_contract(workspace)  # a verdict on the features, not a failure to retry
+        raise
     dvc(workspace, "push", "--quiet", seconds=seconds)
 
     files = {}
@@ -101,6 +107,35 @@ def _stage_history(source: Storage | None, params: dict[str, Any], start: str, w
         history = stage_history(source, params, as_utc(start), directory)
     (workspace / artifacts.HISTORY_REPORT).write_text(json.dumps(history, indent=2) + "\n")
     return history
+
+
+def _stage_features_suite(settings: Settings, params: dict[str, Any], workspace: Path) -> None:
+    """The features' contract into the workspace (`artifacts.FEATURES_SUITE`), for the featurize stage to
+    judge its output by and DVC to hash: a changed suite reruns the stage. JSON null for a model without
+    derived features; a model with them and no suite is refused (ModelConfigError naming the fix)."""
+    path = features_suite_file(settings.project_dir, params)
+    if path is not None and not path.exists():
+        raise ModelConfigError(
+            [
+                f"{path}: no such file: the derived features of {params['model']['name']} have no contract "
+                f"(write it: `retrainer suite scaffold --model {params['model']['name']} --as-of DATE`, then "
+                "review it)"
+            ]
+        )
+    (workspace / artifacts.FEATURES_SUITE).write_text(path.read_text() if path is not None else "null\n")
+
+
+def _raise_broken_contract(workspace: Path) -> None:
+    """Raise FeatureContractBroken when the featurize stage's report says its features broke their
+    contract (the stage ran in DVC's process: its error reached here only as DVC's output)."""
+    from retrainer.data.contracts import Failure
+    from retrainer.features.stage import FeatureContractBroken
+
+    report = workspace / artifacts.FEATURES_REPORT
+    contract = json.loads(report.read_text()).get("contract") if report.exists() else None
+    if contract and not contract["success"]:
+        failures = [Failure(**failure) for failure in contract["failures"]]
+        raise FeatureContractBroken(contract["suite"], str(workspace / artifacts.FEATURES), failures)
 
 
 def read_run(storage: Storage, run_manifest_uri: str) -> dict:
