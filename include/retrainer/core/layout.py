@@ -37,6 +37,7 @@ EVENT_FILE = "event.json"
 MOVE_FILE = "move.json"  # the journal of a move in progress, in the folder being moved into
 SOURCE_DIR = "source"
 GATES_FILE = "gates.json"
+GATES_SEAL = "gates.sha256.json"  # evaluate's record of the gate report's sha256, next to the run's manifest
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 DRIFT_REPORT = "drift.json"
