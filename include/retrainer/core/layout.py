@@ -177,6 +177,11 @@ def registry_audit_key(model: str, stamp: str, unique: str) -> str:
     return f"{registry_audit_area(model)}/{stamp}-{unique}.json"
 
 
+def registry_approval_key(model: str, version: int) -> str:
+    """The one answer to the approval of a version (or its time-out, or auto-approval), create-only."""
+    return f"{registry_prefix(model)}/approvals/{version:06d}.json"
+
+
 def registry_deployment_key(model: str) -> str:
     """The one deployment record of a model (mode, champion, challenger, share), moved by compare-and-swap."""
     return f"{registry_prefix(model)}/deployment.json"
