@@ -159,6 +159,7 @@ def retrain_dag(model: str, config: dict):
                 run_type=dag_run.run_type,  # scheduled, manual or asset-triggered (drift), for the lineage
                 asset_events=context["triggering_asset_events"],
                 model=model,
+                gates_sha256=evaluated.get("gates_sha256"),  # the bytes evaluate judged
             )
             context["outlet_events"][registered_model].extra = registered["asset_event"]  # names the version
             return registered

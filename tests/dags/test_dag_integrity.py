@@ -306,3 +306,28 @@ def test_a_verdict_is_final_and_a_time_out_is_retried(dagbag, kind, tmp_path):
         assert task.retry_policy.evaluate(no_champion.value, 1, 3).action == RetryAction.FAIL
         for error in hung:
             assert task.retry_policy.evaluate(error, 1, 3).action == RetryAction.DEFAULT
+
+
+@pytest.mark.parametrize(("kind", "entry"), [("score", "score"), ("monitor", "check_drift")])
+def test_a_checksum_mismatch_in_scoring_or_monitoring_is_final(dagbag, kind, entry, storage, source, params):
+    """The champion's model bytes edited in the registry: the day's scoring or drift check meets a
+    ChecksumMismatch, and every task of score_<model> and monitor_<model> fails on it at once, never
+    retried into the same verdict."""
+    from airflow.sdk import RetryAction
+
+    from retrainer.registry.store import Registry
+    from retrainer.storage import ChecksumMismatch
+    from retrainer.tasks import monitor, score
+    from tests.deploy_helpers import champion_and_challenger, write_days
+
+    registry = Registry(storage, "fraud-xgb")
+    champion, _ = champion_and_challenger(registry, params)
+    write_days(source, 3, fraud_rate=0.02)
+    storage.put_bytes(registry.get(champion)["files"]["model.ubj"]["key"], b"edited by hand")
+    run = {"score": score.score, "check_drift": monitor.check_drift}[entry]
+    with pytest.raises(ChecksumMismatch) as mismatch:
+        run("2026-11-03T00:00:00+00:00", None, "fraud-xgb")
+    for task in dagbag.dags[f"{kind}_fraud-xgb"].tasks:
+        assert task.retry_policy, f"{kind}.{task.task_id} has no retry policy"
+        decision = task.retry_policy.evaluate(mismatch.value, 1, 3)
+        assert decision.action == RetryAction.FAIL, f"{kind}.{task.task_id} retries a ChecksumMismatch"

@@ -1,11 +1,15 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from retrainer.core.errors import Rejected
 from retrainer.deployment.approval import (
     APPROVE,
     CANARY,
     OPTIONS,
     REJECT,
     SHADOW_FIRST,
+    AlreadyDecided,
     decide,
     decided,
     needs_approval,
@@ -103,3 +107,58 @@ def test_the_form_body_summarises_the_gate_report(registry):
     assert "worst slice**: region=latam" in body
     assert "/registry/versions/2/report.html" in body
     assert OPTIONS == ("Approve", "Reject", "Shadow first", "Canary")
+
+
+def _answers(registry, event):
+    return [(e["actor"], e["option"]) for e in registry.audit_log() if e["event"] == event]
+
+
+def test_a_second_answer_is_refused_named_and_audited_and_nothing_moves(registry, params):
+    """Canary, then a Reject to the same form: the Reject is refused (naming the first answer, who and
+    when) and audited as refused; the canary keeps running, as the audit log says."""
+    decide(registry, _registered(), _answer(CANARY), "required", params)
+    state, _ = read(registry)
+    bob = {"id": "bob", "name": "bob"}
+    with pytest.raises(AlreadyDecided, match=r"answered 'Canary' by alice at 20") as refused:
+        decide(registry, _registered(), _answer(REJECT, user=bob), "required", params)
+    assert isinstance(refused.value, Rejected)  # a verdict: the decide task is not retried
+    assert read(registry)[0] == state
+    assert _answers(registry, "approval_answered") == [("alice", CANARY)]
+    assert _answers(registry, "approval_refused") == [("bob", REJECT)]
+
+
+@pytest.mark.parametrize("later", [APPROVE, CANARY, SHADOW_FIRST])
+def test_a_reject_is_final_for_its_version(registry, params, later):
+    decide(registry, _registered(), _answer(REJECT), "required", params)
+    with pytest.raises(AlreadyDecided, match="answered 'Reject' by alice"):
+        decide(registry, _registered(), _answer(later), "required", params)
+    state, _ = read(registry)
+    assert (state["mode"], state["champion"], state["challenger"]) == ("champion", 1, None)
+    assert state["revision"] == 0
+    assert registry.alias(CHAMPION)["version"] == 1
+    assert _answers(registry, "approval_refused") == [("alice", later)]
+
+
+def test_a_time_out_is_final_too(registry, params):
+    decide(registry, _registered(), _answer(REJECT, user=None), "required", params)
+    with pytest.raises(AlreadyDecided, match="answered 'Reject' by airflow"):
+        decide(registry, _registered(), _answer(APPROVE), "required", params)
+    assert registry.alias(CHAMPION)["version"] == 1
+
+
+def test_of_answers_given_at_once_exactly_one_stands(registry, params):
+    users = [{"id": f"user{i}", "name": f"user{i}"} for i in range(6)]
+    options = [REJECT, APPROVE] * 3
+
+    def answer(i):
+        try:
+            return decide(registry, _registered(), _answer(options[i], user=users[i]), "required", params)
+        except AlreadyDecided:
+            return None
+
+    with ThreadPoolExecutor(6) as pool:
+        done = [d for d in pool.map(answer, range(6)) if d is not None]
+    assert len(done) == 1
+    assert len(_answers(registry, "approval_answered")) == 1
+    assert len(_answers(registry, "approval_refused")) == 5
+    assert (read(registry)[0]["champion"] == 2) == (done[0]["decision"] == APPROVE)

@@ -3,7 +3,6 @@ changed definition, a changed hash), and the registry page shows them, escaped."
 
 import copy
 import hashlib
-import json
 
 import pytest
 import yaml
@@ -12,6 +11,7 @@ from retrainer.core import artifacts, layout
 from retrainer.core.feature_declarations import definitions_hash
 from retrainer.core.models import load_model
 from retrainer.core.settings import Settings
+from retrainer.registry.gate_report import write_sealed
 from retrainer.registry.page import render
 from retrainer.registry.register import register_run
 from retrainer.registry.store import Registry
@@ -67,10 +67,10 @@ def _register(setup, run_key: str, params: dict, comparison: dict | None = None)
         "decision": {"threshold": 0.5},
         "non_regression": None,
         "costs": {},
-        "gates": [],
+        "gates": [{"name": "min_pr_auc", "verdict": "passed", "passed": True}],
         **({"raw_columns": comparison} if comparison else {}),
     }
-    gates_uri = storage.put_text(layout.run_file_key(MODEL, run_key, layout.GATES_FILE), json.dumps(gates))
+    gates_uri, _ = write_sealed(storage, MODEL, run_key, gates)  # as evaluate writes it
     for name in (layout.REPORT_MD, layout.REPORT_HTML):
         storage.put_text(layout.run_file_key(MODEL, run_key, name), "report")
     registered = register_run(settings, storage, run["manifest_uri"], gates_uri, "manual__test")

@@ -10,6 +10,7 @@ from retrainer.evaluation.gates import GateFailed
 from retrainer.registry import register
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry
+from retrainer.storage.base import sha256_bytes
 from retrainer.tasks import retrain as tasks
 from retrainer.tasks.context import Context
 from retrainer.training.models import load_xgboost, score_xgboost
@@ -110,12 +111,10 @@ def test_register_refuses_a_gate_report_that_judged_other_model_bytes(pipeline):
         gates["challenger_sha256"]
         == json.loads(storage.get_text(storage.key_of(run_uri)))["files"]["models/model.ubj"]["sha256"]
     )
-    forged = storage.put_text(
-        "runs/fraud-xgb/2026-11-23T000000Z/gates-other.json",
-        json.dumps(gates | {"challenger_sha256": "0" * 64}),
-    )
-    with pytest.raises(register.NotGated, match="judged model bytes 0000"):
-        tasks.register(run_uri, forged, "manual__forged")
+    forged_bytes = json.dumps(gates | {"challenger_sha256": "0" * 64}).encode()
+    forged = storage.put_bytes("runs/fraud-xgb/2026-11-23T000000Z/gates-other.json", forged_bytes)
+    with pytest.raises(register.NotGated, match="judged model bytes 0000"):  # even with its own sha256
+        tasks.register(run_uri, forged, "manual__forged", gates_sha256=sha256_bytes(forged_bytes))
     assert len(Registry(storage, "fraud-xgb").versions()) == 2
 
 

@@ -37,6 +37,7 @@ EVENT_FILE = "event.json"
 MOVE_FILE = "move.json"  # the journal of a move in progress, in the folder being moved into
 SOURCE_DIR = "source"
 GATES_FILE = "gates.json"
+GATES_SEAL = "gates.sha256.json"  # evaluate's record of the gate report's sha256, next to the run's manifest
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 DRIFT_REPORT = "drift.json"
@@ -174,6 +175,11 @@ def registry_audit_area(model: str) -> str:
 
 def registry_audit_key(model: str, stamp: str, unique: str) -> str:
     return f"{registry_audit_area(model)}/{stamp}-{unique}.json"
+
+
+def registry_approval_key(model: str, version: int) -> str:
+    """The one answer to the approval of a version (or its time-out, or auto-approval), create-only."""
+    return f"{registry_prefix(model)}/approvals/{version:06d}.json"
 
 
 def registry_deployment_key(model: str) -> str:

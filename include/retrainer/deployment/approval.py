@@ -6,32 +6,116 @@ shows, and what each answer (or its absence) does to the deployment, with who, w
     Canary         the challenger decides a share of customers, ramped by the daily scoring run
     Reject         nothing moves; the version stays registered
     (time-out)     as Reject, and the audit log says nobody answered in time
+
+One answer per approval: the first answer to a version (or its time-out, or the auto-approval) is written
+create-only (`registry/<model>/approvals/<version>.json`); a later, different answer is refused
+(`AlreadyDecided`, naming the first: what, who, when) and audited as `approval_refused`, so a Reject (and a
+time-out) is final for that version. The same answer again (the decide task retried) only finishes its move.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from retrainer.core import layout
 from retrainer.core.markup import code, text
 from retrainer.deployment import actions
-from retrainer.deployment.state import audit, read
+from retrainer.deployment.state import DeploymentError, audit, now_text, read
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry
+from retrainer.storage import KeyExists
 
 APPROVE, REJECT, SHADOW_FIRST, CANARY = "Approve", "Reject", "Shadow first", "Canary"
 OPTIONS = (APPROVE, REJECT, SHADOW_FIRST, CANARY)
 ON_TIMEOUT = REJECT  # the form's default, taken by Airflow when nobody answers in time
 REQUIRED, AUTO = "required", "auto"  # the retraining DAG's `approval` Param
 SETTLED = ("approval_answered", "approval_timed_out", "approval_auto")  # audit events that settle one
+ANSWERED, TIMED_OUT, AUTO_APPROVED = SETTLED  # the kinds of a recorded answer: its audit event
+
+
+class AlreadyDecided(DeploymentError):
+    """The approval of this version was answered before: one answer per approval, the first one stands."""
+
+    def __init__(self, model: str, version: int, first: dict, option: str | None, actor: str | None) -> None:
+        super().__init__(
+            f"refusing the answer {option!r} by {actor} to the approval of {model} v{version}: it was "
+            f"answered {first.get('option')!r} by {first.get('actor')} at {first.get('recorded_at')} "
+            f"({first.get('kind')}), and one answer per approval stands "
+            f"({layout.registry_approval_key(model, version)}). To deploy another model, train a new "
+            "version; an operator's move is `retrainer deploy`, audited under their name"
+        )
+        self.first = first
 
 
 def decided(registry: Registry, version: int) -> bool:
     """Whether the approval of `version` is settled: answered, timed out or taken automatically. Judged
-    from the audit log, not from whether this run created the version: a register task retried after a
-    crash finds its version already there, and its challenger must still be asked."""
-    return any(e.get("event") in SETTLED and e.get("version") == version for e in registry.audit_log())
+    from the recorded answer and the audit log, not from whether this run created the version: a register
+    task retried after a crash finds its version already there, and its challenger must still be asked."""
+    if registry.storage.exists(layout.registry_approval_key(registry.model, version)):
+        return True
+    return _settling_event(registry, version) is not None
+
+
+def _settling_event(registry: Registry, version: int) -> dict | None:
+    """The first audit event that settled the approval of `version` (before answers were recorded)."""
+    settled = (e for e in registry.audit_log() if e.get("event") in SETTLED and e.get("version") == version)
+    return next(settled, None)
+
+
+def _same(first: dict, answer: dict) -> bool:
+    return all(first.get(k) == answer.get(k) for k in ("kind", "option", "actor", "responded_at"))
+
+
+def record_answer(registry: Registry, version: int, answer: dict) -> tuple[dict, bool]:
+    """Write `answer` (kind, option, actor, responded_at) as the one answer to the approval of
+    `version`, create-only; returns (the answer that stands, whether it is this one). Of two answers at
+    once, exactly one is written. A version settled in the audit log before answers were recorded keeps
+    the answer the log holds."""
+    storage, key = registry.storage, layout.registry_approval_key(registry.model, version)
+    if not storage.exists(key) and (event := _settling_event(registry, version)) is not None:
+        logged = {
+            "version": version,
+            "kind": event["event"],
+            "option": event.get("option", REJECT),  # a time-out is a Reject
+            "actor": event.get("actor"),
+            "responded_at": event.get("responded_at"),
+            "recorded_at": event["at"],
+        }
+        with contextlib.suppress(KeyExists):  # another writer recorded it (or an answer) first
+            storage.put_text(key, json.dumps(logged, default=str), if_absent=True)
+    answer = {"version": version, **answer, "recorded_at": now_text()}
+    try:
+        storage.put_text(key, json.dumps(answer, default=str), if_absent=True)
+    except KeyExists:
+        first = json.loads(storage.get_text(key))
+        return first, _same(first, answer)
+    return answer, True
+
+
+def _settle(registry: Registry, version: int, answer: dict, **details) -> None:
+    """Record `answer` as the approval's one answer and audit it once; AlreadyDecided (audited as
+    `approval_refused`) if another answer stands. The same answer again passes: a retried decide task
+    finishes the move its first try began."""
+    first, stands = record_answer(registry, version, answer)
+    storage, model = registry.storage, registry.model
+    if not stands:
+        audit(
+            storage,
+            model,
+            "approval_refused",
+            version=version,
+            actor=answer["actor"],
+            option=answer["option"],
+            responded_at=answer.get("responded_at"),
+            reason=f"answered after {first.get('option')!r} by {first.get('actor')} at "
+            f"{first.get('recorded_at')}: one answer per approval",
+            first=first,
+        )
+        raise AlreadyDecided(model, version, first, answer["option"], answer["actor"])
+    if _settling_event(registry, version) is None:  # once, also when a crash came between record and audit
+        audit(storage, model, answer["kind"], version=version, actor=answer["actor"], **details)
 
 
 def needs_approval(registered: dict | None, approval: str, settled: bool = False) -> bool:
@@ -104,8 +188,10 @@ def decide(
     registry: Registry, registered: dict | None, answer: dict | None, approval: str, params: dict
 ) -> dict:
     """Act on the approval of `registered` (register's XCom): `answer` is the form's XCom (chosen options,
-    responded by, responded at), None when nobody was asked or the form failed. Writes the answer (or the
-    time-out) to the audit log and moves the deployment; returns what was done, small for XCom."""
+    responded by, responded at), None when nobody was asked or the form failed. Records the answer (or the
+    time-out, or the auto-approval) as the version's one answer, writes it to the audit log and moves the
+    deployment; returns what was done, small for XCom. AlreadyDecided (audited as `approval_refused`,
+    nothing moves) for a different answer after the first: a Reject stays final."""
     if not registered:
         return {"decision": "none", "why": "nothing was registered"}
     version = registered["version"]
@@ -115,38 +201,45 @@ def decide(
         return {"decision": "none", "version": version, "why": "not the challenger: a newer model is"}
     if answer is None and decided(registry, version):
         return {"decision": "none", "version": version, "why": "decided before: a rerun asks nothing"}
-    storage, model = registry.storage, registry.model
     if approval == AUTO:
         option, actor, why = params["deployment"]["auto_choice"], "auto-approval", "approval: auto"
-        audit(storage, model, "approval_auto", version=version, actor=actor, option=option, reason=why)
+        given = {"kind": AUTO_APPROVED, "option": option, "actor": actor, "responded_at": None}
+        _settle(registry, version, given, option=option, reason=why)
     elif answer is None:
-        audit(storage, model, "approval_missing", version=version, actor="retrain", reason="the form failed")
+        audit(
+            registry.storage,
+            registry.model,
+            "approval_missing",
+            version=version,
+            actor="retrain",
+            reason="the form failed",
+        )
         return {"decision": "none", "version": version, "why": "no answer: the approval task did not finish"}
     elif _who(answer.get("responded_by_user")) is None:
         why = "nobody answered within the approval's response_timeout; it stays registered, not promoted"
-        audit(
-            storage,
-            model,
-            "approval_timed_out",
-            version=version,
-            actor="airflow",
-            reason=why,
-            at_deadline=answer.get("responded_at"),
-        )
+        deadline = answer.get("responded_at")
+        given = {"kind": TIMED_OUT, "option": REJECT, "actor": "airflow", "responded_at": str(deadline)}
+        first, stands = record_answer(registry, version, given)  # a time-out moves nothing: never refused
+        if not stands or _settling_event(registry, version) is None:  # audited once, or as late
+            audit(
+                registry.storage,
+                registry.model,
+                TIMED_OUT,
+                version=version,
+                actor="airflow",
+                reason=why,
+                at_deadline=deadline,
+                **({} if stands else {"answered_before": first}),
+            )
         return {"decision": "timed out", "version": version, "why": why}
     else:
         option = answer["chosen_options"][0]
+        if option not in OPTIONS:  # before it is recorded as the answer
+            raise ValueError(f"unknown approval option {option!r}; known: {OPTIONS}")
         actor, why = _who(answer["responded_by_user"]), f"answered {option!r} in the Airflow approval form"
-        audit(
-            storage,
-            model,
-            "approval_answered",
-            version=version,
-            actor=actor,
-            option=option,
-            responded_at=str(answer.get("responded_at")),
-            reason=why,
-        )
+        responded_at = str(answer.get("responded_at"))
+        given = {"kind": ANSWERED, "option": option, "actor": actor, "responded_at": responded_at}
+        _settle(registry, version, given, option=option, responded_at=responded_at, reason=why)
     if option == REJECT:
         return {"decision": "rejected", "version": version, "by": actor, "why": why}
     state, _ = read(registry)

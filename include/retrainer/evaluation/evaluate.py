@@ -3,7 +3,6 @@ champion, and write the gate report (`gates.json`, `report.md`, `report.html`) n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from retrainer.evaluation.gates import Assessment, GateFailed, assess
 from retrainer.evaluation.holdout import score_models
 from retrainer.evaluation.slices import slice_masks
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
+from retrainer.registry.gate_report import write_sealed
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
 from retrainer.training import features
@@ -94,7 +94,8 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
     the rule, the champion (paired bootstrap), every slice and the expected cost.
 
     Writes the gate report (`gates.json` for machines, `report.md` and `report.html` for people) next to
-    the run and raises GateFailed, naming each failed gate and slice, if any gate fails.
+    the run, with the sha256 of `gates.json` (returned as `gates_sha256` and recorded beside the run, for
+    register), and raises GateFailed, naming each failed gate and slice, if any gate fails.
     """
     run = read_run(storage, run_manifest_uri)
     model = params["model"]["name"]
@@ -128,7 +129,7 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
     if (comparison := run["metrics"].get(RAW_COLUMNS)) is not None:  # declared features vs raw columns
         report[RAW_COLUMNS] = comparison
     key = run["run_key"]
-    uri = storage.put_text(layout.run_file_key(model, key, layout.GATES_FILE), json.dumps(report, indent=2))
+    uri, gates_sha256 = write_sealed(storage, model, key, report)  # register reads it back by this sha256
     storage.put_text(layout.run_file_key(model, key, layout.REPORT_MD), report_pages.render_markdown(report))
     report_uri = storage.put_text(
         layout.run_file_key(model, key, layout.REPORT_HTML),
@@ -138,6 +139,7 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
         raise GateFailed(assessment.gates, report_uri)
     return {
         "gates_uri": uri,
+        "gates_sha256": gates_sha256,
         "report_uri": report_uri,
         "passed": True,
         "champion_version": report["champion_version"],

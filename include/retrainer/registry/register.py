@@ -11,9 +11,9 @@ import yaml
 
 from retrainer.core import artifacts, layout
 from retrainer.core.artifacts import RAW_COLUMNS
-from retrainer.core.errors import Rejected
 from retrainer.core.settings import Settings
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
+from retrainer.registry.gate_report import NotGated, judge, read_verified, sealed_sha256
 from retrainer.registry.lineage import feature_definitions, git_revision, package_versions
 from retrainer.registry.reconcile import settle_aliases
 from retrainer.registry.store import Registry
@@ -24,14 +24,6 @@ from retrainer.training.workspace import read_lock_hashes
 # The params.yaml sections that make a model and its decision threshold. The others (validation, gates,
 # slices, evaluate) judge data or models; changing them must not turn a rerun into a new version.
 MODEL_SECTIONS = ("model", "data", "split", "features", "train", "costs", "run")
-
-
-class NotGated(Rejected):
-    """The gate report given to register did not pass, or judged another run: nothing is registered."""
-
-    def __init__(self, gates_uri: str, why: str) -> None:
-        super().__init__(f"refusing to register on the gate report {gates_uri}: {why}")
-        self.gates_uri = gates_uri
 
 
 def idempotency_key(model: str, run: dict, params: dict, revision: str | None = None) -> str:
@@ -114,15 +106,20 @@ def register_run(
     gates_uri: str,
     airflow_run_id: str | None = None,
     trigger: dict | None = None,
+    gates_sha256: str | None = None,
 ) -> dict:
     """Register the gated challenger of a run with its lineage (`trigger`: why the run happened, from
-    `trigger_of`); returns the version, small for XCom."""
+    `trigger_of`); returns the version, small for XCom.
+
+    The gate report is read only if it hashes to `gates_sha256` (evaluate's XCom; None: the sha256
+    evaluate recorded beside the run), else ChecksumMismatch; NotGated unless every gate in it passed
+    and its top level agrees. The version records the report's sha256 (`gates_sha256`)."""
     run = read_run(storage, run_manifest_uri)
     model = run["model"]
-    gates_key = storage.key_of(gates_uri)
-    gates = json.loads(storage.get_text(gates_key))
-    if not gates.get("passed"):
-        raise NotGated(gates_uri, "it did not pass")
+    # The bytes evaluate wrote (its XCom's sha256, else the record beside the run), judged gate by gate.
+    gates_sha256 = gates_sha256 or sealed_sha256(storage, model, run["run_key"], gates_uri)
+    gates_bytes, gates = read_verified(storage, gates_uri, gates_sha256)
+    judge(gates_uri, gates)
     if gates.get("run_key") != run["run_key"]:
         raise NotGated(gates_uri, f"it judged run {gates.get('run_key')}, not {run['run_key']}")
     model_sha256 = run["files"][artifacts.MODEL]["sha256"]
@@ -132,11 +129,12 @@ def register_run(
             f"it judged model bytes {gates.get('challenger_sha256')}, the run's model is {model_sha256}",
         )
     files = {name: read_run_file(storage, run, published) for published, name in artifacts.REGISTERED.items()}
-    files[layout.GATES_FILE] = storage.get_bytes(gates_key)
+    files[layout.GATES_FILE] = gates_bytes
     for name in (layout.REPORT_MD, layout.REPORT_HTML):  # the report written with this gates.json
         files[name] = storage.get_bytes(layout.run_file_key(model, run["run_key"], name))
     lineage = lineage_of(run, run_manifest_uri, gates, files, settings, airflow_run_id)
     lineage["trigger"] = trigger or trigger_of()
+    lineage["gates_sha256"] = gates_sha256  # the gate report judged, bound to its bytes
     # Keys relative to the storage root, which still read back from a root copied elsewhere.
     lineage["run_manifest_key"] = storage.key_of(run_manifest_uri)
     lineage["batch_keys"] = [storage.key_of(batch["manifest_uri"]) for batch in run["batches"]]

@@ -169,14 +169,18 @@ def register(
     run_type: Any = None,
     asset_events: Any = None,
     model: str | None = None,
+    gates_sha256: str | None = None,
 ) -> dict:
     """Register the gated challenger with its lineage, including why the run happened (its run type and
-    the drift evidence of the asset events that triggered it); returns the version, its aliases, the
-    `extra` of the registered-model Asset event (`asset_event`: model, version, URI of the version record)
-    and the approval form's Markdown body."""
+    the drift evidence of the asset events that triggered it), from the gate report's bytes only if they
+    hash to `gates_sha256` (evaluate's XCom; None: the sha256 evaluate recorded beside the run); returns
+    the version, its aliases, the `extra` of the registered-model Asset event (`asset_event`: model,
+    version, URI of the version record) and the approval form's Markdown body."""
     ctx = Context.load(dag_params, model)
     trigger = trigger_of(run_type, asset_events)
-    registered = register_run(ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id, trigger)
+    registered = register_run(
+        ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id, trigger, gates_sha256
+    )
     return registered | {
         "asset_event": asset_event(registered),
         "approval_body": summary_markdown(ctx.registry, registered["version"]),
