@@ -46,6 +46,7 @@ def test_retrain_then_score_the_raw_events_model(airflow):
     assert scored.state == "success", scored.log[-3000:]
     scores = pd.read_parquet(airflow.var / f"storage/scores/{MODEL}/date=2026-11-17/scores.parquet")
     assert len(scores) == 2000 and scores["score"].notna().all() and (scores["decided_by"] == 1).all()
+    assert (airflow.var / f"storage/scores/{MODEL}/date=2026-11-17/features.parquet").exists()  # what it saw
     report = json.loads((airflow.var / f"storage/scores/{MODEL}/date=2026-11-17/report.json").read_text())
     inputs = report["health"]["input"]["features"]  # the day's derived features, against training's
     assert set(names) <= set(inputs) and all(inputs[n]["missing_share"] < 0.5 for n in names)
