@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retrainer.core.errors import Rejected
 from retrainer.core.feature_declarations import DerivedFeature, derived_features, derived_section
@@ -72,7 +74,19 @@ def compute_features(
     history. Requested rows: event time in [start, end) and id in `ids`, each when given (default: all).
     """
     with _prepared(events, params, temp_dir, ids) as (con, query):
-        return con.sql(query, params=_bounds(start, end)).to_arrow_table()
+        table = con.sql(query, params=_bounds(start, end)).to_arrow_table()
+    # The events' order restored here rather than by an ORDER BY in DuckDB: a sort there would hold every
+    # output row a second time; here each column is put in order and its unordered copy freed in turn.
+    order = pc.sort_indices(table["__row"])
+    names, columns = table.column_names[:-1], table.columns[:-1]
+    del table
+
+    def put_in_order(index: int) -> None:
+        columns[index] = columns[index].take(order)
+
+    with ThreadPoolExecutor(_threads(params)) as pool:  # Arrow's take lets go of the GIL
+        list(pool.map(put_in_order, range(len(columns))))
+    return pa.table(columns, names=names)
 
 
 def write_features(
@@ -89,7 +103,8 @@ def write_features(
     returns the number of rows written."""
     with _prepared(events, params, temp_dir, ids) as (con, query):
         target = str(path).replace("'", "''")
-        copied = con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet)", _bounds(start, end))
+        ordered = f"SELECT * EXCLUDE (__row) FROM ({query}) ORDER BY __row"
+        copied = con.execute(f"COPY ({ordered}) TO '{target}' (FORMAT parquet)", _bounds(start, end))
         return int(copied.fetchall()[0][0])  # COPY answers the number of rows it wrote
 
 
@@ -105,7 +120,7 @@ def _prepared(
     with tempfile.TemporaryDirectory(prefix="retrainer-features-", dir=temp_dir) as spill:
         con = duckdb.connect(
             config={
-                "threads": int(derived.get("threads") or 2),
+                "threads": _threads(params),
                 "memory_limit": f"{int(derived.get('memory_limit_mib') or 2048)}MiB",
                 "temp_directory": spill,
                 "preserve_insertion_order": True,
@@ -121,6 +136,10 @@ def _prepared(
             yield con, _query(params, features, ids is not None)
         finally:
             con.close()
+
+
+def _threads(params: dict[str, Any]) -> int:
+    return int(derived_section(params).get("threads") or 2)
 
 
 def _bounds(start: datetime | str | None, end: datetime | str | None) -> dict[str, int | None]:
@@ -213,22 +232,30 @@ def _frame(low_us: int, high_us: int | None) -> str:
     return f"RANGE BETWEEN {low_us} PRECEDING AND {high}"
 
 
+# Aggregates whose value does not depend on how DuckDB splits a frame (integers, or one of the values): their
+# stage may also hold the rows of a label declaration's stream. A float sum (sum, mean, std) is summed in an
+# order set by the rows' places in the partition, so it keeps a stage of its own events only.
+EXACT = ("count", "min", "max", "distinct_count", "seconds_since_previous")
+
+
 def _query(params: dict[str, Any], features: list[DerivedFeature], by_ids: bool) -> str:
-    """The one SQL statement: the events with their keys (ev), every frame aggregate over them (frames),
-    each label declaration's running sums over its positives (labels_<i>), joined on the requested rows."""
+    """The one SQL statement: the events with their keys (ev), then one stage per entity, each a SELECT with
+    the window aggregates of that entity (one sort: PARTITION BY the entity ORDER BY time) over the previous
+    stage, carrying forward only the columns later stages and the result need. A label declaration's
+    running sums over its positives (`_label_records`) join the stream of its entity's stage, so they share
+    its sort and need no join. The smallest stages run first: each sort carries the outputs of the earlier
+    ones. The result: the requested rows in the events' order."""
     model = params["model"]
-    entities = sorted({f.entity for f in features if f.entity})
-    entity_cols = sorted({c for e in entities for c in e})
-    values = sorted({f.value for f in features if f.value})
     time = f"epoch_us(CAST({_q(model['event_time'])} AS TIMESTAMPTZ))"
     requested = ["($start IS NULL OR __t >= $start)", "($end IS NULL OR __t < $end)"]
     if by_ids:
         requested.append(f"{_q(model['id_column'])} IN (SELECT id FROM __ids)")
+    entity_cols = sorted({c for f in features for c in f.entity})
+    values = sorted({f.value for f in features if f.value})
     ev_columns = [
         "__row",
         f"{_q(model['id_column'])} AS __id",
         f"{time} AS __t",
-        f"CAST({_q(model['event_time'])} AS TIMESTAMPTZ) AS __ts",
         *[f"{_q(c)} AS {_q('e:' + c)}" for c in entity_cols],
         *[f"{_q(v)} AS {_q('v:' + v)}" for v in values],
     ]
@@ -241,34 +268,89 @@ def _query(params: dict[str, Any], features: list[DerivedFeature], by_ids: bool)
             arrival = f"{time} + {int(model['label_delay_days']) * 86_400 * US}"
         ev_columns += [f"CAST({_q(model['label'])} AS DOUBLE) = 1 AS __pos", f"{arrival} AS __a"]
     ev_columns.append(f"({' AND '.join(requested)}) AS __out")
-
-    windows: dict[str, str] = {}  # frame text -> its name in the WINDOW clause
-
-    def over(entity: tuple[str, ...], frame: str) -> str:
-        spec = f"PARTITION BY {', '.join(_q('e:' + c) for c in entity)} ORDER BY __t {frame}"
-        return windows.setdefault(spec, f"w{len(windows)}")
-
-    selected, joins = [], []
-    outputs = {f.name: f"frames.{_q(f.name)}" for f in features}  # replaced below for label aggregates
-    for feature in features:
-        if feature.kind != "label":
-            selected.append(f"{_feature_sql(feature, params, over)} AS {_q(feature.name)}")
     ctes = [f"ev AS (SELECT {', '.join(ev_columns)} FROM __events)"]
-    label_keys = list(dict.fromkeys(f.key for f in features if f.kind == "label"))
-    for index, key in enumerate(label_keys):
-        cte, columns = _label_sql(f"labels_{index}", [f for f in features if f.key == key], over, selected)
-        ctes.append(cte)
-        joins.append(f"LEFT JOIN labels_{index} USING (__row)")
-        outputs |= columns
-    window_clause = ", ".join(f"{name} AS ({spec})" for spec, name in windows.items())
-    frames = f"SELECT __row, __id, __out, {', '.join([*selected, 'NULL AS __none'])} FROM ev"
-    ctes.append(f"frames AS ({frames}{' WINDOW ' + window_clause if window_clause else ''})")
-    columns = [f"frames.__id AS {_q(model['id_column'])}"]
-    columns += [f"{expression} AS {_q(name)}" for name, expression in outputs.items()]
-    return (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(columns)} FROM frames {' '.join(joins)} "
-        "WHERE frames.__out ORDER BY frames.__row"
+
+    stages = _stages(features)
+    outputs: dict[str, str] = {}  # each output column -> its expression over the last stage
+    carried: list[str] = []  # the columns computed so far that the result needs
+    previous, windows = "ev", 0
+    for index, (entity, group, labels) in enumerate(stages):
+        order = "__k" if labels else "__t"
+        specs: dict[str, str] = {}  # window text -> its name in this stage's WINDOW clause
+
+        def over(entity: tuple[str, ...], frame: str, order=order, specs=specs, first=windows) -> str:
+            spec = f"PARTITION BY {', '.join(_q('e:' + c) for c in entity)} ORDER BY {order} {frame}"
+            return specs.setdefault(spec, f"w{first + len(specs)}")
+
+        selected = []
+        for feature in group:
+            if feature.kind == "label":
+                selected.append(f"{_feature_sql(feature, params, over)} AS {_q(feature.name + ':events')}")
+            else:
+                selected.append(f"{_feature_sql(feature, params, over)} AS {_q(feature.name)}")
+                outputs[feature.name] = _q(feature.name)
+        records = []
+        for key in labels:
+            declared = [f for f in group if f.key == key]
+            sums, columns, stream = _label_sql(f"l{len(ctes)}_{labels.index(key)}", declared, over)
+            selected += sums
+            outputs |= columns
+            records += stream
+        later = [f for _, g, _ in stages[index + 1 :] for f in g]
+        keep = ["__row", "__id", "__t", "__out", *carried]
+        keep += [_q("e:" + c) for c in entity_cols if any(c in f.entity for f in later)]
+        keep += [_q("v:" + v) for v in values if any(v == f.value for f in later)]
+        needed = keep + [_q("e:" + c) for c in entity] + [_q("v:" + f.value) for f in group if f.value]
+        source = (
+            f"SELECT {', '.join(dict.fromkeys(needed))}{', __t AS __k' if labels else ''} FROM {previous}"
+        )
+        if previous != "ev" and stages[index - 1][2]:
+            source += " WHERE __row IS NOT NULL"  # the previous stage's label records end there
+        source = " UNION ALL BY NAME ".join([source, *records])
+        names = [s.rsplit(" AS ", 1)[1] for s in selected]
+        window_clause = ", ".join(f"{name} AS ({spec})" for spec, name in specs.items())
+        windows += len(specs)
+        ctes.append(
+            f"s{index} AS (SELECT {', '.join(dict.fromkeys(keep))}, {', '.join(selected)} FROM ({source})"
+            f"{' WINDOW ' + window_clause if window_clause else ''})"
+        )
+        carried += names
+        previous = f"s{index}"
+    for feature in features:
+        if feature.kind == "calendar":
+            outputs[feature.name] = _calendar_sql(feature, params)
+    columns = [f"__id AS {_q(model['id_column'])}"]
+    columns += [f"{outputs[f.name]} AS {_q(f.name)}" for f in features]
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}, __row FROM {previous} WHERE __out"
+
+
+def _stages(features: list[DerivedFeature]) -> list[tuple[tuple[str, ...], list[DerivedFeature], list[str]]]:
+    """The features computed per entity, grouped into stages (entity, features, label declarations whose
+    records join its stream), the smallest first. An entity's label declarations share its stage when its
+    other aggregates are exact (`EXACT`), else they have a stage of their own after it."""
+    by_entity: dict[tuple[str, ...], list[DerivedFeature]] = {}
+    for feature in features:
+        if feature.entity:
+            by_entity.setdefault(feature.entity, []).append(feature)
+    stages = []
+    for entity, group in by_entity.items():
+        labels = list(dict.fromkeys(f.key for f in group if f.kind == "label"))
+        plain = [f for f in group if f.kind != "label"]
+        if labels and not _exact(plain):
+            stages += [(entity, plain, []), (entity, [f for f in group if f.kind == "label"], labels)]
+        else:
+            stages.append((entity, group, labels))
+    # A float sum over a frame depends on the order of simultaneous events in the sort, which follows the
+    # order the stage reads its rows in: the stage with such sums that holds the most features reads the
+    # events as they come (the order DuckDB itself gives one SELECT's windows), and the exact stages, whose
+    # values no order changes, come last, the smallest first (each sort carries the earlier outputs).
+    return sorted(
+        stages, key=lambda stage: (_exact(stage[1]), len(stage[1]) * (1 if _exact(stage[1]) else -1))
     )
+
+
+def _exact(features: list[DerivedFeature]) -> bool:
+    return all(f.kind == "label" or f.aggregation in EXACT for f in features)
 
 
 def _guard(entity: tuple[str, ...], expression: str) -> str:
@@ -277,24 +359,28 @@ def _guard(entity: tuple[str, ...], expression: str) -> str:
     return f"CASE WHEN {nulls} THEN NULL ELSE {expression} END"
 
 
+def _calendar_sql(feature: DerivedFeature, params: dict[str, Any]) -> str:
+    """A calendar feature of the event time (`__t`, microseconds) in the model's time zone."""
+    zone = params["schedule"]["timezone"].replace("'", "''")
+    local = f"timezone('{zone}', CAST(make_timestamp(__t) AS TIMESTAMPTZ))"
+    return {
+        "hour": f"CAST(hour({local}) AS TINYINT)",
+        "weekday": f"CAST(isodow({local}) - 1 AS TINYINT)",
+        "weekend": f"CAST(isodow({local}) >= 6 AS TINYINT)",
+        "night": f"CAST(hour({local}) < 6 AS TINYINT)",
+    }[feature.aggregation]
+
+
 def _feature_sql(feature: DerivedFeature, params: dict[str, Any], over) -> str:
-    """The SQL of one feature over `ev` (label aggregates: the frame count of their window's events)."""
-    if feature.kind == "calendar":
-        zone = params["schedule"]["timezone"].replace("'", "''")
-        local = f"timezone('{zone}', __ts)"
-        return {
-            "hour": f"CAST(hour({local}) AS TINYINT)",
-            "weekday": f"CAST(isodow({local}) - 1 AS TINYINT)",
-            "weekend": f"CAST(isodow({local}) >= 6 AS TINYINT)",
-            "night": f"CAST(hour({local}) < 6 AS TINYINT)",
-        }[feature.aggregation]
+    """The SQL of one feature over its stage (label aggregates: the frame count of their window's events).
+    Rows are counted as non-null `__row`s: a label record in the stream has none."""
     if feature.kind == "since_previous":
         name = over(feature.entity, _frame(_us(feature.window) - 1, 1))
         return _guard(feature.entity, f"(__t - max(__t) OVER {name}) / {US}.0")
     if feature.kind == "label":
         low = _us(feature.offset + feature.window) - 1
         name = over(feature.entity, _frame(low, _us(feature.offset)))
-        return _guard(feature.entity, f"count(*) OVER {name}")
+        return _guard(feature.entity, f"count(__row) OVER {name}")
     name = over(feature.entity, _frame(_us(feature.window) - 1, None))
     value = _q("v:" + feature.value) if feature.value else None
     number = f"CAST({value} AS DOUBLE)" if value else None
@@ -302,7 +388,7 @@ def _feature_sql(feature: DerivedFeature, params: dict[str, Any], over) -> str:
     # ratio to it reuse the sum and count (about a third less work than avg() beside them).
     mean = f"(sum({number}) OVER {name} / count({value}) OVER {name})"
     expression = {
-        "count": f"count({value or '*'}) OVER {name}",
+        "count": f"count({value or '__row'}) OVER {name}",
         "sum": f"sum({number}) OVER {name}",
         "mean": mean,
         "std": f"stddev_samp({number}) OVER {name}",
@@ -315,34 +401,30 @@ def _feature_sql(feature: DerivedFeature, params: dict[str, Any], over) -> str:
 
 
 def _label_sql(
-    cte: str, features: list[DerivedFeature], over, selected: list[str]
-) -> tuple[str, dict[str, str]]:
-    """One label declaration: a running sum per boundary b of F(b) over the stream of the requested rows
-    (key: their time, weight 0) and, per positive event with an arrival, one record per b (key: its event
-    time + b - 1 if its label takes less than b to arrive, else its arrival; weight 1). The frame "every
-    earlier key" is `key < t`, so F(b) = #{positives with event time <= t - b and label arrived < t}.
-    Returns the CTE and each feature's output expression (over `frames` joined with the CTE on __row)."""
+    prefix: str, features: list[DerivedFeature], over
+) -> tuple[list[str], dict[str, str], list[str]]:
+    """One label declaration: a running sum per boundary b of F(b) over its entity's stream, where each
+    positive event with an arrival adds one record per b (key `__k`: its event time + b - 1 if its label
+    takes less than b to arrive, else its arrival; weight 1 in its column `<prefix>_<i>`); the events
+    themselves have no weight. The frame "every earlier key" is `key < t`, so at an event at t
+    F(b) = #{positives with event time <= t - b and label arrived < t}. Returns the stage's sums, each
+    feature's output expression over the last stage, and the records' SELECTs."""
     entity = features[0].entity
     parts = ", ".join(_q("e:" + c) for c in entity)
     bounds = sorted({_us(f.offset) for f in features} | {_us(f.offset + f.window) for f in features})
-    zeros = [f"0 AS f{i}" for i in range(len(bounds))]
-    stream = [f"SELECT {parts}, __t AS __k, __row, {', '.join(zeros)} FROM ev WHERE __out"]
+    frame = "RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    name = over(entity, frame)
+    sums = [f"sum({prefix}_{i}) OVER {name} AS {prefix}_{i}" for i in range(len(bounds))]
+    records = []
     for i, bound in enumerate(bounds):
         key = f"CASE WHEN __a - __t < {bound} THEN __t + {bound - 1} ELSE __a END" if bound else "__a"
-        weights = ", ".join(f"{int(i == j)} AS f{j}" for j in range(len(bounds)))
-        stream.append(f"SELECT {parts}, {key}, NULL, {weights} FROM ev WHERE __pos AND __a IS NOT NULL")
-    frame = f"PARTITION BY {parts} ORDER BY __k RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
-    sums = ", ".join(f"sum(f{i}) OVER s AS f{i}" for i in range(len(bounds)))
-    body = (
-        f"SELECT * FROM (SELECT __row, {sums} FROM ({' UNION ALL '.join(stream)}) WINDOW s AS ({frame})) "
-        "WHERE __row IS NOT NULL"
-    )
+        weights = ", ".join(f"{int(i == j)} AS {prefix}_{j}" for j in range(len(bounds)))
+        records.append(f"SELECT {parts}, {key} AS __k, {weights} FROM ev WHERE __pos AND __a IS NOT NULL")
     columns = {}
     for feature in features:
-        events = f"frames.{_q(feature.name + ':events')}"
-        selected.append(f"{_feature_sql(feature, {}, over)} AS {_q(feature.name + ':events')}")
+        events = _q(feature.name + ":events")
         first, last = bounds.index(_us(feature.offset)), bounds.index(_us(feature.offset + feature.window))
-        positives = f"CAST(coalesce({cte}.f{first} - {cte}.f{last}, 0) AS BIGINT)"
+        positives = f"CAST(coalesce({prefix}_{first} - {prefix}_{last}, 0) AS BIGINT)"
         if feature.aggregation == "count":
             columns[feature.name] = f"CASE WHEN {events} IS NULL THEN NULL ELSE {positives} END"
         else:
@@ -350,4 +432,4 @@ def _label_sql(
                 f"CASE WHEN {events} IS NULL THEN NULL WHEN {events} >= {int(feature.min_count)} "
                 f"THEN {positives} / {events} ELSE CAST({float(feature.default)!r} AS DOUBLE) END"
             )
-    return f"{cte} AS ({body})", columns
+    return sums, columns, records
