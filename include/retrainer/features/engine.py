@@ -239,12 +239,11 @@ EXACT = ("count", "min", "max", "distinct_count", "seconds_since_previous")
 
 
 def _query(params: dict[str, Any], features: list[DerivedFeature], by_ids: bool) -> str:
-    """The one SQL statement: the events with their keys (ev), then one stage per entity, each a SELECT with
-    the window aggregates of that entity (one sort: PARTITION BY the entity ORDER BY time) over the previous
-    stage, carrying forward only the columns later stages and the result need. A label declaration's
-    running sums over its positives (`_label_records`) join the stream of its entity's stage, so they share
-    its sort and need no join. The smallest stages run first: each sort carries the outputs of the earlier
-    ones. The result: the requested rows in the events' order."""
+    """The one SQL statement: the events with their keys (ev), then one stage per entity (`_stages`), each
+    a SELECT of that entity's window aggregates over the previous stage (one sort: PARTITION BY the entity
+    ORDER BY time), carrying forward only what later stages and the result need. A label declaration's
+    records (`_label_sql`) join its entity's stream, so that its running sums share that sort and need no
+    join. The result: the requested rows, unordered, with `__row` (their place in the events) last."""
     model = params["model"]
     time = f"epoch_us(CAST({_q(model['event_time'])} AS TIMESTAMPTZ))"
     requested = ["($start IS NULL OR __t >= $start)", "($end IS NULL OR __t < $end)"]
@@ -304,7 +303,7 @@ def _query(params: dict[str, Any], features: list[DerivedFeature], by_ids: bool)
         source = (
             f"SELECT {', '.join(dict.fromkeys(needed))}{', __t AS __k' if labels else ''} FROM {previous}"
         )
-        if previous != "ev" and stages[index - 1][2]:
+        if index and stages[index - 1][2]:
             source += " WHERE __row IS NOT NULL"  # the previous stage's label records end there
         source = " UNION ALL BY NAME ".join([source, *records])
         names = [s.rsplit(" AS ", 1)[1] for s in selected]
@@ -325,9 +324,9 @@ def _query(params: dict[str, Any], features: list[DerivedFeature], by_ids: bool)
 
 
 def _stages(features: list[DerivedFeature]) -> list[tuple[tuple[str, ...], list[DerivedFeature], list[str]]]:
-    """The features computed per entity, grouped into stages (entity, features, label declarations whose
-    records join its stream), the smallest first. An entity's label declarations share its stage when its
-    other aggregates are exact (`EXACT`), else they have a stage of their own after it."""
+    """The features computed per entity, as stages (entity, features, the label declarations whose records
+    join its stream). An entity's label declarations share its stage when its other aggregates are exact
+    (`EXACT`), else they have a stage of their own."""
     by_entity: dict[tuple[str, ...], list[DerivedFeature]] = {}
     for feature in features:
         if feature.entity:
