@@ -36,6 +36,7 @@ HANDLES = {
     "validate": ("batch",),
     "check_labels": ("window",),
     "train": ("window",),
+    "stage featurize": ("window",),  # the derived features of the window (none for the fraud model)
     "stage prepare": ("window",),
     "stage fit": ("train", "valid"),
     "stage measure": ("valid", "holdout"),

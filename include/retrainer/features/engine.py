@@ -15,7 +15,7 @@ Point in time, stated once (and tested in tests/features/test_engine.py):
   holds fewer than `min_count` events. Exact, without a join: an event whose label takes d to arrive can
   count in a window [t - o - w, t - o] only through F(o) - F(o + w), F(b) = #{event time <= t - b, label
   arrived < t}, and F(b) is one running sum over the event's "key" (event time + b when d < b, else its
-  arrival), so each label aggregate is a running sum over positives only (`_label_sql`).
+  arrival), so each label aggregate is a running sum over positives only (`features.sql`).
 - `since_previous`: seconds since the entity's latest event strictly before t, within `within` (null if
   none). Calendar features are of the event time in the model's `schedule.timezone`: hour 0-23, weekday
   0 (Monday) to 6, weekend 0/1 (Saturday, Sunday), night 0/1 (00:00 to 05:59).
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +40,12 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retrainer.core.errors import Rejected
 from retrainer.core.feature_declarations import DerivedFeature, derived_features, derived_section
+from retrainer.features.sql import feature_query, quoted
 
-US = 1_000_000  # microseconds per second: times are BIGINT microseconds since the epoch in every frame
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "BOOLEAN")  # fmt: skip
@@ -72,7 +74,19 @@ def compute_features(
     history. Requested rows: event time in [start, end) and id in `ids`, each when given (default: all).
     """
     with _prepared(events, params, temp_dir, ids) as (con, query):
-        return con.sql(query, params=_bounds(start, end)).to_arrow_table()
+        table = con.sql(query, params=_bounds(start, end)).to_arrow_table()
+    # The events' order restored here rather than by an ORDER BY in DuckDB: a sort there would hold every
+    # output row a second time; here each column is put in order and its unordered copy freed in turn.
+    order = pc.sort_indices(table["__row"])
+    names, columns = table.column_names[:-1], table.columns[:-1]
+    del table
+
+    def put_in_order(index: int) -> None:
+        columns[index] = columns[index].take(order)
+
+    with ThreadPoolExecutor(_threads(params)) as pool:  # Arrow's take lets go of the GIL
+        list(pool.map(put_in_order, range(len(columns))))
+    return pa.table(columns, names=names)
 
 
 def write_features(
@@ -89,7 +103,8 @@ def write_features(
     returns the number of rows written."""
     with _prepared(events, params, temp_dir, ids) as (con, query):
         target = str(path).replace("'", "''")
-        copied = con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet)", _bounds(start, end))
+        ordered = f"SELECT * EXCLUDE (__row) FROM ({query}) ORDER BY __row"
+        copied = con.execute(f"COPY ({ordered}) TO '{target}' (FORMAT parquet)", _bounds(start, end))
         return int(copied.fetchall()[0][0])  # COPY answers the number of rows it wrote
 
 
@@ -105,7 +120,7 @@ def _prepared(
     with tempfile.TemporaryDirectory(prefix="retrainer-features-", dir=temp_dir) as spill:
         con = duckdb.connect(
             config={
-                "threads": int(derived.get("threads") or 2),
+                "threads": _threads(params),
                 "memory_limit": f"{int(derived.get('memory_limit_mib') or 2048)}MiB",
                 "temp_directory": spill,
                 "preserve_insertion_order": True,
@@ -118,9 +133,13 @@ def _prepared(
             _check_columns(con, params, features)
             if ids is not None:
                 con.register("__ids", pa.table({"id": ids if isinstance(ids, pa.Array) else pa.array(ids)}))
-            yield con, _query(params, features, ids is not None)
+            yield con, feature_query(params, features, ids is not None)
         finally:
             con.close()
+
+
+def _threads(params: dict[str, Any]) -> int:
+    return int(derived_section(params).get("threads") or 2)
 
 
 def _bounds(start: datetime | str | None, end: datetime | str | None) -> dict[str, int | None]:
@@ -191,165 +210,7 @@ def _check_columns(con: duckdb.DuckDBPyConnection, params: dict[str, Any], featu
                 f"{feature.key}: the derived feature {feature.name!r} is already a column of the events: "
                 "rename that column upstream, or drop the declaration"
             )
-    time = _q(model["event_time"])
+    time = quoted(model["event_time"])
     missing = con.execute(f"SELECT count(*) FROM __events WHERE {time} IS NULL").fetchall()[0][0]
     if missing:
         raise FeatureDataError(f"model.event_time: {missing} events have no {model['event_time']!r}")
-
-
-def _q(column: str) -> str:
-    """A column name quoted for SQL (declared names are data, never spliced in raw)."""
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _us(delta) -> int:
-    return delta // (datetime.min.replace(microsecond=1) - datetime.min)
-
-
-def _frame(low_us: int, high_us: int | None) -> str:
-    """A RANGE frame over event-time microseconds: from `low_us` before the row to `high_us` before it
-    (None: the row and its peers). Both bounds are inclusive: (t - w, t] is `w - 1` to CURRENT ROW."""
-    high = "CURRENT ROW" if not high_us else f"{high_us} PRECEDING"
-    return f"RANGE BETWEEN {low_us} PRECEDING AND {high}"
-
-
-def _query(params: dict[str, Any], features: list[DerivedFeature], by_ids: bool) -> str:
-    """The one SQL statement: the events with their keys (ev), every frame aggregate over them (frames),
-    each label declaration's running sums over its positives (labels_<i>), joined on the requested rows."""
-    model = params["model"]
-    entities = sorted({f.entity for f in features if f.entity})
-    entity_cols = sorted({c for e in entities for c in e})
-    values = sorted({f.value for f in features if f.value})
-    time = f"epoch_us(CAST({_q(model['event_time'])} AS TIMESTAMPTZ))"
-    requested = ["($start IS NULL OR __t >= $start)", "($end IS NULL OR __t < $end)"]
-    if by_ids:
-        requested.append(f"{_q(model['id_column'])} IN (SELECT id FROM __ids)")
-    ev_columns = [
-        "__row",
-        f"{_q(model['id_column'])} AS __id",
-        f"{time} AS __t",
-        f"CAST({_q(model['event_time'])} AS TIMESTAMPTZ) AS __ts",
-        *[f"{_q(c)} AS {_q('e:' + c)}" for c in entity_cols],
-        *[f"{_q(v)} AS {_q('v:' + v)}" for v in values],
-    ]
-    if any(f.kind == "label" for f in features):
-        if model.get("label_time"):
-            arrived = f"epoch_us(CAST({_q(model['label_time'])} AS TIMESTAMPTZ))"
-            # greatest() skips nulls: a label that never arrived must stay null, not arrive with its event
-            arrival = f"CASE WHEN {arrived} IS NULL THEN NULL ELSE greatest({arrived}, {time}) END"
-        else:
-            arrival = f"{time} + {int(model['label_delay_days']) * 86_400 * US}"
-        ev_columns += [f"CAST({_q(model['label'])} AS DOUBLE) = 1 AS __pos", f"{arrival} AS __a"]
-    ev_columns.append(f"({' AND '.join(requested)}) AS __out")
-
-    windows: dict[str, str] = {}  # frame text -> its name in the WINDOW clause
-
-    def over(entity: tuple[str, ...], frame: str) -> str:
-        spec = f"PARTITION BY {', '.join(_q('e:' + c) for c in entity)} ORDER BY __t {frame}"
-        return windows.setdefault(spec, f"w{len(windows)}")
-
-    selected, joins = [], []
-    outputs = {f.name: f"frames.{_q(f.name)}" for f in features}  # replaced below for label aggregates
-    for feature in features:
-        if feature.kind != "label":
-            selected.append(f"{_feature_sql(feature, params, over)} AS {_q(feature.name)}")
-    ctes = [f"ev AS (SELECT {', '.join(ev_columns)} FROM __events)"]
-    label_keys = list(dict.fromkeys(f.key for f in features if f.kind == "label"))
-    for index, key in enumerate(label_keys):
-        cte, columns = _label_sql(f"labels_{index}", [f for f in features if f.key == key], over, selected)
-        ctes.append(cte)
-        joins.append(f"LEFT JOIN labels_{index} USING (__row)")
-        outputs |= columns
-    window_clause = ", ".join(f"{name} AS ({spec})" for spec, name in windows.items())
-    frames = f"SELECT __row, __id, __out, {', '.join([*selected, 'NULL AS __none'])} FROM ev"
-    ctes.append(f"frames AS ({frames}{' WINDOW ' + window_clause if window_clause else ''})")
-    columns = [f"frames.__id AS {_q(model['id_column'])}"]
-    columns += [f"{expression} AS {_q(name)}" for name, expression in outputs.items()]
-    return (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(columns)} FROM frames {' '.join(joins)} "
-        "WHERE frames.__out ORDER BY frames.__row"
-    )
-
-
-def _guard(entity: tuple[str, ...], expression: str) -> str:
-    """`expression`, or null where the row's entity is null (null is no entity)."""
-    nulls = " OR ".join(f"{_q('e:' + c)} IS NULL" for c in entity)
-    return f"CASE WHEN {nulls} THEN NULL ELSE {expression} END"
-
-
-def _feature_sql(feature: DerivedFeature, params: dict[str, Any], over) -> str:
-    """The SQL of one feature over `ev` (label aggregates: the frame count of their window's events)."""
-    if feature.kind == "calendar":
-        zone = params["schedule"]["timezone"].replace("'", "''")
-        local = f"timezone('{zone}', __ts)"
-        return {
-            "hour": f"CAST(hour({local}) AS TINYINT)",
-            "weekday": f"CAST(isodow({local}) - 1 AS TINYINT)",
-            "weekend": f"CAST(isodow({local}) >= 6 AS TINYINT)",
-            "night": f"CAST(hour({local}) < 6 AS TINYINT)",
-        }[feature.aggregation]
-    if feature.kind == "since_previous":
-        name = over(feature.entity, _frame(_us(feature.window) - 1, 1))
-        return _guard(feature.entity, f"(__t - max(__t) OVER {name}) / {US}.0")
-    if feature.kind == "label":
-        low = _us(feature.offset + feature.window) - 1
-        name = over(feature.entity, _frame(low, _us(feature.offset)))
-        return _guard(feature.entity, f"count(*) OVER {name}")
-    name = over(feature.entity, _frame(_us(feature.window) - 1, None))
-    value = _q("v:" + feature.value) if feature.value else None
-    number = f"CAST({value} AS DOUBLE)" if value else None
-    # The mean as sum / count: DuckDB computes a window expression given twice once, so the mean and the
-    # ratio to it reuse the sum and count (about a third less work than avg() beside them). Sums are fsum
-    # (compensated): a plain sum over DuckDB's segment tree depends, in its last bits, on how many rows the
-    # partition holds, and a row must get the same value in a training window and in a scored day.
-    mean = f"(fsum({number}) OVER {name} / count({value}) OVER {name})"
-    expression = {
-        "count": f"count({value or '*'}) OVER {name}",
-        "sum": f"fsum({number}) OVER {name}",
-        "mean": mean,
-        "std": f"stddev_samp({number}) OVER {name}",
-        "min": f"CAST(min({number}) OVER {name} AS DOUBLE)",
-        "max": f"CAST(max({number}) OVER {name} AS DOUBLE)",
-        "distinct_count": f"count(DISTINCT {value}) OVER {name}",
-        "ratio_to_mean": f"{number} / nullif({mean}, 0)",
-    }[feature.aggregation]
-    return _guard(feature.entity, expression)
-
-
-def _label_sql(
-    cte: str, features: list[DerivedFeature], over, selected: list[str]
-) -> tuple[str, dict[str, str]]:
-    """One label declaration: a running sum per boundary b of F(b) over the stream of the requested rows
-    (key: their time, weight 0) and, per positive event with an arrival, one record per b (key: its event
-    time + b - 1 if its label takes less than b to arrive, else its arrival; weight 1). The frame "every
-    earlier key" is `key < t`, so F(b) = #{positives with event time <= t - b and label arrived < t}.
-    Returns the CTE and each feature's output expression (over `frames` joined with the CTE on __row)."""
-    entity = features[0].entity
-    parts = ", ".join(_q("e:" + c) for c in entity)
-    bounds = sorted({_us(f.offset) for f in features} | {_us(f.offset + f.window) for f in features})
-    zeros = [f"0 AS f{i}" for i in range(len(bounds))]
-    stream = [f"SELECT {parts}, __t AS __k, __row, {', '.join(zeros)} FROM ev WHERE __out"]
-    for i, bound in enumerate(bounds):
-        key = f"CASE WHEN __a - __t < {bound} THEN __t + {bound - 1} ELSE __a END" if bound else "__a"
-        weights = ", ".join(f"{int(i == j)} AS f{j}" for j in range(len(bounds)))
-        stream.append(f"SELECT {parts}, {key}, NULL, {weights} FROM ev WHERE __pos AND __a IS NOT NULL")
-    frame = f"PARTITION BY {parts} ORDER BY __k RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
-    sums = ", ".join(f"sum(f{i}) OVER s AS f{i}" for i in range(len(bounds)))
-    body = (
-        f"SELECT * FROM (SELECT __row, {sums} FROM ({' UNION ALL '.join(stream)}) WINDOW s AS ({frame})) "
-        "WHERE __row IS NOT NULL"
-    )
-    columns = {}
-    for feature in features:
-        events = f"frames.{_q(feature.name + ':events')}"
-        selected.append(f"{_feature_sql(feature, {}, over)} AS {_q(feature.name + ':events')}")
-        first, last = bounds.index(_us(feature.offset)), bounds.index(_us(feature.offset + feature.window))
-        positives = f"CAST(coalesce({cte}.f{first} - {cte}.f{last}, 0) AS BIGINT)"
-        if feature.aggregation == "count":
-            columns[feature.name] = f"CASE WHEN {events} IS NULL THEN NULL ELSE {positives} END"
-        else:
-            columns[feature.name] = (
-                f"CASE WHEN {events} IS NULL THEN NULL WHEN {events} >= {int(feature.min_count)} "
-                f"THEN {positives} / {events} ELSE CAST({float(feature.default)!r} AS DOUBLE) END"
-            )
-    return f"{cte} AS ({body})", columns
