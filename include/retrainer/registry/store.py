@@ -31,11 +31,11 @@ import contextlib
 import getpass
 import json
 import time
-import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
 from retrainer.core import clock, layout
+from retrainer.registry import chain
 from retrainer.storage import (
     ChecksumMismatch,
     KeyExists,
@@ -66,6 +66,9 @@ class AliasMoved(RegistryError):
             "another process moved it; nothing was changed"
         )
         self.alias, self.expected, self.found = alias, expected, found
+
+
+REGISTERED = "version_registered"
 
 
 def _now() -> str:
@@ -135,6 +138,7 @@ class Registry:
             version = json.loads(claim)["version"]
             if (existing := self._record(version)) is not None:
                 if existing["idempotency_key"] == idempotency_key:
+                    self._audit_registration(existing)  # a writer that died after the record: finish
                     return existing, False
                 self._move_claim(claim_key, claim, token)  # another run took the number: take the next
                 continue
@@ -153,7 +157,29 @@ class Registry:
                 )
             except KeyExists:
                 continue  # someone wrote this number first: look again whose it is
+            self._audit_registration(record)
             return record, True
+
+    def _audit_registration(self, record: dict) -> None:
+        """Write the version's `version_registered` event into the chain, naming the sha256 of the version
+        record's bytes (so an edit of the record is caught by `verify`), unless one is there already."""
+        version = record["version"]
+        if any(e.get("event") == REGISTERED and e.get("version") == version for e in self._audit_entries()):
+            return
+        key = self._version_key(version)
+        chain.append(
+            self.storage,
+            self.model,
+            {
+                "event": REGISTERED,
+                "model": self.model,
+                "at": record["created_at"],
+                "version": version,
+                "actor": record.get("created_by"),
+                "record_key": key,
+                "record_sha256": sha256_bytes(self.storage.get_bytes(key)),
+            },
+        )
 
     def _next_version(self) -> int:
         keys = self.storage.list(layout.registry_versions_area(self.model))
@@ -247,13 +273,10 @@ class Registry:
             raise AliasMoved(self.model, name, expected, found)
         if found == version:
             return current
-        at = clock.now()
-        event_id = f"{clock.stamp(at)}-{uuid.uuid4().hex[:8]}"
         event = {
             "event": "alias_moved",
-            "id": event_id,
             "model": self.model,
-            "at": at.isoformat(timespec="milliseconds"),
+            "at": _now(),
             "alias": name,
             "version": version,
             "previous_version": found,
@@ -261,8 +284,7 @@ class Registry:
             "actor": actor,
             "reason": reason,
         }
-        key = layout.registry_audit_key(self.model, *event_id.split("-", 1))
-        self.storage.put_text(key, json.dumps(event), if_absent=True)
+        event = chain.append(self.storage, self.model, event)
         entry = {
             "alias": name,
             "version": version,
@@ -270,7 +292,9 @@ class Registry:
             "set_by": actor,
             "reason": reason,
             "previous_version": found,
-            "event": event_id,
+            "event": event["id"],
+            "event_key": event["key"],  # the event that set the alias, and its bytes' sha256 (`verify`)
+            "event_sha256": event["sha256"],
         }
         try:
             self.storage.put_if_match(
@@ -297,17 +321,24 @@ class Registry:
         events = self._events(entries)
         moves = [e for name in self.aliases() for e in self.alias_history(name, events)]
         moves += [e for e in entries if e.get("event") != "alias_moved"]
-        registered = [
+        audited = {e.get("version") for e in entries if e.get("event") == REGISTERED}
+        registered = [  # versions registered before the chain have no stored event: their records stand in
             {
-                "event": "version_registered",
+                "event": REGISTERED,
                 "model": self.model,
                 "at": r["created_at"],
                 "version": r["version"],
                 "actor": r.get("created_by"),
             }
             for r in self.versions()
+            if r["version"] not in audited
         ]
-        return sorted(registered + moves, key=lambda e: (e["at"], e["event"] != "version_registered"))
+        seen: set[int] = set()  # two writers of one run may both have audited its registration: log one
+        for e in [e for e in entries if e.get("event") == REGISTERED]:
+            if e.get("version") in seen:
+                moves.remove(e)
+            seen.add(e.get("version"))
+        return sorted(registered + moves, key=lambda e: (e["at"], e["event"] != REGISTERED))
 
     def orphan_events(self) -> list[dict]:
         """Events written by moves that lost their compare-and-swap or died before it: not in the log."""
