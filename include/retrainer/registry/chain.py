@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from retrainer.core import layout
-from retrainer.storage import KeyExists, KeyNotFound, Storage, sha256_bytes
+from retrainer.storage import KeyExists, Storage, sha256_bytes
 
 _SEQ = re.compile(rf"^{layout.CHAIN_EVENT_PREFIX}(\d+)$")
 ATTEMPTS = 1000  # each KeyExists means another writer appended: progress, so this never runs out
@@ -81,7 +81,7 @@ def load(storage: Storage, model: str) -> Chain:
             chain.pre_chain.append({**event, "key": key})
             continue
         raw[seq] = data
-        chain.events[seq] = {**event, "key": key, "sha256": sha256_bytes(data)}
+        chain.events[seq] = {"id": PurePosixPath(key).stem, **event, "key": key, "sha256": sha256_bytes(data)}
     last = max(raw, default=0)
     for seq in range(1, last + 1):
         key = layout.registry_audit_chain_key(model, seq)
@@ -94,8 +94,8 @@ def load(storage: Storage, model: str) -> Chain:
         if seq - 1 in raw and event.get("previous_sha256") != sha256_bytes(raw[seq - 1]):
             before = layout.registry_audit_chain_key(model, seq - 1)
             chain.problems.append(
-                f"audit event {before} was edited: its sha256 is not the one {key} names"
-                " (or one was put in between)"
+                f"audit event {before} was edited, or {key} was put in after it: {key} does not name "
+                f"the sha256 of {before}"
             )
         if seq == 1 and event.get("previous_sha256") is not None:
             chain.problems.append(f"audit event {key} names a predecessor but is the first: edited")
@@ -107,10 +107,3 @@ def load(storage: Storage, model: str) -> Chain:
                     f"audit event {event['key']} is outside the chain but dated after it began: inserted"
                 )
     return chain
-
-
-def read_event(storage: Storage, key: str) -> bytes | None:
-    try:
-        return storage.get_bytes(key)
-    except KeyNotFound:
-        return None

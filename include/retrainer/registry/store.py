@@ -338,7 +338,7 @@ class Registry:
             if e.get("version") in seen:
                 moves.remove(e)
             seen.add(e.get("version"))
-        return sorted(registered + moves, key=lambda e: (e["at"], e["event"] != REGISTERED))
+        return sorted(registered + moves, key=lambda e: (str(e.get("at")), e.get("event") != REGISTERED))
 
     def orphan_events(self) -> list[dict]:
         """Events written by moves that lost their compare-and-swap or died before it: not in the log."""
