@@ -89,7 +89,7 @@ def _check_versions(registry: Registry, chain: audit_chain.Chain, report: Report
         if first is not None and int(stem) > first:
             report.problems.append(
                 f"version record {key} has no version_registered event in the audit chain: "
-                "inserted, or its event was removed"
+                "inserted, its event removed, or its registration died before its event (rerun it)"
             )
         else:
             unchained.append(f"v{int(stem)}")
