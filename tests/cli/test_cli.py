@@ -50,8 +50,8 @@ def test_registry_verify_names_the_file_that_does_not_verify(storage, capsys):
     record, _ = registry.register({"model.ubj": b"m", "dvc.lock": b"l"}, lineage, "key", actor="test")
     assert main(["registry", "verify"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "v1: 2 files verified",
         "fraud-xgb: audit chain, version records, aliases and deployment record verified",
+        "v1: 2 files verified",
     ]
 
     storage.put_bytes(record["files"]["model.ubj"]["key"], b"altered")

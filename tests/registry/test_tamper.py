@@ -67,6 +67,11 @@ def _version_edited(storage):
     return f"{AREA}/versions/000002.json", "edited"
 
 
+def _version_garbled(storage):
+    storage.put_text(f"{AREA}/versions/000003.json", "{not json")
+    return f"{AREA}/versions/000003.json", "edited"
+
+
 def _version_removed(storage):
     storage.delete(f"{AREA}/versions/000004.json")
     return f"{AREA}/versions/000004.json", "removed"
@@ -128,6 +133,7 @@ def _deployment_removed(storage):
     "tamper",
     [
         _version_edited,
+        _version_garbled,
         _version_removed,
         _alias_edited,
         _alias_removed,

@@ -133,8 +133,9 @@ def _registry(registry, args: argparse.Namespace) -> int:
             print(f"retrainer: the audit chain of {registry.model} is broken: {problem}", file=sys.stderr)
         return 1 if broken else 0
     if args.action == "verify":
+        state = _verify_state(registry)  # first: it names a record edited into something unreadable
         refs = [args.ref] if args.ref else [r["version"] for r in registry.versions()]
-        return max(_verify(registry, refs), _verify_state(registry))
+        return max(_verify(registry, refs), state)
     rows = _rows(registry, args.action, getattr(args, "ref", None), args.json)
     if args.action == "show":
         rows = rows[0]

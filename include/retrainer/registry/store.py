@@ -6,7 +6,10 @@ Layout under the storage root, per model (keys built in `core.layout`):
     registry/<model>/runs/<idempotency key>.json  the claim of a run: which version number it holds
     registry/<model>/versions/<000001>.json     a version: its files (keys and sha256), lineage, gates
     registry/<model>/aliases/<alias>.json       champion, challenger, ... -> a version and the move's event
-    registry/<model>/audit/<time>-<id>.json     one alias move each, written create-only, never rewritten
+    registry/<model>/audit/chain-<n>.json       one event each (a version registered, an alias moved, a
+                                                deployment move, an approval), create-only, never
+                                                rewritten: a hash chain (`chain`), each naming the sha256
+                                                of event n-1; `<time>-<id>.json` ones are pre-chain
 
 Crashes and concurrency. Every step is either create-only or a compare-and-swap, and each can be redone:
   * objects are content-addressed, so rewriting one is harmless;
@@ -20,7 +23,9 @@ Crashes and concurrency. Every step is either create-only or a compare-and-swap,
     therefore always names the last move, and the log of an alias is the chain of events from the one the
     alias names back through each event's `previous_event`. An event no alias chain reaches (its writer lost
     the swap or died before it) is not part of the log: `orphan_events` lists them for the curious.
-  * "version registered" events are the version records themselves, so they too cannot disagree.
+  * a version's `version_registered` event names the sha256 of its record's bytes, and an alias names
+    the key and sha256 of the event that set it, so `registry verify` (`integrity`) names a record or an
+    alias edited by hand; a registration that died before its event writes it when rerun.
 Files are read back only through `read_file`, which refuses bytes whose sha256 differs from the record;
 `verify` checks every file of a version.
 """
@@ -87,7 +92,16 @@ class Registry:
         keys = [
             k for k in self.storage.list(layout.registry_versions_area(self.model)) if k.endswith(".json")
         ]
-        return [json.loads(self.storage.get_text(k)) for k in keys]
+        return [self._json(k) for k in keys]
+
+    def _json(self, key: str) -> dict:
+        try:
+            return json.loads(self.storage.get_text(key))
+        except ValueError:
+            raise RegistryError(
+                f"{self.storage.uri(key)} is not JSON: edited by hand? `retrainer registry verify` names "
+                "every file that changed"
+            ) from None
 
     def get(self, ref: int | str) -> dict:
         """A version record by number, or by alias (`champion`, `challenger`, ...)."""
@@ -205,7 +219,7 @@ class Registry:
 
     def _record(self, version: int) -> dict | None:
         try:
-            return json.loads(self.storage.get_text(self._version_key(version)))
+            return self._json(self._version_key(version))
         except KeyNotFound:
             return None
 
