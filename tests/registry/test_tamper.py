@@ -156,6 +156,23 @@ def test_each_hand_edit_is_named_by_verify(registry, storage, capsys, tamper):
     assert named and any(what in line for line in named), err
 
 
+def test_an_alias_or_deployment_record_put_back_by_hand_is_named(registry, storage, params, capsys):
+    """A file copied back from an older, genuine state: its own event still matches it, but later moves
+    in the chain prove it was moved on."""
+    old_alias, old_record = (
+        storage.get_bytes(f"{AREA}/{name}") for name in ("aliases/champion.json", "deployment.json")
+    )
+    actions.rollback(registry, "frank", "back to v1")
+    actions.promote(registry, 4, "grace", "v4 then")
+    storage.put_bytes(f"{AREA}/aliases/champion.json", old_alias)
+    storage.put_bytes(f"{AREA}/deployment.json", old_record)
+    code, err = _verify(capsys)
+    assert code == 1
+    assert f"alias file {AREA}/aliases/champion.json was rewound" in err
+    revision = json.loads(old_record)["revision"]
+    assert f"deployment record {AREA}/deployment.json is at revision {revision}" in err and "rewound" in err
+
+
 def test_audit_says_when_a_deleted_event_breaks_the_chain(registry, storage, capsys):
     key = _event_key(storage, event="alias_moved", alias=CHAMPION, version=1)
     storage.delete(key)

@@ -101,6 +101,10 @@ def _check_aliases(registry: Registry, chain: audit_chain.Chain, report: Report)
     by_id = chain.by_id()
     area = layout.registry_aliases_area(registry.model)
     present = set()
+    successors: dict[str, list[dict]] = {}  # event id -> the alias moves made from it
+    for event in chain.events.values():
+        if event.get("event") == "alias_moved" and event.get("previous_event"):
+            successors.setdefault(event["previous_event"], []).append(event)
     for key in registry.storage.list(area):
         name = PurePosixPath(key).stem
         present.add(name)
@@ -125,14 +129,21 @@ def _check_aliases(registry: Registry, chain: audit_chain.Chain, report: Report)
                 f"alias file {key} names event {event['key']} with sha256 {entry.get('event_sha256')}, "
                 f"but the event's is {event['sha256']}: one of them was edited"
             )
+        if event.get("event") != "alias_moved" or event.get("alias") != name:
+            report.problems.append(
+                f"alias file {key} was edited: it names {event['key']}, which moved "
+                f"{event.get('alias')!r}, not {name!r}"
+            )
+            continue
         for own, theirs in _ALIAS_FIELDS.items():
-            expected = name if own == "alias" else event.get(theirs)
-            if event.get("event") != "alias_moved" or entry.get(own) != expected:
+            expected = event.get(theirs)
+            if entry.get(own) != expected:
                 report.problems.append(
                     f"alias file {key} was edited: its {own} is {entry.get(own)!r}, "
                     f"the event that set it ({event['key']}) says {expected!r}"
                 )
                 break
+        _check_rewound(key, event, successors, report)
     last_move: dict[str, dict] = {}
     for seq in sorted(chain.events):
         event = chain.events[seq]
@@ -144,6 +155,19 @@ def _check_aliases(registry: Registry, chain: audit_chain.Chain, report: Report)
                 f"alias file {layout.registry_alias_key(registry.model, name)} was removed: "
                 f"{event['key']} moved it to v{event.get('version')}"
             )
+
+
+def _check_rewound(key: str, event: dict, successors: dict[str, list[dict]], report: Report) -> None:
+    """An alias naming an event that a later move replaced, where a move after that one read the alias at
+    the replacement: the alias file was put back by hand. (A replacement with no successor may be a move
+    that lost its swap or died before it, so it proves nothing.)"""
+    for later in successors.get(event["id"], []):
+        if after := successors.get(later["id"]):
+            report.problems.append(
+                f"alias file {key} was rewound: it names {event['key']}, but {later['key']} moved it on "
+                f"and {after[0]['key']} moved it again"
+            )
+            return
 
 
 def _check_deployment(registry: Registry, chain: audit_chain.Chain, report: Report) -> None:
@@ -168,6 +192,13 @@ def _check_deployment(registry: Registry, chain: audit_chain.Chain, report: Repo
     revision = record.get("revision")
     same = [e for e in moves if e["revision"] == revision]
     actual = sha256_bytes(data)
+    newest = max(moves, key=lambda e: e["revision"])
+    if isinstance(revision, int) and newest["revision"] > revision:
+        report.problems.append(
+            f"deployment record {key} is at revision {revision}, but {newest['key']} moved it to revision "
+            f"{newest['revision']}: rewound by hand (or a move died between its event and its record)"
+        )
+        return
     if any(e["record_sha256"] == actual for e in same):
         return
     if not same:
