@@ -49,7 +49,10 @@ def test_registry_verify_names_the_file_that_does_not_verify(storage, capsys):
     }
     record, _ = registry.register({"model.ubj": b"m", "dvc.lock": b"l"}, lineage, "key", actor="test")
     assert main(["registry", "verify"]) == 0
-    assert capsys.readouterr().out.strip() == "v1: 2 files verified"
+    assert capsys.readouterr().out.splitlines() == [
+        "fraud-xgb: audit chain, version records, aliases and deployment record verified",
+        "v1: 2 files verified",
+    ]
 
     storage.put_bytes(record["files"]["model.ubj"]["key"], b"altered")
     assert main(["registry", "verify", "1"]) == 1

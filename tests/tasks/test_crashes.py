@@ -15,6 +15,7 @@ from datetime import date
 
 import pytest
 
+from retrainer.registry import integrity
 from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import open_storage
@@ -42,7 +43,8 @@ REGISTER_KILLS = [
     ("inside register: after the first object", "registry/*/objects/*", 1),
     ("inside register: run claimed, no version record", "registry/*/runs/*", 1),
     ("inside register: version record, no alias", "registry/*/versions/*", 1),
-    ("inside register: audit event, alias not swapped", "registry/*/audit/*", 1),
+    ("inside register: version's audit event, no alias event", "registry/*/audit/*", 1),
+    ("inside register: alias's audit event, alias not swapped", "registry/*/audit/*", 2),
     ("after register: alias swapped", "registry/*/aliases/*", 1),
 ]
 
@@ -87,6 +89,7 @@ def _assert_one_whole_version(storage, reference_sha256: str) -> None:
     assert _model_sha256(storage) == reference_sha256
     log = [(e["event"], e["version"]) for e in registry.audit_log()]
     assert log == [("version_registered", 1), ("alias_moved", 1)]
+    assert integrity.check(registry).problems == []  # a crash leaves nothing `registry verify` calls tampered
 
 
 @pytest.fixture(scope="module")

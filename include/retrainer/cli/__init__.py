@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = reg_sub.add_parser(
         "verify",
         parents=[model],
-        help="check every file of a version (default: of every version) against its sha256",
+        help="check every file of a version (default: of every version) against its sha256, and the audit "
+        "chain, every version record, alias and the deployment record against the chain",
     )
     verify.add_argument("ref", nargs="?", help="version number or alias (default: every version)")
     reg.set_defaults(func=cmd_registry)

@@ -122,11 +122,20 @@ def cmd_registry(args: argparse.Namespace) -> int:
 def _registry(registry, args: argparse.Namespace) -> int:
     """One model's registry: list, show, audit or verify."""
     if args.action == "audit":
+        import sys
+
+        from retrainer.registry import chain
+
         events = registry.audit_log()
         _print(events if args.json else [_audit_line(e) for e in events], args.json)
-        return 0
+        broken = chain.load(registry.storage, registry.model).problems
+        for problem in broken:  # lines a broken chain hides must not vanish without a word
+            print(f"retrainer: the audit chain of {registry.model} is broken: {problem}", file=sys.stderr)
+        return 1 if broken else 0
     if args.action == "verify":
-        return _verify(registry, [args.ref] if args.ref else [r["version"] for r in registry.versions()])
+        state = _verify_state(registry)  # first: it names a record edited into something unreadable
+        refs = [args.ref] if args.ref else [r["version"] for r in registry.versions()]
+        return max(_verify(registry, refs), state)
     rows = _rows(registry, args.action, getattr(args, "ref", None), args.json)
     if args.action == "show":
         rows = rows[0]
@@ -170,6 +179,23 @@ def _verify(registry, refs: list) -> int:
             )
         failed += bool(problems)
     return 1 if failed else 0
+
+
+def _verify_state(registry) -> int:
+    """Check the audit chain, every version record, alias and the deployment record against it; 1 on any
+    problem, each naming the file (see `registry.integrity`)."""
+    import sys
+
+    from retrainer.registry import integrity
+
+    report = integrity.check(registry)
+    for note in report.notes:
+        print(f"{registry.model}: {note}")
+    for problem in report.problems:
+        print(f"retrainer: {registry.model}: {problem}", file=sys.stderr)
+    verdict = "verified" if report.ok else f"NOT VERIFIED ({len(report.problems)} problem(s))"
+    print(f"{registry.model}: audit chain, version records, aliases and deployment record {verdict}")
+    return 0 if report.ok else 1
 
 
 def _audit_line(event: dict) -> str:

@@ -177,6 +177,14 @@ def registry_audit_key(model: str, stamp: str, unique: str) -> str:
     return f"{registry_audit_area(model)}/{stamp}-{unique}.json"
 
 
+CHAIN_EVENT_PREFIX = "chain-"  # audit events of the hash chain; older (pre-chain) ones are keyed by time
+
+
+def registry_audit_chain_key(model: str, seq: int) -> str:
+    """The audit event number `seq` of a model's hash chain (create-only: one writer gets each number)."""
+    return f"{registry_audit_area(model)}/{CHAIN_EVENT_PREFIX}{seq:09d}.json"
+
+
 def registry_approval_key(model: str, version: int) -> str:
     """The one answer to the approval of a version (or its time-out, or auto-approval), create-only."""
     return f"{registry_prefix(model)}/approvals/{version:06d}.json"

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from retrainer.core import clock, layout
 from retrainer.core.errors import Rejected
+from retrainer.registry import chain
 from retrainer.registry.aliases import CHAMPION, PREVIOUS_CHAMPION
 from retrainer.registry.store import AliasMoved, Registry
-from retrainer.storage import PreconditionFailed, Storage
+from retrainer.storage import PreconditionFailed, Storage, sha256_bytes
 
 # Modes: one model decides every row; the challenger also scores every row but never decides; a share of
 # customers is decided by the challenger. Blue-green is a promotion: the champion moves at once, the
@@ -58,11 +58,7 @@ def audit(storage: Storage, model: str, event: str, **details: Any) -> dict:
     """Append one event to the registry's audit log (create-only, never rewritten); returns it.
 
     Every deployment event (moves, approvals, rejections, time-outs, automatic verdicts) is written here."""
-    at = clock.now()
-    entry = {"event": event, "model": model, "at": at.isoformat(timespec="milliseconds"), **details}
-    key = layout.registry_audit_key(model, clock.stamp(at), uuid.uuid4().hex[:8])
-    storage.put_text(key, json.dumps(entry, default=str), if_absent=True)
-    return entry
+    return chain.append(storage, model, {"event": event, "model": model, "at": now_text(), **details})
 
 
 def initial(model: str, champion: int) -> dict:
@@ -154,11 +150,14 @@ def move(
         "reason": reason,
         "history": [*(state or {}).get("history", []), step][-HISTORY_KEPT:],
     }
+    record = json.dumps(new, indent=2).encode()
     try:
-        storage.put_if_match(layout.registry_deployment_key(model), json.dumps(new, indent=2).encode(), token)
+        storage.put_if_match(layout.registry_deployment_key(model), record, token)
     except PreconditionFailed:
         raise DeploymentMoved(model, revision) from None
-    audit(storage, model, event, from_revision=revision, **{k: v for k, v in step.items() if k != "event"})
+    # The event names the sha256 of the record it set, so `registry verify` catches an edit of the record.
+    logged = {k: v for k, v in step.items() if k != "event"} | {"record_sha256": sha256_bytes(record)}
+    audit(storage, model, event, from_revision=revision, **logged)
     sync_aliases(registry, actor, reason)
     return new
 

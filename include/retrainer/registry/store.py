@@ -6,7 +6,10 @@ Layout under the storage root, per model (keys built in `core.layout`):
     registry/<model>/runs/<idempotency key>.json  the claim of a run: which version number it holds
     registry/<model>/versions/<000001>.json     a version: its files (keys and sha256), lineage, gates
     registry/<model>/aliases/<alias>.json       champion, challenger, ... -> a version and the move's event
-    registry/<model>/audit/<time>-<id>.json     one alias move each, written create-only, never rewritten
+    registry/<model>/audit/chain-<n>.json       one event each (a version registered, an alias moved, a
+                                                deployment move, an approval), create-only, never
+                                                rewritten: a hash chain (`chain`), each naming the sha256
+                                                of event n-1; `<time>-<id>.json` ones are pre-chain
 
 Crashes and concurrency. Every step is either create-only or a compare-and-swap, and each can be redone:
   * objects are content-addressed, so rewriting one is harmless;
@@ -20,7 +23,9 @@ Crashes and concurrency. Every step is either create-only or a compare-and-swap,
     therefore always names the last move, and the log of an alias is the chain of events from the one the
     alias names back through each event's `previous_event`. An event no alias chain reaches (its writer lost
     the swap or died before it) is not part of the log: `orphan_events` lists them for the curious.
-  * "version registered" events are the version records themselves, so they too cannot disagree.
+  * a version's `version_registered` event names the sha256 of its record's bytes, and an alias names
+    the key and sha256 of the event that set it, so `registry verify` (`integrity`) names a record or an
+    alias edited by hand; a registration that died before its event writes it when rerun.
 Files are read back only through `read_file`, which refuses bytes whose sha256 differs from the record;
 `verify` checks every file of a version.
 """
@@ -31,11 +36,11 @@ import contextlib
 import getpass
 import json
 import time
-import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
 from retrainer.core import clock, layout
+from retrainer.registry import chain
 from retrainer.storage import (
     ChecksumMismatch,
     KeyExists,
@@ -68,6 +73,9 @@ class AliasMoved(RegistryError):
         self.alias, self.expected, self.found = alias, expected, found
 
 
+REGISTERED = "version_registered"
+
+
 def _now() -> str:
     return clock.now().isoformat(timespec="milliseconds")
 
@@ -84,7 +92,16 @@ class Registry:
         keys = [
             k for k in self.storage.list(layout.registry_versions_area(self.model)) if k.endswith(".json")
         ]
-        return [json.loads(self.storage.get_text(k)) for k in keys]
+        return [self._json(k) for k in keys]
+
+    def _json(self, key: str) -> dict:
+        try:
+            return json.loads(self.storage.get_text(key))
+        except ValueError:
+            raise RegistryError(
+                f"{self.storage.uri(key)} is not JSON: edited by hand? `retrainer registry verify` names "
+                "every file that changed"
+            ) from None
 
     def get(self, ref: int | str) -> dict:
         """A version record by number, or by alias (`champion`, `challenger`, ...)."""
@@ -135,6 +152,7 @@ class Registry:
             version = json.loads(claim)["version"]
             if (existing := self._record(version)) is not None:
                 if existing["idempotency_key"] == idempotency_key:
+                    self._audit_registration(existing)  # a writer that died after the record: finish
                     return existing, False
                 self._move_claim(claim_key, claim, token)  # another run took the number: take the next
                 continue
@@ -153,7 +171,29 @@ class Registry:
                 )
             except KeyExists:
                 continue  # someone wrote this number first: look again whose it is
+            self._audit_registration(record)
             return record, True
+
+    def _audit_registration(self, record: dict) -> None:
+        """Write the version's `version_registered` event into the chain, naming the sha256 of the version
+        record's bytes (so an edit of the record is caught by `verify`), unless one is there already."""
+        version = record["version"]
+        if any(e.get("event") == REGISTERED and e.get("version") == version for e in self._audit_entries()):
+            return
+        key = self._version_key(version)
+        chain.append(
+            self.storage,
+            self.model,
+            {
+                "event": REGISTERED,
+                "model": self.model,
+                "at": record["created_at"],
+                "version": version,
+                "actor": record.get("created_by"),
+                "record_key": key,
+                "record_sha256": sha256_bytes(self.storage.get_bytes(key)),
+            },
+        )
 
     def _next_version(self) -> int:
         keys = self.storage.list(layout.registry_versions_area(self.model))
@@ -179,7 +219,7 @@ class Registry:
 
     def _record(self, version: int) -> dict | None:
         try:
-            return json.loads(self.storage.get_text(self._version_key(version)))
+            return self._json(self._version_key(version))
         except KeyNotFound:
             return None
 
@@ -247,13 +287,10 @@ class Registry:
             raise AliasMoved(self.model, name, expected, found)
         if found == version:
             return current
-        at = clock.now()
-        event_id = f"{clock.stamp(at)}-{uuid.uuid4().hex[:8]}"
         event = {
             "event": "alias_moved",
-            "id": event_id,
             "model": self.model,
-            "at": at.isoformat(timespec="milliseconds"),
+            "at": _now(),
             "alias": name,
             "version": version,
             "previous_version": found,
@@ -261,8 +298,7 @@ class Registry:
             "actor": actor,
             "reason": reason,
         }
-        key = layout.registry_audit_key(self.model, *event_id.split("-", 1))
-        self.storage.put_text(key, json.dumps(event), if_absent=True)
+        event = chain.append(self.storage, self.model, event)
         entry = {
             "alias": name,
             "version": version,
@@ -270,7 +306,9 @@ class Registry:
             "set_by": actor,
             "reason": reason,
             "previous_version": found,
-            "event": event_id,
+            "event": event["id"],
+            "event_key": event["key"],  # the event that set the alias, and its bytes' sha256 (`verify`)
+            "event_sha256": event["sha256"],
         }
         try:
             self.storage.put_if_match(
@@ -297,17 +335,24 @@ class Registry:
         events = self._events(entries)
         moves = [e for name in self.aliases() for e in self.alias_history(name, events)]
         moves += [e for e in entries if e.get("event") != "alias_moved"]
-        registered = [
+        audited = {e.get("version") for e in entries if e.get("event") == REGISTERED}
+        registered = [  # versions registered before the chain have no stored event: their records stand in
             {
-                "event": "version_registered",
+                "event": REGISTERED,
                 "model": self.model,
                 "at": r["created_at"],
                 "version": r["version"],
                 "actor": r.get("created_by"),
             }
             for r in self.versions()
+            if r["version"] not in audited
         ]
-        return sorted(registered + moves, key=lambda e: (e["at"], e["event"] != "version_registered"))
+        seen: set[int] = set()  # two writers of one run may both have audited its registration: log one
+        for e in [e for e in entries if e.get("event") == REGISTERED]:
+            if e.get("version") in seen:
+                moves.remove(e)
+            seen.add(e.get("version"))
+        return sorted(registered + moves, key=lambda e: (str(e.get("at")), e.get("event") != REGISTERED))
 
     def orphan_events(self) -> list[dict]:
         """Events written by moves that lost their compare-and-swap or died before it: not in the log."""
