@@ -118,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("version", type=int)
         p.add_argument("--reason", required=True, help="why, for the audit log")
         p.add_argument("--by", help="who (default: the current user)")
+        p.add_argument(
+            "--expect-revision",
+            type=int,
+            metavar="N",
+            help="the deployment revision you decided on (`deploy status` shows it): if the deployment "
+            "moved since, the move is refused with DeploymentMoved, changing nothing. Without it the move "
+            "applies to the deployment as it is when read, whatever moved since you looked",
+        )
     dep.set_defaults(func=cmd_deploy)
 
     task = sub.add_parser(

@@ -268,6 +268,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             )
         for step in state.get("history", [])[-5:]:
             print(f"  r{step['revision']} {step['at']} {step['event']} by {step['actor']}: {step['reason']}")
+        print(f"decide on this state: `retrainer deploy ... --expect-revision {state['revision']}`")
         return 0
     state = run_action(
         registry,
@@ -276,6 +277,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         args.by or getpass.getuser(),
         args.reason,
         ctx.params,
+        args.expect_revision,
     )
     _print({k: state[k] for k in ("mode", "champion", "challenger", "share", "revision")}, False)
     return 0

@@ -42,12 +42,13 @@ class InvalidMove(DeploymentError, ValueError):
 class DeploymentMoved(DeploymentError):
     """Another writer moved the record after it was read: the move was decided on a stale state."""
 
-    def __init__(self, model: str, revision: int) -> None:
+    def __init__(self, model: str, revision: int, found: int | None = None) -> None:
+        now = f"it is at revision {found} now" if found is not None else "another move landed first"
         super().__init__(
-            f"the deployment of {model} moved past revision {revision} while this move was being made; "
-            "nothing was changed: read the new state and decide again"
+            f"the deployment of {model} was decided on revision {revision}, but {now}; nothing was "
+            f"changed: read the new state (`retrainer deploy status --model {model}`) and decide again"
         )
-        self.revision = revision
+        self.revision, self.found = revision, found
 
 
 def now_text() -> str:
@@ -108,12 +109,15 @@ def move(
     change: Callable[[dict], dict],
     actor: str,
     reason: str,
-    event: str,
+    event: str | Callable[[dict, dict], str],
     expected_revision: int | None = None,
     **details: Any,
 ) -> dict:
     """Apply `change` (a pure function of the state, raising InvalidMove) and store the result by
     compare-and-swap; then write the audit event and bring the aliases in line. Returns the new state.
+
+    `event` names the move, or is a function (old state, new state) -> name; a detail given as a
+    function of the old state is computed from the state the move was applied to.
 
     A concurrent move between the read and the write makes this one fail with DeploymentMoved, as does a
     record no longer at `expected_revision` when it is given: a move is never re-applied blindly to a
@@ -124,10 +128,13 @@ def move(
         state, token = read(registry)
     except NoChampion:
         state, token = None, None
-    if expected_revision is not None and (state or {}).get("revision", 0) != expected_revision:
-        raise DeploymentMoved(model, expected_revision)
     revision = (state or {}).get("revision", 0)
+    if expected_revision is not None and revision != expected_revision:
+        raise DeploymentMoved(model, expected_revision, revision)
     new = change(state)
+    if callable(event):
+        event = event(state, new)
+    details = {k: v(state) if callable(v) else v for k, v in details.items()}
     for field in ("champion", "challenger", "previous_champion"):
         if new.get(field) is not None:
             registry.get(new[field])  # refuse a state naming a version that does not exist
@@ -157,7 +164,8 @@ def move(
     try:
         storage.put_if_match(layout.registry_deployment_key(model), json.dumps(new, indent=2).encode(), token)
     except PreconditionFailed:
-        raise DeploymentMoved(model, revision) from None
+        found = read_or_none(registry)
+        raise DeploymentMoved(model, revision, found and found["revision"]) from None
     audit(storage, model, event, from_revision=revision, **{k: v for k, v in step.items() if k != "event"})
     sync_aliases(registry, actor, reason)
     return new
