@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -245,14 +246,22 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     import getpass
 
     from retrainer.deployment.actions import run_action
-    from retrainer.deployment.state import read
+    from retrainer.deployment.state import NoChampion, settle
     from retrainer.registry.store import Registry
     from retrainer.tasks.context import Context
 
     ctx = Context.load(model=args.model)
     registry = Registry(ctx.storage, ctx.model)
     if args.action == "status":
-        state, _ = read(registry)
+        state, finished = settle(registry)  # a move a crash interrupted is finished first, and said so
+        if state is None:
+            raise NoChampion(f"{registry.model} has no champion: nothing is deployed")
+        if finished:
+            print(
+                f"finished the interrupted move r{finished['revision']} {finished['event']} by "
+                f"{finished['actor']}: its audit event and the champion aliases now follow the record",
+                file=sys.stderr,
+            )
         if args.json:
             _print(state, True)
             return 0

@@ -17,7 +17,7 @@ from retrainer.core import clock, layout
 from retrainer.core.errors import Rejected
 from retrainer.registry.aliases import CHAMPION, PREVIOUS_CHAMPION
 from retrainer.registry.store import AliasMoved, Registry
-from retrainer.storage import PreconditionFailed, Storage
+from retrainer.storage import KeyExists, PreconditionFailed, Storage
 
 # Modes: one model decides every row; the challenger also scores every row but never decides; a share of
 # customers is decided by the challenger. Blue-green is a promotion: the champion moves at once, the
@@ -55,15 +55,24 @@ def now_text() -> str:
     return clock.now().isoformat(timespec="milliseconds")
 
 
-def audit(storage: Storage, model: str, event: str, **details: Any) -> dict:
+def audit(storage: Storage, model: str, event: str, event_id: str | None = None, **details: Any) -> dict:
     """Append one event to the registry's audit log (create-only, never rewritten); returns it.
 
-    Every deployment event (moves, approvals, rejections, time-outs, automatic verdicts) is written here."""
+    Every deployment event (moves, approvals, rejections, time-outs, automatic verdicts) is written here.
+    `event_id` (`<stamp>-<unique>`, default: new) fixes the event's key: a move's event is named in the
+    record before it is written, so whoever finishes an interrupted move writes that one event, once
+    (KeyExists if it is there already)."""
     at = clock.now()
+    event_id = event_id or new_event_id()
     entry = {"event": event, "model": model, "at": at.isoformat(timespec="milliseconds"), **details}
-    key = layout.registry_audit_key(model, clock.stamp(at), uuid.uuid4().hex[:8])
+    key = layout.registry_audit_key(model, *event_id.split("-", 1))
     storage.put_text(key, json.dumps(entry, default=str), if_absent=True)
     return entry
+
+
+def new_event_id() -> str:
+    """A new audit event's id: a sortable stamp and a unique suffix, as the registry's events have."""
+    return f"{clock.stamp(clock.now())}-{uuid.uuid4().hex[:8]}"
 
 
 def initial(model: str, champion: int) -> dict:
@@ -124,6 +133,9 @@ def move(
     state it was not decided on.
     """
     storage, model = registry.storage, registry.model
+    settled, finished = settle(registry)  # a move interrupted by a crash is finished before another starts
+    if finished and _same_move(finished, actor, reason, event, expected_revision, details):
+        return settled  # this very move, rerun after the crash that interrupted it: now whole
     try:
         state, token = read(registry)
     except NoChampion:
@@ -142,6 +154,7 @@ def move(
     moved_mode = state is None or (new["mode"], new.get("share")) != (state["mode"], state.get("share"))
     step = {
         "event": event,
+        "id": new_event_id(),  # the audit event of this move, named before it is written
         "revision": revision + 1,
         "at": at,
         "actor": actor,
@@ -166,28 +179,89 @@ def move(
     except PreconditionFailed:
         found = read_or_none(registry)
         raise DeploymentMoved(model, revision, found and found["revision"]) from None
-    audit(storage, model, event, from_revision=revision, **{k: v for k, v in step.items() if k != "event"})
+    # The record is the move; from here on everything is derived from it, and a crash before the end
+    # leaves work that `settle` (any later move, `deploy status`) finishes the same way.
+    _write_event(storage, model, step)
     sync_aliases(registry, actor, reason)
     return new
+
+
+def _write_event(storage: Storage, model: str, step: dict) -> bool:
+    """Write the audit event of a move (a step of the record's history) under the id the step names;
+    False if it was written already."""
+    details = {k: v for k, v in step.items() if k not in ("event", "id")}
+    try:
+        audit(storage, model, step["event"], step["id"], from_revision=step["revision"] - 1, **details)
+    except KeyExists:
+        return False
+    return True
+
+
+def settle(registry: Registry) -> tuple[dict | None, dict | None]:
+    """Finish the record's last move if a crash interrupted it: write its audit event if missing (under
+    the id the record names) and bring the `champion` / `previous_champion` aliases in line with the
+    record (each alias move audited, by the move's actor with its reason).
+
+    Returns the state (None: nothing deployed) and the move that was finished (None: it was whole)."""
+    try:
+        state, _ = read(registry)
+    except NoChampion:
+        return None, None
+    last = state["history"][-1] if state.get("history") else None
+    if last is None:  # no record yet: the champion alias is the state, nothing to finish
+        return state, None
+    wrote = False
+    if "id" in last:  # records written before moves named their event have nothing to check here
+        key = layout.registry_audit_key(registry.model, *last["id"].split("-", 1))
+        wrote = not registry.storage.exists(key) and _write_event(registry.storage, registry.model, last)
+    state, moved = _sync(registry, last["actor"], last["reason"])
+    return state, last if wrote or moved else None
+
+
+def _same_move(
+    step: dict, actor: str, reason: str, event: Any, expected_revision: int | None, details: dict
+) -> bool:
+    """Whether `step` (a move just finished by `settle`) is the move now asked for again: same actor,
+    reason, event and details, from the same revision when one is named."""
+    return (
+        (step["actor"], step["reason"]) == (actor, reason)
+        and (callable(event) or step["event"] == event)
+        and all(step.get(k) == v for k, v in details.items() if not callable(v))
+        and (expected_revision is None or step["revision"] == expected_revision + 1)
+    )
 
 
 def sync_aliases(registry: Registry, actor: str, reason: str, attempts: int = 20) -> dict | None:
     """Point `champion` and `previous_champion` at what the record says, until the record stays still
     while they are written: a writer that read an older record re-checks and writes again, so when moves
     stop the aliases equal the last record."""
+    return _sync(registry, actor, reason, attempts)[0]
+
+
+def _sync(registry: Registry, actor: str, reason: str, attempts: int = 20) -> tuple[dict | None, bool]:
+    """sync_aliases, and whether it moved an alias."""
+    moved = False
     for _ in range(attempts):
         try:
             state, token = read(registry)
         except NoChampion:
-            return None
+            return None, moved
         for name, version in ((CHAMPION, state["champion"]), (PREVIOUS_CHAMPION, state["previous_champion"])):
             current = registry.alias(name)
             if version is not None and (current is None or current["version"] != version):
                 with contextlib.suppress(AliasMoved):  # another writer moved it: read the record again
                     registry.set_alias(name, version, actor, reason, expected=current and current["version"])
+                    moved = True
         if read(registry)[1] == token:
-            return state
+            return state, moved
     raise DeploymentError(f"the deployment of {registry.model} kept moving while its aliases were written")
+
+
+def champion_version(registry: Registry) -> int | None:
+    """The version in production: the deployment record's champion (the champion alias before any record
+    exists); None when nothing is deployed. What evaluation, the label check and the monitors judge."""
+    state = read_or_none(registry)
+    return state and state["champion"]
 
 
 def versions_scoring(state: dict) -> dict[str, int]:
