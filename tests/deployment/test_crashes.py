@@ -201,3 +201,28 @@ def test_every_move_cut_at_each_write_is_finished_by_whoever_comes_next(
                 whole["champion"],
                 start + 1,
             ), f"{name} cut after write {at}"
+
+
+def test_evaluation_judges_the_records_champion_while_a_cut_promotion_left_the_alias_behind(
+    storage, params, cut
+):
+    """Scoring follows the record; so do evaluate, the label check and the drift monitor, so all of them
+    judge the model in production even before the interrupted move is finished."""
+    from datetime import date
+
+    from retrainer.evaluation.evaluate import champion_on
+    from retrainer.synthetic.generator import GeneratorConfig, generate_day
+    from tests.deploy_helpers import train_model
+
+    registry = Registry(storage, MODEL)
+    register(registry, params, train_model(params, seed=1), alias=CHAMPION)
+    register(registry, params, train_model(params, seed=2))
+    cut(1)
+    with pytest.raises(Killed):  # the record moved, nothing else did
+        actions.promote(registry, 2, "alice", "blue-green")
+    cut(0)
+    assert (read(registry)[0]["champion"], registry.alias(CHAMPION)["version"]) == (2, 1)
+    holdout = generate_day(date(2026, 11, 1), 3, GeneratorConfig(rows_per_day=200))
+    assert champion_on(registry, holdout, lambda: holdout, params).version == 2
+    assert settle(registry)[1]["event"] == "deployment_promoted"
+    assert_agree(registry)
