@@ -167,22 +167,40 @@ MOVES = [
 def test_every_move_cut_at_each_write_is_finished_by_whoever_comes_next(
     registry, params, cut, name, before, make, then
 ):
+    _cut_at_each_write(registry, params, cut, name, before, make, then)
+
+
+def test_on_s3_every_move_cut_at_each_write_is_finished_by_the_next_status(s3_env, params, cut):
+    from retrainer.storage import open_storage
+
+    registry = Registry(open_storage(f"s3://{s3_env}/root"), MODEL)
+    for name, before, make in MOVES:
+        _cut_at_each_write(registry, params, cut, name, before, make, "status")
+
+
+def _fresh(registry: Registry, params: dict, before) -> None:
+    """An empty registry of three versions, v1 champion, then the state `before` sets up."""
+    registry.storage.delete_prefix(f"registry/{MODEL}")
+    for n in range(3):
+        register(registry, params, f"model {n}".encode(), alias=CHAMPION if n == 0 else None)
     if before:
         before(registry, params)
+
+
+def _cut_at_each_write(registry, params, cut, name, before, make, then) -> None:
+    """Run the move `make` whole once to count its writes, then once cut after each of them, followed by
+    `then` (the same move again, settle as `deploy status` does, or another move); everything agrees."""
+    cut(0)
+    _fresh(registry, params, before)
     start = read(registry)[0]["revision"]
     counter = cut(0)
-    make(registry, params)  # once whole, to count its writes
+    make(registry, params)
     writes = counter["writes"]
     assert writes >= 2, f"{name}: {writes} writes"
     whole = assert_agree(registry)
     for at in range(1, writes + 1):
-        # back to the state before the move, on a fresh registry directory
-        registry.storage.delete_prefix(f"registry/{MODEL}")
-        for n in range(3):
-            register(registry, params, f"model {n}".encode(), alias=CHAMPION if n == 0 else None)
         cut(0)
-        if before:
-            before(registry, params)
+        _fresh(registry, params, before)
         assert read(registry)[0]["revision"] == start
         cut(at)
         with pytest.raises(Killed):
