@@ -183,3 +183,53 @@ def test_the_deploy_dag_offers_the_expected_revision_and_passes_it(registry, par
     with pytest.raises(DeploymentMoved):
         deploy({"action": "promote", "version": 3, "reason": "stale", "expected_revision": 0}, "bob", MODEL)
     assert read(registry)[0]["champion"] == 1
+
+
+def _move_once(root: str, action: str, version: int | None, revision: int, barrier, results) -> None:
+    """One move from `revision` in a process of its own: puts (action, "applied" or the error's name)."""
+    from retrainer.core.models import load_model
+    from retrainer.storage import open_storage
+    from tests.conftest import PROJECT_DIR
+
+    registry = Registry(open_storage(root), MODEL)
+    params = load_model(PROJECT_DIR, MODEL)
+    barrier.wait()
+    try:
+        actions.run_action(registry, action, version, action, "race", params, revision)
+        results.put((action, "applied"))
+    except Exception as error:
+        results.put((action, type(error).__name__))
+
+
+def test_on_s3_raced_moves_from_one_revision_apply_exactly_one(s3_env, params):
+    from retrainer.storage import open_storage
+
+    root = f"s3://{s3_env}/root"
+    registry = Registry(open_storage(root), MODEL)
+    for n in range(3):
+        register(registry, params, f"model {n}".encode(), alias=CHAMPION if n == 0 else None)
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(10):
+        if round_ % 2:
+            actions.start_canary(registry, 2, "setup", "next round", params)
+            pair = [("rollback", None), ("ramp", None)]
+        else:
+            pair = [("promote", 2), ("canary", 3)]
+        revision = read(registry)[0]["revision"]
+        barrier, results = ctx.Barrier(2), ctx.Queue()
+        workers = [
+            ctx.Process(target=_move_once, args=(root, a, v, revision, barrier, results)) for a, v in pair
+        ]
+        for worker in workers:
+            worker.start()
+        outcome = sorted(results.get(timeout=120)[1] for _ in workers)
+        for worker in workers:
+            worker.join(timeout=30)
+        assert outcome == ["DeploymentMoved", "applied"], (round_, outcome)
+        assert len(_moves_from(registry, revision)) == 1
+        state = read(registry)[0]
+        assert registry.alias(CHAMPION)["version"] == state["champion"]
+        if state["mode"] == "canary":
+            actions.rollback(registry, "setup", "end of round")
+        if read(registry)[0]["champion"] != 1:
+            actions.promote(registry, 1, "setup", "end of round")
