@@ -103,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     dep = sub.add_parser("deploy", help="the deployment: status, and moves by hand (each one audited)")
     dep_sub = dep.add_subparsers(dest="action", required=True)
     status = dep_sub.add_parser(
-        "status", parents=[model], help="mode, champion, challenger, share, since, last moves"
+        "status",
+        parents=[model],
+        help="mode, champion, challenger, share, since, the revision to decide on, last moves; finishes a "
+        "move a crash interrupted (its audit event, the champion aliases) and says so",
     )
     status.add_argument("--json", action="store_true")
     for action, text in (

@@ -2,7 +2,12 @@
 set by whom. One JSON object per model (`registry/<model>/deployment.json`), moved only by compare-and-swap;
 every move carries a revision number and is written as an audit event, so the moves form a gap-free chain.
 
-The record is the truth about what scores; the `champion` and `previous_champion` aliases follow it.
+The record is the truth about what is in production: scoring, evaluation, the label check and the drift
+monitor all read its champion (`champion_version`). A move is one compare-and-swap of the record, whose
+new history step names the move's audit event before it is written; the event and the `champion` /
+`previous_champion` aliases are derived from the record afterwards. A crash between those writes leaves a
+half-done move that `settle` finishes (every later move, `deploy status` and the approval call it): the
+event written once under its named id, the aliases moved with their own audit events.
 """
 
 from __future__ import annotations
