@@ -148,6 +148,9 @@ def move(
     revision = (state or {}).get("revision", 0)
     if expected_revision is not None and revision != expected_revision:
         raise DeploymentMoved(model, expected_revision, revision)
+    # the move this one replaces has its event before it is replaced (a writer that died after its record
+    # between `settle` above and this read would otherwise leave a gap no later settle looks at)
+    _ensure_event(registry, ((state or {}).get("history") or [None])[-1])
     new = change(state)
     if callable(event):
         event = event(state, new)
@@ -215,12 +218,17 @@ def settle(registry: Registry) -> tuple[dict | None, dict | None]:
     last = state["history"][-1] if state.get("history") else None
     if last is None:  # no record yet: the champion alias is the state, nothing to finish
         return state, None
-    wrote = False
-    if "id" in last:  # records written before moves named their event have nothing to check here
-        key = layout.registry_audit_key(registry.model, *last["id"].split("-", 1))
-        wrote = not registry.storage.exists(key) and _write_event(registry.storage, registry.model, last)
+    wrote = _ensure_event(registry, last)
     state, moved = _sync(registry, last["actor"], last["reason"])
     return state, last if wrote or moved else None
+
+
+def _ensure_event(registry: Registry, step: dict | None) -> bool:
+    """Write the audit event of `step` (the last move of a record) if it is missing; True if written."""
+    if step is None or "id" not in step:  # moves recorded before they named their event: nothing to check
+        return False
+    key = layout.registry_audit_key(registry.model, *step["id"].split("-", 1))
+    return not registry.storage.exists(key) and _write_event(registry.storage, registry.model, step)
 
 
 def _same_move(
