@@ -233,3 +233,30 @@ def test_on_s3_raced_moves_from_one_revision_apply_exactly_one(s3_env, params):
             actions.rollback(registry, "setup", "end of round")
         if read(registry)[0]["champion"] != 1:
             actions.promote(registry, 1, "setup", "end of round")
+
+
+def test_the_scoring_runs_move_retried_after_it_landed_is_not_refused_nor_repeated(registry, params):
+    """An `act` task killed after its move was whole and retried by Airflow: same revision, same verdict,
+    the move already made is the answer."""
+    actions.start_canary(registry, 2, "alice", "try it", params)
+    scored = read(registry)[0]["revision"]
+    reports = [_report("2026-11-10", scored, 2)]
+    first = actions.after_scored_day(registry, reports, params, scored)[1]
+    again = actions.after_scored_day(registry, reports, params, scored)[1]
+    assert again["revision"] == first["revision"] == scored + 1
+    rolled = [e for e in registry.audit_log() if e["event"] == "deployment_rolled_back"]
+    assert len(rolled) == 1
+    # a person's stale decision is still refused: the same reason, but another actor
+    with pytest.raises(DeploymentMoved):
+        actions.rollback(registry, "bob", rolled[0]["reason"], scored)
+
+
+def test_the_same_person_repeating_a_move_gets_it_once_and_another_move_is_still_refused(registry, params):
+    actions.start_canary(registry, 2, "setup", "canary", params)
+    revision = read(registry)[0]["revision"]
+    actions.ramp(registry, "alice", "go", params, revision)
+    again = actions.ramp(registry, "alice", "go", params, revision)  # a double submission: one ramp
+    assert again["revision"] == revision + 1 and again["share"] == read(registry)[0]["share"]
+    with pytest.raises(DeploymentMoved):  # same person, same reason, another move: decided on a stale state
+        actions.rollback(registry, "alice", "go", revision)
+    assert len(_moves_from(registry, revision)) == 1 and read(registry)[0]["revision"] == revision + 1

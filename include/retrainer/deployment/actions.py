@@ -28,6 +28,7 @@ def promote(registry: Registry, version: int, actor: str, reason: str, expected_
         reason,
         "deployment_promoted",
         expected_revision,
+        action="promote",
         version=version,
     )
 
@@ -42,6 +43,7 @@ def start_shadow(
         reason,
         "shadow_started",
         expected_revision,
+        action="shadow",
         version=version,
     )
 
@@ -62,6 +64,7 @@ def start_canary(
         reason,
         "canary_started",
         expected_revision,
+        action="canary",
         version=version,
     )
 
@@ -76,6 +79,7 @@ def ramp(registry: Registry, actor: str, reason: str, params: dict, expected_rev
         reason,
         lambda old, new: "canary_ramped" if new["mode"] == CANARY else "canary_promoted",
         expected_revision,
+        action="ramp",
         version=lambda old: old.get("challenger"),
     )
 
@@ -89,6 +93,7 @@ def rollback(registry: Registry, actor: str, reason: str, expected_revision: int
         reason,
         "deployment_rolled_back",
         expected_revision,
+        action="rollback",
         version=lambda old: old["challenger"] if old["mode"] in (SHADOW, CANARY) else old["champion"],
     )
 

@@ -139,8 +139,12 @@ def move(
     """
     storage, model = registry.storage, registry.model
     settled, finished = settle(registry)  # a move interrupted by a crash is finished before another starts
-    if finished and _same_move(finished, actor, reason, event, expected_revision, details):
-        return settled  # this very move, rerun after the crash that interrupted it: now whole
+    last = ((settled or {}).get("history") or [None])[-1]
+    # This very move again: rerun after a crash interrupted it (now whole), or retried (a task retried by
+    # Airflow) when the record says it was made from the revision the caller names. Not a new move.
+    retried = (finished or expected_revision is not None) and last
+    if retried and _same_move(last, actor, reason, event, expected_revision, details):
+        return settled
     try:
         state, token = read(registry)
     except NoChampion:
@@ -234,8 +238,9 @@ def _ensure_event(registry: Registry, step: dict | None) -> bool:
 def _same_move(
     step: dict, actor: str, reason: str, event: Any, expected_revision: int | None, details: dict
 ) -> bool:
-    """Whether `step` (a move just finished by `settle`) is the move now asked for again: same actor,
-    reason, event and details, from the same revision when one is named."""
+    """Whether `step` (the record's last move) is the move now asked for again: same actor, reason, event
+    and details (the actions name themselves in `action`, so a ramp is never taken for a rollback), from
+    the same revision when one is named."""
     return (
         (step["actor"], step["reason"]) == (actor, reason)
         and (callable(event) or step["event"] == event)
