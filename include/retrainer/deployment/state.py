@@ -135,7 +135,9 @@ def move(
 
     A concurrent move between the read and the write makes this one fail with DeploymentMoved, as does a
     record no longer at `expected_revision` when it is given: a move is never re-applied blindly to a
-    state it was not decided on.
+    state it was not decided on. A half-done last move is finished first (`settle`); when it, or the
+    record's last move made from `expected_revision`, is this very move (same actor, reason, action and
+    version), its state is returned and nothing new is moved.
     """
     storage, model = registry.storage, registry.model
     settled, finished = settle(registry)  # a move interrupted by a crash is finished before another starts
