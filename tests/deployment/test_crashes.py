@@ -221,14 +221,13 @@ def _cut_at_each_write(registry, params, cut, name, before, make, then) -> None:
             ), f"{name} cut after write {at}"
 
 
-def test_evaluation_judges_the_records_champion_while_a_cut_promotion_left_the_alias_behind(
-    storage, params, cut
-):
+def test_evaluation_and_the_label_check_judge_the_records_champion_while_the_alias_lags(storage, params, cut):
     """Scoring follows the record; so do evaluate, the label check and the drift monitor, so all of them
     judge the model in production even before the interrupted move is finished."""
     from datetime import date
 
     from retrainer.evaluation.evaluate import champion_on
+    from retrainer.evaluation.label_signal import screen_matured_batches
     from retrainer.synthetic.generator import GeneratorConfig, generate_day
     from tests.deploy_helpers import train_model
 
@@ -242,5 +241,6 @@ def test_evaluation_judges_the_records_champion_while_a_cut_promotion_left_the_a
     assert (read(registry)[0]["champion"], registry.alias(CHAMPION)["version"]) == (2, 1)
     holdout = generate_day(date(2026, 11, 1), 3, GeneratorConfig(rows_per_day=200))
     assert champion_on(registry, holdout, lambda: holdout, params).version == 2
+    assert screen_matured_batches(storage, params, "2026-11-16T00:00:00+00:00")["champion_version"] == 2
     assert settle(registry)[1]["event"] == "deployment_promoted"
     assert_agree(registry)
