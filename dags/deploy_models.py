@@ -10,8 +10,10 @@ manual move goes through Airflow's authentication and leaves a run behind:
 - `action: shadow` / `canary` + `version`: start a shadow run or a canary at the first ramp step;
 - `action: ramp`: the canary's next step now, without waiting for its days (past the last: champion).
 
-`reason` is required; it goes to the registry's audit log with the user who triggered the run. The move
-is a compare-and-swap of the deployment record: a concurrent move makes this run fail, changing nothing.
+`reason` is required; it goes to the registry's audit log with the user who triggered the run. Give
+`expected_revision` (the revision `retrainer deploy status` shows): if the deployment moved since, the run
+fails with `DeploymentMoved` naming both revisions, changing nothing. The move is a compare-and-swap of the
+deployment record: a concurrent move makes this run fail, changing nothing.
 The task is one call into `retrainer.tasks.deploy`. A move that fails posts what failed, the named error
 and the run's link to the model's alert connection (`alerts.connection`).
 """
@@ -49,6 +51,14 @@ def deploy_dag(model: str, config: dict):
                 None, type=["null", "integer"], minimum=1, description="For promote/shadow/canary."
             ),
             "reason": Param("", type="string", minLength=3, description="Why, for the audit log."),
+            "expected_revision": Param(
+                None,
+                type=["null", "integer"],
+                minimum=0,
+                description="The deployment revision you decided on (`retrainer deploy status`, the "
+                "registry page): refused if the deployment moved since. Empty: the move applies to the "
+                "deployment as it is when the task runs.",
+            ),
         },
     )
     def deploy_by_hand():

@@ -127,7 +127,7 @@ def test_scoring_and_deploy_dags_are_wired_as_documented(dagbag):
     }
     assert score.get_task("alert").on_success_callback  # the HttpNotifier posting the breaches
     deploy = dagbag.dags["deploy_fraud-xgb"]
-    assert set(deploy.params) == {"action", "version", "reason"}
+    assert set(deploy.params) == {"action", "version", "reason", "expected_revision"}
     from retrainer.deployment.actions import ACTIONS
 
     assert set(deploy.params.get_param("action").schema["enum"]) == set(ACTIONS)

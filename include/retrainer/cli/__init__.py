@@ -104,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     dep = sub.add_parser("deploy", help="the deployment: status, and moves by hand (each one audited)")
     dep_sub = dep.add_subparsers(dest="action", required=True)
     status = dep_sub.add_parser(
-        "status", parents=[model], help="mode, champion, challenger, share, since, last moves"
+        "status",
+        parents=[model],
+        help="mode, champion, challenger, share, since, the revision to decide on, last moves; finishes a "
+        "move a crash interrupted (its audit event, the champion aliases) and says so",
     )
     status.add_argument("--json", action="store_true")
     for action, text in (
@@ -119,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("version", type=int)
         p.add_argument("--reason", required=True, help="why, for the audit log")
         p.add_argument("--by", help="who (default: the current user)")
+        p.add_argument(
+            "--expect-revision",
+            type=int,
+            metavar="N",
+            help="the deployment revision you decided on (`deploy status` shows it): if the deployment "
+            "moved since, the move is refused with DeploymentMoved, changing nothing. Without it the move "
+            "applies to the deployment as it is when read, whatever moved since you looked",
+        )
     dep.set_defaults(func=cmd_deploy)
 
     task = sub.add_parser(

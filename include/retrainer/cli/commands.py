@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -271,14 +272,22 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     import getpass
 
     from retrainer.deployment.actions import run_action
-    from retrainer.deployment.state import read
+    from retrainer.deployment.state import NoChampion, settle
     from retrainer.registry.store import Registry
     from retrainer.tasks.context import Context
 
     ctx = Context.load(model=args.model)
     registry = Registry(ctx.storage, ctx.model)
     if args.action == "status":
-        state, _ = read(registry)
+        state, finished = settle(registry)  # a move a crash interrupted is finished first, and said so
+        if state is None:
+            raise NoChampion(f"{registry.model} has no champion: nothing is deployed")
+        if finished:
+            print(
+                f"finished the interrupted move r{finished['revision']} {finished['event']} by "
+                f"{finished['actor']}: its audit event and the champion aliases now follow the record",
+                file=sys.stderr,
+            )
         if args.json:
             _print(state, True)
             return 0
@@ -294,6 +303,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             )
         for step in state.get("history", [])[-5:]:
             print(f"  r{step['revision']} {step['at']} {step['event']} by {step['actor']}: {step['reason']}")
+        print(f"decide on this state: `retrainer deploy ... --expect-revision {state['revision']}`")
         return 0
     state = run_action(
         registry,
@@ -302,6 +312,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         args.by or getpass.getuser(),
         args.reason,
         ctx.params,
+        args.expect_revision,
     )
     _print({k: state[k] for k in ("mode", "champion", "challenger", "share", "revision")}, False)
     return 0

@@ -23,7 +23,7 @@ DAG_PARAMS = {
 }
 # DAG Params that steer a run instead of overriding params.yaml: the retraining DAG's `approval`, the
 # deploy DAG's `action`, `version` and `reason`. The task entry points read them; they pass through here.
-CONTROL_PARAMS = ("approval", "action", "version", "reason")
+CONTROL_PARAMS = ("approval", "action", "version", "reason", "expected_revision")
 
 
 def load_params(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 from retrainer.core import layout
 from retrainer.core.markup import code, text
 from retrainer.deployment import actions
-from retrainer.deployment.state import DeploymentError, audit, now_text, read
+from retrainer.deployment.state import DeploymentError, audit, now_text, read, settle
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import KeyExists
@@ -242,6 +242,7 @@ def decide(
         _settle(registry, version, given, option=option, responded_at=responded_at, reason=why)
     if option == REJECT:
         return {"decision": "rejected", "version": version, "by": actor, "why": why}
+    settle(registry)  # a move of this answer interrupted by a crash is finished, not skipped as done
     state, _ = read(registry)
     reason = f"v{version} {option}: {why}"
     if option == APPROVE:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from retrainer.core import artifacts, layout
 from retrainer.core.artifacts import RAW_COLUMNS
+from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.evaluation import report as report_pages
 from retrainer.evaluation.costs import amounts_of, choose_threshold
 from retrainer.evaluation.gates import Assessment, GateFailed, assess
@@ -42,10 +43,10 @@ def champion_on(
     The threshold is the one stored with the champion's version. A version registered before thresholds
     were stored gets one chosen the same way on this run's validation split (`valid()`), and says so.
     """
-    if registry.alias(CHAMPION) is None:
+    if (champion_version := deployed_champion(registry)) is None:  # the record: what scores
         return None
-    record = registry.get(CHAMPION)
-    booster = load_xgboost(registry.read_file(CHAMPION, artifacts.MODEL_FILE))
+    record = registry.get(champion_version)
+    booster = load_xgboost(registry.read_file(champion_version, artifacts.MODEL_FILE))
     feature_params = record["params"]["features"]
 
     def score(frame: pd.DataFrame) -> np.ndarray:

@@ -32,8 +32,8 @@ from retrainer.core.clock import as_utc
 from retrainer.data import quarantine
 from retrainer.data.catalogue import read_validated_frame, validated_batches
 from retrainer.data.contracts import Failure
+from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.evaluation.metrics import roc_auc
-from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
 from retrainer.training import features
@@ -63,7 +63,7 @@ def screen_matured_batches(storage: Storage, params: dict[str, Any], end: dateti
     model, rules = params["model"]["name"], params["labels"]
     label = params["model"]["label"]
     registry = Registry(storage, model)
-    if registry.alias(CHAMPION) is None:
+    if (champion_version := deployed_champion(registry)) is None:  # the record: what scores
         return {
             "champion_version": None,
             "judged": [],
@@ -71,8 +71,8 @@ def screen_matured_batches(storage: Storage, params: dict[str, Any], end: dateti
             "concept_change": [],
             "note": "no champion yet",
         }
-    record = registry.get(CHAMPION)
-    booster = load_xgboost(registry.read_file(CHAMPION, artifacts.MODEL_FILE))
+    record = registry.get(champion_version)
+    booster = load_xgboost(registry.read_file(champion_version, artifacts.MODEL_FILE))
     start, end = window_bounds_of(params, end)
     horizon = end - timedelta(days=params["data"]["label_maturity_days"])
     rows = {}

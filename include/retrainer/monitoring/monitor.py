@@ -13,10 +13,10 @@ import pandas as pd
 
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
+from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.drift import CONFIRMED, drift_check, render_html
 from retrainer.features.events import features_of_rows
 from retrainer.monitoring.health import training_reference
-from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.sources.partitions import days_overlapping, partition_key, read_partition
 from retrainer.storage import KeyNotFound, Storage
@@ -66,7 +66,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     model, cols, settings = params["model"]["name"], params["model"], params["monitoring"]
     key, end = run_key(as_of), as_utc(as_of)
     registry = Registry(storage, model)
-    if registry.alias(CHAMPION) is None:
+    if (champion_version := deployed_champion(registry)) is None:  # the record: what scores
         return {
             "run": key,
             "verdict": "no champion",
@@ -74,8 +74,8 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
             "trigger": False,
             "report_uri": None,
         }
-    record = registry.get(CHAMPION)
-    booster = load_xgboost(registry.read_file(CHAMPION, artifacts.MODEL_FILE))
+    record = registry.get(champion_version)
+    booster = load_xgboost(registry.read_file(champion_version, artifacts.MODEL_FILE))
     champion_features = record["params"]["features"]
     names = features.input_columns(champion_features)  # derived features too: drift can name them
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -32,10 +33,16 @@ def _last(storage: Storage, model: str) -> int:
     return max((n for n in map(seq_of, keys) if n is not None), default=0)
 
 
-def append(storage: Storage, model: str, entry: dict) -> dict:
+def append(
+    storage: Storage, model: str, entry: dict, unless: Callable[[], bool] | None = None
+) -> dict | None:
     """Write `entry` as the next event of the model's chain; returns it with `id`, `seq`, `key`,
-    `previous_sha256` and `sha256` (of the bytes stored; `key` and `sha256` are not stored in it)."""
+    `previous_sha256` and `sha256` (of the bytes stored; `key` and `sha256` are not stored in it). With
+    `unless`, asked again before every attempt: None, and nothing written, once it says the event is there
+    (so that writers finishing the same work write its event once)."""
     for _ in range(ATTEMPTS):
+        if unless is not None and unless():
+            return None
         seq = _last(storage, model) + 1
         previous = None
         if seq > 1:
@@ -49,6 +56,17 @@ def append(storage: Storage, model: str, entry: dict) -> dict:
             continue  # another writer took this number: read the new end and try the next
         return {**event, "key": key, "sha256": sha256_bytes(data)}
     raise RuntimeError(f"{model}: the audit chain kept growing under {ATTEMPTS} attempts to append")
+
+
+def find_back(storage: Storage, model: str, match: Callable[[dict], bool | None]) -> dict | None:
+    """Walk the chain from its end to its start: the first event `match` says True of; None at the start
+    or at the first event it says False of (nothing earlier can match)."""
+    for seq in range(_last(storage, model), 0, -1):
+        event = json.loads(storage.get_bytes(layout.registry_audit_chain_key(model, seq)))
+        found = match(event)
+        if found is not None:
+            return event if found else None
+    return None
 
 
 @dataclass

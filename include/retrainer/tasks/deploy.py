@@ -14,10 +14,12 @@ from retrainer.tasks.context import Context
 
 
 def deploy(dag_params: dict[str, Any], triggered_by: str | None = None, model: str | None = None) -> dict:
-    """Run the `action` Param (promote, shadow, canary, ramp, rollback) on `version` with `reason`."""
+    """Run the `action` Param (promote, shadow, canary, ramp, rollback) on `version` with `reason`, from
+    the `expected_revision` Param when given (DeploymentMoved if the record moved past it)."""
     ctx = Context.load(dag_params, model)
     reason = dag_params.get("reason") or "no reason given"
     version = dag_params.get("version")
     actor = triggered_by or "airflow"
-    state = run_action(ctx.registry, dag_params["action"], version, actor, reason, ctx.params)
+    expected = dag_params.get("expected_revision")
+    state = run_action(ctx.registry, dag_params["action"], version, actor, reason, ctx.params, expected)
     return {k: state[k] for k in ("mode", "champion", "challenger", "share", "revision")}

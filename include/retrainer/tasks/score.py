@@ -42,7 +42,8 @@ def monitor(
     ctx = Context.load(dag_params, model)
     scores = read_scores(ctx.storage, ctx.model, date.fromisoformat(summary["day"]))
     report = day_report(ctx.source, ctx.storage, ctx.registry, scores, summary, as_of, ctx.params)
-    keep = ("day", "report_uri", "mode", "challenger", "share", "alert_rate_ratio", "agreement", "alert")
+    keep = ("day", "report_uri", "mode", "deployment_revision", "challenger", "share")
+    keep += ("alert_rate_ratio", "agreement", "alert")
     return {k: report.get(k) for k in keep} | {
         "challenger_psi": report.get("challenger_psi"),
         "breaches": [describe(b) for b in report["breaches"]],
@@ -50,9 +51,10 @@ def monitor(
 
 
 def act(report: dict, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
-    """Roll the challenger back on a breach, ramp a canary after enough good days, or hold."""
+    """Roll the challenger back on a breach, ramp a canary after enough good days, or hold: judged on, and
+    moved from, the deployment revision the day was scored under (DeploymentMoved if it moved since)."""
     ctx = Context.load(dag_params, model)
     days = max(ctx.params["deployment"]["canary"]["min_days_per_step"], 1) + 7
     reports = read_reports(ctx.storage, ctx.model, date.fromisoformat(report["day"]), days)
-    found, state = after_scored_day(ctx.registry, reports, ctx.params)
+    found, state = after_scored_day(ctx.registry, reports, ctx.params, report.get("deployment_revision"))
     return {"action": found.action, "reason": found.reason, "mode": state["mode"], "share": state["share"]}
