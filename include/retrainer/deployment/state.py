@@ -76,14 +76,14 @@ def _move_event(storage: Storage, model: str, step: dict, record_sha256: str) ->
     details = {k: v for k, v in step.items() if k not in ("event", "id")}
     entry = {"event": step["event"], "model": model, "at": step["at"], "move_id": step["id"]}
     entry |= {"from_revision": step["revision"] - 1, **details, "record_sha256": record_sha256}
-    written = chain.append(storage, model, entry, unless=lambda: _logged(storage, model, step))
+    written = chain.append(storage, model, entry, unless=lambda last: _logged(storage, model, step, last))
     return written is not None
 
 
-def _logged(storage: Storage, model: str, step: dict) -> bool:
+def _logged(storage: Storage, model: str, step: dict, last: int | None = None) -> bool:
     """Whether the chain holds the event of the move `step`. Moves are serialised by the record and each
     settles the one before it first, so the event of an earlier move is always earlier in the chain: the
-    walk back from the end stops at the first one."""
+    walk back from the end (or from event `last`) stops at the first one."""
 
     def match(event: dict) -> bool | None:
         if event.get("move_id") == step["id"]:
@@ -92,7 +92,7 @@ def _logged(storage: Storage, model: str, step: dict) -> bool:
             return False
         return None
 
-    return chain.find_back(storage, model, match) is not None
+    return chain.find_back(storage, model, match, last) is not None
 
 
 def new_event_id() -> str:

@@ -34,16 +34,18 @@ def _last(storage: Storage, model: str) -> int:
 
 
 def append(
-    storage: Storage, model: str, entry: dict, unless: Callable[[], bool] | None = None
+    storage: Storage, model: str, entry: dict, unless: Callable[[int], bool] | None = None
 ) -> dict | None:
     """Write `entry` as the next event of the model's chain; returns it with `id`, `seq`, `key`,
     `previous_sha256` and `sha256` (of the bytes stored; `key` and `sha256` are not stored in it). With
-    `unless`, asked again before every attempt: None, and nothing written, once it says the event is there
-    (so that writers finishing the same work write its event once)."""
+    `unless`, asked before every attempt about the chain up to the number it will follow: None, and
+    nothing written, once it says the event is there. The check and the create-only write of the next
+    number see the same chain (an event appended in between takes that number: the write fails and the
+    check runs again), so writers finishing the same work write its event once."""
     for _ in range(ATTEMPTS):
-        if unless is not None and unless():
-            return None
         seq = _last(storage, model) + 1
+        if unless is not None and unless(seq - 1):
+            return None
         previous = None
         if seq > 1:
             previous = sha256_bytes(storage.get_bytes(layout.registry_audit_chain_key(model, seq - 1)))
@@ -58,10 +60,12 @@ def append(
     raise RuntimeError(f"{model}: the audit chain kept growing under {ATTEMPTS} attempts to append")
 
 
-def find_back(storage: Storage, model: str, match: Callable[[dict], bool | None]) -> dict | None:
-    """Walk the chain from its end to its start: the first event `match` says True of; None at the start
-    or at the first event it says False of (nothing earlier can match)."""
-    for seq in range(_last(storage, model), 0, -1):
+def find_back(
+    storage: Storage, model: str, match: Callable[[dict], bool | None], last: int | None = None
+) -> dict | None:
+    """Walk the chain from its end (or from event `last`) to its start: the first event `match` says True
+    of; None at the start or at the first event it says False of (nothing earlier can match)."""
+    for seq in range(_last(storage, model) if last is None else last, 0, -1):
         event = json.loads(storage.get_bytes(layout.registry_audit_chain_key(model, seq)))
         found = match(event)
         if found is not None:
