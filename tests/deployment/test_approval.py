@@ -146,7 +146,19 @@ def test_a_time_out_is_final_too(registry, params):
     assert registry.alias(CHAMPION)["version"] == 1
 
 
-def test_of_answers_given_at_once_exactly_one_stands(registry, params):
+@pytest.fixture
+def registry_on_s3(s3_env, params):
+    from retrainer.storage import open_storage
+
+    registry = Registry(open_storage(f"s3://{s3_env}/approvals"), "fraud-xgb")
+    register(registry, params, b"champion", alias=CHAMPION)
+    register(registry, params, b"challenger", alias=CHALLENGER)
+    return registry
+
+
+@pytest.mark.parametrize("root", ["local", "s3"])
+def test_of_answers_given_at_once_exactly_one_stands(root, request, params):
+    registry = request.getfixturevalue("registry" if root == "local" else "registry_on_s3")
     users = [{"id": f"user{i}", "name": f"user{i}"} for i in range(6)]
     options = [REJECT, APPROVE] * 3
 

@@ -33,11 +33,14 @@ FAILED = {
 }
 
 
-@pytest.fixture
-def run(tmp_path):
-    """A published run and a passing gate report for it, as evaluate writes them: (settings, storage,
-    run manifest, gate report)."""
-    settings = Settings.from_env({"RETRAINER_VAR_DIR": str(tmp_path / "var")})
+@pytest.fixture(params=["local", "s3"])
+def run(tmp_path, request):
+    """A published run and a passing gate report for it, as evaluate writes them, under a local root and
+    on S3 (the local endpoint): (settings, storage, run manifest, gate report)."""
+    env = {"RETRAINER_VAR_DIR": str(tmp_path / "var")}
+    if request.param == "s3":
+        env["RETRAINER_STORAGE_ROOT"] = f"s3://{request.getfixturevalue('s3_env')}/root"
+    settings = Settings.from_env(env)
     storage = open_storage(settings.storage_root)
     model_bytes = b"model bytes"
     files = {name: f"{name} bytes".encode() for name in artifacts.PUBLISHED}
