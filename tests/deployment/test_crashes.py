@@ -145,6 +145,21 @@ def _breach(revision: int) -> list[dict]:
     ]
 
 
+def _good_days(revision: int) -> list[dict]:
+    """Two scored days of a canary within every bound (enough to ramp: `min_days_per_step` is 2)."""
+    return [
+        {
+            "day": day,
+            "deployment_revision": revision,
+            "challenger": 2,
+            "alert_rate_ratio": 1.0,
+            "challenger_alert_rate": 0.05,
+            "champion_alert_rate": 0.05,
+        }
+        for day in ("2026-11-10", "2026-11-11")
+    ]
+
+
 # (name, the state set up before, the move as a function of (registry, params))
 MOVES = [
     ("promote", None, lambda r, p: actions.promote(r, 3, "alice", "go")),
@@ -158,6 +173,11 @@ MOVES = [
         "the scoring run's automatic rollback",
         _canary,
         lambda r, p: actions.after_scored_day(r, _breach(1), p, 1),
+    ),
+    (
+        "the scoring run's automatic ramp",
+        _canary,
+        lambda r, p: actions.after_scored_day(r, _good_days(1), p, 1),
     ),
 ]
 
