@@ -119,4 +119,4 @@ def test_models_side_by_side_and_a_third_added_with_configuration_only(airflow, 
     from retrainer.storage import open_storage
 
     page = render(open_storage((airflow.var / "storage").as_uri()))
-    assert "Models: ato-lite, ato-xgb, fraud-xgb, raw-fraud-xgb." in page  # one section per model
+    assert "Models: ato-lite, ato-xgb, fraud-xgb." in page  # one section per registered model
