@@ -93,3 +93,11 @@ def champion_and_challenger(registry: Registry, params: dict, bad: bool = False)
     champion = register(registry, params, train_model(params, seed=1), alias=CHAMPION)
     challenger = register(registry, params, train_model(params, seed=2, invert=bad), alias=CHALLENGER)
     return champion, challenger
+
+
+def three_versions(storage, params: dict, model: str = "fraud-xgb") -> Registry:
+    """A registry of three versions of `model`, v1 the champion (what the deployment moves start from)."""
+    registry = Registry(storage, model)
+    for n in range(3):
+        register(registry, params, f"model {n}".encode(), alias=CHAMPION if n == 0 else None)
+    return registry

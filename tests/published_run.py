@@ -38,3 +38,18 @@ def publish_run(
         layout.run_file_key(model, run_key, layout.MANIFEST_FILE), json.dumps(manifest)
     )
     return manifest
+
+
+def gate_report(run_key: str, model_bytes: bytes, metrics: dict[str, Any], gates: list[dict]) -> dict:
+    """A gate report of run `run_key` as evaluate writes it, judging the model `model_bytes`."""
+    return {
+        "passed": all(gate["passed"] for gate in gates),
+        "run_key": run_key,
+        "challenger_sha256": hashlib.sha256(model_bytes).hexdigest(),
+        "champion_version": None,
+        "metrics": metrics,
+        "decision": {"threshold": 0.5},
+        "non_regression": None,
+        "costs": {},
+        "gates": gates,
+    }

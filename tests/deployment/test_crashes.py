@@ -21,7 +21,7 @@ from retrainer.registry.store import Registry
 from retrainer.storage import faults
 from tests import processes
 from tests.conftest import PROJECT_DIR
-from tests.deploy_helpers import register
+from tests.deploy_helpers import register, three_versions
 
 MODEL = "fraud-xgb"
 PROMOTE_WRITES = 6  # record, its event, champion alias event + file, previous_champion alias event + file
@@ -29,10 +29,7 @@ PROMOTE_WRITES = 6  # record, its event, champion alias event + file, previous_c
 
 @pytest.fixture
 def registry(storage, params):
-    registry = Registry(storage, MODEL)
-    for n in range(3):
-        register(registry, params, f"model {n}".encode(), alias=CHAMPION if n == 0 else None)
-    return registry
+    return three_versions(storage, params, MODEL)
 
 
 def assert_agree(registry: Registry) -> dict:

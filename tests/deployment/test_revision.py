@@ -16,7 +16,7 @@ from retrainer.deployment.monitor import ROLLBACK
 from retrainer.deployment.state import DeploymentMoved, read
 from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
-from tests.deploy_helpers import register
+from tests.deploy_helpers import register, three_versions
 
 MODEL = "fraud-xgb"
 ROUNDS = 20
@@ -24,10 +24,7 @@ ROUNDS = 20
 
 @pytest.fixture
 def registry(storage, params):
-    registry = Registry(storage, MODEL)
-    for n in range(3):
-        register(registry, params, f"model {n}".encode(), alias=CHAMPION if n == 0 else None)
-    return registry
+    return three_versions(storage, params, MODEL)
 
 
 def _cli(argv: list[str], barrier, results) -> None:

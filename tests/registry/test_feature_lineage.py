@@ -2,7 +2,6 @@
 changed definition, a changed hash), and the registry page shows them, escaped."""
 
 import copy
-import hashlib
 
 import pytest
 import yaml
@@ -17,7 +16,7 @@ from retrainer.registry.register import register_run
 from retrainer.registry.store import Registry
 from retrainer.storage import open_storage
 from tests.conftest import PROJECT_DIR
-from tests.published_run import publish_run
+from tests.published_run import gate_report, publish_run
 
 MODEL = "fraud-xgb"
 WINDOWS = [{"entity": "customer_id", "value": "amount", "aggregations": ["mean"], "windows": ["30d"]}]
@@ -58,18 +57,10 @@ def _register(setup, run_key: str, params: dict, comparison: dict | None = None)
     metrics = {"challenger": {"pr_auc": 0.58, "recall_at_fpr": 0.5}}
     measured = metrics | ({"raw_columns": comparison} if comparison else {})
     run = publish_run(storage, MODEL, run_key, files, measured)
-    gates = {
-        "passed": True,
-        "run_key": run_key,
-        "challenger_sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "champion_version": None,
-        "metrics": metrics,
-        "decision": {"threshold": 0.5},
-        "non_regression": None,
-        "costs": {},
-        "gates": [{"name": "min_pr_auc", "verdict": "passed", "passed": True}],
-        **({"raw_columns": comparison} if comparison else {}),
-    }
+    gates = gate_report(
+        run_key, model_bytes, metrics, [{"name": "min_pr_auc", "verdict": "passed", "passed": True}]
+    )
+    gates |= {"raw_columns": comparison} if comparison else {}
     gates_uri, _ = write_sealed(storage, MODEL, run_key, gates)  # as evaluate writes it
     for name in (layout.REPORT_MD, layout.REPORT_HTML):
         storage.put_text(layout.run_file_key(MODEL, run_key, name), "report")

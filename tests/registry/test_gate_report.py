@@ -18,7 +18,7 @@ from retrainer.registry.register import register_run
 from retrainer.registry.store import Registry
 from retrainer.storage import ChecksumMismatch, open_storage
 from tests.conftest import PROJECT_DIR
-from tests.published_run import publish_run
+from tests.published_run import gate_report, publish_run
 
 MODEL = "fraud-xgb"
 RUN = "2026-11-23T000000Z"
@@ -51,17 +51,7 @@ def run(tmp_path, request):
     manifest = publish_run(storage, MODEL, RUN, files, metrics)
     for name in (layout.REPORT_MD, layout.REPORT_HTML):
         storage.put_text(layout.run_file_key(MODEL, RUN, name), "report")
-    report = {
-        "passed": True,
-        "run_key": RUN,
-        "challenger_sha256": hashlib.sha256(model_bytes).hexdigest(),
-        "champion_version": None,
-        "metrics": metrics,
-        "decision": {"threshold": 0.5},
-        "non_regression": None,
-        "costs": {},
-        "gates": [PASSED],
-    }
+    report = gate_report(RUN, model_bytes, metrics, [PASSED])
     return settings, storage, manifest, report
 
 
