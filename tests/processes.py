@@ -42,7 +42,9 @@ def tagged(prefix: str) -> list[int]:
 
 def start(command: list[str], env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
     """Start `command` in a session of its own, tagged so that `stop` finds it and all it starts."""
-    tag = f"{SESSION}/{next(_numbers)}"
+    # Unique across the session's processes (xdist workers share SESSION and each counts from 1) and
+    # closed by "/", so that the prefix match of `tagged` never takes process 1's tag for process 12's.
+    tag = f"{SESSION}/{os.getpid()}.{next(_numbers)}/"
     process = subprocess.Popen(
         command, env={**(env if env is not None else os.environ), TAG: tag}, start_new_session=True, **kwargs
     )

@@ -40,3 +40,20 @@ def test_every_process_of_the_session_is_found_by_its_tag():
     finally:
         child.kill()
         child.wait()
+
+
+def test_another_worker_stopping_its_process_leaves_ours_alone():
+    """xdist workers share the session's tag and each counts its processes from 1: a worker stopping its
+    own n-th process must not stop another worker's n-th (the S3 endpoint of one worker was killed so)."""
+    ours = processes.start(["sleep", "300"])
+    try:
+        number = ours.tag.rstrip("/").rsplit(".", 1)[-1].rsplit("/", 1)[-1]
+        worker = (
+            "import itertools, sys; from tests import processes; "
+            "processes._numbers = itertools.count(int(sys.argv[1])); "  # at our counter's place
+            "p = processes.start(['sleep', '300']); processes.stop(p, grace=1)"
+        )
+        subprocess.run([sys.executable, "-c", worker, number], check=True, timeout=60)
+        assert ours.poll() is None and processes.tagged(ours.tag)
+    finally:
+        processes.stop(ours, grace=1)
