@@ -18,6 +18,11 @@ the logical date:
    recorded in the report as suppressed, and nothing starts);
 5. **signal_retraining** emits the `retrainer://drift/<name>` Asset event, its `extra` the evidence:
    `retrain_<name>` is scheduled on it as well as on its weekly timetable.
+6. **follow_up_due** / **signal_follow_up**: once a drift-triggered version's drifted days have matured
+   labels (its evidence's `as_of` + `data.label_maturity_days`), the first run at or after that date emits
+   the `retrainer://labels-matured/<name>` Asset event once (its `extra`: the version it follows up, the
+   evidence run, the due date), which starts a follow-up `retrain_<name>` run (lineage: "follow-up of vN");
+   not held by the drift cool-down, since it is not drift.
 
 Every task is one call into `retrainer.tasks.monitor`; thresholds live in the model's params (`monitoring`).
 """
@@ -49,6 +54,7 @@ def drift_alert(config: dict) -> HttpNotifier:
 def monitor_dag(model: str, config: dict):
     """The drift monitor of one model, `monitor_<model>`, emitting `retrainer://drift/<model>`."""
     drift = Asset(f"retrainer://drift/{model}", group="drift")
+    labels_matured = Asset(f"retrainer://labels-matured/{model}", group="drift")  # follow-up retraining
 
     @dag(
         dag_id=f"monitor_{model}",
@@ -85,8 +91,22 @@ def monitor_dag(model: str, config: dict):
             outlet_events[drift].extra = checked["evidence"]
             return checked["evidence"]
 
+        @task.short_circuit
+        def follow_up_due(params=None, logical_date=None, dag_run=None) -> dict | None:
+            from retrainer.tasks import monitor
+
+            return monitor.follow_up_due(logical_date or dag_run.run_after, params, model)
+
+        @task(outlets=[labels_matured])
+        def signal_follow_up(request: dict, params=None, outlet_events=None) -> dict:
+            from retrainer.tasks import monitor
+
+            outlet_events[labels_matured].extra = monitor.signal_follow_up(request, params, model)
+            return request
+
         checked = check_drift()
         drift_confirmed(checked) >> alert(checked) >> retraining_due(checked) >> signal_retraining(checked)
+        signal_follow_up(follow_up_due())
 
     return monitor_drift()
 

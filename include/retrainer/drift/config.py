@@ -48,9 +48,14 @@ class DriftConfig:
     # (rates are Laplace-smoothed, so a holdout without alerts does not divide by zero).
     max_alert_rate_ratio: float = 2.0
 
-    # Concept drift: PR-AUC on labels matured by the logical date, against the holdout figure.
+    # Concept drift: PR-AUC on matured labels (events older than the label maturity horizon), against the
+    # holdout figure.
     min_positives: int = 50  # fewer matured positive labels: "insufficient data", never a verdict
     max_pr_auc_drop: float = 0.1  # absolute drop from the holdout PR-AUC that counts as degradation
+    # Only the matured rows of this many days before the maturity horizon are judged: the most recent
+    # labels that are complete, so a concept drift is seen within the horizon plus a few runs instead of
+    # being diluted by weeks of older days.
+    performance_window_days: int = 7
 
     # Persistence: drift is confirmed only after this many consecutive drifted runs (this one included).
     consecutive_runs: int = 3

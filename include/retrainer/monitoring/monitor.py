@@ -119,7 +119,8 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         labelled=labelled,
         holdout_pr_auc=record["metrics"]["challenger"]["pr_auc"],
         as_of=end,
-        label_columns=("score", cols["label"], "label_arrived_at"),
+        label_columns=("score", cols["label"], "label_arrived_at", cols["event_time"]),
+        label_maturity_days=params["data"]["label_maturity_days"],  # judged only where labels are complete
         history=[r["summary"] for r in earlier],
         run=key,
     )
