@@ -36,6 +36,7 @@ def drift_check(
     label_maturity_days: int | None = None,
     history: Sequence[dict] = (),
     run: str | None = None,
+    judged: dict[str, dict] | None = None,
 ) -> dict:
     """The whole check of one monitor run, as a JSON-able dict.
 
@@ -45,6 +46,8 @@ def drift_check(
       `label_columns`), `holdout_pr_auc`, `as_of` (the logical date) and `label_maturity_days` are given.
     - `drifted`: any part drifted in this run; `confirmed`: drift persisted for `consecutive_runs` runs,
       counting `history` (previous runs' `summary` dicts, oldest first).
+    - `judged`: parts judged outside this package (name: a part with a `verdict`, e.g. the monitor's
+      per-slice performance), counted like the others.
     `verdict` is "drift confirmed", "drift, not yet persistent", "no drift" or "insufficient data";
     `root_cause` lists the drifted features, highest contribution first.
     """
@@ -60,6 +63,7 @@ def drift_check(
             labelled[score], labelled[label], labelled[arrived], as_of, holdout_pr_auc, cfg,
             event_time=labelled[event], label_maturity_days=label_maturity_days,
         )  # fmt: skip
+    parts |= judged or {}
     kinds = [kind for kind, part in parts.items() if part["verdict"] == DRIFT]
     root_cause = parts["data"]["root_cause"]
     summary = {

@@ -10,6 +10,7 @@ import pandas as pd
 from retrainer.core.maturity import matured_mask, maturity_horizon, one_class
 from retrainer.drift.config import DRIFT, INSUFFICIENT, NO_DRIFT, DriftConfig, as_config
 from retrainer.drift.metrics import jsonable
+from retrainer.evaluation.bootstrap import metric_interval
 
 
 def performance_drift(
@@ -32,8 +33,9 @@ def performance_drift(
     that happen to have arrived: those are mostly frauds. Only the most recent matured days are judged, so
     one drifted day is not diluted by weeks of older ones. A set with one class or fewer than
     `min_positives` positives is "insufficient data", never a figure; otherwise drift when the PR-AUC fell
-    by more than `max_pr_auc_drop` (absolute). The positive rate is reported beside it, since PR-AUC also
-    moves with the base rate.
+    by more than `max_pr_auc_drop` (absolute) beyond the draw's noise: the upper end of its bootstrap
+    interval (`pr_auc_confidence`, `pr_auc_resamples`) lies that far below the holdout figure. The
+    positive rate is reported beside it, since PR-AUC also moves with the base rate.
     """
     from sklearn.metrics import average_precision_score  # only here: the rest of drift does not need it
 
@@ -68,6 +70,11 @@ def performance_drift(
     if positives < cfg.min_positives or one_class(labels[mask]):
         return jsonable({**report, "verdict": INSUFFICIENT})
     pr_auc = float(average_precision_score(labels[mask], scores[mask]))
+    interval = metric_interval(
+        labels[mask], scores[mask], "pr_auc", cfg.pr_auc_resamples, cfg.pr_auc_confidence, cfg.seed
+    )
     drop = holdout_pr_auc - pr_auc
-    verdict = DRIFT if drop > cfg.max_pr_auc_drop else NO_DRIFT
-    return jsonable({**report, "pr_auc": pr_auc, "drop": drop, "verdict": verdict})
+    # Beyond the draw's noise: even the upper end of the interval lies more than max_pr_auc_drop below.
+    verdict = DRIFT if holdout_pr_auc - interval.high > cfg.max_pr_auc_drop else NO_DRIFT
+    found = {"pr_auc": pr_auc, "pr_auc_interval": [interval.low, interval.high], "drop": drop}
+    return jsonable({**report, **found, "confidence": cfg.pr_auc_confidence, "verdict": verdict})

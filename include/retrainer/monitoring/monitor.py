@@ -17,6 +17,7 @@ from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.drift import CONFIRMED, drift_check, render_html
 from retrainer.features.events import features_of_rows
 from retrainer.monitoring.health import training_reference
+from retrainer.monitoring.slice_performance import slice_performance
 from retrainer.registry.store import Registry
 from retrainer.sources.partitions import days_overlapping, partition_key, read_partition
 from retrainer.storage import KeyNotFound, Storage
@@ -107,13 +108,19 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         else None
     )
     earlier = _earlier_reports(storage, model, key)
+    holdout_scores = score(holdout)
+    judged = (
+        {"slices": slice_performance(holdout, holdout_scores, labelled, labelled["score"], end, params)}
+        if labelled is not None
+        else {}
+    )  # a concept drift in one region or channel barely moves the overall PR-AUC
     report = drift_check(
         reference[names],
         current[names],
         settings["drift"],
         features=names,
         categorical=list(champion_features["categorical"]),
-        holdout_scores=score(holdout),
+        holdout_scores=holdout_scores,
         current_scores=score(current),
         decision_threshold=record["decision"]["threshold"],
         labelled=labelled,
@@ -123,6 +130,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         label_maturity_days=params["data"]["label_maturity_days"],  # judged only where labels are complete
         history=[r["summary"] for r in earlier],
         run=key,
+        judged=judged,
     )
     last = _last_retraining(registry, earlier)
     cooling = last is not None and end - last < timedelta(days=settings["cooldown_days"])
