@@ -7,9 +7,11 @@ the logical date:
 1. **check_drift** holds the transactions against the champion's training reference (its validation and
    holdout rows): per feature PSI and a distance (Wasserstein for numbers, Jensen-Shannon for categories),
    ranked by contribution; its scores against its own holdout scores (PSI, alert rate); and its PR-AUC on
-   the labels that have matured since its training window against its holdout figure. Decided on effect
-   size; KS / chi-square p-values (Benjamini-Hochberg) only guard small samples. The drift report (HTML and
-   JSON) is stored under `monitoring/<model>/<run>/` and logged;
+   matured labels (events older than `data.label_maturity_days`, the horizon training uses, of the last
+   `monitoring.drift.performance_window_days` days; never the frauds that arrived first) against its holdout
+   figure beyond the sample's noise, and each slice's ROC-AUC on them against its holdout slice. Decided
+   on effect size; KS / chi-square p-values (Benjamini-Hochberg) only guard small samples. The drift
+   report (HTML and JSON) is stored under `monitoring/<model>/<run>/` and logged;
 2. **drift_confirmed**: drift counts only once it persisted `monitoring.drift.consecutive_runs` runs;
 3. **alert** posts what moved, by how much, against which threshold and the report's link to the
    model's alert connection (`alerts.connection`, by default `retrainer_alerts`; Airflow's `HttpNotifier`),

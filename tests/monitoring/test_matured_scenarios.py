@@ -32,7 +32,10 @@ SEED, ROWS = 7, 2000  # the generator's defaults (`retrainer generate`: 2,000 ro
 TRAINED_UNTIL = date(2026, 3, 1)  # the champion: 60 days of training, then 15 days of holdout
 DRIFT_START = date(2026, 4, 1)
 MONITORED = [DRIFT_START + timedelta(days=k) for k in range(0, 36)]  # the monitor's logical dates
-SLACK_DAYS = 3  # "a little": the first drifted days are one of the seven of the judged window
+# "A little": the judged window is the last 7 matured days, and a drifted day is one of the seven. Measured
+# at 2,000 rows a day (~140 positives a week): full strength in one region is confirmed 4-5 days after the
+# horizon, half strength everywhere 8 (its first days move the week's PR-AUC less than the draw does).
+SLACK_DAYS = 6
 
 
 def _matrix(frame: pd.DataFrame) -> np.ndarray:
@@ -68,14 +71,16 @@ def _monitored_rows(model, config: GeneratorConfig, params: dict) -> pd.DataFram
     )
 
 
-def _first_confirmed(champion, config: GeneratorConfig, params: dict, name: str) -> tuple[date | None, dict]:
-    """Each monitored day's overall and per-slice verdicts, persistence as the monitor counts it; the first
-    day drift is confirmed (None: never)."""
+def _first_confirmed(
+    champion, config: GeneratorConfig, params: dict, name: str, first: date = MONITORED[0]
+) -> tuple[date | None, dict]:
+    """Each monitored day's (from `first`) overall and per-slice verdicts, persistence as the monitor counts
+    it; the first day drift is confirmed (None: never)."""
     model, holdout, holdout_scores, holdout_pr_auc = champion
     rows = _monitored_rows(model, config, params)
     drift, days = params["monitoring"]["drift"], params["data"]["label_maturity_days"]
     history, confirmed, figures = [], None, []
-    for as_of in MONITORED:
+    for as_of in (d for d in MONITORED if d >= first):
         moment = pd.Timestamp(as_of, tz="UTC")
         overall = performance_drift(
             rows["score"], rows["is_fraud"], rows["label_arrived_at"], moment, holdout_pr_auc, drift,
@@ -91,7 +96,7 @@ def _first_confirmed(champion, config: GeneratorConfig, params: dict, name: str)
             f"slices drifted {slices['drifted']}"
         ]
     print(f"\n[{name}] holdout PR-AUC {holdout_pr_auc:.3f}; confirmed on {confirmed}")
-    print("\n".join(f"  {line}" for line in figures[:8] + figures[days - 1 : days + 10]))
+    print("\n".join(f"  {line}" for line in figures))
     return confirmed, {"figures": figures}
 
 
@@ -116,7 +121,10 @@ def test_clean_days_are_never_confirmed(champion, params):
 )
 def test_concept_drift_is_confirmed_within_the_label_horizon_plus_persistence(champion, params, knobs):
     config = GeneratorConfig(rows_per_day=ROWS, drift_start=DRIFT_START, **knobs)
-    confirmed, _ = _first_confirmed(champion, config, params, str(knobs))
+    # Before the horizon the judged rows are all from before drift_start: the clean scenario's rows, which
+    # test_clean_days_are_never_confirmed judges. From the day before the first drifted day matures:
+    first = DRIFT_START + timedelta(days=params["data"]["label_maturity_days"])
+    confirmed, _ = _first_confirmed(champion, config, params, str(knobs), first)
     assert confirmed is not None, "never confirmed"
     horizon = DRIFT_START + timedelta(days=params["data"]["label_maturity_days"])
     print(
