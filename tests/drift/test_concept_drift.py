@@ -1,7 +1,6 @@
 """Concept drift with unchanged inputs: no data drift, but the performance check fires once the labels
 have matured, and says "insufficient data" while they have not arrived."""
 
-
 from __future__ import annotations
 
 import numpy as np
