@@ -166,3 +166,14 @@ def test_the_arrived_labels_set_is_fraud_heavy_and_the_matured_set_is_not(champi
     )
     assert old_rate > 1.3 * truth  # frauds arrive first: the old set is biased toward them
     assert abs(new_rate - truth) < 0.25 * truth
+    # What the concept-drift check judges: the matured rows of its window, at the true base rate.
+    judged = performance_drift(
+        rows["score"], rows["is_fraud"], rows["label_arrived_at"], as_of, holdout_pr_auc,
+        params["monitoring"]["drift"], event_time=rows["event_ts"],
+        label_maturity_days=params["data"]["label_maturity_days"],
+    )  # fmt: skip
+    print(
+        f"  the check's window {judged['window']}: {judged['rows']['matured']} rows, positive rate "
+        f"{judged['positive_rate']:.4f}, PR-AUC {judged['pr_auc']:.3f} {judged['verdict']}"
+    )
+    assert abs(judged["positive_rate"] - truth) < 0.3 * truth
