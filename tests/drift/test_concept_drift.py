@@ -100,3 +100,25 @@ def test_a_missing_time_never_counts_and_naive_times_are_utc():
     assert matured_mask(events, arrived, as_of, 2).tolist() == [True, False, True, False]
     naive = (events.dt.tz_localize(None), arrived.dt.tz_localize(None))
     assert matured_mask(*naive, "2026-10-03T00:00:00+00:00", 2).tolist() == [False, False, True, False]
+
+
+def test_a_set_of_one_class_is_insufficient_data_never_a_figure(holdout, concept_drifted):
+    """Every matured label a fraud (or none): enough positives, but no PR-AUC worth the name."""
+    _, rows = concept_drifted
+    as_of = START + pd.Timedelta(days=40)
+    for label in (1, 0):
+        judged = _judge(rows.assign(is_fraud=label), as_of, holdout["pr_auc"], {"min_positives": 1})
+        assert judged["verdict"] == INSUFFICIENT and judged["pr_auc"] is None and judged["drop"] is None
+        assert judged["rows"]["matured"] == len(rows)
+
+
+def test_only_the_most_recent_matured_days_are_judged(holdout, concept_drifted):
+    """Rows older than `performance_window_days` before the horizon are left out: one drifted day is not
+    diluted by weeks of older days."""
+    _, rows = concept_drifted  # events over one day, START
+    as_of = START + pd.Timedelta(days=MATURITY_DAYS + 3)  # horizon: START + 3 days
+    inside = _judge(rows, as_of, holdout["pr_auc"], {"performance_window_days": 4})
+    outside = _judge(rows, as_of, holdout["pr_auc"], {"performance_window_days": 2})
+    assert inside["rows"]["matured"] == len(rows) and inside["verdict"] == DRIFT
+    assert outside["rows"]["matured"] == 0 and outside["rows"]["older_than_window"] == len(rows)
+    assert outside["verdict"] == INSUFFICIENT

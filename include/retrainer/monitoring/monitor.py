@@ -198,6 +198,11 @@ def evidence(report: dict, report_uri: str, page_uri: str, page_url: str | None 
         "performance": {
             k: report.get("performance", {}).get(k) for k in ("verdict", "pr_auc", "holdout_pr_auc")
         },
+        "slices": [  # per-slice performance: the slices whose ROC-AUC fell, worst first
+            {k: e[k] for k in ("slice", "roc_auc", "holdout_roc_auc", "positives")}
+            for e in sorted(report.get("slices", {}).get("slices", []), key=lambda e: -(e["drop"] or 0))
+            if e["slice"] in report.get("slices", {}).get("drifted", [])
+        ][:5],
         "thresholds": {
             k: report["config"].get(k) for k in ("psi_threshold", "wasserstein_threshold", "js_threshold")
         },
@@ -227,5 +232,10 @@ def alert_text(model: str, found: dict) -> str:
         parts.append(
             f"PR-AUC {performance['pr_auc']:.3f} on matured labels vs {performance['holdout_pr_auc']:.3f}"
         )
+    if found.get("slices"):
+        fell = "; ".join(
+            f"{e['slice']} {e['roc_auc']:.3f} vs {e['holdout_roc_auc']:.3f}" for e in found["slices"]
+        )
+        parts.append(f"ROC-AUC per slice on matured labels fell: {fell}")
     parts.append(f"report: {found.get('page_url') or found['page_uri']}")
     return ". ".join(parts)
