@@ -52,6 +52,8 @@ def test_the_follow_up_is_due_at_label_maturity_and_asked_once(storage, params):
     assert follow_up_due(storage, params, due - timedelta(days=1)) is None  # the drifted labels are not in
     request = follow_up_due(storage, params, due)
     assert request["follows_up"] == drifted and request["evidence_run"] == "2026-11-26T000000Z"
+    held = params | {"monitoring": params["monitoring"] | {"cooldown_days": 365}}
+    assert follow_up_due(storage, held, due) == request  # not drift: the drift cool-down does not hold it
     assert request["due"] == due.isoformat() and request["as_of"] == due.isoformat()  # trains up to it
     assert follow_up_due(storage, params, due + timedelta(days=3)) == request | {
         "as_of": (due + timedelta(days=3)).isoformat(),
