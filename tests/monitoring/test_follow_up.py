@@ -84,3 +84,11 @@ def test_scheduled_and_manual_versions_ask_for_nothing(storage, params):
     _register(registry, "manual", trigger_of("manual"))
     assert follow_up_due(storage, params, "2027-03-01T00:00:00+00:00") is None
     assert trigger_of("scheduled")["kind"] == "schedule" and "follow_up_of" not in trigger_of("scheduled")
+
+
+def test_a_later_retraining_up_to_the_due_date_makes_the_follow_up_moot(storage, params):
+    registry = Registry(storage, "fraud-xgb")
+    _drift_version(registry)
+    due = as_utc(EVIDENCE_AS_OF) + timedelta(days=params["data"]["label_maturity_days"])
+    _register(registry, "weekly after", trigger_of("scheduled"), (due + timedelta(days=1)).isoformat())
+    assert follow_up_due(storage, params, due + timedelta(days=2)) is None

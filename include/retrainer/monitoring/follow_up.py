@@ -60,8 +60,9 @@ def follow_up_due(storage: Storage, params: dict[str, Any], as_of: datetime | st
     """The follow-up retraining the monitor run at `as_of` must ask for, or None.
 
     Due for a drift-triggered version once `as_of` is at or after its evidence's `as_of` plus
-    `data.label_maturity_days`, unless it was asked already (a request recorded by `record_request`) or a
-    version following it up is registered. Of several due, the oldest version first. The request (the
+    `data.label_maturity_days`, unless it was asked already (a request recorded by `record_request`), a
+    version following it up is registered, or any version trained up to the due date or later (its
+    matured labels hold the drifted days already). Of several due, the oldest version first. The request (the
     Asset event's `extra`): `model`, `follows_up` (the version), `evidence_run`, `evidence_as_of`, `due`,
     `as_of` (this run's logical date: the follow-up trains up to it) and `requested_by` (this run)."""
     model = params["model"]["name"]
@@ -75,6 +76,8 @@ def follow_up_due(storage: Storage, params: dict[str, Any], as_of: datetime | st
             continue
         due = evidence + timedelta(days=days)
         if moment < due or _requested(storage, model, version["version"]) is not None:
+            continue
+        if any(as_utc(v["as_of"]) >= due for v in versions):  # a later retraining learnt those labels
             continue
         return {
             "model": model,
