@@ -7,9 +7,11 @@ the logical date:
 1. **check_drift** holds the transactions against the champion's training reference (its validation and
    holdout rows): per feature PSI and a distance (Wasserstein for numbers, Jensen-Shannon for categories),
    ranked by contribution; its scores against its own holdout scores (PSI, alert rate); and its PR-AUC on
-   the labels that have matured since its training window against its holdout figure. Decided on effect
-   size; KS / chi-square p-values (Benjamini-Hochberg) only guard small samples. The drift report (HTML and
-   JSON) is stored under `monitoring/<model>/<run>/` and logged;
+   matured labels (events older than `data.label_maturity_days`, the horizon training uses, of the last
+   `monitoring.drift.performance_window_days` days; never the frauds that arrived first) against its holdout
+   figure beyond the sample's noise, and each slice's ROC-AUC on them against its holdout slice. Decided
+   on effect size; KS / chi-square p-values (Benjamini-Hochberg) only guard small samples. The drift
+   report (HTML and JSON) is stored under `monitoring/<model>/<run>/` and logged;
 2. **drift_confirmed**: drift counts only once it persisted `monitoring.drift.consecutive_runs` runs;
 3. **alert** posts what moved, by how much, against which threshold and the report's link to the
    model's alert connection (`alerts.connection`, by default `retrainer_alerts`; Airflow's `HttpNotifier`),
@@ -18,6 +20,11 @@ the logical date:
    recorded in the report as suppressed, and nothing starts);
 5. **signal_retraining** emits the `retrainer://drift/<name>` Asset event, its `extra` the evidence:
    `retrain_<name>` is scheduled on it as well as on its weekly timetable.
+6. **follow_up_due** / **signal_follow_up**: once a drift-triggered version's drifted days have matured
+   labels (its evidence's `as_of` + `data.label_maturity_days`), the first run at or after that date emits
+   the `retrainer://labels-matured/<name>` Asset event once (its `extra`: the version it follows up, the
+   evidence run, the due date), which starts a follow-up `retrain_<name>` run (lineage: "follow-up of vN");
+   not held by the drift cool-down, since it is not drift.
 
 Every task is one call into `retrainer.tasks.monitor`; thresholds live in the model's params (`monitoring`).
 """
@@ -49,6 +56,7 @@ def drift_alert(config: dict) -> HttpNotifier:
 def monitor_dag(model: str, config: dict):
     """The drift monitor of one model, `monitor_<model>`, emitting `retrainer://drift/<model>`."""
     drift = Asset(f"retrainer://drift/{model}", group="drift")
+    labels_matured = Asset(f"retrainer://labels-matured/{model}", group="drift")  # follow-up retraining
 
     @dag(
         dag_id=f"monitor_{model}",
@@ -85,8 +93,22 @@ def monitor_dag(model: str, config: dict):
             outlet_events[drift].extra = checked["evidence"]
             return checked["evidence"]
 
+        @task.short_circuit
+        def follow_up_due(params=None, logical_date=None, dag_run=None) -> dict | None:
+            from retrainer.tasks import monitor
+
+            return monitor.follow_up_due(logical_date or dag_run.run_after, params, model)
+
+        @task(outlets=[labels_matured])
+        def signal_follow_up(request: dict, params=None, outlet_events=None) -> dict:
+            from retrainer.tasks import monitor
+
+            outlet_events[labels_matured].extra = monitor.signal_follow_up(request, params, model)
+            return request
+
         checked = check_drift()
         drift_confirmed(checked) >> alert(checked) >> retraining_due(checked) >> signal_retraining(checked)
+        signal_follow_up(follow_up_due())
 
     return monitor_drift()
 

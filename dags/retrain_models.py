@@ -18,8 +18,10 @@ ends, waits `data.late_files_hours` for late files, and is keyed by the interval
 ended at or before its logical date (weekly: a Wednesday snaps to the Monday before it), so it writes the
 same keys as that interval's scheduled run. When the drift monitor (`monitor_<name>`) confirms drift, its
 Asset event starts a run on one interval's length up to the evidence (weekly: the seven days up to the
-evidence's day; daily: the day that ended last); the lineage of every version says why its run happened
-(schedule, manual, or drift with the evidence).
+evidence's day; daily: the day that ended last); so does its labels-matured event (the follow-up retraining
+of a drift-triggered version once the drifted days' labels have matured, up to that monitor run's date);
+the lineage of every version says why its run happened (schedule, manual, drift with the evidence, or
+"follow-up of vN").
 
 1. **extract** the week's transactions into one batch (+ manifest, sha256); a day missing from the
    source stops the run by name (`MissingSourcePartition`), a window before `data.start_date` is refused;
@@ -97,6 +99,8 @@ def retrain_dag(model: str, config: dict):
     """The retraining DAG of one model, `retrain_<model>`, from its checked params (`config`)."""
     registered_model = Asset(f"retrainer://registry/{model}", group="model")
     drift = Asset(f"retrainer://drift/{model}", group="drift")  # monitor_<model>'s, on confirmed drift
+    # monitor_<model>'s too, when a drift-triggered version's drifted days' labels have matured
+    labels_matured = Asset(f"retrainer://labels-matured/{model}", group="drift")
     schedule = config["schedule"]
 
     @dag(
@@ -106,7 +110,7 @@ def retrain_dag(model: str, config: dict):
         # success; extract refuses a window before data.start_date (the model's params) instead.
         schedule=AssetOrTimeSchedule(
             timetable=CronDataIntervalTimetable(schedule["cron"], timezone=schedule["timezone"]),
-            assets=[drift],
+            assets=drift | labels_matured,  # either event starts a run
         ),
         catchup=False,
         max_active_runs=1,

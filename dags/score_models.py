@@ -11,7 +11,8 @@ source rows of day D-1:
    `scores/<model>/date=<D-1>/scores.parquet` (transaction id, score, decision, the version that decided,
    and the second model's score);
 2. **monitor** the day: agreement and alert rates of the two models, the challenger's score distribution
-   against its own holdout scores (PSI), its error rate and, once labels have matured, both PR-AUCs:
+   against its own holdout scores (PSI), its error rate and, once labels have matured (scored rows older than
+   `data.label_maturity_days`; a set of one class is not judged), both PR-AUCs:
    `report.json` next to the scores (the registry page shows it). The run's health goes in the same
    report: its inputs against the champion's training reference (missing, out-of-range and unseen
    values, drift per feature), its outputs (NaN scores, alert rate) and its software figures (seconds,

@@ -297,3 +297,17 @@ def _parse_dag_file(project, code: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+def test_lookbacks_that_do_not_reach_past_the_label_maturity_horizon_are_refused(project):
+    """Performance is judged only on rows older than data.label_maturity_days: a shorter lookback would
+    never judge anything, silently."""
+    edit(project, lambda p: p.update(monitoring={"labels_lookback_days": 25}))  # 21 + 7 needed
+    [problem] = problems(project)
+    assert problem.startswith(f"{FRAUD}: monitoring.labels_lookback_days (25) must reach past")
+    assert "data.label_maturity_days (21)" in problem and "set it to at least 28" in problem
+    edit(project, lambda p: p.update(monitoring={}, deployment={"monitor": {"lookback_days": 21}}))
+    [problem] = problems(project)
+    assert "deployment.monitor.lookback_days (21)" in problem and "at least 22" in problem
+    edit(project, lambda p: p.update(deployment={}))
+    assert load_model(project, "fraud-xgb")["monitoring"]["labels_lookback_days"] == 35

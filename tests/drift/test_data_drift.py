@@ -29,6 +29,7 @@ def _check(profile, holdout, current, history=(), seed=0, config=None):
         labelled=labelled(current, seed),
         holdout_pr_auc=holdout["pr_auc"],
         as_of=AS_OF,
+        label_maturity_days=30,  # labels arrive 5-30 days after the day (tests.drift.generator.labelled)
         history=history,
         run=f"seed={seed}",
     )

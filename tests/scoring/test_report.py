@@ -1,4 +1,5 @@
 import json
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -90,3 +91,46 @@ def test_a_shadow_report_compares_both_models_and_shadow_never_ramps(storage, so
         assert report["challenger_scores"]["rows"] == report["rows"] and "p99" in report["champion_scores"]
     found = verdict(read(registry)[0], reports, params)
     assert found.action == HOLD and "shadow" in found.reason
+
+
+def _canary_reports(registry, storage, source, params, days, as_of):
+    _, challenger = champion_and_challenger(registry, params)
+    actions.start_canary(registry, challenger, "alice", "try", params)
+    reports = []
+    for day in days:
+        state, _ = read(registry)
+        scores, summary = score_day(source, storage, registry, state, day, params)
+        reports.append(day_report(source, storage, registry, scores, summary, as_of, params))
+    return reports
+
+
+def test_the_canary_guard_judges_only_matured_labels_never_the_frauds_that_arrived_first(
+    storage, source, params
+):
+    """10 days after the last scored day, the labels that arrived are nearly all frauds (legitimate rows are
+    confirmed at 20 days): the old rule judged that set (PR-AUC ~1.0 for any model); none is matured."""
+    params["deployment"]["monitor"]["min_positives"] = 10
+    days = write_days(source, 4, fraud_rate=0.02)
+    as_of = f"{days[-1] + timedelta(days=10)}T00:00:00+00:00"
+    last = _canary_reports(Registry(storage, "fraud-xgb"), storage, source, params, days, as_of)[-1]
+    print(f"\n[canary guard at {as_of}] {last['performance']}")
+    assert not last["performance"]["judged"] and "challenger_pr_auc" not in last["performance"]
+    assert last["performance"]["rows"] == 0  # no scored day is older than the label maturity horizon
+
+
+def test_the_canary_guard_never_gives_a_figure_on_one_class(storage, source, params):
+    """Matured rows that all hold the same label (a source reporting only its frauds): enough positives,
+    but no PR-AUC worth the name: not judged."""
+    from retrainer.sources.partitions import partition_key, read_partition
+
+    params["deployment"]["monitor"]["min_positives"] = 10
+    days = write_days(source, 3, fraud_rate=0.02)
+    for day in days:
+        frame = read_partition(source.get_bytes(partition_key(day)))
+        source.put_bytes(partition_key(day), frame.assign(is_fraud=1).to_parquet(index=False))
+    last = _canary_reports(Registry(storage, "fraud-xgb"), storage, source, params, days, LATER)[-1]
+    assert (
+        last["performance"]["positives"] >= 10
+        and last["performance"]["rows"] == last["performance"]["positives"]
+    )
+    assert not last["performance"]["judged"] and "champion_pr_auc" not in last["performance"]

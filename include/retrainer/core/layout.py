@@ -233,6 +233,11 @@ def monitoring_file_key(model: str, run: str, name: str = DRIFT_REPORT) -> str:
     return f"{monitoring_area(model)}/{run}/{name}"
 
 
+def follow_up_key(model: str, version: int) -> str:
+    """Where the monitor records that it asked for version `version`'s follow-up retraining (once)."""
+    return f"{monitoring_area(model)}/follow-ups/v{version}.json"
+
+
 # --- links a person opens in the Airflow UI -----------------------------------------------------------
 
 # The areas the registry plugin serves file by file (its routes mirror the keys: /registry/<key>).

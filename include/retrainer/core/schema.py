@@ -260,6 +260,11 @@ class Drift(Section):
     max_alert_rate_ratio: Annotated[float, Field(gt=1)] | None = None
     min_positives: PositiveInt | None = None
     max_pr_auc_drop: Fraction | None = None
+    performance_window_days: PositiveInt | None = None
+    pr_auc_confidence: OpenFraction | None = None
+    pr_auc_resamples: PositiveInt | None = None
+    max_slice_roc_auc_drop: Fraction | None = None
+    slice_min_positives: PositiveInt | None = None
     consecutive_runs: PositiveInt | None = None
 
 
@@ -384,6 +389,24 @@ class ModelParams(Section):
     deployment: Deployment
     alerts: Alerts = Alerts()
     timeouts: Timeouts
+
+    @model_validator(mode="after")
+    def _lookbacks_reach_matured_days(self) -> ModelParams:
+        # Performance is judged only on rows older than the label maturity horizon (core.maturity): a
+        # lookback that does not reach past it would never judge anything, silently.
+        maturity = self.data.label_maturity_days
+        window = self.monitoring.drift.performance_window_days or 0
+        for key, days, needed in (
+            ("monitoring.labels_lookback_days", self.monitoring.labels_lookback_days, maturity + window),
+            ("deployment.monitor.lookback_days", self.deployment.monitor.lookback_days, maturity + 1),
+        ):
+            if days < needed:
+                raise ValueError(
+                    f"{key} ({days}) must reach past data.label_maturity_days ({maturity})"
+                    + (f" by monitoring.drift.performance_window_days ({window})" if "labels" in key else "")
+                    + f": only rows older than the maturity horizon are judged; set it to at least {needed}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _early_stopping_needs_a_validation_split(self) -> ModelParams:

@@ -1,5 +1,6 @@
 """Drift detection for the monitor: pure functions over data frames and arrays (numpy, scipy, pandas; no
-Airflow, nothing else of retrainer) that decide data, prediction and concept drift and report why.
+Airflow; of retrainer only the matured-label rule `core.maturity` and the bootstrap of `evaluation`) that
+decide data, prediction and concept drift and report why.
 
     report = drift_check(reference, current, {"psi_threshold": 0.2}, history=previous_summaries)
     html = render_html(report)

@@ -32,18 +32,22 @@ def drift_check(
     labelled: pd.DataFrame | None = None,
     holdout_pr_auc: float | None = None,
     as_of: str | pd.Timestamp | None = None,
-    label_columns: tuple[str, str, str] = ("score", "is_fraud", "label_available_at"),
+    label_columns: tuple[str, str, str, str] = ("score", "is_fraud", "label_available_at", "event_ts"),
+    label_maturity_days: int | None = None,
     history: Sequence[dict] = (),
     run: str | None = None,
+    judged: dict[str, dict] | None = None,
 ) -> dict:
     """The whole check of one monitor run, as a JSON-able dict.
 
     - `data`: `data_drift(reference, current)` over `features` (default: the reference's columns).
     - `prediction`: when `holdout_scores`, `current_scores` and `decision_threshold` are given.
-    - `performance`: when `labelled` (rows with score, label and label arrival time, named by
-      `label_columns`), `holdout_pr_auc` and `as_of` (the logical date) are given.
+    - `performance`: when `labelled` (rows with score, label, label arrival time and event time, named by
+      `label_columns`), `holdout_pr_auc`, `as_of` (the logical date) and `label_maturity_days` are given.
     - `drifted`: any part drifted in this run; `confirmed`: drift persisted for `consecutive_runs` runs,
       counting `history` (previous runs' `summary` dicts, oldest first).
+    - `judged`: parts judged outside this package (name: a part with a `verdict`, e.g. the monitor's
+      per-slice performance), counted like the others.
     `verdict` is "drift confirmed", "drift, not yet persistent", "no drift" or "insufficient data";
     `root_cause` lists the drifted features, highest contribution first.
     """
@@ -52,10 +56,14 @@ def drift_check(
     if holdout_scores is not None and current_scores is not None and decision_threshold is not None:
         parts["prediction"] = prediction_drift(holdout_scores, current_scores, decision_threshold, cfg)
     if labelled is not None and holdout_pr_auc is not None and as_of is not None:
-        score, label, arrived = label_columns
+        if label_maturity_days is None:
+            raise ValueError("drift_check: labelled rows are judged only with label_maturity_days")
+        score, label, arrived, event = label_columns
         parts["performance"] = performance_drift(
-            labelled[score], labelled[label], labelled[arrived], as_of, holdout_pr_auc, cfg
-        )
+            labelled[score], labelled[label], labelled[arrived], as_of, holdout_pr_auc, cfg,
+            event_time=labelled[event], label_maturity_days=label_maturity_days,
+        )  # fmt: skip
+    parts |= judged or {}
     kinds = [kind for kind, part in parts.items() if part["verdict"] == DRIFT]
     root_cause = parts["data"]["root_cause"]
     summary = {

@@ -115,12 +115,28 @@ def _part_summary(report: dict) -> str:
             f"x{_num(limits['max_alert_rate_ratio'])})</li>"
         )
     if performance := report.get("performance"):
+        window = performance.get("window") or {}
+        # "matured": events older than the label maturity horizon, whose labels are all in
         items.append(
-            f"<li>Performance (matured labels by {escape(performance['as_of'])}): "
+            f"<li>Performance on matured labels (events {escape(str(window.get('start')))} to "
+            f"{escape(str(window.get('end')))}, older than the label maturity horizon; judged "
+            f"{escape(performance['as_of'])}): "
             f"<b>{escape(performance['verdict'])}</b> (PR-AUC {_num(performance['pr_auc'])} vs holdout "
-            f"{_num(performance['holdout_pr_auc'])}, allowed drop {_num(performance['max_pr_auc_drop'])}; "
+            f"{_num(performance['holdout_pr_auc'])}, allowed drop {_num(performance['max_pr_auc_drop'])} "
+            f"beyond the sample's noise; "
             f"{performance['positives']} positives of {performance['rows']['matured']} matured rows, "
-            f"at least {performance['min_positives']} needed)</li>"
+            f"at least {performance['min_positives']} and both classes needed)</li>"
+        )
+    if slices := report.get("slices"):
+        judged = [e for e in slices["slices"] if e["roc_auc"] is not None]
+        worst = ", ".join(
+            f"{escape(e['slice'])} {_num(e['roc_auc'])} vs {_num(e['holdout_roc_auc'])}"
+            for e in sorted(judged, key=lambda e: -e["drop"])[:3]
+        )
+        items.append(
+            f"<li>Performance per slice (ROC-AUC on the same matured rows vs the holdout's slice): "
+            f"<b>{escape(slices['verdict'])}</b> ({len(judged)} of {len(slices['slices'])} slices judged, "
+            f"allowed drop {_num(slices['max_roc_auc_drop'])}; lowest: {worst or 'none'})</li>"
         )
     if persistence := report.get("persistence"):
         confirmed = "confirmed" if persistence["confirmed"] else "not confirmed"

@@ -1,31 +1,16 @@
-"""Concept drift from delayed labels: the model's PR-AUC on the rows whose labels had arrived by the
-logical date, against its holdout figure; judged only once enough positive labels have matured."""
+"""Concept drift from delayed labels: the model's PR-AUC on the most recent matured days (events older than
+the label maturity horizon, labels arrived: `core.maturity`), against its holdout figure; judged only on
+both classes and enough positives."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from retrainer.core.maturity import matured_mask, maturity_horizon, one_class
 from retrainer.drift.config import DRIFT, INSUFFICIENT, NO_DRIFT, DriftConfig, as_config
 from retrainer.drift.metrics import jsonable
-
-
-def _timestamps(values, as_of) -> tuple[pd.Series, pd.Timestamp]:
-    """Arrival times and `as_of` comparable: a naive side is taken as UTC when the other has a zone."""
-    arrived = pd.to_datetime(pd.Series(values), utc=False)
-    as_of = pd.Timestamp(as_of)
-    aware_arrivals = isinstance(arrived.dtype, pd.DatetimeTZDtype)
-    if aware_arrivals and as_of.tzinfo is None:
-        as_of = as_of.tz_localize("UTC")
-    elif not aware_arrivals and as_of.tzinfo is not None:
-        as_of = as_of.tz_convert("UTC").tz_localize(None)
-    return arrived, as_of
-
-
-def matured_mask(label_arrived_at, as_of) -> np.ndarray:
-    """True for rows whose label had arrived at or before `as_of`; a missing arrival time never counts."""
-    arrived, as_of = _timestamps(label_arrived_at, as_of)
-    return (arrived.notna() & (arrived <= as_of)).to_numpy()
+from retrainer.evaluation.bootstrap import metric_interval
 
 
 def performance_drift(
@@ -35,26 +20,45 @@ def performance_drift(
     as_of,
     holdout_pr_auc: float,
     config: DriftConfig | dict | None = None,
+    *,
+    event_time,
+    label_maturity_days: int,
 ) -> dict:
-    """PR-AUC (average precision) of `scores` against `labels` on the rows whose `label_arrived_at` is
-    <= `as_of` (the run's logical date), compared with `holdout_pr_auc`.
+    """PR-AUC (average precision) of `scores` against `labels` on the matured rows of the last
+    `performance_window_days` days before the maturity horizon, compared with `holdout_pr_auc`.
 
-    Rows whose label had not arrived are left out, never taken as negatives. With fewer than
-    `min_positives` matured positives the verdict is "insufficient data"; otherwise drift when the PR-AUC
-    fell by more than `max_pr_auc_drop` (absolute). The positive rate is reported beside it, since PR-AUC
-    also moves with the base rate.
+    A row is matured when its `event_time` is older than `label_maturity_days` before `as_of` (the run's
+    logical date) and its `label_arrived_at` is at or before `as_of` (`core.maturity.matured_mask`, the rule
+    training uses). Younger rows are left out, never taken as negatives, and never judged on the labels
+    that happen to have arrived: those are mostly frauds. Only the most recent matured days are judged, so
+    one drifted day is not diluted by weeks of older ones. A set with one class or fewer than
+    `min_positives` positives is "insufficient data", never a figure; otherwise drift when the PR-AUC fell
+    by more than `max_pr_auc_drop` (absolute) beyond the draw's noise: the upper end of its bootstrap
+    interval (`pr_auc_confidence`, `pr_auc_resamples`) lies that far below the holdout figure. The
+    positive rate is reported beside it, since PR-AUC also moves with the base rate.
     """
     from sklearn.metrics import average_precision_score  # only here: the rest of drift does not need it
 
     cfg = as_config(config)
     scores = np.asarray(scores, dtype=np.float64)
     labels = pd.to_numeric(pd.Series(labels)).to_numpy(dtype=np.float64, na_value=np.nan)
-    mask = matured_mask(label_arrived_at, as_of) & ~np.isnan(labels) & ~np.isnan(scores)
+    horizon = maturity_horizon(as_of, label_maturity_days)
+    window_start = horizon - pd.Timedelta(days=cfg.performance_window_days)
+    matured = matured_mask(event_time, label_arrived_at, as_of, label_maturity_days)
+    recent = (pd.to_datetime(pd.Series(event_time), utc=True) >= window_start).to_numpy()
+    mask = matured & recent & ~np.isnan(labels) & ~np.isnan(scores)
     positives = int(labels[mask].sum())
     report = {
         "kind": "performance",
         "as_of": pd.Timestamp(as_of).isoformat(),
-        "rows": {"total": int(scores.size), "matured": int(mask.sum()), "not_arrived": int((~mask).sum())},
+        "maturity_horizon": horizon.isoformat(),
+        "window": {"start": window_start.isoformat(), "end": horizon.isoformat()},
+        "rows": {
+            "total": int(scores.size),
+            "matured": int(mask.sum()),
+            "not_matured": int((~matured).sum()),
+            "older_than_window": int((matured & ~recent).sum()),
+        },
         "positives": positives,
         "min_positives": cfg.min_positives,
         "positive_rate": positives / mask.sum() if mask.any() else None,
@@ -63,9 +67,14 @@ def performance_drift(
         "pr_auc": None,
         "drop": None,
     }
-    if positives < cfg.min_positives or positives == mask.sum():
+    if positives < cfg.min_positives or one_class(labels[mask]):
         return jsonable({**report, "verdict": INSUFFICIENT})
     pr_auc = float(average_precision_score(labels[mask], scores[mask]))
+    interval = metric_interval(
+        labels[mask], scores[mask], "pr_auc", cfg.pr_auc_resamples, cfg.pr_auc_confidence, cfg.seed
+    )
     drop = holdout_pr_auc - pr_auc
-    verdict = DRIFT if drop > cfg.max_pr_auc_drop else NO_DRIFT
-    return jsonable({**report, "pr_auc": pr_auc, "drop": drop, "verdict": verdict})
+    # Beyond the draw's noise: even the upper end of the interval lies more than max_pr_auc_drop below.
+    verdict = DRIFT if holdout_pr_auc - interval.high > cfg.max_pr_auc_drop else NO_DRIFT
+    found = {"pr_auc": pr_auc, "pr_auc_interval": [interval.low, interval.high], "drop": drop}
+    return jsonable({**report, **found, "confidence": cfg.pr_auc_confidence, "verdict": verdict})

@@ -17,6 +17,7 @@ from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.drift import CONFIRMED, drift_check, render_html
 from retrainer.features.events import features_of_rows
 from retrainer.monitoring.health import training_reference
+from retrainer.monitoring.slice_performance import slice_performance
 from retrainer.registry.store import Registry
 from retrainer.sources.partitions import days_overlapping, partition_key, read_partition
 from retrainer.storage import KeyNotFound, Storage
@@ -107,21 +108,29 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         else None
     )
     earlier = _earlier_reports(storage, model, key)
+    holdout_scores = score(holdout)
+    judged = (
+        {"slices": slice_performance(holdout, holdout_scores, labelled, labelled["score"], end, params)}
+        if labelled is not None
+        else {}
+    )  # a concept drift in one region or channel barely moves the overall PR-AUC
     report = drift_check(
         reference[names],
         current[names],
         settings["drift"],
         features=names,
         categorical=list(champion_features["categorical"]),
-        holdout_scores=score(holdout),
+        holdout_scores=holdout_scores,
         current_scores=score(current),
         decision_threshold=record["decision"]["threshold"],
         labelled=labelled,
         holdout_pr_auc=record["metrics"]["challenger"]["pr_auc"],
         as_of=end,
-        label_columns=("score", cols["label"], "label_arrived_at"),
+        label_columns=("score", cols["label"], "label_arrived_at", cols["event_time"]),
+        label_maturity_days=params["data"]["label_maturity_days"],  # judged only where labels are complete
         history=[r["summary"] for r in earlier],
         run=key,
+        judged=judged,
     )
     last = _last_retraining(registry, earlier)
     cooling = last is not None and end - last < timedelta(days=settings["cooldown_days"])
@@ -189,6 +198,11 @@ def evidence(report: dict, report_uri: str, page_uri: str, page_url: str | None 
         "performance": {
             k: report.get("performance", {}).get(k) for k in ("verdict", "pr_auc", "holdout_pr_auc")
         },
+        "slices": [  # per-slice performance: the slices whose ROC-AUC fell, worst first
+            {k: e[k] for k in ("slice", "roc_auc", "holdout_roc_auc", "positives")}
+            for e in sorted(report.get("slices", {}).get("slices", []), key=lambda e: -(e["drop"] or 0))
+            if e["slice"] in report.get("slices", {}).get("drifted", [])
+        ][:5],
         "thresholds": {
             k: report["config"].get(k) for k in ("psi_threshold", "wasserstein_threshold", "js_threshold")
         },
@@ -218,5 +232,10 @@ def alert_text(model: str, found: dict) -> str:
         parts.append(
             f"PR-AUC {performance['pr_auc']:.3f} on matured labels vs {performance['holdout_pr_auc']:.3f}"
         )
+    if found.get("slices"):
+        fell = "; ".join(
+            f"{e['slice']} {e['roc_auc']:.3f} vs {e['holdout_roc_auc']:.3f}" for e in found["slices"]
+        )
+        parts.append(f"ROC-AUC per slice on matured labels fell: {fell}")
     parts.append(f"report: {found.get('page_url') or found['page_uri']}")
     return ". ".join(parts)

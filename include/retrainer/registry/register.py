@@ -12,6 +12,7 @@ import yaml
 from retrainer.core import artifacts, layout
 from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.settings import Settings
+from retrainer.monitoring.follow_up import is_follow_up_event
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.gate_report import NotGated, judge, read_verified, sealed_sha256
 from retrainer.registry.lineage import feature_definitions, git_revision, package_versions
@@ -93,10 +94,23 @@ def trigger_of(run_type: Any = None, asset_events: Any = None) -> dict:
         for event in asset_events_
     ]
     kind = str(getattr(run_type, "value", run_type) or "manual")
-    return {
+    trigger = {
         "kind": "drift" if events else ("schedule" if kind == "scheduled" else kind),
         "asset_events": events,
     }
+    return trigger | follow_up_trigger(events)
+
+
+def follow_up_trigger(events: list[dict]) -> dict:
+    """What `trigger_of` adds when a labels-matured event (monitoring.follow_up) started the run: kind
+    `follow-up` (unless drift evidence came with it), `follow_up_of` (the drift-triggered version it
+    follows up) and a `reason` for a person ("follow-up of v3")."""
+    asked = [e for e in events if is_follow_up_event(e)]
+    versions = sorted({e["extra"]["follows_up"] for e in asked if e["extra"].get("follows_up") is not None})
+    if not versions:
+        return {}
+    found = {"follow_up_of": versions[-1], "reason": "follow-up of " + ", ".join(f"v{v}" for v in versions)}
+    return found | ({"kind": "follow-up"} if len(asked) == len(events) else {})
 
 
 def register_run(

@@ -1,7 +1,8 @@
 """The monitoring report of a scored day (`scores/<model>/date=<day>/report.json`): how champion and
 challenger compare on the same rows (agreement, alert rates, score distributions), how far the challenger's
 scores moved from its own holdout scores (PSI), its error rate, and, once labels have matured, both
-models' PR-AUC on the rows of the last weeks whose labels had arrived by the report's time.
+models' PR-AUC on the rows of the last weeks whose labels are complete (older than the label maturity
+horizon, label arrived).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc
+from retrainer.core.maturity import matured_mask, maturity_horizon, one_class
 from retrainer.evaluation.metrics import pr_auc
 from retrainer.monitoring.health import (
     alert_text,
@@ -94,8 +96,10 @@ def matured_performance(
     source: Storage, storage: Storage, model: str, challenger: int, day: date, as_of: datetime, params: dict
 ) -> dict:
     """Champion and challenger PR-AUC on the scored rows of the lookback window (both models scored them)
-    whose labels had arrived by `as_of`; not judged below `min_positives` matured positives."""
+    whose labels are complete at `as_of` (`core.maturity`: event older than `data.label_maturity_days`,
+    label arrived), the rule training uses; not judged below `min_positives` positives or on one class."""
     cols, bounds = params["model"], params["deployment"]["monitor"]
+    days = params["data"]["label_maturity_days"]
     parts = []
     for back in range(bounds["lookback_days"]):
         scored_day = day - timedelta(days=back)
@@ -106,16 +110,17 @@ def matured_performance(
         if scores.empty:
             continue
         labels = read_day(source, scored_day)
-        labels = labels.loc[
-            label_arrival(labels, cols) <= pd.Timestamp(as_of), [cols["id_column"], cols["label"]]
-        ]
+        matured = matured_mask(labels[cols["event_time"]], label_arrival(labels, cols), as_of, days)
+        labels = labels.loc[matured, [cols["id_column"], cols["label"]]]
         parts.append(scores.merge(labels, on=cols["id_column"], how="inner"))
     rows = pd.concat(parts) if parts else pd.DataFrame()
     positives = int(rows[cols["label"]].sum()) if len(rows) else 0
     result: dict[str, Any] = {
         "rows": int(len(rows)),
         "positives": positives,
-        "judged": positives >= bounds["min_positives"],
+        "maturity_horizon": maturity_horizon(as_of, days).isoformat(),
+        # A set of one class has no PR-AUC worth the name (all frauds: 1.0 for any model).
+        "judged": positives >= bounds["min_positives"] and not one_class(rows[cols["label"]]),
     }
     if result["judged"]:
         y = rows[cols["label"]].to_numpy()

@@ -1,8 +1,10 @@
 """The task entry points of the drift monitor DAG (`dags/monitor_models.py`: `monitor_<model>`), with no
 Airflow in them.
 
-task           stage function
-check_drift    retrainer.monitoring.monitor.check_drift
+task              stage function
+check_drift       retrainer.monitoring.monitor.check_drift
+follow_up_due     retrainer.monitoring.follow_up.follow_up_due
+signal_follow_up  retrainer.monitoring.follow_up.record_request
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from retrainer.monitoring import follow_up
 from retrainer.monitoring.monitor import check_drift as check
 from retrainer.tasks.context import Context
 
@@ -20,3 +23,20 @@ def check_drift(
     """Judge the days before the logical date for drift; returns the report's URIs and the verdict."""
     ctx = Context.load(dag_params, model)
     return check(ctx.storage, ctx.source, ctx.params, as_of)
+
+
+def follow_up_due(
+    as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
+) -> dict | None:
+    """The follow-up retraining due at the logical date (a drift-triggered version whose drifted days'
+    labels have matured, not asked yet), or None."""
+    ctx = Context.load(dag_params, model)
+    return follow_up.follow_up_due(ctx.storage, ctx.params, as_of)
+
+
+def signal_follow_up(
+    request: dict, dag_params: dict[str, Any] | None = None, model: str | None = None
+) -> dict:
+    """Record the follow-up request as asked (so no later run asks again); returns the Asset event's extra."""
+    ctx = Context.load(dag_params, model)
+    return follow_up.record_request(ctx.storage, request)

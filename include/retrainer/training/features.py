@@ -10,6 +10,7 @@ import pandas as pd
 
 from retrainer.core.clock import as_utc
 from retrainer.core.feature_declarations import derived_feature_names
+from retrainer.core.maturity import matured_mask
 
 
 class FeatureError(ValueError):
@@ -35,18 +36,20 @@ def label_as_of(
     """
     cols = params["model"]
     as_of = as_utc(as_of)
-    horizon = as_of - timedelta(days=params["data"]["label_maturity_days"])
-    matured = frame[cols["event_time"]] < horizon
-    arrived = label_arrival(frame, cols) <= as_of
+    days = params["data"]["label_maturity_days"]
+    horizon = as_of - timedelta(days=days)
+    # The one rule of matured labels (core.maturity), shared with the drift check and the canary guard.
+    complete = matured_mask(frame[cols["event_time"]], label_arrival(frame, cols), as_of, days)
+    old_enough = (frame[cols["event_time"]] < horizon).to_numpy()
     # A mask keeps the frame's order: rows_in_window's (event time, then id), which the split relies on.
-    kept = frame.loc[matured & arrived]
+    kept = frame.loc[complete]
     report = {
         "as_of": as_of.isoformat(),
         "maturity_horizon": horizon.isoformat(),
         "rows_in": len(frame),
         "rows_labelled": len(kept),
-        "rows_not_matured": int((~matured).sum()),
-        "rows_label_pending": int((matured & ~arrived).sum()),
+        "rows_not_matured": int((~old_enough).sum()),
+        "rows_label_pending": int((old_enough & ~complete).sum()),
         "positives_labelled": int(kept[cols["label"]].sum()),
     }
     return kept.reset_index(drop=True), report
