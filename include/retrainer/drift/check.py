@@ -64,15 +64,16 @@ def drift_check(
             labelled[score], labelled[label], labelled[arrived], as_of, holdout_pr_auc, cfg
         )
     kinds = [kind for kind, part in parts.items() if part["verdict"] == DRIFT]
-    root_cause = list(parts["data"]["root_cause"])
-    # the joint test's features follow the per-feature ones (only when it drifted: else it names none)
-    root_cause += [f for f in parts.get("multivariate", {}).get("root_cause", []) if f not in root_cause]
+    root_cause = parts["data"]["root_cause"]
+    # persistence follows the joint test's features too (after the per-feature ones; it names features
+    # only when it drifted); `root_cause` stays the per-feature ranking its PSI figures explain
+    joint = [f for f in parts.get("multivariate", {}).get("root_cause", []) if f not in root_cause]
     summary = {
         "run": run,
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
         "drifted": bool(kinds),
         "kinds": kinds,
-        "features": root_cause,
+        "features": [*root_cause, *joint],
     }
     persistence = confirm(history, summary, cfg.consecutive_runs)
     if persistence["confirmed"]:

@@ -70,7 +70,7 @@ class DriftConfig:
     multivariate_min_auc: float = 0.55
     multivariate_min_rows: int = 100  # fewer current rows: "insufficient data"
     multivariate_top_features: int = 5  # features named as the root cause (held-out permutation importance)
-    multivariate_importance_rows: int = 10_000  # held-out rows (at most) the permutation importance reads
+    multivariate_importance_rows: int = 5_000  # held-out rows (at most) the permutation importance reads
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> DriftConfig:

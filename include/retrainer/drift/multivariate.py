@@ -29,6 +29,7 @@ from retrainer.drift.domain import domain_classifier, encode, subsample
 
 PERMUTATION_BATCH_CELLS = 4_000_000  # permuted ranks held in memory at once (32 MB of float64)
 IMPORTANCE_REPEATS = 3
+RELATIVE_IMPORTANCE = 0.1  # a named feature loses at least this share of the top feature's AUC loss
 
 
 def permutation_aucs(scores: np.ndarray, labels: np.ndarray, permutations: int, seed: int) -> np.ndarray:
@@ -109,14 +110,15 @@ def multivariate_drift(
         held_reference=int((y[held] == 0).sum()),
         held_current=int((y[held] == 1).sum()),
     )
-    model = domain_classifier(mask, cfg.seed, balanced=True).fit(x[fit], y[fit])
+    model = domain_classifier(mask, cfg.seed).fit(x[fit], y[fit])
     scores = model.predict_proba(x[held])[:, 1]
     auc = float(roc_auc_score(y[held], scores))
     null = permutation_aucs(scores, y[held], cfg.multivariate_permutations, cfg.seed)
     threshold = float(np.quantile(null, 1 - cfg.multivariate_alpha, method="higher"))
     p_value = float((1 + np.count_nonzero(null >= auc)) / (1 + null.size))
     drifted = auc > threshold and auc >= cfg.multivariate_min_auc
-    relied = _importance(model, x[held], y[held], features, cfg) if drifted else []
+    explain = drifted and cfg.multivariate_top_features > 0
+    relied = _importance(model, x[held], y[held], features, cfg) if explain else []
     return {
         "verdict": DRIFT if drifted else NO_DRIFT,
         "auc": auc,
@@ -144,9 +146,13 @@ def _importance(model, x: np.ndarray, y: np.ndarray, features: list[str], cfg: D
     found = permutation_importance(
         model, x, y, scoring="roc_auc", n_repeats=IMPORTANCE_REPEATS, random_state=cfg.seed
     )
-    order = np.argsort(-found.importances_mean, kind="stable")
+    mean, spread = found.importances_mean, found.importances_std
+    order = np.argsort(-mean, kind="stable")
+    # named only when clearly above shuffling noise: over twice its spread across the repeats and at
+    # least a tenth of the top feature's loss (a classifier's small reliance on noise is not a cause)
+    floor = RELATIVE_IMPORTANCE * max(float(mean[order[0]]), 0.0)
     return [
-        {"feature": features[i], "importance": float(found.importances_mean[i])}
+        {"feature": features[i], "importance": float(mean[i])}
         for i in order[: cfg.multivariate_top_features]
-        if found.importances_mean[i] > 0
+        if mean[i] > 2 * spread[i] and mean[i] >= floor and mean[i] > 0
     ]
