@@ -116,3 +116,14 @@ def test_encode_shares_codes_across_frames_and_keeps_missing():
 def test_empty_side_is_refused():
     with pytest.raises(ValueError, match="both sides"):
         _weights(make_frame(100, seed=1), make_frame(100, seed=2).iloc[:0])
+
+
+def test_rows_scored_in_chunks_get_the_same_weights(monkeypatch):
+    """Millions of training rows are encoded and scored a chunk at a time: the chunking changes nothing."""
+    import retrainer.drift.domain as domain
+
+    rows, recent = make_frame(9_000, seed=71), make_frame(3_000, seed=72, shift={"region": 1.0})
+    whole, _ = _weights(rows, recent, max_rows=2_000)
+    monkeypatch.setattr(domain, "PREDICT_CHUNK_ROWS", 1_000)
+    chunked, _ = _weights(rows, recent, max_rows=2_000)
+    assert np.array_equal(whole, chunked)

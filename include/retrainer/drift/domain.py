@@ -11,6 +11,8 @@ Pure functions over data frames (numpy, pandas, scikit-learn); no Airflow, nothi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -22,6 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 MAX_CATEGORY_CODES = 254
 FOLDS = 2  # cross-fitting: every subsampled row's probability comes from a model that did not see it
 PROBABILITY_FLOOR = 1e-6  # keeps the odds finite where the classifier is (over)confident
+PREDICT_CHUNK_ROWS = 250_000  # rows outside the fitted subsample are encoded and scored this many at a time
 
 
 def subsample(rows: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -31,38 +34,59 @@ def subsample(rows: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(rows, size=size, replace=False))
 
 
-def encode(
-    frames: list[pd.DataFrame], features: list[str], categorical: list[str]
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """The `features` of each frame as a float matrix the classifier takes, and its categorical mask.
+@dataclass(frozen=True)
+class Encoder:
+    """How rows become the classifier's float matrix: `features` in order, and for each categorical one
+    its category -> code map (the most frequent categories of the frames it was fitted on; any other
+    category gets the pooled code `len(codes[name])`; missing stays NaN)."""
 
-    Numeric and boolean columns become floats (missing: NaN, which the classifier routes by itself).
-    A categorical column becomes integer codes shared by every frame: its categories ranked by frequency
-    over all frames together, the most frequent `MAX_CATEGORY_CODES - 1` with a code each, the rest one
-    pooled code; missing stays NaN. Raises ValueError naming a feature absent from a frame.
-    """
+    features: list[str]
+    codes: dict[str, dict]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The categorical mask HistGradientBoostingClassifier takes."""
+        return np.array([name in self.codes for name in self.features], dtype=bool)
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """`frame`'s features as floats: numbers and booleans as they are (missing: NaN, which the
+        classifier routes by itself), categories as their codes. Raises ValueError naming an absent one."""
+        if absent := [name for name in self.features if name not in frame.columns]:
+            raise ValueError(f"feature(s) {absent} not in the frame's columns: pass features it has")
+        matrix = np.empty((len(frame), len(self.features)), dtype=np.float64)
+        for j, name in enumerate(self.features):
+            if name in self.codes:
+                column = frame[name].astype(object)
+                mapped = column.map(self.codes[name]).astype(np.float64)
+                matrix[:, j] = np.where(mapped.isna() & column.notna(), len(self.codes[name]), mapped)
+            else:
+                numbers = pd.to_numeric(frame[name], errors="coerce")
+                matrix[:, j] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        return matrix
+
+
+def fit_encoder(frames: list[pd.DataFrame], features: list[str], categorical: list[str]) -> Encoder:
+    """An Encoder whose category codes rank each categorical feature's categories by frequency over all
+    `frames` together (the first `MAX_CATEGORY_CODES - 1` get a code each, the rest the pooled one)."""
     for i, frame in enumerate(frames):
         if absent := [name for name in features if name not in frame.columns]:
             raise ValueError(f"feature(s) {absent} not in the columns of frame {i}: pass features it has")
-    kinds = set(categorical)
-    matrices = [np.empty((len(frame), len(features)), dtype=np.float64) for frame in frames]
-    for j, name in enumerate(features):
-        if name in kinds:
-            columns = [frame[name].astype(object) for frame in frames]
-            counts = pd.concat(columns, ignore_index=True).value_counts(dropna=True)
-            kept = list(counts.index[: MAX_CATEGORY_CODES - 1])
-            codes = {value: float(code) for code, value in enumerate(kept)}
-            pooled = float(len(kept))
-            for matrix, column in zip(matrices, columns, strict=True):
-                mapped = column.map(codes).astype(np.float64)
-                matrix[:, j] = np.where(mapped.isna() & column.notna(), pooled, mapped)
-        else:
-            for matrix, frame in zip(matrices, frames, strict=True):
-                matrix[:, j] = pd.to_numeric(frame[name], errors="coerce").to_numpy(
-                    dtype=np.float64, na_value=np.nan
-                )
-    mask = np.array([name in kinds for name in features], dtype=bool)
-    return matrices, mask
+    codes = {}
+    for name in (name for name in features if name in set(categorical)):
+        counts = pd.concat([frame[name].astype(object) for frame in frames], ignore_index=True).value_counts()
+        codes[name] = {
+            value: float(code) for code, value in enumerate(counts.index[: MAX_CATEGORY_CODES - 1])
+        }
+    return Encoder(list(features), codes)
+
+
+def encode(
+    frames: list[pd.DataFrame], features: list[str], categorical: list[str]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The `features` of each frame as a float matrix the classifier takes (codes shared by every frame,
+    see `fit_encoder`), and the categorical mask. Raises ValueError naming a feature absent from a frame."""
+    encoder = fit_encoder(frames, features, categorical)
+    return [encoder.matrix(frame) for frame in frames], encoder.mask
 
 
 def domain_classifier(categorical_mask: np.ndarray, seed: int) -> HistGradientBoostingClassifier:
@@ -124,25 +148,31 @@ def importance_weights(
     if clip < 1:
         raise ValueError(f"clip={clip}: weights are clipped at clip and 1/clip of their mean, so clip >= 1")
     rng = np.random.default_rng(seed)
-    (x_rows, x_recent), mask = encode([rows, recent], features, categorical)
     fit_rows = subsample(len(rows), max_rows, rng)
     fit_recent = subsample(len(recent), max_rows, rng)
-    x = np.vstack([x_rows[fit_rows], x_recent[fit_recent]])
+    # Only the fitted subsample is encoded at once: millions of training rows are scored in chunks.
+    fitted = [rows.iloc[fit_rows], recent.iloc[fit_recent]]
+    encoder = fit_encoder(fitted, features, categorical)
+    x = np.vstack([encoder.matrix(frame) for frame in fitted])
     y = np.r_[np.zeros(fit_rows.size), np.ones(fit_recent.size)]
     out_of_fold = np.empty(y.size)
     unseen = np.ones(len(rows), dtype=bool)
     unseen[fit_rows] = False
-    unseen_sum = np.zeros(int(unseen.sum()))
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    unseen = np.flatnonzero(unseen)
+    unseen_sum = np.zeros(unseen.size)
     if min(fit_rows.size, fit_recent.size) < FOLDS:  # too few rows to cross-fit: no evidence of a shift
         out_of_fold[:] = fit_recent.size / y.size
         unseen_sum[:] = FOLDS * fit_recent.size / y.size
     else:
+        folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+        models = []
         for train, held in folds.split(x, y):
-            model = domain_classifier(mask, seed).fit(x[train], y[train])
-            out_of_fold[held] = model.predict_proba(x[held])[:, 1]
-            if unseen_sum.size:
-                unseen_sum += model.predict_proba(x_rows[unseen])[:, 1]
+            models.append(domain_classifier(encoder.mask, seed).fit(x[train], y[train]))
+            out_of_fold[held] = models[-1].predict_proba(x[held])[:, 1]
+        for start in range(0, unseen.size, PREDICT_CHUNK_ROWS):
+            chunk = unseen[start : start + PREDICT_CHUNK_ROWS]
+            matrix = encoder.matrix(rows.iloc[chunk])
+            unseen_sum[start : start + chunk.size] = sum(m.predict_proba(matrix)[:, 1] for m in models)
     p_rows = np.empty(len(rows))
     p_rows[fit_rows] = out_of_fold[: fit_rows.size]
     p_rows[unseen] = unseen_sum / FOLDS
