@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from retrainer.drift.config import DRIFT, INSUFFICIENT, NO_DRIFT, DriftConfig, as_config
+from retrainer.drift.data import is_categorical
 from retrainer.drift.domain import domain_classifier, encode, subsample
 
 PERMUTATION_BATCH_CELLS = 4_000_000  # permuted ranks held in memory at once (32 MB of float64)
@@ -87,8 +88,6 @@ def multivariate_drift(
     cfg = as_config(config)
     features = list(reference.columns if features is None else features)
     if categorical is None:
-        from retrainer.drift.data import is_categorical
-
         categorical = [name for name in features if is_categorical(reference[name])]
     categorical = [name for name in categorical if name in set(features)]
     rows = {"reference": len(reference), "current": len(current)}
