@@ -12,6 +12,9 @@ The timed check starts from the two raw frames: it profiles the reference (quant
 category counts) inside the timing; `check_with_profile_seconds` is the per-run cost when the monitor
 keeps the profile of the training window. Scenarios: no drift, and a 1 sd shift in k features (numeric
 normal and lognormal, and a categorical one whose frequencies are reversed). Prints one JSON object.
+`multivariate_*`: the joint test (`retrainer.drift.multivariate.multivariate_drift`, a classifier two-sample
+test) of a day of a tenth of the reference's rows, its seconds (no floor: nothing to compare it to), AUC,
+threshold and verdict.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ def _timed(fn, repeat: int):
 def main(rows: int = 1_000_000, features: int = 30, shifted: int = 3, repeat: int = 1, seed: int = 7) -> dict:
     """Run both scenarios, print and return the report: seconds, ratio (loop / check), verdicts."""
     from retrainer.drift import DRIFT, data_drift, profile_reference
+    from retrainer.drift.multivariate import multivariate_drift
 
     reference = generate(rows, features, seed)
     profile = profile_reference(reference)
@@ -112,6 +116,15 @@ def main(rows: int = 1_000_000, features: int = 30, shifted: int = 3, repeat: in
             "same_verdicts": ours == theirs,
             "verdicts_as_shifted": set(n for n, v in ours.items() if v) == set(shift),
         }
+        day = current.iloc[: max(1, rows // 10)]  # a monitored day: a tenth of the reference's rows
+        joint_seconds, joint = _timed(partial(multivariate_drift, reference, day), repeat)
+        report["scenarios"][scenario].update(
+            multivariate_current_rows=len(day),
+            multivariate_seconds=round(joint_seconds, 3),
+            multivariate_auc=round(joint["auc"], 4),
+            multivariate_threshold=round(joint["threshold"], 4),
+            multivariate_verdict=joint["verdict"],
+        )
     parts = report["scenarios"].values()
     report["ratio"] = round(min(part["ratio"] for part in parts), 2)  # the worse scenario counts
     report["same_verdicts"] = all(part["same_verdicts"] for part in parts)

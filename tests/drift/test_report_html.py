@@ -38,3 +38,23 @@ def test_html_report_renders_a_bare_data_drift_report(reference):
 
     html = render_html(data_drift(reference, make_frame(5_000, seed=12)))
     assert "No feature drifted." in html and html.count("<svg") == 3
+
+
+def test_html_report_shows_the_multivariate_test_escaped():
+    """The joint test's AUC, threshold, floor and the features it relied on are on the page; a feature
+    name is data, so it is escaped."""
+    from html import escape
+
+    name = '<img src=x onerror="alert(1)">&amount'
+    reference = make_frame(20_000, seed=21).rename(columns={"num_00": name})
+    current = make_frame(3_000, seed=22).rename(columns={"num_00": name})
+    values = current[name]
+    current[name] = values.mean() + 1.6 * (values - values.mean())  # a spread change only
+    report = drift_check(reference, current, run="2026-11-16T000000Z")
+    joint = report["multivariate"]
+    assert joint["verdict"] == "drift" and joint["root_cause"][0] == name
+    html = render_html(report)
+    item = html[html.index("Joint and shape drift") :].split("</li>", 1)[0]
+    assert f"AUC {joint['auc']:.3f}" in item and f"{joint['threshold']:.3f}" in item
+    assert f"at least {joint['min_auc']:.3f}" in item
+    assert escape(name) in item and name not in html

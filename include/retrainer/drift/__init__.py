@@ -9,7 +9,9 @@ decide data, prediction and concept drift and report why.
 from retrainer.drift.check import CONFIRMED, PENDING, drift_check
 from retrainer.drift.config import DRIFT, INSUFFICIENT, NO_DRIFT, DriftConfig
 from retrainer.drift.data import ReferenceProfile, data_drift, profile_reference
+from retrainer.drift.domain import importance_weights
 from retrainer.drift.html import render_html
+from retrainer.drift.multivariate import multivariate_drift
 from retrainer.drift.performance import matured_mask, performance_drift
 from retrainer.drift.persistence import confirm
 from retrainer.drift.prediction import alert_rate, prediction_drift
@@ -26,7 +28,9 @@ __all__ = [
     "confirm",
     "data_drift",
     "drift_check",
+    "importance_weights",
     "matured_mask",
+    "multivariate_drift",
     "performance_drift",
     "prediction_drift",
     "profile_reference",

@@ -203,6 +203,10 @@ def evidence(report: dict, report_uri: str, page_uri: str, page_url: str | None 
             for e in sorted(report.get("slices", {}).get("slices", []), key=lambda e: -(e["drop"] or 0))
             if e["slice"] in report.get("slices", {}).get("drifted", [])
         ][:5],
+        "multivariate": {  # the joint test: AUC, its threshold and floor, the features it relied on
+            **{k: report.get("multivariate", {}).get(k) for k in ("verdict", "auc", "threshold", "min_auc")},
+            "features": report.get("multivariate", {}).get("root_cause", []),
+        },
         "thresholds": {
             k: report["config"].get(k) for k in ("psi_threshold", "wasserstein_threshold", "js_threshold")
         },
@@ -237,5 +241,11 @@ def alert_text(model: str, found: dict) -> str:
             f"{e['slice']} {e['roc_auc']:.3f} vs {e['holdout_roc_auc']:.3f}" for e in found["slices"]
         )
         parts.append(f"ROC-AUC per slice on matured labels fell: {fell}")
+    if (joint := found.get("multivariate", {})).get("verdict") == "drift":
+        parts.append(
+            f"joint/shape drift: a classifier tells the day's rows from the reference at AUC "
+            f"{joint['auc']:.3f} (threshold {joint['threshold']:.3f}, floor {joint['min_auc']}), "
+            f"relying on {', '.join(joint['features']) or 'no single feature'}"
+        )
     parts.append(f"report: {found.get('page_url') or found['page_uri']}")
     return ". ".join(parts)
