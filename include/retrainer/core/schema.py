@@ -294,6 +294,15 @@ class Monitoring(Section):
 
 class Run(Section):
     as_of: str | None = None
+    trigger: Literal["drift"] | None = None  # set by the train task of a drift-triggered run (training.adapt)
+
+
+class Adaptation(Section):
+    """A drift-triggered retraining's weights toward the drifted days (retrainer.training.adapt)."""
+
+    enabled: bool
+    clip: Annotated[float, Field(ge=1)]
+    max_rows: PositiveInt
 
 
 class Canary(Section):
@@ -381,6 +390,7 @@ class ModelParams(Section):
     gates: Gates
     monitoring: Monitoring
     run: Run
+    adaptation: Adaptation
     deployment: Deployment
     alerts: Alerts = Alerts()
     timeouts: Timeouts

@@ -1,0 +1,193 @@
+"""The `adapt` stage of `dvc.yaml`: what a drift-triggered retraining learns from the days that drifted.
+
+The point-in-time horizon keeps only rows whose label is final, so every row younger than
+`data.label_maturity_days` (the drifted days) is out of the training splits. A drift-triggered run
+(`run.trigger: drift`, set by the train task from the Asset events that started it) with
+`adaptation.enabled` weights the matured rows it trains on by how much they resemble those recent rows
+(`retrainer.drift.domain.importance_weights`: a domain classifier's density ratio, clipped, mean 1), so the
+model leans toward the new inputs without their labels, and keeps the recent rows as the drift reference
+the new version is monitored against.
+
+Out (`artifacts.ADAPTATION_DIR`): `adaptation.json` always (weighted or not, and why); for a weighted run
+also `weights.parquet` (id, split, weight of each train and valid row, in the splits' order; its sha256 in
+`adaptation.json`, checked by the fit before it is used) and `recent.parquet` (the recent rows' id, event
+time and model inputs, no label: theirs are not final). A scheduled or manual run writes only the report,
+and its fit is the unweighted fit of before, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from retrainer.core import artifacts, frames
+from retrainer.core.clock import as_utc
+from retrainer.storage import ChecksumMismatch, sha256_file
+from retrainer.training import features
+from retrainer.training.window import rows_in_window, window_bounds_of
+
+DRIFT = "drift"  # run.trigger of a retraining started by the drift monitor's Asset event
+WEIGHT, SPLIT = "weight", "split"  # columns of weights.parquet
+WEIGHTED_SPLITS = ("train", "valid")  # the holdout judges the model as it is: never weighted
+
+
+class AdaptationError(ValueError):
+    """The adaptation's outputs do not fit the splits they weight (rerun the pipeline from `adapt`)."""
+
+
+def adapting(params: dict[str, Any]) -> str | None:
+    """Why this run is not weighted (a sentence for the lineage), or None when it is to be."""
+    trigger = params.get("run", {}).get("trigger")
+    if trigger != DRIFT:
+        return f"{trigger or 'scheduled'} run: the matured rows, unweighted"
+    if not params["adaptation"]["enabled"]:
+        return "drift-triggered run with adaptation.enabled false: the matured rows, unweighted"
+    if params["train"].get("engine", "local") != "local":
+        return "drift-triggered run on train.engine dask: weights are not passed to the cluster, unweighted"
+    return None
+
+
+def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str, Any]) -> dict:
+    """Write the adaptation of the run (module docstring) to `out_dir` and return its report."""
+    from retrainer.training.stages import read_window_rows, with_derived_features, write_json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"trigger": params.get("run", {}).get("trigger"), "weighted": False}
+    if reason := adapting(params):
+        write_json(out_dir / Path(artifacts.ADAPTATION_REPORT).name, report | {"reason": reason})
+        return report | {"reason": reason}
+    cols, settings = params["model"], params["adaptation"]
+    start, end = window_bounds_of(params, params["run"]["as_of"])
+    horizon = as_utc(params["run"]["as_of"]) - timedelta(days=params["data"]["label_maturity_days"])
+    files = sorted(Path(batches_dir).glob("*.parquet"))
+    window = with_derived_features(
+        rows_in_window(read_window_rows(files, start, end, params), start, end, params), params
+    )
+    # The rows younger than the horizon: what prepare left out as not matured, i.e. the drifted days.
+    keep = [cols["id_column"], cols["event_time"], *features.input_columns(params["features"])]
+    recent = window.loc[window[cols["event_time"]] >= horizon, keep].reset_index(drop=True)
+    del window
+    recent_span = {"start": horizon.isoformat(), "end": end.isoformat(), "rows": len(recent)}
+    if recent.empty:
+        reason = "drift-triggered run with no rows younger than the horizon: the matured rows, unweighted"
+        write_json(
+            out_dir / Path(artifacts.ADAPTATION_REPORT).name,
+            report | {"reason": reason, "recent": recent_span},
+        )
+        return report | {"reason": reason, "recent": recent_span}
+
+    splits = {
+        name: frames.to_frame(pq.read_table(prepared_dir / f"{name}.parquet", columns=keep))
+        for name in WEIGHTED_SPLITS
+    }
+    rows = pd.concat(list(splits.values()), ignore_index=True)
+    from retrainer.drift.domain import importance_weights  # sklearn/xgboost: only a weighted run pays for it
+
+    weights, summary = importance_weights(
+        rows,
+        recent,
+        features.input_columns(params["features"]),
+        list(params["features"]["categorical"]),
+        clip=settings["clip"],
+        seed=params["train"]["seed"],
+        max_rows=settings["max_rows"],
+    )
+    table = pd.DataFrame(
+        {
+            cols["id_column"]: rows[cols["id_column"]].to_numpy(),
+            SPLIT: np.repeat(list(splits), [len(part) for part in splits.values()]),
+            WEIGHT: np.asarray(weights, dtype=np.float64),
+        }
+    )
+    table.to_parquet(out_dir / Path(artifacts.WEIGHTS).name, index=False)
+    recent.to_parquet(out_dir / Path(artifacts.RECENT).name, index=False)
+    report |= {
+        "weighted": True,
+        "reason": "drift-triggered run: the matured rows weighted toward the rows younger than the horizon",
+        "horizon": horizon.isoformat(),
+        "recent": recent_span | {"sha256": sha256_file(out_dir / Path(artifacts.RECENT).name)},
+        "weights": {
+            "sha256": sha256_file(out_dir / Path(artifacts.WEIGHTS).name),
+            "rows": {name: len(part) for name, part in splits.items()},
+            "min": float(np.min(weights)),
+            "max": float(np.max(weights)),
+            "summary": summary,
+        },
+    }
+    write_json(out_dir / Path(artifacts.ADAPTATION_REPORT).name, report)
+    return report
+
+
+def sample_weights(
+    adaptation_dir: Path | None, prepared_dir: Path, split: str, params: dict
+) -> np.ndarray | None:
+    """The weights of a prepared split's rows, in its order, or None for an unweighted run (no adaptation
+    directory, or its report says unweighted). The weights file is refused with ChecksumMismatch unless it
+    hashes to the sha256 the report recorded, and with AdaptationError unless its ids are the split's."""
+    report_path = (
+        None if adaptation_dir is None else Path(adaptation_dir) / Path(artifacts.ADAPTATION_REPORT).name
+    )
+    if report_path is None or not report_path.exists():
+        return None
+    report = json.loads(report_path.read_text())
+    if not report.get("weighted"):
+        return None
+    path = Path(adaptation_dir) / Path(artifacts.WEIGHTS).name
+    actual = sha256_file(path)
+    if actual != report["weights"]["sha256"]:
+        raise ChecksumMismatch(f"{path} (the adapt stage's weights)", report["weights"]["sha256"], actual)
+    id_column = params["model"]["id_column"]
+    table = frames.to_frame(pq.read_table(path))
+    mine = table.loc[table[SPLIT] == split]
+    ids = pq.read_table(prepared_dir / f"{split}.parquet", columns=[id_column])[id_column].to_numpy()
+    if len(ids) != len(mine) or not np.array_equal(ids, mine[id_column].to_numpy()):
+        raise AdaptationError(
+            f"{path} weighs {len(mine)} rows of the {split} split, which has {len(ids)} other rows: rerun "
+            "`dvc repro` from the adapt stage"
+        )
+    return mine[WEIGHT].to_numpy(dtype=np.float32)
+
+
+def lineage(run: dict) -> dict[str, Any]:
+    """What a version was trained on, from its run manifest: the window, the horizon, the rows kept and
+    left out, the weights (their sha256 and the domain classifier's summary, or why there are none), and
+    the drift reference it is monitored against."""
+    prepare, adaptation = run.get("prepare", {}), run.get("adaptation") or {}
+    files = run.get("files", {})
+    weighted = bool(adaptation.get("weighted"))
+    if weighted:
+        reference = {
+            "kind": "recent inputs",
+            "what": "the window's rows younger than the horizon, the inputs the version was adapted to",
+            **adaptation["recent"],
+            "uri": files.get(artifacts.RECENT, {}).get("uri"),
+        }
+    else:
+        reference = {
+            "kind": "validation and holdout splits",
+            "what": "the matured rows the version was judged on",
+            "rows": sum(prepare.get("splits", {}).get(s, {}).get("rows", 0) for s in ("valid", "holdout"))
+            or None,
+        }
+    return {
+        "trigger": adaptation.get("trigger"),
+        "window": run.get("window"),
+        "maturity_horizon": prepare.get("maturity_horizon"),
+        "rows": {
+            "in_window": prepare.get("rows_in"),
+            "labelled": prepare.get("rows_labelled"),
+            "not_matured": prepare.get("rows_not_matured"),
+            "label_pending": prepare.get("rows_label_pending"),
+            "splits": prepare.get("splits"),
+        },
+        "weighted": weighted,
+        "weights": adaptation.get("weights") if weighted else None,
+        "why": adaptation.get("reason") or "run published without an adapt stage: unweighted",
+        "reference": reference,
+    }
