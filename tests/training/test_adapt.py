@@ -268,3 +268,27 @@ def test_measured_the_weighted_drift_retraining_against_an_unweighted_one_on_mat
     assert weighted != (tmp_path / "unweighted" / "models" / artifacts.MODEL_FILE).read_bytes()
     for models in figures.values():
         assert all(0 < m["pr_auc"] <= 1 for m in models.values())
+
+
+def test_the_train_task_tells_the_pipeline_a_drift_triggered_run_from_a_scheduled_one(monkeypatch):
+    from types import SimpleNamespace
+
+    from retrainer.tasks import retrain as tasks
+    from tests.conftest import week
+
+    seen = []
+
+    def train_run(settings, storage, params, end, source=None, trigger=None):
+        seen.append((end.isoformat(), trigger))
+        return {"manifest_uri": "u", "data_hash": "h", "adaptation": {"weighted": trigger == "drift"}} | {
+            "metrics": {"challenger": {"pr_auc": 0.5}, "baseline": {"pr_auc": 0.4}}
+        }
+
+    monkeypatch.setattr(tasks, "train_run", train_run)
+    evidence = (SimpleNamespace(extra={"as_of": "2026-11-26T06:00:00+00:00"}),)
+    drift = tasks.Run(
+        run_id="asset_triggered__x", run_after="2026-12-02T09:00:00+00:00", consumed_asset_events=evidence
+    )
+    assert tasks.train(drift, None, MODEL)["weighted"] is True
+    assert tasks.train(tasks.Run(*week("2026-11-16T00:00:00+00:00")), None, MODEL)["weighted"] is False
+    assert seen == [("2026-11-26T00:00:00+00:00", "drift"), ("2026-11-16T00:00:00+00:00", None)]

@@ -85,6 +85,13 @@ def evidence_ends(run: Any) -> list[datetime]:
     return [as_utc(extra["as_of"]) for extra in extras if extra.get("as_of")]
 
 
+def drift_triggered(run: Any) -> bool:
+    """Whether the drift monitor's Asset event started the run: it consumed asset events and Airflow gave
+    it no data interval (a scheduled or hand-triggered run keeps its interval whatever events it carries)."""
+    no_interval = run.data_interval_start is None and run.data_interval_end is None
+    return no_interval and bool(getattr(run, "consumed_asset_events", None))
+
+
 def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> bool:
     """True once `data.late_files_hours` have passed since the run's interval ended (its last files may
     land after it). A manual run covers an interval long ended; a drift-triggered run covers the days its
@@ -144,7 +151,7 @@ def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None 
     headline numbers, and whether the fit was weighted."""
     ctx = Context.load(dag_params, model)
     _, end = _interval(run, ctx.params)
-    trigger = DRIFT if evidence_ends(run) else None  # a drift-triggered run adapts to the drifted days
+    trigger = DRIFT if drift_triggered(run) else None  # a drift-triggered run adapts to the drifted days
     manifest = train_run(ctx.settings, ctx.storage, ctx.params, end, ctx.source, trigger)
     return {
         "run_manifest_uri": manifest["manifest_uri"],
