@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from retrainer.core import expressions
+from retrainer.core.adaptation_schema import Adaptation
 from retrainer.core.feature_schema import DerivedFeatures
 from retrainer.core.sections import (
     METRICS,
@@ -295,14 +296,6 @@ class Monitoring(Section):
 class Run(Section):
     as_of: str | None = None
     trigger: Literal["drift"] | None = None  # set by the train task of a drift-triggered run (training.adapt)
-
-
-class Adaptation(Section):
-    """A drift-triggered retraining's weights toward the drifted days (retrainer.training.adapt)."""
-
-    enabled: bool
-    clip: Annotated[float, Field(ge=1)]
-    max_rows: PositiveInt
 
 
 class Canary(Section):

@@ -17,7 +17,6 @@ and its fit is the unweighted fit of before, byte for byte.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,17 +27,13 @@ import pyarrow.parquet as pq
 
 from retrainer.core import artifacts, frames
 from retrainer.core.clock import as_utc
-from retrainer.storage import ChecksumMismatch, sha256_file
+from retrainer.storage import sha256_file
 from retrainer.training import features
+from retrainer.training.stages import read_window_rows, with_derived_features, write_json
+from retrainer.training.weights import SPLIT, WEIGHT, WEIGHTED_SPLITS
 from retrainer.training.window import rows_in_window, window_bounds_of
 
 DRIFT = "drift"  # run.trigger of a retraining started by the drift monitor's Asset event
-WEIGHT, SPLIT = "weight", "split"  # columns of weights.parquet
-WEIGHTED_SPLITS = ("train", "valid")  # the holdout judges the model as it is: never weighted
-
-
-class AdaptationError(ValueError):
-    """The adaptation's outputs do not fit the splits they weight (rerun the pipeline from `adapt`)."""
 
 
 def adapting(params: dict[str, Any]) -> str | None:
@@ -55,8 +50,6 @@ def adapting(params: dict[str, Any]) -> str | None:
 
 def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str, Any]) -> dict:
     """Write the adaptation of the run (module docstring) to `out_dir` and return its report."""
-    from retrainer.training.stages import read_window_rows, with_derived_features, write_json
-
     out_dir.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"trigger": params.get("run", {}).get("trigger"), "weighted": False}
     if reason := adapting(params):
@@ -122,36 +115,6 @@ def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str
     }
     write_json(out_dir / Path(artifacts.ADAPTATION_REPORT).name, report)
     return report
-
-
-def sample_weights(
-    adaptation_dir: Path | None, prepared_dir: Path, split: str, params: dict
-) -> np.ndarray | None:
-    """The weights of a prepared split's rows, in its order, or None for an unweighted run (no adaptation
-    directory, or its report says unweighted). The weights file is refused with ChecksumMismatch unless it
-    hashes to the sha256 the report recorded, and with AdaptationError unless its ids are the split's."""
-    report_path = (
-        None if adaptation_dir is None else Path(adaptation_dir) / Path(artifacts.ADAPTATION_REPORT).name
-    )
-    if report_path is None or not report_path.exists():
-        return None
-    report = json.loads(report_path.read_text())
-    if not report.get("weighted"):
-        return None
-    path = Path(adaptation_dir) / Path(artifacts.WEIGHTS).name
-    actual = sha256_file(path)
-    if actual != report["weights"]["sha256"]:
-        raise ChecksumMismatch(f"{path} (the adapt stage's weights)", report["weights"]["sha256"], actual)
-    id_column = params["model"]["id_column"]
-    table = frames.to_frame(pq.read_table(path))
-    mine = table.loc[table[SPLIT] == split]
-    ids = pq.read_table(prepared_dir / f"{split}.parquet", columns=[id_column])[id_column].to_numpy()
-    if len(ids) != len(mine) or not np.array_equal(ids, mine[id_column].to_numpy()):
-        raise AdaptationError(
-            f"{path} weighs {len(mine)} rows of the {split} split, which has {len(ids)} other rows: rerun "
-            "`dvc repro` from the adapt stage"
-        )
-    return mine[WEIGHT].to_numpy(dtype=np.float32)
 
 
 def lineage(run: dict) -> dict[str, Any]:

@@ -19,9 +19,9 @@ from retrainer.core import artifacts, expressions, frames
 from retrainer.core.errors import ConfigError
 from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.training import features
-from retrainer.training.adapt import sample_weights
 from retrainer.training.engines import engine_of, train_xgboost_dask
 from retrainer.training.models import LinearBaseline, train_xgboost
+from retrainer.training.weights import sample_weights
 from retrainer.training.window import rows_in_window, window_bounds_of
 
 
