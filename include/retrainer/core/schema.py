@@ -262,6 +262,15 @@ class Drift(Section):
     min_positives: PositiveInt | None = None
     max_pr_auc_drop: Fraction | None = None
     consecutive_runs: PositiveInt | None = None
+    multivariate_enabled: bool | None = None
+    multivariate_max_rows: Annotated[int, Field(ge=100)] | None = None
+    multivariate_holdout_share: OpenFraction | None = None
+    multivariate_permutations: Annotated[int, Field(ge=100)] | None = None
+    multivariate_alpha: OpenFraction | None = None
+    multivariate_min_auc: Annotated[float, Field(ge=0.5, lt=1)] | None = None
+    multivariate_min_rows: Annotated[int, Field(ge=10)] | None = None
+    multivariate_top_features: Annotated[int, Field(ge=0)] | None = None
+    multivariate_importance_rows: Annotated[int, Field(ge=100)] | None = None
 
 
 class Scoring(Section):

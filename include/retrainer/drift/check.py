@@ -11,6 +11,7 @@ import pandas as pd
 from retrainer.drift.config import DRIFT, INSUFFICIENT, NO_DRIFT, DriftConfig, as_config
 from retrainer.drift.data import ReferenceProfile, data_drift
 from retrainer.drift.metrics import jsonable
+from retrainer.drift.multivariate import multivariate_drift
 from retrainer.drift.performance import performance_drift
 from retrainer.drift.persistence import confirm
 from retrainer.drift.prediction import prediction_drift
@@ -40,6 +41,8 @@ def drift_check(
 
     - `data`: `data_drift(reference, current)` over `features` (default: the reference's columns).
     - `prediction`: when `holdout_scores`, `current_scores` and `decision_threshold` are given.
+    - `multivariate`: the classifier two-sample test of the rows (drift/multivariate.py), when
+      `multivariate_enabled` and `reference` is a frame (a ReferenceProfile keeps no rows);
     - `performance`: when `labelled` (rows with score, label and label arrival time, named by
       `label_columns`), `holdout_pr_auc` and `as_of` (the logical date) are given.
     - `drifted`: any part drifted in this run; `confirmed`: drift persisted for `consecutive_runs` runs,
@@ -49,6 +52,10 @@ def drift_check(
     """
     cfg = as_config(config)
     parts = {"data": data_drift(reference, current, cfg, features=features, categorical=categorical)}
+    if cfg.multivariate_enabled and isinstance(reference, pd.DataFrame):  # a profile holds no rows
+        parts["multivariate"] = multivariate_drift(
+            reference, current, cfg, features=features, categorical=categorical
+        )
     if holdout_scores is not None and current_scores is not None and decision_threshold is not None:
         parts["prediction"] = prediction_drift(holdout_scores, current_scores, decision_threshold, cfg)
     if labelled is not None and holdout_pr_auc is not None and as_of is not None:
@@ -57,7 +64,9 @@ def drift_check(
             labelled[score], labelled[label], labelled[arrived], as_of, holdout_pr_auc, cfg
         )
     kinds = [kind for kind, part in parts.items() if part["verdict"] == DRIFT]
-    root_cause = parts["data"]["root_cause"]
+    root_cause = list(parts["data"]["root_cause"])
+    # the joint test's features follow the per-feature ones (only when it drifted: else it names none)
+    root_cause += [f for f in parts.get("multivariate", {}).get("root_cause", []) if f not in root_cause]
     summary = {
         "run": run,
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),

@@ -55,6 +55,23 @@ class DriftConfig:
     # Persistence: drift is confirmed only after this many consecutive drifted runs (this one included).
     consecutive_runs: int = 3
 
+    # Multivariate drift (drift/multivariate.py): a classifier two-sample test of reference vs current rows,
+    # which sees joint and shape changes (a decoupled pair, a spread change, a category's share) that the
+    # per-feature effect sizes miss. The classifier is fit on one part of the rows; its AUC on the rest
+    # drifts when it is above the permutation-calibrated threshold AND at least `multivariate_min_auc`.
+    multivariate_enabled: bool = True
+    multivariate_max_rows: int = 50_000  # each side is subsampled (seeded) to at most this many rows
+    multivariate_holdout_share: float = 0.5  # share of the rows (each side) kept out of the fit for the AUC
+    multivariate_permutations: int = 1_000  # permutations of the held-out labels: the AUC's null law
+    multivariate_alpha: float = 0.01  # the threshold is the null law's 1 - alpha quantile
+    # Effect-size floor: at tens of thousands of rows a trivial difference is significant. 0.55 is the AUC
+    # of a category whose share moves by 10 points (0.5 + half the total variation distance); a 0.47 sd
+    # mean shift (PSI ~0.2, the per-feature threshold) gives ~0.63.
+    multivariate_min_auc: float = 0.55
+    multivariate_min_rows: int = 100  # fewer current rows: "insufficient data"
+    multivariate_top_features: int = 5  # features named as the root cause (held-out permutation importance)
+    multivariate_importance_rows: int = 10_000  # held-out rows (at most) the permutation importance reads
+
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> DriftConfig:
         """A config from a plain dict; unknown keys are an error naming them (a typo must not pass)."""

@@ -102,6 +102,26 @@ def figures(plots: dict) -> dict[str, str]:
     return svgs
 
 
+def _multivariate_item(part: dict) -> str:
+    """The joint test in one list item: AUC against its permutation threshold and floor, and the features
+    the classifier relied on (names are data: escaped)."""
+    relied = ", ".join(f"{escape(str(f['feature']))} ({_num(f['importance'])})" for f in part["features"])
+    if part.get("auc") is None:
+        return (
+            f"<li>Joint and shape drift (classifier two-sample test): <b>{escape(part['verdict'])}</b> "
+            f"({escape(str(part.get('reason', '')))})</li>"
+        )
+    return (
+        f"<li>Joint and shape drift (a classifier telling current from reference rows): "
+        f"<b>{escape(part['verdict'])}</b> (held-out AUC {_num(part['auc'])}; drift needs it above "
+        f"{_num(part['threshold'])}, the {_num(100 * (1 - part['alpha']), 1)}th percentile of "
+        f"{escape(str(part['permutations']))} label permutations, and at least {_num(part['min_auc'])}; "
+        f"permutation p {_num(part['p_value'])})"
+        + (f"; relied on (AUC lost when shuffled): {relied}" if relied else "")
+        + "</li>"
+    )
+
+
 def _part_summary(report: dict) -> str:
     items = []
     if prediction := report.get("prediction"):
@@ -114,6 +134,8 @@ def _part_summary(report: dict) -> str:
             f"holdout {_pct(holdout)}, ratio {_num(rate.get('ratio'))}, allowed "
             f"x{_num(limits['max_alert_rate_ratio'])})</li>"
         )
+    if multivariate := report.get("multivariate"):
+        items.append(_multivariate_item(multivariate))
     if performance := report.get("performance"):
         items.append(
             f"<li>Performance (matured labels by {escape(performance['as_of'])}): "

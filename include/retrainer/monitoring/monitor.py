@@ -189,6 +189,10 @@ def evidence(report: dict, report_uri: str, page_uri: str, page_url: str | None 
         "performance": {
             k: report.get("performance", {}).get(k) for k in ("verdict", "pr_auc", "holdout_pr_auc")
         },
+        "multivariate": {  # the joint test: AUC, its threshold and floor, the features it relied on
+            **{k: report.get("multivariate", {}).get(k) for k in ("verdict", "auc", "threshold", "min_auc")},
+            "features": report.get("multivariate", {}).get("root_cause", []),
+        },
         "thresholds": {
             k: report["config"].get(k) for k in ("psi_threshold", "wasserstein_threshold", "js_threshold")
         },
@@ -217,6 +221,12 @@ def alert_text(model: str, found: dict) -> str:
         performance = found["performance"]
         parts.append(
             f"PR-AUC {performance['pr_auc']:.3f} on matured labels vs {performance['holdout_pr_auc']:.3f}"
+        )
+    if (joint := found.get("multivariate", {})).get("verdict") == "drift":
+        parts.append(
+            f"joint/shape drift: a classifier tells the day's rows from the reference at AUC "
+            f"{joint['auc']:.3f} (threshold {joint['threshold']:.3f}, floor {joint['min_auc']}), "
+            f"relying on {', '.join(joint['features']) or 'no single feature'}"
         )
     parts.append(f"report: {found.get('page_url') or found['page_uri']}")
     return ". ".join(parts)
