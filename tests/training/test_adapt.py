@@ -156,6 +156,7 @@ def _published(tmp_path: Path, drifted: Path, trigger: str | None) -> tuple[Sett
         metrics,
         [{"name": "min_pr_auc", "verdict": "passed", "passed": True}],
     )
+    gates["slices"] = {"rows": []}
     gates_uri, _ = write_sealed(storage, MODEL, run_key, gates)
     for name in (layout.REPORT_MD, layout.REPORT_HTML):
         storage.put_text(layout.run_file_key(MODEL, run_key, name), "report")
@@ -167,7 +168,7 @@ def _published(tmp_path: Path, drifted: Path, trigger: str | None) -> tuple[Sett
 def test_the_lineage_says_which_rows_weights_horizon_and_reference_a_version_was_trained_with(
     tmp_path, drifted
 ):
-    _, _, record = _published(tmp_path, drifted, "drift")
+    _, registry, record = _published(tmp_path, drifted, "drift")
     trained_on = record["trained_on"]
     print(f"\nlineage of a drift-triggered version: {json.dumps(trained_on, indent=1, default=str)}")
     assert trained_on["trigger"] == "drift" and trained_on["weighted"] is True
@@ -181,13 +182,23 @@ def test_the_lineage_says_which_rows_weights_horizon_and_reference_a_version_was
     reference = trained_on["reference"]
     assert reference["kind"] == "recent inputs" and reference["rows"] == rows["not_matured"]
     assert reference["start"] == trained_on["maturity_horizon"] and reference["end"] == AS_OF.isoformat()
+    # the person asked to approve it reads the same
+    from retrainer.deployment.approval import summary_markdown
+
+    body = summary_markdown(registry, record["version"])
+    print(f"approval form: {body}")
+    assert f"weighted toward the {rows['not_matured']} rows younger than the horizon" in body
 
 
 def test_a_scheduled_version_says_it_was_trained_unweighted(tmp_path, drifted):
-    _, _, record = _published(tmp_path, drifted, None)
+    _, registry, record = _published(tmp_path, drifted, None)
     trained_on = record["trained_on"]
     assert trained_on["weighted"] is False and trained_on["weights"] is None
     assert "unweighted" in trained_on["why"]
+    from retrainer.deployment.approval import summary_markdown
+
+    body = summary_markdown(registry, record["version"])
+    assert "unweighted; drift reference" in body and "its validation and holdout rows" in body
     assert trained_on["reference"]["kind"] == "validation and holdout splits"
 
 

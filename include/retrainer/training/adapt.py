@@ -154,3 +154,20 @@ def lineage(run: dict) -> dict[str, Any]:
         "why": adaptation.get("reason") or "run published without an adapt stage: unweighted",
         "reference": reference,
     }
+
+
+def describe(trained_on: dict) -> str:
+    """A version's `trained_on` lineage in one sentence for a person (plain text: escape it for Markdown)."""
+    rows, horizon = trained_on.get("rows") or {}, trained_on.get("maturity_horizon")
+    matured = f"{rows.get('labelled')} matured rows (events before {horizon})"
+    if not trained_on.get("weighted"):
+        return f"{matured}, unweighted; drift reference: its validation and holdout rows"
+    weights, reference = trained_on["weights"], trained_on["reference"]
+    summary = weights.get("summary") or {}
+    fitted = sum((weights.get("rows") or {}).values())
+    return (
+        f"{matured}, weighted toward the {reference['rows']} rows younger than the horizon "
+        f"(domain classifier AUC {summary.get('auc', float('nan')):.3f}, weights {weights['min']:.2f}"
+        f"..{weights['max']:.2f}, effective sample size {summary.get('effective_sample_size', 0):.0f} of "
+        f"{fitted}); drift reference: those recent rows"
+    )
