@@ -84,6 +84,14 @@ def test_a_drift_triggered_run_weights_its_training_rows_toward_the_recent_rows(
     assert len(recent) == prepare["rows_not_matured"] and "is_fraud" not in recent
     assert recent["event_ts"].min() >= pd.Timestamp(prepare["maturity_horizon"])
     assert report["weights"]["summary"]["auc"] > 0.6  # the drift is there for the classifier to see
+    # the weighted training rows look like the recent ones: drifted features' weighted means move to theirs
+    prepared = tmp_path / "drift" / artifacts.PREPARED_DIR
+    rows = pd.concat([pd.read_parquet(prepared / f"{s}.parquet") for s in ("train", "valid")])
+    for feature in ("device_risk_score", "amount", "tx_count_1h"):
+        plain = rows[feature].mean()
+        weighted = np.average(rows[feature], weights=weights["weight"])
+        print(f"{feature}: matured {plain:.4g}, weighted {weighted:.4g}, recent {recent[feature].mean():.4g}")
+        assert abs(weighted - recent[feature].mean()) < 2 / 3 * abs(plain - recent[feature].mean())
     assert report["weights"]["sha256"] == sha256_file(out / "weights.parquet")
     print(f"\nweights of a drift-triggered run: {json.dumps(report['weights'], default=str)}")
 
