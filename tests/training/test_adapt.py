@@ -27,6 +27,7 @@ from retrainer.synthetic.generator import GeneratorConfig, generate_day
 from retrainer.training import adapt, stages
 from retrainer.training.models import load_models
 from tests.conftest import PROJECT_DIR
+from tests.core.test_models import project  # noqa: F401, F811 (a fixture: a copy of the configuration to break)
 from tests.published_run import gate_report, publish_run
 
 MODEL = "fraud-xgb"
@@ -311,3 +312,26 @@ def test_the_train_task_tells_the_pipeline_a_drift_triggered_run_from_a_schedule
     assert tasks.train(drift, None, MODEL)["weighted"] is True
     assert tasks.train(tasks.Run(*week("2026-11-16T00:00:00+00:00")), None, MODEL)["weighted"] is False
     assert seen == [("2026-11-26T00:00:00+00:00", "drift"), ("2026-11-16T00:00:00+00:00", None)]
+
+
+def test_the_adaptation_settings_make_a_drift_triggered_version_and_only_that():
+    from retrainer.registry.register import idempotency_key
+
+    run = {"run_key": "2026-11-16T000000Z", "data_hash": "abc.dir"}
+
+    def clipped(params: dict, clip: float) -> dict:
+        return {**params, "adaptation": {**params["adaptation"], "clip": clip}}
+
+    drift, scheduled = _params("drift"), _params(None)
+    assert idempotency_key(MODEL, run, clipped(drift, 3.0)) != idempotency_key(MODEL, run, drift)
+    assert idempotency_key(MODEL, run, clipped(scheduled, 3.0)) == idempotency_key(MODEL, run, scheduled)
+    assert idempotency_key(MODEL, run, drift) != idempotency_key(MODEL, run, scheduled)
+
+
+def test_a_typod_or_out_of_range_adaptation_setting_is_named_with_its_file(project):  # noqa: F811
+    from tests.core.test_models import FRAUD, edit, problems
+
+    edit(project, lambda p: p.update(adaptation={"clp": 5.0}))
+    assert problems(project) == [f"{FRAUD}: adaptation.clp: unknown key (did you mean clip?)"]
+    edit(project, lambda p: p.update(adaptation={"clip": 0.5}))
+    assert problems(project) == [f"{FRAUD}: adaptation.clip: expected greater than or equal to 1, got 0.5"]
