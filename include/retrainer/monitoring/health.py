@@ -9,7 +9,8 @@
 Each figure past its bound is a breach that names the figure, its value, the bound and the feature where
 one applies; `score_<model>` alerts on them (Airflow's `HttpNotifier`, connection `retrainer_alerts`).
 The training reference is the champion's own validation and holdout rows, as its training run published
-them: what the model was judged on.
+them: what the model was judged on; for a version a drift-triggered run adapted to the drifted days, the
+recent inputs it was adapted to (`training.adapt`).
 """
 
 from __future__ import annotations
