@@ -33,6 +33,8 @@ the lineage of every version says why its run happened (schedule, manual, drift 
    champion; a batch whose ROC-AUC lies far below the other batches' is quarantined before training;
 4. **train** through the DVC pipeline (`dvc.yaml`) on the rows of the validated batches whose event time
    is in the training window, each transaction once, read from bytes checked against their validation;
+   a drift-triggered run weights its matured rows toward the rows younger than the label horizon (the
+   drifted days) and monitors the new version against those rows (`adaptation` in the model's params);
 5. **evaluate** the challenger against the gates on the same holdout: PR-AUC and recall floors, beat
    the scikit-learn baseline and a rule, no regression against the champion (paired bootstrap interval),
    every slice (region, channel, amount band, ...) above its floor and not worse than the champion, and

@@ -161,6 +161,7 @@ def test_artifact_names_match_the_pipeline():
         artifacts.FEATURES_SUITE,
         artifacts.FEATURES_DIR,
         artifacts.PREPARED_DIR,
+        artifacts.ADAPTATION_DIR,
         artifacts.MODEL,
         artifacts.BASELINE,
         artifacts.PREPARE_REPORT,
@@ -170,7 +171,7 @@ def test_artifact_names_match_the_pipeline():
     }
     assert declared == known
     dvc_added = {artifacts.BATCHES_DVC, artifacts.HISTORY_DVC}
-    in_outs = {artifacts.FEATURES_REPORT}  # a file of the featurize stage's out directory
+    in_outs = {artifacts.FEATURES_REPORT, artifacts.ADAPTATION_REPORT, *artifacts.ADAPTED}  # in out dirs
     assert set(artifacts.PUBLISHED) <= known | dvc_added | in_outs | {*artifacts.PIPELINE_FILES} | {
         artifacts.prepared(s) for s in artifacts.SPLITS
     }

@@ -90,10 +90,14 @@ def _run_stage(stage: str, params: dict) -> None:
         from retrainer.training.stages import prepare
 
         prepare(Path(a.BATCHES_DIR), Path(a.PREPARED_DIR), Path(a.PREPARE_REPORT), params)
+    elif stage == "adapt":
+        from retrainer.training.adapt import adapt
+
+        adapt(Path(a.BATCHES_DIR), Path(a.PREPARED_DIR), Path(a.ADAPTATION_DIR), params)
     elif stage == "fit":
         from retrainer.training.stages import fit
 
-        fit(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), params)
+        fit(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), params, Path(a.ADAPTATION_DIR))
     else:
         from retrainer.evaluation.holdout import measure
 

@@ -21,6 +21,12 @@ FEATURES_DIR = "data/features"  # the featurize stage's out: the window rows' de
 FEATURES = f"{FEATURES_DIR}/features.parquet"  # id, then the derived features (none without declarations)
 FEATURES_REPORT = f"{FEATURES_DIR}/features.json"  # definitions hash, names, rows, history days
 PREPARED_DIR = "data/prepared"
+# The adapt stage's out (retrainer.training.adapt): its report always; for a drift-triggered run also the
+# weights of the train and valid rows (sha256 in the report) and the recent rows (its drift reference)
+ADAPTATION_DIR = "data/adaptation"
+ADAPTATION_REPORT = f"{ADAPTATION_DIR}/adaptation.json"
+WEIGHTS = f"{ADAPTATION_DIR}/weights.parquet"
+RECENT = f"{ADAPTATION_DIR}/recent.parquet"
 SPLITS = ("train", "valid", "holdout")
 MODELS_DIR = "models"
 MODEL_FILE = "model.ubj"  # XGBoost's own format: data, never code
@@ -56,7 +62,10 @@ PUBLISHED = (
     COST_CURVE,
     prepared("valid"),  # to choose a threshold for a champion registered without one
     prepared("holdout"),
+    ADAPTATION_REPORT,
 )
+# Published too when the run was weighted (the adapt stage wrote them).
+ADAPTED = (WEIGHTS, RECENT)
 
 # The published files a registry version keeps, and the name each has in the version (models by their
 # base name: `model.ubj`, `baseline.json`).

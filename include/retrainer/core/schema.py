@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from retrainer.core import expressions
+from retrainer.core.adaptation_schema import Adaptation
 from retrainer.core.feature_schema import DerivedFeatures
 from retrainer.core.sections import (
     METRICS,
@@ -308,6 +309,7 @@ class Monitoring(Section):
 
 class Run(Section):
     as_of: str | None = None
+    trigger: Literal["drift"] | None = None  # set by the train task of a drift-triggered run (training.adapt)
 
 
 class Canary(Section):
@@ -395,6 +397,7 @@ class ModelParams(Section):
     gates: Gates
     monitoring: Monitoring
     run: Run
+    adaptation: Adaptation
     deployment: Deployment
     alerts: Alerts = Alerts()
     timeouts: Timeouts

@@ -26,6 +26,7 @@ from retrainer.deployment.state import DeploymentError, audit, now_text, read, s
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import KeyExists
+from retrainer.training.adapt import describe as describe_training
 
 APPROVE, REJECT, SHADOW_FIRST, CANARY = "Approve", "Reject", "Shadow first", "Canary"
 OPTIONS = (APPROVE, REJECT, SHADOW_FIRST, CANARY)
@@ -168,6 +169,8 @@ def summary_markdown(registry: Registry, version: int) -> str:
     commit = (record.get("git") or {}).get("commit") or "-"
     # Ours, not data: the version is an int and the model name percent-encoded, so the link stays ours.
     report = layout.gate_report_url(registry.model, version)
+    if trained_on := record.get("trained_on"):  # which rows and weights (training.adapt)
+        lines.append(f"- **trained on**: {text(describe_training(trained_on))}")
     lines += [
         f"- trained on data {code(record.get('data_hash'))}, git {code(str(commit)[:12])}",
         f"- full report: [gate report v{version}]({report})",

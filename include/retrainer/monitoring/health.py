@@ -9,7 +9,8 @@
 Each figure past its bound is a breach that names the figure, its value, the bound and the feature where
 one applies; `score_<model>` alerts on them (Airflow's `HttpNotifier`, connection `retrainer_alerts`).
 The training reference is the champion's own validation and holdout rows, as its training run published
-them: what the model was judged on.
+them: what the model was judged on; for a version a drift-triggered run adapted to the drifted days, the
+recent inputs it was adapted to (`training.adapt`).
 """
 
 from __future__ import annotations
@@ -31,12 +32,16 @@ UPPER, LOWER = "max", "min"  # a bound's way: a figure above its max, or below i
 
 
 def training_reference(registry: Registry, version: int | str) -> pd.DataFrame | None:
-    """The rows a version was judged on: the validation and holdout splits its training run published
-    (read through their recorded sha256); None for a version that names no published run."""
+    """The rows a version is monitored against: the validation and holdout splits its training run
+    published (the rows it was judged on), or for a version a drift-triggered run adapted to the drifted
+    days, the recent inputs it was adapted to (`training.adapt`); read through their recorded sha256. None
+    for a version that names no published run."""
     record = registry.get(version)
     if not record.get("run_manifest_uri"):
         return None
     run = read_run(registry.storage, record["run_manifest_uri"])
+    if artifacts.RECENT in run["files"]:
+        return read_run_frame(registry.storage, run, artifacts.RECENT)
     parts = [read_run_frame(registry.storage, run, artifacts.prepared(s)) for s in ("valid", "holdout")]
     return pd.concat(parts, ignore_index=True)
 

@@ -19,6 +19,7 @@ from retrainer.registry.lineage import feature_definitions, git_revision, packag
 from retrainer.registry.reconcile import settle_aliases
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
+from retrainer.training import adapt
 from retrainer.training.train import read_run, read_run_file
 from retrainer.training.workspace import read_lock_hashes
 
@@ -31,6 +32,8 @@ def idempotency_key(model: str, run: dict, params: dict, revision: str | None = 
     """Same model, run, training data, model-making params and code revision: the same version, however
     often it reruns."""
     making = {section: params.get(section) for section in MODEL_SECTIONS}
+    if (params.get("run") or {}).get("trigger"):  # a drift-triggered run's weights are made by these
+        making["adaptation"] = params.get("adaptation")
     payload = json.dumps(
         [model, run["run_key"], run["data_hash"], making, revision], sort_keys=True, default=str
     )
@@ -148,6 +151,7 @@ def register_run(
         files[name] = storage.get_bytes(layout.run_file_key(model, run["run_key"], name))
     lineage = lineage_of(run, run_manifest_uri, gates, files, settings, airflow_run_id)
     lineage["trigger"] = trigger or trigger_of()
+    lineage["trained_on"] = adapt.lineage(run)  # rows, weights, horizon and drift reference of the version
     lineage["gates_sha256"] = gates_sha256  # the gate report judged, bound to its bytes
     # Keys relative to the storage root, which still read back from a root copied elsewhere.
     lineage["run_manifest_key"] = storage.key_of(run_manifest_uri)

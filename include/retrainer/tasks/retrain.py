@@ -36,6 +36,7 @@ from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.registry.register import asset_event, register_run, trigger_of
 from retrainer.tasks.context import Context
+from retrainer.training.adapt import DRIFT
 from retrainer.training.train import train_run
 
 Moment = datetime | str | None
@@ -82,6 +83,13 @@ def evidence_ends(run: Any) -> list[datetime]:
     events = getattr(run, "consumed_asset_events", None) or ()
     extras = [getattr(event, "extra", None) or {} for event in events]
     return [as_utc(extra["as_of"]) for extra in extras if extra.get("as_of")]
+
+
+def drift_triggered(run: Any) -> bool:
+    """Whether the drift monitor's Asset event started the run: it consumed asset events and Airflow gave
+    it no data interval (a scheduled or hand-triggered run keeps its interval whatever events it carries)."""
+    no_interval = run.data_interval_start is None and run.data_interval_end is None
+    return no_interval and bool(getattr(run, "consumed_asset_events", None))
 
 
 def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> bool:
@@ -138,14 +146,17 @@ def check_labels(run: Any, dag_params: dict[str, Any] | None = None, model: str 
 
 @measure_step("train")
 def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
-    """Run the DVC pipeline on the training window ending at the interval's end; returns the run manifest's
-    URI and headline numbers."""
+    """Run the DVC pipeline on the training window ending at the interval's end (a drift-triggered run with
+    its rows weighted toward the drifted days: `training.adapt`); returns the run manifest's URI and
+    headline numbers, and whether the fit was weighted."""
     ctx = Context.load(dag_params, model)
     _, end = _interval(run, ctx.params)
-    manifest = train_run(ctx.settings, ctx.storage, ctx.params, end, ctx.source)
+    trigger = DRIFT if drift_triggered(run) else None  # a drift-triggered run adapts to the drifted days
+    manifest = train_run(ctx.settings, ctx.storage, ctx.params, end, ctx.source, trigger)
     return {
         "run_manifest_uri": manifest["manifest_uri"],
         "data_hash": manifest["data_hash"],
+        "weighted": manifest["adaptation"]["weighted"],
         "challenger_pr_auc": manifest["metrics"]["challenger"]["pr_auc"],
         "baseline_pr_auc": manifest["metrics"]["baseline"]["pr_auc"],
     }

@@ -39,9 +39,12 @@ def train_xgboost(
     names: list[str],
     params: dict[str, Any],
     seed: int,
+    w_train: np.ndarray | None = None,
+    w_valid: np.ndarray | None = None,
 ):
     """An XGBoost booster, early-stopped on the validation split's PR-AUC (with `early_stopping_rounds`
-    null, or an empty validation split, every round is kept)."""
+    null, or an empty validation split, every round is kept). `w_train`, `w_valid`: the rows' sample
+    weights (a drift-triggered run's, `training.adapt`); None, as in every other run: unweighted."""
     import xgboost as xgb
 
     config = booster_params(params, seed)
@@ -50,15 +53,19 @@ def train_xgboost(
         early_stopping = None  # no validation split (split.valid_fraction: 0): nothing to stop on
     if config["params"].get("tree_method", "hist") == "hist":
         # The histogram method reads quantized features: QuantileDMatrix builds them without a float copy.
-        train = xgb.QuantileDMatrix(x_train, label=y_train, feature_names=names)
+        train = xgb.QuantileDMatrix(x_train, label=y_train, weight=w_train, feature_names=names)
         valid = (
-            xgb.QuantileDMatrix(x_valid, label=y_valid, feature_names=names, ref=train)
+            xgb.QuantileDMatrix(x_valid, label=y_valid, weight=w_valid, feature_names=names, ref=train)
             if early_stopping
             else None
         )
     else:
-        train = xgb.DMatrix(x_train, label=y_train, feature_names=names)
-        valid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names) if early_stopping else None
+        train = xgb.DMatrix(x_train, label=y_train, weight=w_train, feature_names=names)
+        valid = (
+            xgb.DMatrix(x_valid, label=y_valid, weight=w_valid, feature_names=names)
+            if early_stopping
+            else None
+        )
     booster = xgb.train(
         config["params"],
         train,
@@ -101,8 +108,16 @@ class LinearBaseline:
 
     @classmethod
     def fit(
-        cls, x: np.ndarray, y: np.ndarray, names: list[str], params: dict[str, Any], seed: int
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        names: list[str],
+        params: dict[str, Any],
+        seed: int,
+        sample_weight: np.ndarray | None = None,
     ) -> LinearBaseline:
+        """Fitted on the rows of `x` (a seeded sample of `max_rows` of them), each weighing `sample_weight`
+        (None: alike; the scaler's mean and scale stay unweighted, only the regression's loss is)."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
@@ -111,13 +126,16 @@ class LinearBaseline:
         if max_rows and len(x) > max_rows:  # a seeded sample of the rows, in their order
             rows = np.sort(np.random.default_rng(seed).choice(len(x), size=max_rows, replace=False))
             x, y = x[rows], y[rows]
+            sample_weight = None if sample_weight is None else sample_weight[rows]
         # lbfgs fits in float64: convert once and standardise that copy in place, rather than a scaled
         # float32 copy that the regression then copies again.
         standardised = np.array(x, dtype=np.float64)
         scaler = StandardScaler(copy=False).fit(standardised)
         scaler.transform(standardised)  # StandardScaler leaves missing values (NaN) out of its mean and scale
         np.nan_to_num(standardised, copy=False, nan=0.0)  # ... and a missing value counts as the mean
-        regression = LogisticRegression(random_state=seed, **params).fit(standardised, y)
+        regression = LogisticRegression(random_state=seed, **params).fit(
+            standardised, y, sample_weight=sample_weight
+        )
         return cls(
             mean=scaler.mean_,
             scale=scaler.scale_,

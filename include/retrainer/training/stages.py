@@ -21,6 +21,7 @@ from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.training import features
 from retrainer.training.engines import engine_of, train_xgboost_dask
 from retrainer.training.models import LinearBaseline, train_xgboost
+from retrainer.training.weights import sample_weights
 from retrainer.training.window import rows_in_window, window_bounds_of
 
 
@@ -143,21 +144,29 @@ def _xy(path: Path, params: dict[str, Any]):
     return x, y
 
 
-def fit(prepared_dir: Path, models_dir: Path, params: dict[str, Any]) -> None:
+def fit(
+    prepared_dir: Path, models_dir: Path, params: dict[str, Any], adaptation_dir: Path | None = None
+) -> None:
     """Fit the XGBoost challenger (here, or on a Dask cluster: `train.engine`) and the scikit-learn
-    baseline; save both without pickle."""
+    baseline; save both without pickle. With the adapt stage's weights in `adaptation_dir` (a
+    drift-triggered run, `training.adapt`: checked by sha256 and by the rows' ids) both are fitted with
+    them as sample weights; without (every other run) exactly as unweighted fits."""
     names = features.feature_names(params["features"])
     engine = engine_of(params)
     seed = params["train"]["seed"]
+    w_train = sample_weights(adaptation_dir, prepared_dir, "train", params)
     if engine == "dask":  # the cluster reads the splits itself; the baseline is fitted here
         booster = train_xgboost_dask(prepared_dir, params)
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
     else:
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
         x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
-        booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed)
+        w_valid = sample_weights(adaptation_dir, prepared_dir, "valid", params)
+        booster = train_xgboost(
+            x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed, w_train, w_valid
+        )
         del x_valid, y_valid
-    baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed)
+    baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed, w_train)
     models_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(models_dir / artifacts.MODEL_FILE)
     (models_dir / artifacts.BASELINE_FILE).write_text(baseline.to_json())

@@ -32,10 +32,13 @@ def train_run(
     params: dict[str, Any],
     as_of: datetime | str,
     source: Storage | None = None,
+    trigger: str | None = None,
 ) -> dict:
     """Run the DVC pipeline on the training window ending at `as_of` (the run's interval end) and publish
     the results. `source`: where the history its derived features reach back to is read (the source
-    partitions before the window); needed only by a model that declares derived features.
+    partitions before the window); needed only by a model that declares derived features. `trigger`:
+    `drift` for a run the drift monitor started (`run.trigger`: its adapt stage weights the rows toward the
+    drifted days, `training.adapt`), None for any other.
 
     The window is assembled from checked bytes before DVC sees it: a batch whose bytes differ from what its
     validation judged stops the run with storage.ChecksumMismatch (a verdict, not retried). Returns the run
@@ -45,6 +48,8 @@ def train_run(
     model = params["model"]["name"]
     key = run_key(as_of)
     params = {**params, "run": {**params.get("run", {}), "as_of": as_utc(as_of).isoformat()}}
+    if trigger is not None:  # only then: a scheduled run's params.yaml stays as it was
+        params["run"]["trigger"] = trigger
     if engine_of(params) == "dask":
         scheduler_address()  # a missing scheduler is named before any work, not after `dvc repro` starts
     workspace = prepare_workspace(settings, params, key)
@@ -65,7 +70,8 @@ def train_run(
     dvc(workspace, "push", "--quiet", seconds=seconds)
 
     files = {}
-    for name in artifacts.PUBLISHED:
+    adaptation = json.loads((workspace / artifacts.ADAPTATION_REPORT).read_text())
+    for name in [*artifacts.PUBLISHED, *(artifacts.ADAPTED if adaptation["weighted"] else ())]:
         path = workspace / name
         uri = storage.put_file(layout.run_file_key(model, key, name), path)
         files[name] = {"uri": uri, "sha256": sha256_file(path)}
@@ -87,6 +93,7 @@ def train_run(
         "files": files,
         "metrics": json.loads((workspace / artifacts.METRICS).read_text()),
         "prepare": json.loads((workspace / artifacts.PREPARE_REPORT).read_text()),
+        "adaptation": adaptation,  # weighted or not and why; the weights' summary; the recent rows
     }
     manifest["manifest_uri"] = storage.put_text(
         layout.run_file_key(model, key, layout.MANIFEST_FILE), json.dumps(manifest, indent=2)

@@ -1,0 +1,16 @@
+"""The `adaptation` section of a model's params: how a drift-triggered retraining weights its matured rows
+toward the drifted days (`retrainer.training.adapt`). Strict and closed like every section."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from retrainer.core.sections import PositiveInt, Section
+
+
+class Adaptation(Section):
+    enabled: bool  # false: a drift-triggered run trains unweighted, as a scheduled one does
+    clip: Annotated[float, Field(ge=1)]  # weights clipped at clip and 1/clip of their mean, then mean 1
+    max_rows: PositiveInt  # the domain classifier's sample per side (retrainer.drift.domain)

@@ -1,0 +1,337 @@
+"""A drift-triggered retraining learns from the drifted days: its matured rows are weighted toward the rows
+younger than the horizon (checked weights, an unchanged scheduled fit), its lineage says what it was
+trained on, its drift reference is the recent inputs it was adapted to; and what weighting gains on
+generated covariate drift, measured against an unweighted retraining of the same run."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from retrainer.core import artifacts, layout
+from retrainer.core.models import load_model
+from retrainer.core.settings import Settings
+from retrainer.monitoring.health import training_reference
+from retrainer.registry.gate_report import write_sealed
+from retrainer.registry.register import register_run
+from retrainer.registry.store import Registry
+from retrainer.storage import ChecksumMismatch, open_storage, sha256_file
+from retrainer.synthetic.generator import GeneratorConfig, generate_day
+from retrainer.training import adapt, stages
+from retrainer.training.models import load_models
+from tests.conftest import PROJECT_DIR
+from tests.core.test_models import project  # noqa: F401, F811 (a fixture: a copy of the configuration to break)
+from tests.published_run import gate_report, publish_run
+
+MODEL = "fraud-xgb"
+AS_OF = datetime.fromisoformat("2026-11-16T00:00:00+00:00")
+
+
+def _params(trigger: str | None, window_days: int = 35, rounds: int = 60) -> dict:
+    params = copy.deepcopy(load_model(PROJECT_DIR, MODEL))
+    params["data"]["training_window_days"] = window_days
+    params["train"]["xgboost"]["n_estimators"] = rounds
+    params["run"] = {"as_of": AS_OF.isoformat(), "trigger": trigger}
+    return params
+
+
+def _batches(directory: Path, days: int, config: GeneratorConfig, seed: int = 7) -> Path:
+    """The window's days of generated transactions as the one file of a run's `data/batches`."""
+    directory.mkdir(parents=True)
+    first = (AS_OF - timedelta(days=days)).date()
+    frame = pd.concat([generate_day(first + timedelta(days=n), seed, config) for n in range(days)])
+    frame.to_parquet(directory / "window.parquet", index=False)
+    return directory
+
+
+def _run_stages(root: Path, batches: Path, params: dict) -> dict:
+    """prepare, adapt and fit in a workspace of their own under `root`; the adapt stage's report."""
+    root.mkdir(parents=True, exist_ok=True)
+    prepared = root / artifacts.PREPARED_DIR
+    stages.prepare(batches, prepared, root / artifacts.PREPARE_REPORT, params)
+    report = adapt.adapt(batches, prepared, root / artifacts.ADAPTATION_DIR, params)
+    stages.fit(prepared, root / artifacts.MODELS_DIR, params, root / artifacts.ADAPTATION_DIR)
+    return report
+
+
+@pytest.fixture(scope="module")
+def drifted(tmp_path_factory) -> Path:
+    """35 days of small generated days, the last 10 with strong covariate drift."""
+    config = GeneratorConfig(
+        rows_per_day=400, fraud_rate=0.03, customers=2000, data_drift=1.0, drift_start=date(2026, 11, 6)
+    )
+    return _batches(tmp_path_factory.mktemp("drifted") / "batches", 35, config)
+
+
+def test_a_drift_triggered_run_weights_its_training_rows_toward_the_recent_rows(tmp_path, drifted):
+    report = _run_stages(tmp_path / "drift", drifted, _params("drift"))
+    assert report["weighted"] is True
+    out = tmp_path / "drift" / artifacts.ADAPTATION_DIR
+    weights = pd.read_parquet(out / "weights.parquet")
+    recent = pd.read_parquet(out / "recent.parquet")
+    prepare = json.loads((tmp_path / "drift" / artifacts.PREPARE_REPORT).read_text())
+    # every train and valid row is weighted, the weights average 1; the recent rows are exactly those that
+    # prepare left out as not matured, without their (not final) labels
+    assert report["weights"]["rows"] == {s: prepare["splits"][s]["rows"] for s in ("train", "valid")}
+    assert len(weights) == prepare["splits"]["train"]["rows"] + prepare["splits"]["valid"]["rows"]
+    assert weights["weight"].mean() == pytest.approx(1.0, abs=1e-6) and weights["weight"].std() > 0.05
+    assert len(recent) == prepare["rows_not_matured"] and "is_fraud" not in recent
+    assert recent["event_ts"].min() >= pd.Timestamp(prepare["maturity_horizon"])
+    assert report["weights"]["summary"]["auc"] > 0.6  # the drift is there for the classifier to see
+    # the weighted training rows look like the recent ones: drifted features' weighted means move to theirs
+    prepared = tmp_path / "drift" / artifacts.PREPARED_DIR
+    rows = pd.concat([pd.read_parquet(prepared / f"{s}.parquet") for s in ("train", "valid")])
+    for feature in ("device_risk_score", "amount", "tx_count_1h"):
+        plain = rows[feature].mean()
+        weighted = np.average(rows[feature], weights=weights["weight"])
+        print(f"{feature}: matured {plain:.4g}, weighted {weighted:.4g}, recent {recent[feature].mean():.4g}")
+        assert abs(weighted - recent[feature].mean()) < 2 / 3 * abs(plain - recent[feature].mean())
+    assert report["weights"]["sha256"] == sha256_file(out / "weights.parquet")
+    print(f"\nweights of a drift-triggered run: {json.dumps(report['weights'], default=str)}")
+
+
+def test_tampered_weights_are_refused_by_the_fit(tmp_path, drifted):
+    root = tmp_path / "drift"
+    _run_stages(root, drifted, _params("drift"))
+    path = root / artifacts.WEIGHTS
+    weights = pd.read_parquet(path)
+    weights["weight"] = np.where(weights["weight"] > 1, 10.0, 0.1)  # someone leaned the fit by hand
+    weights.to_parquet(path, index=False)
+    with pytest.raises(ChecksumMismatch, match="weights"):
+        stages.fit(
+            root / artifacts.PREPARED_DIR, root / "refit", _params("drift"), root / artifacts.ADAPTATION_DIR
+        )
+    assert not (root / "refit" / artifacts.MODEL_FILE).exists()
+
+
+def test_a_scheduled_run_is_unweighted_and_fits_the_bytes_it_fitted_before(tmp_path, drifted):
+    params = _params(None)
+    report = _run_stages(tmp_path / "scheduled", drifted, params)
+    assert report["weighted"] is False and "unweighted" in report["reason"]
+    assert sorted(p.name for p in (tmp_path / "scheduled" / artifacts.ADAPTATION_DIR).iterdir()) == [
+        "adaptation.json"
+    ]
+    # the fit as it was before the adapt stage existed: no adaptation directory at all
+    prepared = tmp_path / "scheduled" / artifacts.PREPARED_DIR
+    stages.fit(prepared, tmp_path / "before", params)
+    for name in (artifacts.MODEL_FILE, artifacts.BASELINE_FILE):
+        now = (tmp_path / "scheduled" / artifacts.MODELS_DIR / name).read_bytes()
+        assert now == (tmp_path / "before" / name).read_bytes()
+    # ... and a drift-triggered run of the same window fits other bytes (its rows weigh differently)
+    _run_stages(tmp_path / "drift", drifted, _params("drift"))
+    weighted = (tmp_path / "drift" / artifacts.MODEL).read_bytes()
+    assert weighted != (tmp_path / "before" / artifacts.MODEL_FILE).read_bytes()
+
+
+def test_adaptation_can_be_switched_off_and_says_so(tmp_path, drifted):
+    params = _params("drift")
+    params["adaptation"]["enabled"] = False
+    report = _run_stages(tmp_path / "off", drifted, params)
+    assert report["weighted"] is False and "adaptation.enabled false" in report["reason"]
+
+
+def _published(tmp_path: Path, drifted: Path, trigger: str | None) -> tuple[Settings, Registry, dict]:
+    """A run of the stages published as train_run publishes it, gated and registered; its version."""
+    settings = Settings.from_env({"RETRAINER_VAR_DIR": str(tmp_path / "var")})
+    storage = open_storage(settings.storage_root)
+    params = _params(trigger)
+    root = tmp_path / "ws"
+    adaptation = _run_stages(root, drifted, params)
+    run_key = "2026-11-16T000000Z"
+    files = {name: f"{name} of {run_key}".encode() for name in artifacts.PUBLISHED}
+    names = [artifacts.MODEL, artifacts.prepared("valid"), artifacts.prepared("holdout")]
+    names += [artifacts.ADAPTATION_REPORT, *(artifacts.ADAPTED if adaptation["weighted"] else ())]
+    files |= {name: (root / name).read_bytes() for name in names}
+    files["params.yaml"] = yaml.safe_dump(params).encode()
+    files["dvc.lock"] = b"stages: {}\n"
+    metrics = {"challenger": {"pr_auc": 0.58, "recall_at_fpr": 0.5}}
+    run = publish_run(storage, MODEL, run_key, files, metrics)
+    # what train_run records beside the files: the prepare and adapt stages' reports
+    run["prepare"] = json.loads((root / artifacts.PREPARE_REPORT).read_text())
+    run["window"] = run["prepare"]["window"]
+    run["adaptation"] = adaptation
+    run_uri = run.pop("manifest_uri")
+    storage.put_text(layout.run_file_key(MODEL, run_key, layout.MANIFEST_FILE), json.dumps(run))
+    gates = gate_report(
+        run_key,
+        files[artifacts.MODEL],
+        metrics,
+        [{"name": "min_pr_auc", "verdict": "passed", "passed": True}],
+    )
+    gates["slices"] = {"rows": []}
+    gates_uri, _ = write_sealed(storage, MODEL, run_key, gates)
+    for name in (layout.REPORT_MD, layout.REPORT_HTML):
+        storage.put_text(layout.run_file_key(MODEL, run_key, name), "report")
+    registered = register_run(settings, storage, run_uri, gates_uri, "asset_triggered__test")
+    registry = Registry(storage, MODEL)
+    return settings, registry, registry.get(registered["version"])
+
+
+def test_the_lineage_says_which_rows_weights_horizon_and_reference_a_version_was_trained_with(
+    tmp_path, drifted
+):
+    _, registry, record = _published(tmp_path, drifted, "drift")
+    trained_on = record["trained_on"]
+    print(f"\nlineage of a drift-triggered version: {json.dumps(trained_on, indent=1, default=str)}")
+    assert trained_on["trigger"] == "drift" and trained_on["weighted"] is True
+    assert trained_on["window"]["end"] == AS_OF.isoformat()
+    assert trained_on["maturity_horizon"] == (AS_OF - timedelta(days=21)).isoformat()
+    rows = trained_on["rows"]
+    assert rows["labelled"] + rows["not_matured"] + rows["label_pending"] == rows["in_window"]
+    weights = trained_on["weights"]
+    assert set(weights["summary"]) >= {"auc", "clip", "clipped_share", "effective_sample_size", "seed"}
+    assert weights["rows"]["train"] == rows["splits"]["train"]["rows"] and len(weights["sha256"]) == 64
+    reference = trained_on["reference"]
+    assert reference["kind"] == "recent inputs" and reference["rows"] == rows["not_matured"]
+    assert reference["start"] == trained_on["maturity_horizon"] and reference["end"] == AS_OF.isoformat()
+    # the person asked to approve it reads the same
+    from retrainer.deployment.approval import summary_markdown
+
+    body = summary_markdown(registry, record["version"])
+    print(f"approval form: {body}")
+    assert f"weighted toward the {rows['not_matured']} rows younger than the horizon" in body
+
+
+def test_a_scheduled_version_says_it_was_trained_unweighted(tmp_path, drifted):
+    _, registry, record = _published(tmp_path, drifted, None)
+    trained_on = record["trained_on"]
+    assert trained_on["weighted"] is False and trained_on["weights"] is None
+    assert "unweighted" in trained_on["why"]
+    from retrainer.deployment.approval import summary_markdown
+
+    body = summary_markdown(registry, record["version"])
+    assert "unweighted; drift reference" in body and "its validation and holdout rows" in body
+    assert trained_on["reference"]["kind"] == "validation and holdout splits"
+
+
+def test_an_adapted_version_is_monitored_against_the_recent_inputs_it_was_adapted_to(tmp_path, drifted):
+    _, registry, record = _published(tmp_path, drifted, "drift")
+    reference = training_reference(registry, record["version"])
+    recent = pd.read_parquet(tmp_path / "ws" / artifacts.RECENT)
+    pd.testing.assert_frame_equal(reference, recent)
+    assert reference["event_ts"].min() >= pd.Timestamp(record["trained_on"]["maturity_horizon"])
+    # the stored rows are checked against the sha256 the run recorded
+    run = json.loads(registry.storage.get_text(registry.storage.key_of(record["run_manifest_uri"])))
+    registry.storage.put_bytes(registry.storage.key_of(run["files"][artifacts.RECENT]["uri"]), b"tampered")
+    with pytest.raises(ChecksumMismatch):
+        training_reference(registry, record["version"])
+
+
+def test_a_scheduled_version_is_still_monitored_against_its_validation_and_holdout_rows(tmp_path, drifted):
+    _, registry, record = _published(tmp_path, drifted, None)
+    reference = training_reference(registry, record["version"])
+    splits = [pd.read_parquet(tmp_path / "ws" / artifacts.prepared(s)) for s in ("valid", "holdout")]
+    assert len(reference) == sum(len(s) for s in splits) and "is_fraud" in reference
+
+
+def _judge(root: Path, frame: pd.DataFrame, params: dict) -> dict:
+    """The challenger's and the baseline's figures on `frame` with its final labels."""
+    from retrainer.evaluation.metrics import classification_metrics
+    from retrainer.training.features import build_matrix
+
+    booster, baseline = load_models(root / artifacts.MODELS_DIR)
+    x, y = build_matrix(frame, params["features"]), frame["is_fraud"].to_numpy()
+    fpr = params["evaluate"]["fpr_target"]
+    return {
+        "challenger": classification_metrics(y, booster.inplace_predict(x), fpr),
+        "baseline": classification_metrics(y, baseline.predict(x), fpr),
+    }
+
+
+def test_measured_the_weighted_drift_retraining_against_an_unweighted_one_on_matured_drifted_days(tmp_path):
+    """Generated covariate drift from 14 days before the run; the run's window holds 56 days, the last 21
+    unmatured. Both versions are fitted by the stages on the same prepared rows, one with the adapt stage's
+    weights; both are judged on the drifted days (the 14 before the run and the 14 after it) with the
+    labels those days have once matured. The figures are printed; the test asserts only that the weighted
+    version is a different model fitted on checked weights, not that it wins."""
+    drift_start = (AS_OF - timedelta(days=14)).date()
+    config = GeneratorConfig(rows_per_day=1500, data_drift=1.0, drift_start=drift_start)
+    batches = _batches(tmp_path / "batches", 56, config, seed=11)
+    weighted_params, unweighted_params = _params("drift", 56, 400), _params(None, 56, 400)
+    report = _run_stages(tmp_path / "weighted", batches, weighted_params)
+    (tmp_path / "unweighted").mkdir()
+    stages.fit(
+        tmp_path / "weighted" / artifacts.PREPARED_DIR, tmp_path / "unweighted" / "models", unweighted_params
+    )
+    judged_days = [drift_start + timedelta(days=n) for n in range(28)]
+    judged = pd.concat([generate_day(day, 11, config) for day in judged_days], ignore_index=True)
+    figures = {
+        "weighted": _judge(tmp_path / "weighted", judged, weighted_params),
+        "unweighted": _judge(tmp_path / "unweighted", judged, unweighted_params),
+    }
+    summary = report["weights"]["summary"]
+    print(
+        f"\ncovariate drift (data_drift=1.0 from {drift_start}), run at {AS_OF.date()}: "
+        f"{report['weights']['rows']} matured rows weighted toward {report['recent']['rows']} recent rows; "
+        f"domain AUC {summary['auc']:.3f}, effective sample size {summary['effective_sample_size']:.0f}, "
+        f"clipped {summary['clipped_share']:.4f}\n"
+        f"judged on {len(judged)} rows of {len(judged_days)} drifted days ({int(judged['is_fraud'].sum())} "
+        "positives), labels matured:"
+    )
+    for version, models in figures.items():
+        for name, m in models.items():
+            print(
+                f"  {version:<10} {name:<10} PR-AUC {m['pr_auc']:.4f}  recall@FPR1% {m['recall_at_fpr']:.4f}"
+            )
+    for name in ("challenger", "baseline"):
+        gain = figures["weighted"][name]["pr_auc"] - figures["unweighted"][name]["pr_auc"]
+        print(f"  {name}: weighted - unweighted PR-AUC {gain:+.4f}")
+    assert summary["auc"] > 0.6 and report["weighted"]
+    weighted = (tmp_path / "weighted" / artifacts.MODEL).read_bytes()
+    assert weighted != (tmp_path / "unweighted" / "models" / artifacts.MODEL_FILE).read_bytes()
+    for models in figures.values():
+        assert all(0 < m["pr_auc"] <= 1 for m in models.values())
+
+
+def test_the_train_task_tells_the_pipeline_a_drift_triggered_run_from_a_scheduled_one(monkeypatch):
+    from types import SimpleNamespace
+
+    from retrainer.tasks import retrain as tasks
+    from tests.conftest import week
+
+    seen = []
+
+    def train_run(settings, storage, params, end, source=None, trigger=None):
+        seen.append((end.isoformat(), trigger))
+        return {"manifest_uri": "u", "data_hash": "h", "adaptation": {"weighted": trigger == "drift"}} | {
+            "metrics": {"challenger": {"pr_auc": 0.5}, "baseline": {"pr_auc": 0.4}}
+        }
+
+    monkeypatch.setattr(tasks, "train_run", train_run)
+    evidence = (SimpleNamespace(extra={"as_of": "2026-11-26T06:00:00+00:00"}),)
+    drift = tasks.Run(
+        run_id="asset_triggered__x", run_after="2026-12-02T09:00:00+00:00", consumed_asset_events=evidence
+    )
+    assert tasks.train(drift, None, MODEL)["weighted"] is True
+    assert tasks.train(tasks.Run(*week("2026-11-16T00:00:00+00:00")), None, MODEL)["weighted"] is False
+    assert seen == [("2026-11-26T00:00:00+00:00", "drift"), ("2026-11-16T00:00:00+00:00", None)]
+
+
+def test_the_adaptation_settings_make_a_drift_triggered_version_and_only_that():
+    from retrainer.registry.register import idempotency_key
+
+    run = {"run_key": "2026-11-16T000000Z", "data_hash": "abc.dir"}
+
+    def clipped(params: dict, clip: float) -> dict:
+        return {**params, "adaptation": {**params["adaptation"], "clip": clip}}
+
+    drift, scheduled = _params("drift"), _params(None)
+    assert idempotency_key(MODEL, run, clipped(drift, 3.0)) != idempotency_key(MODEL, run, drift)
+    assert idempotency_key(MODEL, run, clipped(scheduled, 3.0)) == idempotency_key(MODEL, run, scheduled)
+    assert idempotency_key(MODEL, run, drift) != idempotency_key(MODEL, run, scheduled)
+
+
+def test_a_typod_or_out_of_range_adaptation_setting_is_named_with_its_file(project):  # noqa: F811
+    from tests.core.test_models import FRAUD, edit, problems
+
+    edit(project, lambda p: p.update(adaptation={"clp": 5.0}))
+    assert problems(project) == [f"{FRAUD}: adaptation.clp: unknown key (did you mean clip?)"]
+    edit(project, lambda p: p.update(adaptation={"clip": 0.5}))
+    assert problems(project) == [f"{FRAUD}: adaptation.clip: expected greater than or equal to 1, got 0.5"]
