@@ -7,9 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from retrainer.core.errors import ConfigError
-from retrainer.core.models import load_model
-from retrainer.evaluation.bootstrap import (
+from retrainer.core.bootstrap import (
     Interval,
     _Ranked,
     _weighted_average_precision,
@@ -17,6 +15,8 @@ from retrainer.evaluation.bootstrap import (
     paired_bootstrap,
     percentile_interval,
 )
+from retrainer.core.errors import ConfigError
+from retrainer.core.models import load_model
 from retrainer.evaluation.costs import choose_threshold, cost_curve, expected_cost
 from retrainer.evaluation.gates import INSUFFICIENT, GateFailed, assess, evaluate_gates
 from retrainer.evaluation.metrics import classification_metrics, pr_auc, rule_scores
@@ -305,7 +305,7 @@ def test_rule_baseline_is_an_expression_over_columns():
 def test_the_bootstrap_draws_the_same_resamples_in_bounded_memory():
     import tracemalloc
 
-    from retrainer.evaluation.bootstrap import batch_size
+    from retrainer.core.bootstrap import batch_size
 
     rng = np.random.default_rng(3)
     n = 400_000

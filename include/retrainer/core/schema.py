@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from retrainer.core import expressions
 from retrainer.core.adaptation_schema import Adaptation
 from retrainer.core.feature_schema import DerivedFeatures
+from retrainer.core.monitoring_schema import Monitoring
 from retrainer.core.sections import (
     METRICS,
     Fraction,
@@ -239,72 +240,6 @@ class Gates(Section):
     champion_tolerance: NonNegative
     min_slice_roc_auc: Fraction
     slice_tolerance: NonNegative
-
-
-class Drift(Section):
-    """The keys of retrainer.drift.DriftConfig that a model may set (the others keep its defaults)."""
-
-    psi_threshold: Annotated[float, Field(gt=0)] | None = None
-    wasserstein_threshold: Annotated[float, Field(gt=0)] | None = None
-    js_threshold: OpenFraction | None = None
-    bins: PositiveInt | None = None
-    psi_epsilon: Annotated[float, Field(gt=0)] | None = None
-    sample_rows: PositiveInt | None = None
-    sketch_points: PositiveInt | None = None
-    max_categories: PositiveInt | None = None
-    max_rows_for_tests: PositiveInt | None = None
-    alpha: OpenFraction | None = None
-    min_rows: PositiveInt | None = None
-    plot_features: Annotated[int, Field(ge=0)] | None = None
-    seed: int | None = None
-    score_psi_threshold: Annotated[float, Field(gt=0)] | None = None
-    max_alert_rate_ratio: Annotated[float, Field(gt=1)] | None = None
-    min_positives: PositiveInt | None = None
-    max_pr_auc_drop: Fraction | None = None
-    performance_window_days: PositiveInt | None = None
-    pr_auc_confidence: OpenFraction | None = None
-    pr_auc_resamples: PositiveInt | None = None
-    max_slice_roc_auc_drop: Fraction | None = None
-    slice_min_positives: PositiveInt | None = None
-    consecutive_runs: PositiveInt | None = None
-    multivariate_enabled: bool | None = None
-    multivariate_max_rows: Annotated[int, Field(ge=100)] | None = None
-    multivariate_holdout_share: OpenFraction | None = None
-    multivariate_permutations: Annotated[int, Field(ge=100)] | None = None
-    multivariate_alpha: OpenFraction | None = None
-    multivariate_min_auc: Annotated[float, Field(ge=0.5, lt=1)] | None = None
-    multivariate_min_rows: Annotated[int, Field(ge=10)] | None = None
-    multivariate_top_features: Annotated[int, Field(ge=0)] | None = None
-    multivariate_importance_rows: Annotated[int, Field(ge=100)] | None = None
-
-
-class Scoring(Section):
-    """The bounds of every scoring run's health (retrainer.monitoring.health); a figure past one alerts."""
-
-    max_missing_share: Fraction
-    max_out_of_range_share: Fraction
-    max_unseen_category_share: Fraction
-    max_feature_psi: Annotated[float, Field(gt=0)]
-    max_nan_scores: Annotated[int, Field(ge=0)]
-    alert_rate: Annotated[list[Fraction], Field(min_length=2, max_length=2)]
-    min_rows_per_second: NonNegative
-    max_peak_rss_mib: Annotated[float, Field(gt=0)]
-    max_model_load_seconds: Annotated[float, Field(gt=0)]
-
-    @field_validator("alert_rate")
-    @classmethod
-    def _low_then_high(cls, value: list[float]) -> list[float]:
-        if value[0] > value[1]:
-            raise ValueError(f"alert_rate is [min, max]: {value[0]} is above {value[1]}")
-        return value
-
-
-class Monitoring(Section):
-    scoring: Scoring
-    window_days: PositiveInt
-    labels_lookback_days: PositiveInt
-    cooldown_days: Annotated[int, Field(ge=0)]
-    drift: Drift
 
 
 class Run(Section):

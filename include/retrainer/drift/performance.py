@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from retrainer.core.bootstrap import metric_interval
 from retrainer.core.maturity import matured_mask, maturity_horizon, one_class
 from retrainer.drift.config import DRIFT, INSUFFICIENT, NO_DRIFT, DriftConfig, as_config
 from retrainer.drift.metrics import jsonable
-from retrainer.evaluation.bootstrap import metric_interval
 
 
 def performance_drift(

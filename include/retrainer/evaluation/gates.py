@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from retrainer.core.bootstrap import Interval, paired_bootstrap, percentile_interval
 from retrainer.core.errors import Rejected
-from retrainer.evaluation.bootstrap import Interval, paired_bootstrap, percentile_interval
 from retrainer.evaluation.costs import cost_curve_rows, expected_cost
 from retrainer.evaluation.metrics import (
     BASELINE,

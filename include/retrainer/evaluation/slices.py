@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from retrainer.core import expressions
+from retrainer.core.bootstrap import Interval
 from retrainer.core.errors import ConfigError
 from retrainer.core.expressions import ExpressionError
-from retrainer.evaluation.bootstrap import Interval
 from retrainer.evaluation.metrics import METRICS
 
 

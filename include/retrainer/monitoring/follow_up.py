@@ -18,16 +18,12 @@ from typing import Any
 
 from retrainer.core import layout
 from retrainer.core.clock import as_utc, run_key
+from retrainer.registry.register import is_follow_up_event, labels_matured_uri  # noqa: F401 (re-exported)
 from retrainer.registry.store import Registry
 from retrainer.storage import KeyNotFound, Storage
 
 DRIFT = "drift"
 FOLLOW_UP = "follow-up"
-
-
-def labels_matured_uri(model: str) -> str:
-    """The Asset a follow-up request is emitted on; `retrain_<model>` is scheduled on it."""
-    return f"retrainer://labels-matured/{model}"
 
 
 def evidence_as_of(version: dict) -> datetime | None:
@@ -42,11 +38,6 @@ def evidence_as_of(version: dict) -> datetime | None:
         if (event.get("extra") or {}).get("as_of") and not is_follow_up_event(event)
     ]
     return max(moments, default=None)
-
-
-def is_follow_up_event(event: dict) -> bool:
-    """An asset event (as `registry.register.trigger_of` records it) asking for a follow-up retraining."""
-    return str(event.get("asset", "")).startswith("retrainer://labels-matured/")
 
 
 def _requested(storage: Storage, model: str, version: int) -> dict | None:

@@ -12,7 +12,6 @@ import yaml
 from retrainer.core import artifacts, layout
 from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.settings import Settings
-from retrainer.monitoring.follow_up import is_follow_up_event
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.gate_report import NotGated, judge, read_verified, sealed_sha256
 from retrainer.registry.lineage import feature_definitions, git_revision, package_versions
@@ -79,6 +78,16 @@ def lineage_of(
     if gates.get(RAW_COLUMNS) is not None:  # declared features against the raw columns alone
         lineage[RAW_COLUMNS] = gates[RAW_COLUMNS]
     return lineage
+
+
+def labels_matured_uri(model: str) -> str:
+    """The Asset a follow-up request is emitted on; `retrain_<model>` is scheduled on it."""
+    return f"retrainer://labels-matured/{model}"
+
+
+def is_follow_up_event(event: dict) -> bool:
+    """An asset event (as `registry.register.trigger_of` records it) asking for a follow-up retraining."""
+    return str(event.get("asset", "")).startswith("retrainer://labels-matured/")
 
 
 def trigger_of(run_type: Any = None, asset_events: Any = None) -> dict:
