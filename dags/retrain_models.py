@@ -45,7 +45,8 @@ evidence's day; daily: the day that ended last); the lineage of every version sa
    is posted to the model's alert connection (`alerts.connection`), and only the users in
    `deployment.approvers` may answer it (Airflow refuses anyone else; empty: any user allowed to);
 8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
-   and moves the deployment record, which `score_<name>` follows from its next run.
+   and moves the deployment record, which `score_<name>` follows from its next run; the move is posted
+   to `alerts.connection`.
 
 A task that fails for good (a verdict at once: quarantined batch, failed gate, missing day; anything else
 after its retries) posts what failed, the named error and the run's link to `alerts.connection`.
@@ -74,7 +75,7 @@ from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
-from retrainer_airflow.notifiers import ApprovalWaiting, assigned_users
+from retrainer_airflow.notifiers import ApprovalWaiting, DeploymentMoved, assigned_users
 
 # The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
 OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
@@ -181,7 +182,10 @@ def retrain_dag(model: str, config: dict):
             execution_timeout=APPROVAL_TIMEOUT + timeouts.task_timeout(config),  # never cuts the wait short
         )
 
-        @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form
+        @task(
+            trigger_rule="none_failed_min_one_success",  # after any answer, a time-out (Reject), or no form
+            on_success_callback=[DeploymentMoved(model, config)],  # a promotion, canary or shadow start
+        )
         def decide(params=None, ti=None) -> dict:
             answer = ti.xcom_pull(task_ids="approve")
             return tasks().decide(ti.xcom_pull(task_ids="register"), answer, params, model)

@@ -187,6 +187,13 @@ def test_every_task_of_a_models_dags_alerts_its_own_connection_when_it_fails_for
     # the days out of bounds and the confirmed drift post to the model's connection too
     assert dags["score_fraud-xgb"].get_task("alert").on_success_callback[0].http_conn_id == "fraud_pager"
     assert dags["monitor_fraud-xgb"].get_task("alert").on_success_callback[0].http_conn_id == "fraud_pager"
+    # every task that may move a deployment posts the move it made (issue 25: every move reaches a person)
+    from retrainer_airflow.notifiers import DeploymentMoved
+
+    for dag_id, task_id in (("score", "act"), ("retrain", "decide"), ("deploy", "deploy")):
+        callbacks = dags[f"{dag_id}_fraud-xgb"].get_task(task_id).on_success_callback
+        moved = [n for n in callbacks if isinstance(n, DeploymentMoved)]
+        assert [(n.http_conn_id, n.model) for n in moved] == [("fraud_pager", "fraud-xgb")], task_id
 
 
 def test_the_approval_form_posts_when_it_waits_and_only_an_approver_may_answer(dags, monkeypatch):

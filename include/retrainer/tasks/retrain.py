@@ -32,6 +32,8 @@ from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.deployment.approval import decide as decide_approval
 from retrainer.deployment.approval import decided, needs_approval, summary_markdown
+from retrainer.deployment.moves import moved_by
+from retrainer.deployment.state import read_or_none
 from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.registry.register import asset_event, register_run, trigger_of
@@ -206,4 +208,6 @@ def decide(
     """Write the approval's answer, or its time-out, to the audit log and move the deployment."""
     ctx = Context.load(dag_params, model)
     approval = (dag_params or {}).get("approval") or "required"
-    return decide_approval(ctx.registry, registered, answer, approval, ctx.params)
+    before = read_or_none(ctx.registry)
+    decided_now = decide_approval(ctx.registry, registered, answer, approval, ctx.params)
+    return decided_now | {"move": moved_by(ctx.registry, before)}  # posted by the DeploymentMoved notifier
