@@ -49,7 +49,9 @@ evidence's day; daily: the day that ended last); the lineage of every version sa
    to `alerts.connection`.
 
 A task that fails for good (a verdict at once: quarantined batch, failed gate, missing day; anything else
-after its retries) posts what failed, the named error and the run's link to `alerts.connection`.
+after its retries) posts what failed, the named error and the run's link to `alerts.connection`; in a run
+started by drift it also records that the retraining failed, so the drift monitor's cool-down does not
+count it (the next confirmed drift can start another).
 
 Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
 its work; XCom carries URIs and small dicts only. Empty Params fall back to the model's params. Rerunning a
@@ -75,7 +77,12 @@ from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
-from retrainer_airflow.notifiers import ApprovalWaiting, DeploymentMoved, assigned_users
+from retrainer_airflow.notifiers import (
+    ApprovalWaiting,
+    DeploymentMoved,
+    DriftRetrainingFailed,
+    assigned_users,
+)
 
 # The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
 OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
@@ -99,6 +106,8 @@ def retrain_dag(model: str, config: dict):
     registered_model = Asset(f"retrainer://registry/{model}", group="model")
     drift = Asset(f"retrainer://drift/{model}", group="drift")  # monitor_<model>'s, on confirmed drift
     schedule = config["schedule"]
+    args = default_args(model, config)
+    args["on_failure_callback"].append(DriftRetrainingFailed(model))  # frees the drift monitor's cool-down
 
     @dag(
         dag_id=f"retrain_{model}",
@@ -113,7 +122,7 @@ def retrain_dag(model: str, config: dict):
         max_active_runs=1,
         doc_md=f"## `{model}`\n\n{config['model']['description']}\n\n{__doc__}",
         tags=[model, "retraining", *config["model"]["tags"]],
-        default_args=default_args(model, config),
+        default_args=args,
         params={
             "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
             "training_window_days": _override("integer", "Days of batches to train on.", minimum=14),
