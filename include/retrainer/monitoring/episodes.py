@@ -105,6 +105,12 @@ def alert_note(alert: dict[str, Any], trigger: dict[str, Any]) -> str:
     return "".join(f". {part}" for part in parts)
 
 
+def title_note(trigger: dict[str, Any]) -> str:
+    """What the drift page's title adds for a drift the cool-down suppresses: until when."""
+    until = trigger.get("suppressed_until")
+    return f" (suppressed by the cool-down until {until}: no retraining)" if until else ""
+
+
 def last_retraining(versions: Iterable[dict], earlier: list[dict], failed_runs: set[str]) -> datetime | None:
     """When a retraining last happened or was asked for: the logical date (`as_of`) of the newest
     registered version, or of the latest monitor run that signalled one whose retraining did not fail

@@ -136,7 +136,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     report_uri = storage.put_text(layout.monitoring_file_key(model, key), json.dumps(report, indent=2))
     page_uri = storage.put_text(
         layout.monitoring_file_key(model, key, layout.DRIFT_PAGE),
-        render_html(report, f"Drift: {model} {key}"),
+        render_html(report, f"Drift: {model} {key}" + episodes.title_note(report["trigger"])),
     )
     page_url = layout.ui_url(layout.monitoring_file_key(model, key, layout.DRIFT_PAGE))  # opened in the UI
     log.info(
