@@ -14,7 +14,8 @@ manual move goes through Airflow's authentication and leaves a run behind:
 `expected_revision` (the revision `retrainer deploy status` shows): if the deployment moved since, the run
 fails with `DeploymentMoved` naming both revisions, changing nothing. The move is a compare-and-swap of the
 deployment record: a concurrent move makes this run fail, changing nothing.
-The task is one call into `retrainer.tasks.deploy`. A move that fails posts what failed, the named error
+The task is one call into `retrainer.tasks.deploy`. The move made is posted to the model's alert connection
+(who, from -> to, why, the run's link); a move that fails posts what failed, the named error
 and the run's link to the model's alert connection (`alerts.connection`).
 """
 
@@ -27,6 +28,7 @@ from airflow.sdk import Param, dag, task
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
+from retrainer_airflow.notifiers import DeploymentMoved
 
 
 def deploy_dag(model: str, config: dict):
@@ -62,7 +64,7 @@ def deploy_dag(model: str, config: dict):
         },
     )
     def deploy_by_hand():
-        @task
+        @task(on_success_callback=[DeploymentMoved(model, config)])  # the move, to alerts.connection
         def deploy(params=None, dag_run=None) -> dict:
             from retrainer.tasks import deploy
 

@@ -13,11 +13,15 @@ the logical date:
    on effect size; KS / chi-square p-values (Benjamini-Hochberg) only guard small samples. The drift
    report (HTML and JSON) is stored under `monitoring/<model>/<run>/` and logged;
 2. **drift_confirmed**: drift counts only once it persisted `monitoring.drift.consecutive_runs` runs;
-3. **alert** posts what moved, by how much, against which threshold and the report's link to the
-   model's alert connection (`alerts.connection`, by default `retrainer_alerts`; Airflow's `HttpNotifier`),
-   as does a task that fails for good (what failed, the named error, the run's link);
+3. **alert_due** / **alert** posts what moved, by how much, against which threshold and the report's link
+   to the model's alert connection (`alerts.connection`, by default `retrainer_alerts`; Airflow's
+   `HttpNotifier`) once per drift episode (the confirmed streak against one champion): when it starts,
+   when a retraining is signalled in it, then as a reminder every `monitoring.reminder_days`, not daily;
+   a drift suppressed by the cool-down says so and until when. A task that fails for good posts what
+   failed, the named error and the run's link;
 4. **retraining_due**: not within `monitoring.cooldown_days` of the last retraining (then the drift is
-   recorded in the report as suppressed, and nothing starts);
+   recorded in the report as suppressed, with until when, and nothing starts); a drift-triggered
+   retraining that failed does not count, one still running does;
 5. **signal_retraining** emits the `retrainer://drift/<name>` Asset event, its `extra` the evidence:
    `retrain_<name>` is scheduled on it as well as on its weekly timetable.
 6. **follow_up_due** / **signal_follow_up**: once a drift-triggered version's drifted days have matured
@@ -106,8 +110,14 @@ def monitor_dag(model: str, config: dict):
             outlet_events[labels_matured].extra = monitor.signal_follow_up(request, params, model)
             return request
 
+        @task.short_circuit
+        def alert_due(checked: dict) -> bool:  # once per episode, then a reminder every reminder_days
+            return checked.get("post_alert", True)
+
         checked = check_drift()
-        drift_confirmed(checked) >> alert(checked) >> retraining_due(checked) >> signal_retraining(checked)
+        confirmed = drift_confirmed(checked)
+        confirmed >> alert_due(checked) >> alert(checked)
+        confirmed >> retraining_due(checked) >> signal_retraining(checked)
         signal_follow_up(follow_up_due())
 
     return monitor_drift()

@@ -49,10 +49,13 @@ the lineage of every version says why its run happened (schedule, manual, drift 
    is posted to the model's alert connection (`alerts.connection`), and only the users in
    `deployment.approvers` may answer it (Airflow refuses anyone else; empty: any user allowed to);
 8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
-   and moves the deployment record, which `score_<name>` follows from its next run.
+   and moves the deployment record, which `score_<name>` follows from its next run; the move is posted
+   to `alerts.connection`.
 
 A task that fails for good (a verdict at once: quarantined batch, failed gate, missing day; anything else
-after its retries) posts what failed, the named error and the run's link to `alerts.connection`.
+after its retries) posts what failed, the named error and the run's link to `alerts.connection`; in a run
+started by drift it also records that the retraining failed, so the drift monitor's cool-down does not
+count it (the next confirmed drift can start another).
 
 Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
 its work; XCom carries URIs and small dicts only. Empty Params fall back to the model's params. Rerunning a
@@ -78,7 +81,12 @@ from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
-from retrainer_airflow.notifiers import ApprovalWaiting, assigned_users
+from retrainer_airflow.notifiers import (
+    ApprovalWaiting,
+    DeploymentMoved,
+    DriftRetrainingFailed,
+    assigned_users,
+)
 
 # The approval form's options (retrainer.deployment.approval.OPTIONS); nobody answering in time = Reject.
 OPTIONS = ["Approve", "Reject", "Shadow first", "Canary"]
@@ -104,6 +112,8 @@ def retrain_dag(model: str, config: dict):
     # monitor_<model>'s too, when a drift-triggered version's drifted days' labels have matured
     labels_matured = Asset(f"retrainer://labels-matured/{model}", group="drift")
     schedule = config["schedule"]
+    args = default_args(model, config)
+    args["on_failure_callback"].append(DriftRetrainingFailed(model))  # frees the drift monitor's cool-down
 
     @dag(
         dag_id=f"retrain_{model}",
@@ -118,7 +128,7 @@ def retrain_dag(model: str, config: dict):
         max_active_runs=1,
         doc_md=f"## `{model}`\n\n{config['model']['description']}\n\n{__doc__}",
         tags=[model, "retraining", *config["model"]["tags"]],
-        default_args=default_args(model, config),
+        default_args=args,
         params={
             "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
             "training_window_days": _override("integer", "Days of batches to train on.", minimum=14),
@@ -187,7 +197,10 @@ def retrain_dag(model: str, config: dict):
             execution_timeout=APPROVAL_TIMEOUT + timeouts.task_timeout(config),  # never cuts the wait short
         )
 
-        @task(trigger_rule="none_failed_min_one_success")  # after any answer, a time-out (Reject), or no form
+        @task(
+            trigger_rule="none_failed_min_one_success",  # after any answer, a time-out (Reject), or no form
+            on_success_callback=[DeploymentMoved(model, config)],  # a promotion, canary or shadow start
+        )
         def decide(params=None, ti=None) -> dict:
             answer = ti.xcom_pull(task_ids="approve")
             return tasks().decide(ti.xcom_pull(task_ids="register"), answer, params, model)

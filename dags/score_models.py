@@ -20,7 +20,8 @@ source rows of day D-1:
 3. **act**: a challenger whose figures leave the bounds of the model's `deployment.monitor` is rolled
    back at once (the champion decides every row from the next run on; the reason is in the audit log);
    a canary within bounds for `deployment.canary.min_days_per_step` days ramps to its next step, and
-   past the last step it becomes champion;
+   past the last step it becomes champion; every such move is posted to the model's alert connection
+   (model, versions, from -> to mode and share, the breaches of a rollback, who moved it, the run's link);
 4. **out_of_bounds** / **alert**: a day with figures past their bounds posts them (what, how much,
    which bound, the report's link) to the model's alert connection (`alerts.connection`, by default
    `retrainer_alerts`; Airflow's `HttpNotifier`). A task that fails for good posts what failed, the named
@@ -41,6 +42,7 @@ from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
+from retrainer_airflow.notifiers import DeploymentMoved
 
 
 def out_of_bounds_alert(config: dict) -> HttpNotifier:
@@ -90,7 +92,7 @@ def score_dag(model: str, config: dict):
 
             return score.monitor(scored, logical_date or dag_run.run_after, params, model)
 
-        @task
+        @task(on_success_callback=[DeploymentMoved(model, config)])  # a rollback or ramp is posted
         def act(report: dict, params=None) -> dict:
             from retrainer.tasks import score
 

@@ -187,6 +187,20 @@ def test_every_task_of_a_models_dags_alerts_its_own_connection_when_it_fails_for
     # the days out of bounds and the confirmed drift post to the model's connection too
     assert dags["score_fraud-xgb"].get_task("alert").on_success_callback[0].http_conn_id == "fraud_pager"
     assert dags["monitor_fraud-xgb"].get_task("alert").on_success_callback[0].http_conn_id == "fraud_pager"
+    # every task that may move a deployment posts the move it made (issue 25: every move reaches a person)
+    from retrainer_airflow.notifiers import DeploymentMoved
+
+    for dag_id, task_id in (("score", "act"), ("retrain", "decide"), ("deploy", "deploy")):
+        callbacks = dags[f"{dag_id}_fraud-xgb"].get_task(task_id).on_success_callback
+        moved = [n for n in callbacks if isinstance(n, DeploymentMoved)]
+        assert [(n.http_conn_id, n.model) for n in moved] == [("fraud_pager", "fraud-xgb")], task_id
+    # a retraining task failing for good records it, so that a drift-triggered retraining that failed frees
+    # the drift monitor's cool-down (retrainer.monitoring.episodes)
+    from retrainer_airflow.notifiers import DriftRetrainingFailed
+
+    for task in dags["retrain_fraud-xgb"].tasks:
+        recorders = [n for n in task.on_failure_callback if isinstance(n, DriftRetrainingFailed)]
+        assert [n.model for n in recorders] == ["fraud-xgb"], task
 
 
 def test_the_approval_form_posts_when_it_waits_and_only_an_approver_may_answer(dags, monkeypatch):

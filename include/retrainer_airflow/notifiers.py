@@ -6,6 +6,10 @@ connection: set it as `AIRFLOW_CONN_<ID>`, in a secrets backend or in the UI). T
   verdict such as a quarantined batch or a failed gate at once, anything else after its retries, a
   time-out included); Airflow 3.3 passes the exception as `context["exception"]`.
 - `ApprovalWaiting`: in the approval form's HITL `notifiers`, it runs when the form starts waiting.
+- `DeploymentMoved`: in the `on_success_callback` of a task that may move the deployment (score's `act`,
+  retrain's `decide`, deploy's `deploy`): it posts the move the task returned, and nothing when it moved none.
+- `DriftRetrainingFailed`: in the retraining DAG's `on_failure_callback`, it records that a retraining
+  started by drift failed for good, so the drift monitor's cool-down does not count it (posts nothing).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
+from airflow.sdk.bases.notifier import BaseNotifier
 
 
 class TaskFailed(HttpNotifier):
@@ -48,6 +53,45 @@ class ApprovalWaiting(HttpNotifier):
             self.hook.run(endpoint=self.endpoint, json=body)
         except Exception:
             self.log.exception("the approval alert was not posted to connection %s", self.http_conn_id)
+
+
+class DeploymentMoved(HttpNotifier):
+    """POSTs `retrainer.core.alerts.deployment_moved` (model, versions, from -> to mode and share, who or
+    what moved it, why, the link) when the task it is the success callback of returned a `move`; a task
+    that moved nothing posts nothing. A connection missing or down is logged, not raised: the move stands."""
+
+    def __init__(self, model: str, config: dict) -> None:
+        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
+        self.model = model
+
+    def notify(self, context) -> None:
+        from retrainer.core import alerts
+
+        body = alerts.moved_from_context(self.model, context)
+        if body is None:
+            return
+        try:
+            self.hook.run(endpoint=self.endpoint, json=body)
+        except Exception:
+            self.log.exception("the deployment move was not posted to connection %s", self.http_conn_id)
+
+
+class DriftRetrainingFailed(BaseNotifier):
+    """Records, through `retrainer.tasks.retrain.retraining_failed`, that the drift-triggered retraining
+    run of `model` whose task failed for good failed: the monitor runs that signalled it then leave the
+    cool-down free. A scheduled or manual run records nothing."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.model = model
+
+    def notify(self, context) -> None:
+        from retrainer.tasks import retrain
+
+        ti = context["ti"]
+        retrain.retraining_failed(
+            context["dag_run"], context.get("params"), self.model, f"{ti.task_id}: {context.get('exception')}"
+        )
 
 
 def assigned_users(config: dict) -> list[dict[str, str]] | None:

@@ -2,7 +2,8 @@
 
 register -> approve through the REST API -> canary 5 % -> daily scoring ramps it -> champion at 100 %;
 a bad challenger forced past the gates is rolled back by the scoring run; reject and time-out never
-promote. Every step goes through Airflow's authenticated API, as a person or a script would.
+promote. Every step goes through Airflow's authenticated API, as a person or a script would, and every
+move of the deployment is posted to the model's alert connection (an HTTP receiver on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 import pytest
 
 from tests.e2e import servers
+from tests.test_alerts import receiving
 
 pytestmark = pytest.mark.e2e
 wait = servers.wait
@@ -83,9 +85,17 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def airflow_server(tmp_path_factory, migrated_db):
+def alert_receiver():
+    """The model's alert connection: an HTTP receiver on 127.0.0.1 keeping every JSON body posted to it."""
+    with receiving() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def airflow_server(tmp_path_factory, migrated_db, alert_receiver):
     """`airflow standalone` on 127.0.0.1 with a short approval time-out and no scheduled runs (every run
-    here is triggered through the API); stopped with its whole process group."""
+    here is triggered through the API), posting its alerts to `alert_receiver`; stopped with its whole
+    process group."""
     import shutil
 
     from tests.e2e.conftest import Airflow
@@ -99,6 +109,7 @@ def airflow_server(tmp_path_factory, migrated_db):
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "2",
         "RETRAINER_APPROVAL_TIMEOUT_SECONDS": str(APPROVAL_TIMEOUT),
+        "AIRFLOW_CONN_RETRAINER_ALERTS": alert_receiver.connection(),
     }
     with servers.standalone(airflow, settings) as (base, token):
         api = Api(base, token)
@@ -151,8 +162,9 @@ def _force_bad_challenger(registry) -> int:
     return record["version"]
 
 
-def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airflow_server):
+def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airflow_server, alert_receiver):
     airflow, api, log = airflow_server
+    moves = alert_receiver.posts  # every body posted; the moves are those with event deployment_moved
     storage, registry = _registry(airflow)
     run = api.trigger("retrain_fraud-xgb", "2026-09-14T00:00:00Z", LATER_RUN)
     form = api.wait_for_approval(run)
@@ -205,9 +217,30 @@ def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airfl
     rollback = _events(registry, "deployment_rolled_back")[-1]
     assert rollback["actor"] == "monitor" and rollback["version"] == bad
     assert rollback["reason"].startswith("automatic rollback:") and "alert rate" in rollback["reason"]
+    # the automatic rollback reached a person: one post naming the versions, the move and the breaches
+    moved = [p for p in moves if p.get("event") == "deployment_moved"]
+    (posted,) = [p for p in moved if p["move"] == "deployment_rolled_back"]
+    print(f"\nrollback alert received on 127.0.0.1: {posted['text']}")
+    assert posted["actor"] == "monitor" and posted["version"] == bad and posted["dag_id"] == "score_fraud-xgb"
+    assert posted["from"] == {"mode": "canary", "share": 5, "champion": challenger, "challenger": bad}
+    assert posted["to"]["mode"] == "champion" and posted["to"]["challenger"] is None
+    assert any("alert rate" in b for b in posted["breaches"]) and posted["breaches"][0] in posted["text"]
+    assert f"automatic rollback of v{bad}" in posted["text"] and posted["url"] in posted["text"]
     next_day = days[4] + timedelta(days=1)
     _score(api, log, next_day)
     assert set(_scores(airflow, next_day)["decided_by"]) == {challenger}  # the champion decides again
+    # every move once, in order: approved canary, its steps and promotion, the forced canary, the rollback;
+    # the day after (nothing to move) posted nothing
+    moved = [p for p in moves if p.get("event") == "deployment_moved"]
+    assert [(p["move"], p["version"]) for p in moved] == [
+        ("canary_started", challenger),  # the approval's answer (decide)
+        ("canary_ramped", challenger),
+        ("canary_ramped", challenger),
+        ("canary_promoted", challenger),
+        ("canary_started", bad),  # by hand (deploy)
+        ("deployment_rolled_back", bad),
+    ]
+    assert moved[0]["actor"] == answered["actor"] and {p["actor"] for p in moved[1:4]} == {"monitor"}
 
     # blue-green's way back: one manual rollback restores the previous champion
     back = api.trigger("deploy_fraud-xgb", None, {"action": "rollback", "reason": "test: back to v1"})

@@ -92,6 +92,9 @@ def test_confirmed_drift_alerts_and_queues_one_retraining(airflow, receiver):
     assert again.state == "success", again.log[-3000:]
     assert len(_drift_events(airflow)) == 1, "a drift inside the cool-down emitted another event"
     assert "no retraining" in again.log
+    # the same episode, suppressed by the cool-down of the retraining just signalled: not posted again
+    print(f"\nalerts received after a second confirmed day in the episode: {len(alerts)}")
+    assert len(alerts) == 1, again.log[-3000:]
 
     # Under a real scheduler the queued event starts retrain_fraud-xgb: a run of the week up to the evidence
     # (2026-11-19 .. 2026-11-26), which registers a challenger whose lineage names that evidence. The DAG

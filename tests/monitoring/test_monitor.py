@@ -1,12 +1,14 @@
 """The drift monitor on the generator's data against a champion really trained through DVC: no drift stays
 quiet, a shift in chosen features is confirmed after it persists and names those features first, a
-confirmed drift inside the cool-down starts nothing, and concept drift is caught only once labels arrive."""
+confirmed drift inside the cool-down starts nothing and is posted once per episode, a failed retraining
+frees the cool-down, and concept drift is caught only once labels arrive."""
 
 from __future__ import annotations
 
 import copy
 import json
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 
@@ -81,6 +83,34 @@ def test_a_confirmed_drift_inside_the_cool_down_starts_nothing(champion):
     assert last["confirmed"] and not last["trigger"]
     report = json.loads(storage.get_text(storage.key_of(last["report_uri"])))
     assert report["trigger"]["suppressed"] and report["trigger"]["last_retraining"].startswith("2026-11-16")
+
+
+def test_a_drift_episode_posts_once_and_a_failed_retraining_frees_the_cool_down(champion):
+    storage, source, params = champion
+    generate(source, date(2026, 11, 23), date(2026, 11, 28), seed=7)
+    shift_features(source, date(2026, 11, 23), date(2026, 11, 28))
+    days = ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28"]
+    results = _monitor(storage, source, params, days)
+    print("\nmonitor runs:", [(r["run"][:10], r["verdict"], r["trigger"], r["post_alert"]) for r in results])
+    assert [r["confirmed"] for r in results] == [False, False, True, True, True]
+    # one post for the episode (its start, which signals the retraining); the confirmed days after it are
+    # inside the cool-down of that signal: not posted, each report saying until when it is suppressed
+    assert [r["post_alert"] for r in results] == [False, False, True, False, False]
+    assert [r["trigger"] for r in results] == [False, False, True, False, False]
+    suppressed = json.loads(storage.get_text(storage.key_of(results[3]["report_uri"])))
+    assert suppressed["trigger"]["suppressed_until"].startswith("2026-12-03")  # 7 days after the signal
+    assert suppressed["alert"]["episode_started"].startswith("2026-11-26")
+    assert "Suppressed" in results[3]["alert"] and "until 2026-12-03" in results[3]["alert"]
+    page = storage.get_text(storage.key_of(results[3]["page_uri"]))
+    assert "suppressed by the cool-down until 2026-12-03" in page
+
+    # the retraining signalled on the 26th failed (the retraining DAG's failure callback records it): the
+    # next confirmed drift is free to signal again, and that new retraining is posted
+    evidence = SimpleNamespace(extra=results[2]["evidence"])
+    failed_run = SimpleNamespace(run_id="asset_triggered__2026-11-26", consumed_asset_events=[evidence])
+    assert retrain.retraining_failed(failed_run, None, "fraud-xgb", "train: StageTimeout")
+    (again,) = _monitor(storage, source, params, ["2026-11-27"])
+    assert again["trigger"] and again["post_alert"]
 
 
 def test_concept_drift_is_caught_once_labels_mature_and_not_before(champion):

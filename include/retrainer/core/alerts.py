@@ -1,5 +1,6 @@
 """What a person is told when a model needs them: a task that failed for good (after its retries, or at once
-for a verdict such as a quarantined batch or a failed gate) and an approval form waiting for an answer.
+for a verdict such as a quarantined batch or a failed gate), an approval form waiting for an answer, and a
+deployment move (a rollback, a promotion, a canary start or step), automatic or not.
 
 Pure functions from what happened (model, DAG, task, run, the error, the link to the run in the Airflow UI)
 to the JSON body posted to the model's alert connection (`alerts.connection`); the DAG files' notifiers
@@ -128,3 +129,64 @@ def waiting_from_context(model: str, context: Any, approvers: list[str], now: da
         approvers,
         (now + timeout).isoformat() if timeout else None,
     )
+
+
+def _deployed(side: dict[str, Any]) -> str:
+    """One side of a move as a person reads it: `champion v2 only`, `canary v3 at 25 % (champion v2)`."""
+    mode, champion, challenger = side.get("mode"), side.get("champion"), side.get("challenger")
+    if mode is None:
+        return "nothing deployed"
+    if mode == "champion" or challenger is None:
+        return f"champion v{champion} only"
+    share = f" at {side.get('share')} %" if mode == "canary" else ""
+    return f"{mode} v{challenger}{share} (champion v{champion})"
+
+
+def deployment_moved(
+    model: str, move: dict[str, Any], dag_id: str, task_id: str, run_id: str, url: str | None
+) -> dict[str, Any]:
+    """The alert of a deployment move (`retrainer.deployment.moves.move_of`): `{"event":
+    "deployment_moved", "text", "model", "move": its audit event, "version", "from" and "to": {mode,
+    share, champion, challenger}, "revision": [from, to], "actor", "reason", "breaches", "dag_id",
+    "task_id", "run_id", "url"}`. The text names the model, the
+    move, the versions, from -> to mode and share, who or what moved it, why (a rollback's breaches one by
+    one) and the link to the task in its run."""
+    before, after = move.get("from") or {}, move.get("to") or {}
+    revisions = move.get("revision") or [None, None]
+    automatic = "automatic " if move.get("actor") == "monitor" else ""  # the daily verdict moved it
+    text = (
+        f"[{model}] {automatic}{move.get('what')} of v{move.get('version')} by {move.get('actor')}: "
+        f"{_deployed(before)} -> {_deployed(after)} (revision {revisions[0]} -> {revisions[1]})"
+    )
+    breaches = list(move.get("breaches") or [])
+    text += ". Why: " + ("; ".join(breaches) if breaches else str(move.get("reason")))
+    if url:
+        text += f" ({url})"
+    return {
+        "event": "deployment_moved",
+        "text": text,
+        "model": model,
+        "move": move.get("event"),
+        "version": move.get("version"),
+        "from": before,
+        "to": after,
+        "revision": revisions,
+        "actor": move.get("actor"),
+        "reason": move.get("reason"),
+        "breaches": breaches,
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": run_id,
+        "url": url,
+    }
+
+
+def moved_from_context(model: str, context: Any) -> dict[str, Any] | None:
+    """`deployment_moved` from a task's success callback context: the move is in the task's own return
+    value (`"move"`, pushed to XCom before the callback runs); None when the task moved nothing."""
+    ti = context["ti"]
+    result = ti.xcom_pull(task_ids=ti.task_id)
+    move = result.get("move") if isinstance(result, dict) else None
+    if not move:
+        return None
+    return deployment_moved(model, move, ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "log_url", None))

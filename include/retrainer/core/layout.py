@@ -42,6 +42,7 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 DRIFT_REPORT = "drift.json"
 DRIFT_PAGE = "drift.html"
+RETRAINING_FAILED = "retraining-failed.json"  # beside a monitor run whose signalled retraining failed
 
 
 # --- data: batches, validation, quarantine --------------------------------------------------------------

@@ -74,4 +74,5 @@ class Monitoring(Section):
     window_days: PositiveInt
     labels_lookback_days: PositiveInt
     cooldown_days: Annotated[int, Field(ge=0)]
+    reminder_days: PositiveInt  # a drift that stays confirmed is posted again after this many days
     drift: Drift

@@ -153,6 +153,37 @@ def evaluate_gates(
     return results
 
 
+def alert_rate_gate(
+    challenger_alerts: int, champion_alerts: int | None, rows: int, bounds: list[float] | tuple[float, float]
+) -> Gate:
+    """`alert_rate_vs_champion`: the challenger's alert rate at its own decision threshold over the
+    champion's at the champion's threshold, on the same `rows` holdout rows, must lie within `bounds`
+    (`deployment.monitor.alert_rate_ratio`, the bounds that roll a canary back), so a challenger the
+    canary would roll back on its first day is refused at registration. `champion_alerts` None: no champion
+    yet, nothing to compare with (passed, and said so)."""
+    low, high = float(bounds[0]), float(bounds[1])
+    name, allowed = "alert_rate_vs_champion", f"allowed {low:g}x-{high:g}x, the canary's bounds"
+    if champion_alerts is None:
+        return Gate(name, None, None, PASSED, "no champion yet: no alert rate to compare with")
+    mine, theirs = challenger_alerts / max(rows, 1), champion_alerts / max(rows, 1)
+    rates = (
+        f"challenger alerts on {mine:.2%} of the {rows} holdout rows ({challenger_alerts}) at its "
+        f"threshold, the champion on {theirs:.2%} ({champion_alerts}) at its own"
+    )
+    if champion_alerts == 0:  # no ratio: equal when neither alerts, unbounded when only the challenger does
+        ok = challenger_alerts == 0
+        shown = "1" if ok else "unbounded"
+        return Gate(name, None, high, _verdict(ok), f"{rates}: ratio {shown} ({allowed})")
+    ratio = mine / theirs
+    return Gate(
+        name,
+        ratio,
+        high if ratio >= 1 else low,
+        _verdict(low <= ratio <= high),
+        f"{rates}: ratio {ratio:.2f}x ({allowed})",
+    )
+
+
 def _slice_gates(slices: list[dict], gates: dict[str, Any], metric: str, positives: str) -> list[Gate]:
     floor, tolerance = gates["min_slice_roc_auc"], gates["slice_tolerance"]
     shown = METRIC_NAMES[metric]
@@ -279,6 +310,11 @@ def assess(
         slice_metric,
         positives,
     )
+    bounds = params["deployment"]["monitor"]["alert_rate_ratio"]
+    alerts = {model: cost["alerts"] for model, cost in costs.items()}
+    # beside the champion's gates, before the per-slice ones
+    at = next((i for i, g in enumerate(gates) if g.slice is not None), len(gates))
+    gates.insert(at, alert_rate_gate(alerts.get(CHALLENGER, 0), alerts.get(CHAMPION), len(y), bounds))
     report = {
         "passed": all(g.passed for g in gates),
         "headline_metric": headline,
@@ -309,6 +345,11 @@ def assess(
             else None,
         },
         "thresholds": params["gates"],
+        "alert_rates": {
+            "rows": len(y),
+            "rates": {model: count / max(len(y), 1) for model, count in alerts.items()},
+            "bounds": list(bounds),  # deployment.monitor.alert_rate_ratio: challenger / champion
+        },
         "gates": [g.to_dict() for g in gates],
     }
     curves = {

@@ -14,8 +14,9 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.deployment.state import champion_version as deployed_champion
-from retrainer.drift import CONFIRMED, drift_check, render_html
+from retrainer.drift import drift_check, render_html
 from retrainer.features.events import features_of_rows
+from retrainer.monitoring import episodes
 from retrainer.monitoring.health import training_reference
 from retrainer.monitoring.slice_performance import slice_performance
 from retrainer.registry.store import Registry
@@ -48,21 +49,15 @@ def _earlier_reports(storage: Storage, model: str, key: str) -> list[dict]:
     return sorted((r for r in reports if (r.get("run") or "") < key), key=lambda r: r["run"])
 
 
-def _last_retraining(registry: Registry, earlier: list[dict]) -> datetime | None:
-    """When a retraining last happened or was asked for: the logical date of the newest registered
-    version, or of the latest monitor run that signalled one (its retraining may still be running), so a
-    burst of drift starts one retraining."""
-    moments = [as_utc(v["as_of"]) for v in registry.versions()]
-    moments += [as_utc(r["as_of"]) for r in earlier if r.get("trigger", {}).get("retrain")]
-    return max(moments, default=None)
-
-
 def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of: datetime | str) -> dict:
     """One monitor run for the logical date `as_of`; returns where its report is and whether to retrain.
 
     `trigger` is true only when drift is confirmed (it persisted for `drift.consecutive_runs` runs) and
     the last retraining is older than `monitoring.cooldown_days`; a confirmed drift inside the cool-down
-    is recorded in the report as suppressed. Without a champion there is nothing to monitor.
+    is recorded in the report as suppressed, with until when (a drift-triggered retraining that failed
+    does not count: `monitoring.episodes`). `post_alert` is true once per drift episode and then every
+    `monitoring.reminder_days` (the report's `alert` says why). Without a champion there is nothing to
+    monitor.
     """
     model, cols, settings = params["model"]["name"], params["model"], params["monitoring"]
     key, end = run_key(as_of), as_utc(as_of)
@@ -132,21 +127,25 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         run=key,
         judged=judged,
     )
-    last = _last_retraining(registry, earlier)
-    cooling = last is not None and end - last < timedelta(days=settings["cooldown_days"])
-    trigger = report["verdict"] == CONFIRMED and not cooling
+    # The cool-down (a failed drift retraining left out) and whether this run posts: once per episode
+    # (its start, a retraining signalled in it), then a reminder every monitoring.reminder_days.
+    report["trigger"], report["alert"] = episodes.judge(
+        earlier,
+        registry.versions(),
+        episodes.failed_runs(storage, model, earlier),
+        report["verdict"],
+        record["version"],
+        end,
+        settings["cooldown_days"],
+        settings["reminder_days"],
+    )
+    trigger, last = report["trigger"]["retrain"], report["trigger"]["last_retraining"]
     report["champion_version"] = record["version"]
     report["rows"] = {"reference": len(reference), "current": len(current), "labelled": len(lookback)}
-    report["trigger"] = {
-        "retrain": trigger,
-        "last_retraining": last and last.isoformat(),
-        "cooldown_days": settings["cooldown_days"],
-        "suppressed": report["verdict"] == CONFIRMED and cooling,
-    }
     report_uri = storage.put_text(layout.monitoring_file_key(model, key), json.dumps(report, indent=2))
     page_uri = storage.put_text(
         layout.monitoring_file_key(model, key, layout.DRIFT_PAGE),
-        render_html(report, f"Drift: {model} {key}"),
+        render_html(report, f"Drift: {model} {key}" + episodes.title_note(report["trigger"])),
     )
     page_url = layout.ui_url(layout.monitoring_file_key(model, key, layout.DRIFT_PAGE))  # opened in the UI
     log.info(
@@ -169,7 +168,8 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         "page_uri": page_uri,
         "page_url": page_url,
         "evidence": (found := evidence(report, report_uri, page_uri, page_url)),
-        "alert": alert_text(model, found),
+        "alert": alert_text(model, found) + episodes.alert_note(report["alert"], report["trigger"]),
+        "post_alert": report["alert"]["posted"],  # the DAG's alert task posts only then
     }
 
 

@@ -12,6 +12,7 @@ for XCom: URIs and numbers, never data frames.
     register    retrainer.registry.register.register_run
     route       retrainer.deployment.approval.needs_approval
     decide      retrainer.deployment.approval.decide
+    (on failure) retrainer.monitoring.episodes.record_failed_retraining
 
 Between `route` and `decide` the DAG waits on Airflow's approval form (a HITL operator, no entry point
 here); its body is the `approval_body` that `register` returns.
@@ -32,8 +33,11 @@ from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.deployment.approval import decide as decide_approval
 from retrainer.deployment.approval import decided, needs_approval, summary_markdown
+from retrainer.deployment.moves import moved_by
+from retrainer.deployment.state import read_or_none
 from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.label_signal import screen_matured_batches
+from retrainer.monitoring.episodes import evidence_runs, record_failed_retraining
 from retrainer.registry.register import asset_event, register_run, trigger_of
 from retrainer.tasks.context import Context
 from retrainer.training.adapt import DRIFT
@@ -217,4 +221,20 @@ def decide(
     """Write the approval's answer, or its time-out, to the audit log and move the deployment."""
     ctx = Context.load(dag_params, model)
     approval = (dag_params or {}).get("approval") or "required"
-    return decide_approval(ctx.registry, registered, answer, approval, ctx.params)
+    before = read_or_none(ctx.registry)
+    decided_now = decide_approval(ctx.registry, registered, answer, approval, ctx.params)
+    return decided_now | {"move": moved_by(ctx.registry, before)}  # posted by the DeploymentMoved notifier
+
+
+def retraining_failed(
+    run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None, error: str | None = None
+) -> list[str]:
+    """A task of the retraining run `run` failed for good: if drift started the run (its consumed asset
+    events carry the monitor runs' evidence), record that their signalled retraining failed, so the drift
+    monitor's cool-down leaves the next confirmed drift free. Returns the keys written ([] for a run drift
+    did not start)."""
+    runs = evidence_runs(getattr(run, "consumed_asset_events", None) or ())
+    if not runs:
+        return []
+    ctx = Context.load(dag_params, model)
+    return record_failed_retraining(ctx.storage, ctx.model, runs, getattr(run, "run_id", None), error)

@@ -15,7 +15,9 @@ from typing import Any
 
 from retrainer.core.clock import as_utc
 from retrainer.deployment.actions import after_scored_day
-from retrainer.deployment.state import read
+from retrainer.deployment.monitor import ROLLBACK
+from retrainer.deployment.moves import moved_by
+from retrainer.deployment.state import read, read_or_none
 from retrainer.monitoring.health import describe
 from retrainer.scoring.batch import read_scores, score_day
 from retrainer.scoring.report import day_report, read_reports
@@ -52,9 +54,19 @@ def monitor(
 
 def act(report: dict, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Roll the challenger back on a breach, ramp a canary after enough good days, or hold: judged on, and
-    moved from, the deployment revision the day was scored under (DeploymentMoved if it moved since)."""
+    moved from, the deployment revision the day was scored under (DeploymentMoved if it moved since).
+    `move`: what moved (`deployment.moves.move_of`, a rollback with its breaches), None when nothing did;
+    the task's `DeploymentMoved` notifier posts it."""
     ctx = Context.load(dag_params, model)
     days = max(ctx.params["deployment"]["canary"]["min_days_per_step"], 1) + 7
     reports = read_reports(ctx.storage, ctx.model, date.fromisoformat(report["day"]), days)
+    before = read_or_none(ctx.registry)
     found, state = after_scored_day(ctx.registry, reports, ctx.params, report.get("deployment_revision"))
-    return {"action": found.action, "reason": found.reason, "mode": state["mode"], "share": state["share"]}
+    move = moved_by(ctx.registry, before, found.reasons if found.action == ROLLBACK else None)
+    return {
+        "action": found.action,
+        "reason": found.reason,
+        "mode": state["mode"],
+        "share": state["share"],
+        "move": move,
+    }
