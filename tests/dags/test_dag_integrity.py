@@ -35,6 +35,8 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer.core.feature_suite",  # the features suite's check (json)
     "retrainer.core.suite_columns",  # the columns a suite names (json)
     "retrainer.core.feature_schema",
+    "retrainer.core.adaptation_schema",  # the adaptation section (pydantic)
+    "retrainer.core.monitoring_schema",  # the monitoring section (pydantic)
     "retrainer.core.schema",
     "retrainer.core.sections",
     "retrainer.core.settings",
