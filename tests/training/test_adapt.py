@@ -190,13 +190,56 @@ def test_a_drift_run_keeps_the_weighted_model_only_if_its_importance_weighted_va
     assert report["iw_pr_auc"]["weighted"] == pytest.approx(expected, rel=1e-6)
     assert report["trees"]["weighted"] == weighted.num_boosted_rounds()
     kept = (root / artifacts.MODEL).read_bytes()
-    if report["iw_pr_auc"]["weighted"] >= report["iw_pr_auc"]["unweighted"]:
+    gain = report["iw_pr_auc"]["weighted"] - report["iw_pr_auc"]["unweighted"]
+    assert report["gain"] == pytest.approx(gain) and report["gain_standard_error"] > 0
+    assert report["min_gain_se"] == params["adaptation"]["min_gain_se"] > 0
+    if gain >= report["min_gain_se"] * report["gain_standard_error"]:
         assert report["kept"] == "weighted" and report["weighted"] is True
         assert kept == bytes(weighted.save_raw(raw_format="ubj")) and kept != unweighted
     else:
         assert report["kept"] == "unweighted" and report["weighted"] is False
         assert kept == unweighted  # the scheduled fit's bytes: nothing of the weights left in it
     assert f"{report['iw_pr_auc']['weighted']:.4f}" in report["reason"]
+
+
+class _Scorer:
+    """A stand-in booster: its scores are given."""
+
+    def __init__(self, scores: np.ndarray):
+        self.scores = scores
+
+    def inplace_predict(self, x: np.ndarray) -> np.ndarray:
+        return self.scores[: len(x)]
+
+    def num_boosted_rounds(self) -> int:
+        return 1
+
+
+def test_the_weighted_fit_is_kept_only_when_it_wins_by_more_than_the_noise_of_the_estimate():
+    """A weighted model that ranks the rows the recent inputs resemble (high importance) better is kept;
+    a gain smaller than its standard errors is not; a margin of 0 is plain IWCV (kept unless lower)."""
+    from retrainer.training.selection import choose
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = (rng.random(n) < 0.05).astype(int)
+    importance = np.where(np.arange(n) % 2 == 0, 1.8, 0.2)  # the even rows look like the recent ones
+    noise = rng.normal(0, 1, n)
+    unweighted = _Scorer(y + noise)
+    good_where_it_counts = np.where(importance > 1, y * 3 + noise, y + noise)
+    x = np.zeros((n, 1))
+    settings = {"flatten": 0.5, "min_gain_se": 1.0}
+    kept, report = choose(unweighted, _Scorer(good_where_it_counts), x, y, importance, settings, 7)
+    assert report["kept"] == "weighted" and kept.scores is good_where_it_counts
+    assert report["gain"] > report["gain_standard_error"] > 0
+    alike = _Scorer(y + rng.normal(0, 1, n))  # as good, other noise: any gain is the estimate's noise
+    kept, report = choose(unweighted, alike, x, y, importance, settings | {"min_gain_se": 3.0}, 7)
+    assert abs(report["gain"]) < 3 * report["gain_standard_error"] and report["kept"] == "unweighted"
+    assert kept is unweighted and "kept over the weighted one" in report["reason"]
+    kept, report = choose(unweighted, alike, x, y, importance, settings | {"min_gain_se": 0.0}, 7)
+    assert (kept is alike) is (report["gain"] >= 0) is (report["kept"] == "weighted")
+    kept, report = choose(unweighted, alike, x, y[:0], importance[:0], settings, 7)  # nothing to judge by
+    assert kept is unweighted and report["kept"] == "unweighted" and "iw_pr_auc" not in report
 
 
 def test_adaptation_can_be_switched_off_and_says_so(tmp_path, drifted):
@@ -328,7 +371,9 @@ def _judge(root: Path, frame: pd.DataFrame, params: dict) -> dict:
 TOLERANCE = 0.02  # PR-AUC the kept model may lose to an unweighted retraining on the matured drifted days
 
 
-@pytest.mark.parametrize(("seed", "drift"), [(11, 1.0), (12, 0.5)], ids=["drift-1.0", "drift-0.5"])
+@pytest.mark.parametrize(
+    ("seed", "drift"), [(11, 1.0), (11, 0.5), (12, 0.5)], ids=["drift-1.0", "drift-0.5", "drift-0.5-seed-12"]
+)
 def test_measured_the_kept_drift_retraining_is_never_much_worse_than_an_unweighted_one(tmp_path, seed, drift):
     """Generated covariate drift from 14 days before the run; the run's window holds 56 days, the last 21
     unmatured. The drift-triggered fit (weighted and unweighted challengers, one kept by importance-

@@ -160,7 +160,8 @@ def fit(
     by sha256 and by the rows' ids) a second challenger is fitted with them as sample weights, both
     early-stopped on the unweighted valid PR-AUC (a weighted stopping metric, on few effective rows, stopped
     a weighted fit at 9 trees), and `training.selection.choose` keeps the weighted one only if its
-    importance-weighted valid PR-AUC is not lower; the baseline is fitted with the weights only then."""
+    importance-weighted valid PR-AUC beats the unweighted one's by `adaptation.min_gain_se` standard
+    errors; the baseline is fitted with the weights only then."""
     names = features.feature_names(params["features"])
     engine = engine_of(params)
     seed = params["train"]["seed"]
@@ -178,8 +179,8 @@ def fit(
                 x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed, w_train
             )
             importance = sample_weights(adaptation_dir, prepared_dir, "valid", params, IMPORTANCE)
-            flatten = params["adaptation"]["flatten"]
-            booster, report = choose(booster, weighted, x_valid, y_valid, importance, flatten)
+            settings = params["adaptation"]
+            booster, report = choose(booster, weighted, x_valid, y_valid, importance, settings, seed)
         del x_valid, y_valid
     w_baseline = w_train if report["weighted"] else None
     baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed, w_baseline)
