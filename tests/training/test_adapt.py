@@ -415,7 +415,9 @@ def test_measured_the_kept_drift_retraining_is_never_much_worse_than_an_unweight
         f"weighted {fit['iw_pr_auc']['weighted']:.4f}, unweighted {fit['iw_pr_auc']['unweighted']:.4f} "
         f"(plain valid PR-AUC {fit['valid_pr_auc']['weighted']:.4f} / "
         f"{fit['valid_pr_auc']['unweighted']:.4f}; "
-        f"trees {fit['trees']['weighted']} / {fit['trees']['unweighted']}) -> kept {fit['kept']}\n"
+        f"trees {fit['trees']['weighted']} / {fit['trees']['unweighted']}); gain {fit['gain']:+.4f}, "
+        f"standard error {fit['gain_standard_error']:.4f}, kept from {fit['min_gain_se']:g} SE up "
+        f"-> kept {fit['kept']}\n"
         f"judged on {len(judged)} rows of {len(judged_days)} drifted days ({int(judged['is_fraud'].sum())} "
         "positives), labels matured:"
     )
