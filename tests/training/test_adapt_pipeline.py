@@ -59,7 +59,7 @@ def test_a_drift_triggered_run_through_dvc_is_weighted_and_says_so(tmp_path, mon
     scheduled, first = _to_registered(
         tasks.Run(*week(SCHEDULED)), {"extract_window_days": 56, "approval": "auto"}, "scheduled"
     )
-    assert scheduled["weighted"] is False
+    assert scheduled["weighted"] is False and scheduled["adapted"] is False
     run = read_run(storage, scheduled["run_manifest_uri"])
     assert not set(artifacts.ADAPTED) & set(run["files"]) and run["adaptation"]["weighted"] is False
 
@@ -70,7 +70,7 @@ def test_a_drift_triggered_run_through_dvc_is_weighted_and_says_so(tmp_path, mon
     # may trail the champion (measured: -0.11 PR-AUC here): this test is about what is recorded, not that.
     loose = {"approval": "auto", "champion_tolerance": 1.0}
     drifted, second = _to_registered(drift_run, loose, "asset_triggered", {asset: [evidence]})
-    assert drifted["weighted"] is True
+    assert drifted["adapted"] is True  # the rows were weighed; the fit kept one challenger by IWCV
     run = read_run(storage, drifted["run_manifest_uri"])
     assert set(artifacts.ADAPTED) <= set(run["files"])
     recent = read_run_frame(storage, run, artifacts.RECENT)  # through its recorded sha256
@@ -81,10 +81,12 @@ def test_a_drift_triggered_run_through_dvc_is_weighted_and_says_so(tmp_path, mon
     assert record["trigger"]["kind"] == "drift" and record["params"]["run"]["trigger"] == "drift"
     trained_on = record["trained_on"]
     print(f"\ndrift-triggered v{second['version']}: {trained_on['why']}; weights {trained_on['weights']}")
-    assert (
-        trained_on["weighted"] is True
-        and trained_on["weights"]["sha256"] == run["files"][artifacts.WEIGHTS]["sha256"]
-    )
+    print(f"fit: {run['fit']}")
+    assert trained_on["weights"]["sha256"] == run["files"][artifacts.WEIGHTS]["sha256"]
+    # which challenger was kept, both estimates and why: the fit stage's report through dvc repro
+    assert trained_on["selection"] == run["fit"]
+    assert set(run["fit"]["iw_pr_auc"]) == {"weighted", "unweighted"}
+    assert trained_on["weighted"] is run["fit"]["weighted"] is drifted["weighted"]
     assert trained_on["reference"]["kind"] == "recent inputs"
     pd.testing.assert_frame_equal(training_reference(registry, second["version"]), recent)
     assert registry.get(first["version"])["trained_on"]["weighted"] is False

@@ -97,7 +97,7 @@ def _run_stage(stage: str, params: dict) -> None:
     elif stage == "fit":
         from retrainer.training.stages import fit
 
-        fit(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), params, Path(a.ADAPTATION_DIR))
+        fit(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), params, Path(a.ADAPTATION_DIR), Path(a.FIT_REPORT))
     else:
         from retrainer.evaluation.holdout import measure
 

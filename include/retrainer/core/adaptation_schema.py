@@ -14,3 +14,8 @@ class Adaptation(Section):
     enabled: bool  # false: a drift-triggered run trains unweighted, as a scheduled one does
     clip: Annotated[float, Field(ge=1)]  # weights clipped at clip and 1/clip of their mean, then mean 1
     max_rows: PositiveInt  # the domain classifier's sample per side (retrainer.drift.domain)
+    # the fit's weights are the clipped ratio ** flatten, mean 1 (training.weights.flattened): 0 unweighted
+    flatten: Annotated[float, Field(ge=0, le=1)]
+    # the weighted fit is kept only if its importance-weighted valid PR-AUC beats the unweighted fit's by
+    # this many standard errors of the difference (training.selection; 0: kept unless lower)
+    min_gain_se: Annotated[float, Field(ge=0)]

@@ -34,6 +34,7 @@ BASELINE_FILE = "baseline.json"  # the scikit-learn baseline as JSON numbers
 MODEL = f"{MODELS_DIR}/{MODEL_FILE}"
 BASELINE = f"{MODELS_DIR}/{BASELINE_FILE}"
 PREPARE_REPORT = "reports/prepare.json"
+FIT_REPORT = "reports/fit.json"  # the challenger the fit kept (weighted or not), why: training.selection
 METRICS = "reports/metrics.json"
 # metrics.json's key (and the gate report's, and a version's) of a model with derived features measured
 # against the same model on its raw columns alone (evaluation.holdout.raw_columns_comparison)

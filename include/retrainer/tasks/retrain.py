@@ -152,7 +152,7 @@ def check_labels(run: Any, dag_params: dict[str, Any] | None = None, model: str 
 def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Run the DVC pipeline on the training window ending at the interval's end (a drift-triggered run with
     its rows weighted toward the drifted days: `training.adapt`); returns the run manifest's URI and
-    headline numbers, and whether the fit was weighted."""
+    headline numbers, whether the rows were weighted and whether the challenger kept is the weighted fit."""
     ctx = Context.load(dag_params, model)
     _, end = _interval(run, ctx.params)
     trigger = DRIFT if drift_triggered(run) else None  # a drift-triggered run adapts to the drifted days
@@ -160,7 +160,9 @@ def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None 
     return {
         "run_manifest_uri": manifest["manifest_uri"],
         "data_hash": manifest["data_hash"],
-        "weighted": manifest["adaptation"]["weighted"],
+        "adapted": manifest["adaptation"]["weighted"],  # the adapt stage weighed the rows (a drift run)
+        # the kept challenger was fitted with the weights (training.selection; "fit" absent: as adapted)
+        "weighted": (manifest.get("fit") or manifest["adaptation"])["weighted"],
         "challenger_pr_auc": manifest["metrics"]["challenger"]["pr_auc"],
         "baseline_pr_auc": manifest["metrics"]["baseline"]["pr_auc"],
     }

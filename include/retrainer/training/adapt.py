@@ -30,7 +30,14 @@ from retrainer.core.clock import as_utc
 from retrainer.storage import sha256_file
 from retrainer.training import features
 from retrainer.training.stages import read_window_rows, with_derived_features, write_json
-from retrainer.training.weights import SPLIT, WEIGHT, WEIGHTED_SPLITS
+from retrainer.training.weights import (
+    IMPORTANCE,
+    SPLIT,
+    WEIGHT,
+    WEIGHTED_SPLITS,
+    effective_sample_size,
+    flattened,
+)
 from retrainer.training.window import rows_in_window, window_bounds_of
 
 DRIFT = "drift"  # run.trigger of a retraining started by the drift monitor's Asset event
@@ -91,11 +98,13 @@ def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str
         seed=params["train"]["seed"],
         max_rows=settings["max_rows"],
     )
+    fitted = flattened(weights, settings["flatten"])  # what the weighted fit uses (training.weights)
     table = pd.DataFrame(
         {
             cols["id_column"]: rows[cols["id_column"]].to_numpy(),
             SPLIT: np.repeat(list(splits), [len(part) for part in splits.values()]),
-            WEIGHT: np.asarray(weights, dtype=np.float64),
+            WEIGHT: fitted,
+            IMPORTANCE: np.asarray(weights, dtype=np.float64),
         }
     )
     table.to_parquet(out_dir / Path(artifacts.WEIGHTS).name, index=False)
@@ -108,9 +117,11 @@ def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str
         "weights": {
             "sha256": sha256_file(out_dir / Path(artifacts.WEIGHTS).name),
             "rows": {name: len(part) for name, part in splits.items()},
-            "min": float(np.min(weights)),
-            "max": float(np.max(weights)),
-            "summary": summary,
+            "flatten": float(settings["flatten"]),  # the fit's weights: importance ** flatten, mean 1
+            "min": float(np.min(fitted)),
+            "max": float(np.max(fitted)),
+            "effective_sample_size": effective_sample_size(fitted),
+            "summary": summary,  # the domain classifier's, of the importance weights (clipped, unflattened)
         },
     }
     write_json(out_dir / Path(artifacts.ADAPTATION_REPORT).name, report)
@@ -119,12 +130,15 @@ def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str
 
 def lineage(run: dict) -> dict[str, Any]:
     """What a version was trained on, from its run manifest: the window, the horizon, the rows kept and
-    left out, the weights (their sha256 and the domain classifier's summary, or why there are none), and
-    the drift reference it is monitored against."""
+    left out, the weights (their sha256 and the domain classifier's summary, or why there are none), which
+    challenger the fit kept (`selection`: the weighted or the unweighted fit, both figures, why) and the
+    drift reference it is monitored against (a drift-triggered run's recent inputs, whichever was kept)."""
     prepare, adaptation = run.get("prepare", {}), run.get("adaptation") or {}
     files = run.get("files", {})
-    weighted = bool(adaptation.get("weighted"))
-    if weighted:
+    adapted = bool(adaptation.get("weighted"))  # the adapt stage weighed the rows (recent rows published)
+    selection = run.get("fit")  # None for a run published before the fit chose
+    weighted = adapted and (selection or {"weighted": True})["weighted"]
+    if adapted:
         reference = {
             "kind": "recent inputs",
             "what": "the window's rows younger than the horizon, the inputs the version was adapted to",
@@ -138,6 +152,7 @@ def lineage(run: dict) -> dict[str, Any]:
             "rows": sum(prepare.get("splits", {}).get(s, {}).get("rows", 0) for s in ("valid", "holdout"))
             or None,
         }
+    why = adaptation.get("reason") or "run published without an adapt stage: unweighted"
     return {
         "trigger": adaptation.get("trigger"),
         "window": run.get("window"),
@@ -149,9 +164,10 @@ def lineage(run: dict) -> dict[str, Any]:
             "label_pending": prepare.get("rows_label_pending"),
             "splits": prepare.get("splits"),
         },
-        "weighted": weighted,
-        "weights": adaptation.get("weights") if weighted else None,
-        "why": adaptation.get("reason") or "run published without an adapt stage: unweighted",
+        "weighted": weighted,  # the kept challenger was fitted with the weights
+        "weights": adaptation.get("weights") if adapted else None,  # computed, kept or not
+        "selection": selection if adapted else None,
+        "why": f"{why}; {selection['reason']}" if adapted and selection else why,
         "reference": reference,
     }
 
@@ -160,14 +176,32 @@ def describe(trained_on: dict) -> str:
     """A version's `trained_on` lineage in one sentence for a person (plain text: escape it for Markdown)."""
     rows, horizon = trained_on.get("rows") or {}, trained_on.get("maturity_horizon")
     matured = f"{rows.get('labelled')} matured rows (events before {horizon})"
-    if not trained_on.get("weighted"):
+    weights, reference = trained_on.get("weights"), trained_on["reference"]
+    if not weights:
         return f"{matured}, unweighted; drift reference: its validation and holdout rows"
-    weights, reference = trained_on["weights"], trained_on["reference"]
     summary = weights.get("summary") or {}
     fitted = sum((weights.get("rows") or {}).values())
-    return (
-        f"{matured}, weighted toward the {reference['rows']} rows younger than the horizon "
-        f"(domain classifier AUC {summary.get('auc', float('nan')):.3f}, weights {weights['min']:.2f}"
-        f"..{weights['max']:.2f}, effective sample size {summary.get('effective_sample_size', 0):.0f} of "
-        f"{fitted}); drift reference: those recent rows"
+    ess = weights.get("effective_sample_size", summary.get("effective_sample_size", 0))
+    how = (
+        f"weighted toward the {reference['rows']} rows younger than the horizon (domain classifier AUC "
+        f"{summary.get('auc', float('nan')):.3f}, weights {weights['min']:.2f}..{weights['max']:.2f}"
+        + (f" = density ratio ** {weights['flatten']:g}" if "flatten" in weights else "")
+        + f", effective sample size {ess:.0f} of {fitted})"
     )
+    selection = trained_on.get("selection")
+    if selection and "iw_pr_auc" in selection:
+        iw = selection["iw_pr_auc"]
+        figures = (
+            f"importance-weighted valid PR-AUC {iw['weighted']:.3f} weighted, "
+            f"{iw['unweighted']:.3f} unweighted"
+        )
+        fit = (
+            f"{matured}, {how}; kept over the unweighted fit ({figures})"
+            if trained_on.get("weighted")
+            else f"{matured}, unweighted: the fit {how} was not kept ({figures})"
+        )
+    elif selection:
+        fit = f"{matured}, unweighted: {selection['reason']}"
+    else:
+        fit = f"{matured}, {how}"
+    return f"{fit}; drift reference: those {reference['rows']} recent rows"

@@ -21,7 +21,8 @@ from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.training import features
 from retrainer.training.engines import engine_of, train_xgboost_dask
 from retrainer.training.models import LinearBaseline, train_xgboost
-from retrainer.training.weights import sample_weights
+from retrainer.training.selection import choose, unweighted_report
+from retrainer.training.weights import IMPORTANCE, sample_weights
 from retrainer.training.window import rows_in_window, window_bounds_of
 
 
@@ -145,28 +146,47 @@ def _xy(path: Path, params: dict[str, Any]):
 
 
 def fit(
-    prepared_dir: Path, models_dir: Path, params: dict[str, Any], adaptation_dir: Path | None = None
-) -> None:
+    prepared_dir: Path,
+    models_dir: Path,
+    params: dict[str, Any],
+    adaptation_dir: Path | None = None,
+    report_path: Path | None = None,
+) -> dict:
     """Fit the XGBoost challenger (here, or on a Dask cluster: `train.engine`) and the scikit-learn
-    baseline; save both without pickle. With the adapt stage's weights in `adaptation_dir` (a
-    drift-triggered run, `training.adapt`: checked by sha256 and by the rows' ids) both are fitted with
-    them as sample weights; without (every other run) exactly as unweighted fits."""
+    baseline; save both without pickle; return the fit report (also written to `report_path` if given).
+
+    Every run fits the unweighted challenger exactly as before (a scheduled run's bytes do not change).
+    With the adapt stage's weights in `adaptation_dir` (a drift-triggered run, `training.adapt`: checked
+    by sha256 and by the rows' ids) a second challenger is fitted with them as sample weights, both
+    early-stopped on the unweighted valid PR-AUC (a weighted stopping metric, on few effective rows, stopped
+    a weighted fit at 9 trees), and `training.selection.choose` keeps the weighted one only if its
+    importance-weighted valid PR-AUC beats the unweighted one's by `adaptation.min_gain_se` standard
+    errors; the baseline is fitted with the weights only then."""
     names = features.feature_names(params["features"])
     engine = engine_of(params)
     seed = params["train"]["seed"]
     w_train = sample_weights(adaptation_dir, prepared_dir, "train", params)
+    report = unweighted_report("no weights (the adapt stage's report: unweighted): the unweighted fit")
     if engine == "dask":  # the cluster reads the splits itself; the baseline is fitted here
         booster = train_xgboost_dask(prepared_dir, params)
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
     else:
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
         x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
-        w_valid = sample_weights(adaptation_dir, prepared_dir, "valid", params)
-        booster = train_xgboost(
-            x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed, w_train, w_valid
-        )
+        booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed)
+        if w_train is not None:
+            weighted = train_xgboost(
+                x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed, w_train
+            )
+            importance = sample_weights(adaptation_dir, prepared_dir, "valid", params, IMPORTANCE)
+            settings = params["adaptation"]
+            booster, report = choose(booster, weighted, x_valid, y_valid, importance, settings, seed)
         del x_valid, y_valid
-    baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed, w_train)
+    w_baseline = w_train if report["weighted"] else None
+    baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed, w_baseline)
     models_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(models_dir / artifacts.MODEL_FILE)
     (models_dir / artifacts.BASELINE_FILE).write_text(baseline.to_json())
+    if report_path is not None:
+        write_json(report_path, report)
+    return report

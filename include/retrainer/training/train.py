@@ -94,6 +94,7 @@ def train_run(
         "metrics": json.loads((workspace / artifacts.METRICS).read_text()),
         "prepare": json.loads((workspace / artifacts.PREPARE_REPORT).read_text()),
         "adaptation": adaptation,  # weighted or not and why; the weights' summary; the recent rows
+        "fit": json.loads((workspace / artifacts.FIT_REPORT).read_text()),  # which challenger was kept
     }
     manifest["manifest_uri"] = storage.put_text(
         layout.run_file_key(model, key, layout.MANIFEST_FILE), json.dumps(manifest, indent=2)
