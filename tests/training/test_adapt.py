@@ -456,7 +456,20 @@ def test_the_train_task_tells_the_pipeline_a_drift_triggered_run_from_a_schedule
     )
     assert tasks.train(drift, None, MODEL)["weighted"] is True
     assert tasks.train(tasks.Run(*week("2026-11-16T00:00:00+00:00")), None, MODEL)["weighted"] is False
-    assert seen == [("2026-11-26T00:00:00+00:00", "drift"), ("2026-11-16T00:00:00+00:00", None)]
+    # a follow-up (the labels-matured event alone) trains on matured labels: not drift, unweighted
+    request = SimpleNamespace(
+        asset=SimpleNamespace(uri=f"retrainer://labels-matured/{MODEL}"),
+        extra={"follows_up": 3, "as_of": "2026-12-17T06:00:00+00:00"},
+    )
+    follow_up = tasks.Run(
+        run_id="asset_triggered__y", run_after="2026-12-17T09:00:00+00:00", consumed_asset_events=(request,)
+    )
+    assert tasks.train(follow_up, None, MODEL)["weighted"] is False
+    assert seen == [
+        ("2026-11-26T00:00:00+00:00", "drift"),
+        ("2026-11-16T00:00:00+00:00", None),
+        ("2026-12-17T00:00:00+00:00", None),
+    ]
 
 
 def test_the_adaptation_settings_make_a_drift_triggered_version_and_only_that():

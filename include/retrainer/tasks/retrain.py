@@ -38,7 +38,7 @@ from retrainer.deployment.state import read_or_none
 from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.monitoring.episodes import evidence_runs, record_failed_retraining
-from retrainer.registry.register import asset_event, register_run, trigger_of
+from retrainer.registry.register import asset_event, is_follow_up_event, register_run, trigger_of
 from retrainer.tasks.context import Context
 from retrainer.training.adapt import DRIFT
 from retrainer.training.train import train_run
@@ -90,10 +90,18 @@ def evidence_ends(run: Any) -> list[datetime]:
 
 
 def drift_triggered(run: Any) -> bool:
-    """Whether the drift monitor's Asset event started the run: it consumed asset events and Airflow gave
-    it no data interval (a scheduled or hand-triggered run keeps its interval whatever events it carries)."""
+    """Whether the drift monitor's Asset event started the run: it consumed a drift event and Airflow gave
+    it no data interval (a scheduled or hand-triggered run keeps its interval whatever events it carries).
+    A follow-up alone (the labels-matured event) is not drift: it trains on matured labels, unweighted."""
     no_interval = run.data_interval_start is None and run.data_interval_end is None
-    return no_interval and bool(getattr(run, "consumed_asset_events", None))
+    events = getattr(run, "consumed_asset_events", None) or ()
+    return no_interval and any(not _follow_up(event) for event in events)
+
+
+def _follow_up(event: Any) -> bool:
+    """A labels-matured event (`monitoring.follow_up`), known by its asset or by its `extra`."""
+    uri = getattr(getattr(event, "asset", None), "uri", None) or ""
+    return is_follow_up_event({"asset": uri}) or "follows_up" in (getattr(event, "extra", None) or {})
 
 
 def late_files_landed(run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None) -> bool:
