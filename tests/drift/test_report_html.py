@@ -58,3 +58,20 @@ def test_html_report_shows_the_multivariate_test_escaped():
     assert f"AUC {joint['auc']:.3f}" in item and f"{joint['threshold']:.3f}" in item
     assert f"at least {joint['min_auc']:.3f}" in item
     assert escape(name) in item and name not in html
+
+
+def test_html_root_cause_names_the_joint_tests_features_when_no_feature_drifted_alone():
+    """A decoupled pair moves no marginal: the page's root cause must not read as if nothing moved."""
+    from tests.drift import scenarios
+
+    features, categorical = scenarios.FEATURES, scenarios.CATEGORICAL
+    report = drift_check(
+        scenarios.reference(1)[features],
+        scenarios.decoupled(3)[features],
+        features=features,
+        categorical=categorical,
+        run="2026-03-30T000000Z",
+    )
+    assert report["root_cause"] == [] and report["multivariate"]["verdict"] == "drift"
+    cause = render_html(report).split("<h2>Root cause</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "No feature drifted alone; the joint test relied on: amount_sum_30d, amount_avg_30d" in cause

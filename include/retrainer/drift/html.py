@@ -169,6 +169,15 @@ def _part_summary(report: dict) -> str:
     return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
+def _no_single_feature(report: dict) -> str:
+    """The root cause when no feature drifted alone: the joint test's features, if it drifted."""
+    joint = report.get("multivariate") or {}
+    if joint.get("verdict") == "drift" and joint.get("root_cause"):
+        names = ", ".join(escape(str(name)) for name in joint["root_cause"])
+        return f"<p>No feature drifted alone; the joint test relied on: {names}.</p>"
+    return "<p>No feature drifted.</p>"
+
+
 def render_html(report: dict, title: str | None = None) -> str:
     """One self-contained HTML page for a `drift_check` report (or a bare `data_drift` report). Every text
     from data or configuration (feature names, category levels, the run, the title) is HTML-escaped."""
@@ -219,7 +228,7 @@ figure {{ display: inline-block; margin: 0.5rem; }}
 current {escape(str(data["rows"]["current"]))} rows</p>
 {_part_summary(report)}
 <h2>Root cause</h2>
-{f"<ol>{cause_items}</ol>" if cause else "<p>No feature drifted.</p>"}
+{f"<ol>{cause_items}</ol>" if cause else _no_single_feature(report)}
 <h2>Features</h2>
 <p>Drift when an effect size reaches its threshold ({thresholds}). Tests run only where the smaller side
 has at most {escape(str(tests["max_rows_for_tests"]))} rows ({escape(str(tests["features_tested"]))}
