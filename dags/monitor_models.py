@@ -5,8 +5,10 @@
 the logical date:
 
 1. **check_drift** holds the transactions against the champion's training reference (its validation and
-   holdout rows): per feature PSI and a distance (Wasserstein for numbers, Jensen-Shannon for categories),
-   ranked by contribution; its scores against its own holdout scores (PSI, alert rate); and its PR-AUC on
+   holdout rows; for a drift-adapted version, the recent inputs it was adapted to): per feature PSI and a
+   distance (Wasserstein for numbers, Jensen-Shannon for categories), ranked by contribution; jointly, a
+   classifier two-sample test (its AUC against a permutation-calibrated threshold and a floor, the
+   features it relied on); its scores against its own holdout scores (PSI, alert rate); and its PR-AUC on
    matured labels (events older than `data.label_maturity_days`, the horizon training uses, of the last
    `monitoring.drift.performance_window_days` days; never the frauds that arrived first) against its holdout
    figure beyond the sample's noise, and each slice's ROC-AUC on them against its holdout slice. Decided
