@@ -55,7 +55,8 @@ the lineage of every version says why its run happened (schedule, manual, drift 
 A task that fails for good (a verdict at once: quarantined batch, failed gate, missing day; anything else
 after its retries) posts what failed, the named error and the run's link to `alerts.connection`; in a run
 started by drift it also records that the retraining failed, so the drift monitor's cool-down does not
-count it (the next confirmed drift can start another).
+count it (the next confirmed drift can start another); a failed gate is a verdict, not a failure: the
+cool-down holds.
 
 Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
 its work; XCom carries URIs and small dicts only. Empty Params fall back to the model's params. Rerunning a

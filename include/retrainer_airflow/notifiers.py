@@ -88,9 +88,9 @@ class DriftRetrainingFailed(BaseNotifier):
     def notify(self, context) -> None:
         from retrainer.tasks import retrain
 
-        ti = context["ti"]
+        ti, exception = context["ti"], context.get("exception")
         retrain.retraining_failed(
-            context["dag_run"], context.get("params"), self.model, f"{ti.task_id}: {context.get('exception')}"
+            context["dag_run"], context.get("params"), self.model, f"{ti.task_id}: {exception}", exception
         )
 
 

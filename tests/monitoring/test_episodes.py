@@ -133,6 +133,11 @@ def test_the_retraining_dags_failure_records_the_failed_signal_where_the_monitor
         {"run": "2026-11-25T000000Z", "trigger": {"retrain": True}},  # its retraining did not fail
     ]
     assert episodes.failed_runs(storage, MODEL, earlier) == {"2026-11-26T000000Z"}
+    # a failed gate is a verdict of a retraining that trained and judged: the cool-down holds
+    from retrainer.evaluation.gates import GateFailed
+
+    refused = SimpleNamespace(run_id="asset_triggered__y", consumed_asset_events=[other])
+    assert retrain.retraining_failed(refused, None, MODEL, "evaluate: GateFailed", GateFailed([])) == []
     # a scheduled or manual run was not started by drift: it frees no cool-down
     assert retrain.retraining_failed(SimpleNamespace(run_id="scheduled__x"), None, MODEL, "x") == []
     assert params["monitoring"]["reminder_days"] == 7  # the shipped interval, models/defaults.yaml

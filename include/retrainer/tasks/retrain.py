@@ -36,6 +36,7 @@ from retrainer.deployment.approval import decided, needs_approval, summary_markd
 from retrainer.deployment.moves import moved_by
 from retrainer.deployment.state import read_or_none
 from retrainer.evaluation.evaluate import evaluate_run
+from retrainer.evaluation.gates import GateFailed
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.monitoring.episodes import evidence_runs, record_failed_retraining
 from retrainer.registry.register import asset_event, is_follow_up_event, register_run, trigger_of
@@ -237,14 +238,19 @@ def decide(
 
 
 def retraining_failed(
-    run: Any, dag_params: dict[str, Any] | None = None, model: str | None = None, error: str | None = None
+    run: Any,
+    dag_params: dict[str, Any] | None = None,
+    model: str | None = None,
+    error: str | None = None,
+    exception: BaseException | None = None,
 ) -> list[str]:
     """A task of the retraining run `run` failed for good: if drift started the run (its consumed asset
     events carry the monitor runs' evidence), record that their signalled retraining failed, so the drift
-    monitor's cool-down leaves the next confirmed drift free. Returns the keys written ([] for a run drift
-    did not start)."""
+    monitor's cool-down leaves the next confirmed drift free. A failed gate (`GateFailed`) is not a failed
+    retraining: it trained and judged, and the cool-down holds (else a drift the gates keep refusing would
+    retrain every day). Returns the keys written ([] for a run drift did not start, or a gate verdict)."""
     runs = evidence_runs(getattr(run, "consumed_asset_events", None) or ())
-    if not runs:
+    if not runs or isinstance(exception, GateFailed):
         return []
     ctx = Context.load(dag_params, model)
     return record_failed_retraining(ctx.storage, ctx.model, runs, getattr(run, "run_id", None), error)
