@@ -22,6 +22,15 @@ AS_OF = "2026-11-16T00:00:00+00:00"  # a Monday; the data ends the day before
 LAST_DAY = date(2026, 11, 15)
 
 
+def copy_configuration(root: Path, parts: tuple[str, ...] = ("models", "expectations", "dags")) -> Path:
+    """A copy of the project's configuration under `root` (its model folders, suites, DAG files and
+    dvc.yaml), for a test to break or edit; returns `root`."""
+    for name in parts:
+        shutil.copytree(PROJECT_DIR / name, root / name)
+    shutil.copy2(PROJECT_DIR / "dvc.yaml", root / "dvc.yaml")
+    return root
+
+
 def week(end: str) -> tuple[str, str]:
     """The data interval of the week ending at `end` (a Monday 00:00 UTC), as Airflow gives it to tasks."""
     from datetime import datetime

@@ -5,7 +5,6 @@ Airflow refusing an approval answer from a user who is not one of the model's ap
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ import yaml
 from retrainer.core import alerts
 from retrainer.core.errors import NoDataInterval
 from retrainer.core.models import ModelConfigError, load_model
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, copy_configuration
 
 URL = "http://airflow.example/dags/retrain_fraud-xgb/runs/scheduled__2026-11-16/tasks/extract?try_number=1"
 
@@ -129,9 +128,7 @@ def test_the_bodies_are_read_from_airflows_callback_context():
 def project(tmp_path):
     """A copy of the project's configuration and DAGs, whose fraud model alerts `fraud_pager` and is
     approved by alice only."""
-    for name in ("models", "expectations", "dags"):
-        shutil.copytree(PROJECT_DIR / name, tmp_path / name)
-    shutil.copy2(PROJECT_DIR / "dvc.yaml", tmp_path / "dvc.yaml")
+    copy_configuration(tmp_path)
     path = tmp_path / "models" / "fraud-xgb" / "params.yaml"
     params = yaml.safe_load(path.read_text())
     params["alerts"] = {"connection": "fraud_pager"}

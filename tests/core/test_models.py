@@ -22,7 +22,7 @@ from retrainer.core.models import (
     load_models,
     model_names,
 )
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, copy_configuration
 
 FRAUD = "models/fraud-xgb/params.yaml"
 
@@ -30,10 +30,7 @@ FRAUD = "models/fraud-xgb/params.yaml"
 @pytest.fixture
 def project(tmp_path):
     """A copy of the project's configuration (models/, expectations/, dvc.yaml, dags/) to break."""
-    for name in ("models", "expectations", "dags"):
-        shutil.copytree(PROJECT_DIR / name, tmp_path / name)
-    shutil.copy2(PROJECT_DIR / "dvc.yaml", tmp_path / "dvc.yaml")
-    return tmp_path
+    return copy_configuration(tmp_path)
 
 
 def edit(project, change, name="fraud-xgb") -> None:

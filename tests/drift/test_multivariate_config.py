@@ -3,24 +3,19 @@ a floor below chance is named with its file and key) and reaching DriftConfig.""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import yaml
 
 from retrainer.core.models import ModelConfigError, load_model
 from retrainer.drift import DriftConfig
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, copy_configuration
 
 FRAUD = "models/fraud-xgb/params.yaml"
 
 
 @pytest.fixture
 def project(tmp_path):
-    for name in ("models", "expectations", "dags"):
-        shutil.copytree(PROJECT_DIR / name, tmp_path / name)
-    shutil.copy2(PROJECT_DIR / "dvc.yaml", tmp_path / "dvc.yaml")
-    return tmp_path
+    return copy_configuration(tmp_path)
 
 
 def _set(project, **drift) -> None:
