@@ -17,7 +17,6 @@ and its fit is the unweighted fit of before, byte for byte.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from retrainer.core import artifacts, frames
-from retrainer.core.clock import as_utc
+from retrainer.core.maturity import maturity_horizon
 from retrainer.storage import sha256_file
 from retrainer.training import features
 from retrainer.training.stages import read_window_rows, with_derived_features, write_json
@@ -64,7 +63,7 @@ def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str
         return report | {"reason": reason}
     cols, settings = params["model"], params["adaptation"]
     start, end = window_bounds_of(params, params["run"]["as_of"])
-    horizon = as_utc(params["run"]["as_of"]) - timedelta(days=params["data"]["label_maturity_days"])
+    horizon = maturity_horizon(params["run"]["as_of"], params["data"]["label_maturity_days"])
     files = sorted(Path(batches_dir).glob("*.parquet"))
     window = with_derived_features(
         rows_in_window(read_window_rows(files, start, end, params), start, end, params), params

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -10,7 +10,7 @@ import pandas as pd
 
 from retrainer.core.clock import as_utc
 from retrainer.core.feature_declarations import derived_feature_names
-from retrainer.core.maturity import matured_mask
+from retrainer.core.maturity import matured_mask, maturity_horizon
 
 
 class FeatureError(ValueError):
@@ -37,7 +37,7 @@ def label_as_of(
     cols = params["model"]
     as_of = as_utc(as_of)
     days = params["data"]["label_maturity_days"]
-    horizon = as_of - timedelta(days=days)
+    horizon = maturity_horizon(as_of, days)
     # The one rule of matured labels (core.maturity), shared with the drift check and the canary guard.
     complete = matured_mask(frame[cols["event_time"]], label_arrival(frame, cols), as_of, days)
     old_enough = (frame[cols["event_time"]] < horizon).to_numpy()
