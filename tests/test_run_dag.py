@@ -162,7 +162,11 @@ def airflow(monkeypatch):
 
 
 def _run(run_dag, fake, *args: str) -> int:
-    return run_dag.main([DAG, *args, "--api", fake.base])
+    """run_dag as the demo calls it: its command line, the API port in AIRFLOW__API__PORT."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.argv", ["run_dag.py", DAG, *args])
+        patch.setenv("AIRFLOW__API__PORT", str(fake.server.server_port))
+        return run_dag.main()
 
 
 def test_the_demo_waits_for_an_api_that_starts_after_five_minutes(airflow, capsys):
