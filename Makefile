@@ -7,7 +7,7 @@ demo:  ## run the retraining DAG end to end on generated data (embedded default)
 test:  ## lint and run every test, end-to-end runs through real Airflow included
 	./scripts/test.sh
 
-airflow:  ## the Airflow UI on http://localhost:8080 over the demo's metadata DB
+airflow:  ## the Airflow UI on http://localhost:8080 over the demo's metadata DB (make airflow RETRAINER_DEMO_PORT=8081: on 8081)
 	./scripts/airflow.sh standalone
 
 clean:  ## forget the demo's data, registry, DVC cache and Airflow DB (not the installed .venv)

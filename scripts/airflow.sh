@@ -3,5 +3,6 @@
 # or `scripts/airflow.sh dags list-runs retrain_fraud-xgb`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$ROOT/scripts/ports.sh"  # RETRAINER_DEMO_PORT=8081: the UI on 8081, its log servers beside it
 "$ROOT/scripts/bootstrap.sh"
 exec airflow "$@"

@@ -10,14 +10,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 DEMO_DATE="${DEMO_DATE:-2026-11-16}"
 LAST_DAY="$(python3 -c "import datetime as d; print(d.date.fromisoformat('$DEMO_DATE') - d.timedelta(days=1))")"
 RUN_ID="demo__$DEMO_DATE"
-PORT="${RETRAINER_DEMO_PORT:-8080}"
+source "$ROOT/scripts/ports.sh"  # RETRAINER_DEMO_PORT moves every port the standalone listens on
+PORT="$AIRFLOW__API__PORT"
 
 # Airflow's services for this one run: the scheduler runs only the run we trigger (no schedule of its own),
 # each task in its own process (LocalExecutor, as many as the machine has cores), logs written to files.
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False
-export AIRFLOW__API__PORT="$PORT"
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$PORT/execution/"
 
 mkdir -p "$AIRFLOW_HOME"
 echo "==> Airflow metadata database ($AIRFLOW_HOME)"
@@ -40,7 +39,8 @@ trap stop_services EXIT
 
 # Through the REST API, as the UI's Trigger form does: the run's data interval is the week before the
 # logical date. The first run of a model backfills its whole training window (56 days); weekly runs
-# extract their week. A rerun of the demo clears the run, and it runs again.
+# extract their week. A rerun of the demo clears the run, and it runs again; the run takes the week's
+# start as its logical date, as the week's scheduled run would, and the DAG is left paused (run_dag.py).
 echo "==> retrain_fraud-xgb, run $RUN_ID for the week ending $DEMO_DATE (REST API)"
 python3 "$ROOT/scripts/run_dag.py" retrain_fraud-xgb "$RUN_ID" --logical-date "$DEMO_DATE" \
   --conf '{"extract_window_days": 56}' --timeout 1200
@@ -62,4 +62,4 @@ verdicts = collections.Counter(g.get('verdict') or ('passed' if g['passed'] else
 print('  gates: ' + ', '.join(f'{n} {verdict}' for verdict, n in verdicts.items()))
 print('  gate report: ' + v['run_manifest_uri'].rsplit('/', 1)[0] + '/report.html')
 "
-echo "==> The run in the Airflow UI: make airflow, then DAGs > retrain_fraud-xgb > $RUN_ID"
+echo "==> The run in the Airflow UI: make airflow${RETRAINER_DEMO_PORT:+ RETRAINER_DEMO_PORT=$RETRAINER_DEMO_PORT}, then DAGs > retrain_fraud-xgb > $RUN_ID"
