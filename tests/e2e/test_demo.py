@@ -79,7 +79,13 @@ def test_the_demo_run_reads_in_the_airflow_ui_like_any_other(demo, tmp_path):
                 time.sleep(1)
         token = _get(f"{base}/auth/token")["access_token"]
         run = _get(f"{base}/api/v2/dags/retrain_fraud-xgb/dagRuns/{RUN_ID}", token)
-        assert run["state"] == "success" and run["logical_date"].startswith("2026-11-16")
+        assert run["state"] == "success" and run["data_interval_end"].startswith("2026-11-16")
+        # the logical date of the week's scheduled run (its start): one run per week, never the next one's
+        assert run["logical_date"].startswith("2026-11-09") and run["data_interval_start"].startswith(
+            "2026-11-09"
+        )
+        # left paused, as the README says: `make airflow` starts no scheduled run of its own
+        assert _get(f"{base}/api/v2/dags/retrain_fraud-xgb", token)["is_paused"] is True
         took = datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])
         assert took.total_seconds() < 3600, f"the run's duration reads {took}"
         events = _get(f"{base}/api/v2/assets/events", token)["asset_events"]
