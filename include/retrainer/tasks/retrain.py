@@ -28,6 +28,7 @@ from retrainer.core import clock
 from retrainer.core.clock import Schedule, as_utc, data_interval, run_window
 from retrainer.core.errors import NoDataInterval
 from retrainer.core.resources import measure_step
+from retrainer.core.run_dates import warn_if_displacing
 from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
@@ -122,6 +123,7 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | Non
     a batch keyed by the interval's end; returns its manifest."""
     ctx = Context.load(dag_params, model)
     data = ctx.params["data"]
+    warn_if_displacing(run)  # a run by hand on the next interval's scheduled logical date
     start, end = run_window(*_interval(run, ctx.params), data["extract_window_days"])
     return extract_batch(
         ctx.source,
