@@ -16,7 +16,10 @@ default the calendar week (Monday 00:00 UTC to the next Monday): the run of an i
 ends, waits `data.late_files_hours` for late files, and is keyed by the interval's end in UTC
 (`2026-11-16T000000Z`). A run triggered by hand covers the last complete interval of that timetable that
 ended at or before its logical date (weekly: a Wednesday snaps to the Monday before it), so it writes the
-same keys as that interval's scheduled run. When the drift monitor (`monitor_<name>`) confirms drift, its
+same keys as that interval's scheduled run. Give it a moment after the interval's end (its Tuesday, or
+now), not the end itself: Monday 00:00 is the logical date of the next week's scheduled run, which Airflow
+then skips (one run per logical date) or refuses with 409 Conflict; extract's log names such a run.
+When the drift monitor (`monitor_<name>`) confirms drift, its
 Asset event starts a run on one interval's length up to the evidence (weekly: the seven days up to the
 evidence's day; daily: the day that ended last); so does its labels-matured event (the follow-up retraining
 of a drift-triggered version once the drifted days' labels have matured, up to that monitor run's date);

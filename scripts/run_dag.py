@@ -12,7 +12,9 @@ in the UI; otherwise the run is created with that interval's start as its logica
 that interval's scheduled run has, so the scheduler never creates a second run of the week and a run by
 hand never takes the logical date of the next week's scheduled run (Airflow keeps one run per logical date:
 409 Conflict). The DAG is paused again when this returns, whatever happened, so nothing starts on the
-schedule the next time Airflow runs (`make airflow`).
+schedule the next time Airflow runs (`make airflow`). It is meant for the demo's services, whose scheduler
+creates no scheduled runs: under `make airflow` the DAG is unpaused while the run runs, and the scheduler
+may start the last complete week's scheduled run beside it.
 
 A slow machine: the API is waited for up to `--api-timeout` seconds (RETRAINER_DEMO_API_TIMEOUT, 600 by
 default), and a GET that fails on the way (no answer in time, connection refused or reset, 5xx) is
