@@ -68,7 +68,11 @@ def test_a_port_that_is_not_a_number_is_refused_naming_the_setting():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RETRAINER_"))}
     script = f'set -euo pipefail; source "{SCRIPTS}/env.sh"; source "{SCRIPTS}/ports.sh"; echo started'
     done = subprocess.run(
-        ["bash", "-c", script], env=env | {"RETRAINER_DEMO_PORT": "80a"}, capture_output=True, text=True
+        ["bash", "-c", script],
+        env=env | {"RETRAINER_DEMO_PORT": "80a"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0 and "started" not in done.stdout
     assert "RETRAINER_DEMO_PORT=80a" in done.stderr
