@@ -37,8 +37,7 @@ stop_services() {  # the whole process group: SIGTERM, a grace period, then SIGK
 }
 trap stop_services EXIT
 
-# Through the REST API, as the UI's Trigger form does: the run's data interval is the week before the
-# logical date. The first run of a model backfills its whole training window (56 days); weekly runs
+# Through the REST API, as the UI's Trigger form does: the run covers the week that ends on DEMO_DATE. The first run of a model backfills its whole training window (56 days); weekly runs
 # extract their week. A rerun of the demo clears the run, and it runs again; the run takes the week's
 # start as its logical date, as the week's scheduled run would, and the DAG is left paused (run_dag.py).
 echo "==> retrain_fraud-xgb, run $RUN_ID for the week ending $DEMO_DATE (REST API)"
