@@ -189,7 +189,7 @@ def fit(
         del x_valid, y_valid
     # How many trees the saved challenger keeps and why (early stopping cuts it at the best round): in the
     # fit report, the version's lineage and the train task's log.
-    report = {**report, "trees": trees}
+    report = {**report, "challenger_trees": trees}
     log.info("challenger: %s", trees["why"])
     w_baseline = w_train if report["weighted"] else None
     baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed, w_baseline)
