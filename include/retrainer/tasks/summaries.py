@@ -115,13 +115,13 @@ def register_lines(registered: dict[str, Any]) -> list[str]:
 
 def score_lines(summary: dict[str, Any]) -> list[str]:
     """The score task: the day, rows, who decided them, and the scores file."""
-    decided = ", ".join(f"{who}: {_number(n)}" for who, n in (summary.get("decided_by") or {}).items())
+    decided = ", ".join(f"v{who}: {_number(n)}" for who, n in (summary.get("decided_by") or {}).items())
     lines = [
         f"scored {summary['day']}: {_number(summary['rows'])} rows under {summary.get('mode')}"
         + (f" (champion v{summary['champion']}" if summary.get("champion") is not None else " (no champion")
         + (f", challenger v{summary['challenger']}" if summary.get("challenger") else "")
         + ")"
-        + (f"; decided by {decided}" if decided else ""),
+        + (f"; rows decided by {decided}" if decided else ""),
     ]
     if problem := summary.get("challenger_problem"):
         lines.append(f"challenger problem: {problem}")
