@@ -214,3 +214,12 @@ def test_the_drift_check_says_its_verdict_what_moved_and_links_its_page(logged, 
         "moved most: amount PSI 0.410",
         "drift report: /registry/monitoring/fraud-xgb/2026-11-16T060000Z/drift.html",
     ]
+
+
+def test_a_summary_that_cannot_be_made_is_a_warning_not_the_tasks_failure(logged, monkeypatch, caplog):
+    """The work is done: a gate report the summary cannot read leaves the task's result as it was."""
+    result = {"gates_uri": "file:///nowhere/gates.json", "report_uri": "file:///r.html", "passed": True}
+    monkeypatch.setattr(tasks, "evaluate_run", lambda *args: result)
+    assert tasks.evaluate("file:///run.json", model=MODEL) == result
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(message.startswith("no summary (stored_evaluate_lines:") for message in warned), warned

@@ -29,5 +29,5 @@ def deploy(dag_params: dict[str, Any], triggered_by: str | None = None, model: s
     state = run_action(ctx.registry, dag_params["action"], version, actor, reason, ctx.params, expected)
     moved = {"move": moved_by(ctx.registry, before)}
     result = {k: state[k] for k in ("mode", "champion", "challenger", "share", "revision")} | moved
-    summaries.log_summary(summaries.deploy_lines(dag_params["action"], version, result))
+    summaries.log_summary(summaries.deploy_lines, dag_params["action"], version, result)
     return result

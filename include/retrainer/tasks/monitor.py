@@ -24,7 +24,7 @@ def check_drift(
     """Judge the days before the logical date for drift; returns the report's URIs and the verdict."""
     ctx = Context.load(dag_params, model)
     result = check(ctx.storage, ctx.source, ctx.params, as_of)
-    summaries.log_summary(summaries.drift_lines(result, ctx.storage.root_uri))
+    summaries.log_summary(summaries.drift_lines, result, ctx.storage.root_uri)
     return result
 
 

@@ -167,7 +167,7 @@ def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None 
     _, end = _interval(run, ctx.params)
     trigger = DRIFT if drift_triggered(run) else None  # a drift-triggered run adapts to the drifted days
     manifest = train_run(ctx.settings, ctx.storage, ctx.params, end, ctx.source, trigger)
-    summaries.log_summary(summaries.train_lines(manifest))
+    summaries.log_summary(summaries.train_lines, manifest)
     return {
         "run_manifest_uri": manifest["manifest_uri"],
         "data_hash": manifest["data_hash"],
@@ -188,9 +188,9 @@ def evaluate(
     try:
         result = evaluate_run(ctx.storage, run_manifest_uri, ctx.params)
     except GateFailed as failed:  # the whole table in the log, not only the failed gates
-        summaries.log_summary(summaries.gate_failed_lines(failed))
+        summaries.log_summary(summaries.gate_failed_lines, failed)
         raise
-    summaries.log_summary(summaries.evaluate_lines(result, summaries.read_gates(ctx.storage, result)))
+    summaries.log_summary(summaries.stored_evaluate_lines, ctx.storage, result)
     return result
 
 
@@ -215,7 +215,7 @@ def register(
     registered = register_run(
         ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id, trigger, gates_sha256
     )
-    summaries.log_summary(summaries.register_lines(registered))
+    summaries.log_summary(summaries.register_lines, registered)
     return registered | {
         "asset_event": asset_event(registered),
         "approval_body": summary_markdown(ctx.registry, registered["version"]),

@@ -35,7 +35,7 @@ def score(as_of: datetime | str, dag_params: dict[str, Any] | None = None, model
     ctx = Context.load(dag_params, model)
     state, _ = read(ctx.registry)
     _, summary = score_day(ctx.source, ctx.storage, ctx.registry, state, day_scored(as_of), ctx.params)
-    summaries.log_summary(summaries.score_lines(summary))
+    summaries.log_summary(summaries.score_lines, summary)
     return summary
 
 
@@ -52,7 +52,7 @@ def monitor(
         "challenger_psi": report.get("challenger_psi"),
         "breaches": [describe(b) for b in report["breaches"]],
     }
-    summaries.log_summary(summaries.day_report_lines(kept))
+    summaries.log_summary(summaries.day_report_lines, kept)
     return kept
 
 
@@ -74,5 +74,5 @@ def act(report: dict, dag_params: dict[str, Any] | None = None, model: str | Non
         "share": state["share"],
         "move": move,
     }
-    summaries.log_summary(summaries.act_lines(acted))
+    summaries.log_summary(summaries.act_lines, acted)
     return acted

@@ -2,15 +2,16 @@
 where its report is (the registry plugin's address when the plugin serves it, else the storage URI).
 
 Each `*_lines` function turns a stage's result (the dict a task returns, and what it read) into lines, with
-no I/O; `log_summary` writes them to the task's log. Airflow shows the standard `logging` records of a task
-in its log, so these are what a person reads in the UI, above the returned XCom dict.
+no I/O but reading the gate report; `log_summary` writes them to the task's log (a summary that cannot be
+made is a warning, never the task's failure). Airflow shows the standard `logging` records of a task in
+its log, so these are what a person reads in the UI, above the returned XCom dict.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
 from retrainer.core import layout
@@ -20,9 +21,15 @@ from retrainer.storage import Storage
 log = logging.getLogger("retrainer.tasks")
 
 
-def log_summary(lines: Iterable[str]) -> list[str]:
-    """Log each line at INFO on the `retrainer.tasks` logger; returns the lines (for the caller's tests)."""
-    lines = [line for line in lines if line]
+def log_summary(summarise: Callable[..., list[str]], *args: Any) -> list[str]:
+    """Log the lines `summarise(*args)` gives, each at INFO on the `retrainer.tasks` logger; returns them.
+    A summary that cannot be made (a result without a field it reads) is a warning, never the task's
+    failure: the work is done and its result returned all the same."""
+    try:
+        lines = [line for line in summarise(*args) if line]
+    except Exception as error:  # noqa: BLE001 (a log line must not fail the task it describes)
+        log.warning("no summary (%s: %s %s)", summarise.__name__, type(error).__name__, error)
+        return []
     for line in lines:
         log.info("%s", line)
     return lines
@@ -47,12 +54,12 @@ def _page(uri: str | None, storage_root: str | None = None) -> str | None:
 def train_lines(manifest: dict[str, Any]) -> list[str]:
     """The train task: the window and rows trained on, the challenger's trees (kept and why), its holdout
     figures against the baseline, whether the rows were weighted, and the run's manifest."""
-    window, metrics = manifest["window"], manifest.get("metrics", {})
+    window, metrics = manifest.get("window") or {}, manifest.get("metrics", {})
     fit = manifest.get("fit") or {}
     challenger, baseline = metrics.get("challenger", {}), metrics.get("baseline", {})
     lines = [
-        f"trained {manifest['model']} on {window['start']} .. {window['end']}: "
-        f"{_number(window['rows'])} rows from {len(manifest.get('batches', []))} validated batch(es)",
+        f"trained {manifest.get('model')} on {window.get('start')} .. {window.get('end')}: "
+        f"{_number(window.get('rows'))} rows from {len(manifest.get('batches', []))} validated batch(es)",
         f"holdout PR-AUC: challenger {_number(challenger.get('pr_auc'))}, "
         f"baseline {_number(baseline.get('pr_auc'))}",
     ]
@@ -98,9 +105,9 @@ def gate_failed_lines(failed: GateFailed) -> list[str]:
     ]
 
 
-def read_gates(storage: Storage, result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The gates of the report that evaluate wrote (`gates_uri` of its result)."""
-    return json.loads(storage.get_text(storage.key_of(result["gates_uri"])))["gates"]
+def stored_evaluate_lines(storage: Storage, result: dict[str, Any]) -> list[str]:
+    """`evaluate_lines` with the gates read from the report evaluate wrote (`gates_uri` of its result)."""
+    return evaluate_lines(result, json.loads(storage.get_text(storage.key_of(result["gates_uri"])))["gates"])
 
 
 def register_lines(registered: dict[str, Any]) -> list[str]:
