@@ -48,7 +48,8 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 
 # Blocks of an estimator's hyper-parameters that a model's params.yaml REPLACES instead of merging key by
-# key (as Helm/Kustomize replace a list, or Hydra a config group): a model that writes `train.xgboost` gets
+# key (as choosing a Hydra config group replaces that group's whole config, and Kustomize's
+# `$patch: replace` a mapping): a model that writes `train.xgboost` gets
 # that block as written, and XGBoost's own default for every key it leaves out; the platform's tuned values
 # (min_child_weight 3, subsample 0.85, ...) no longer creep in unseen. `inherit: true` as a key of the block
 # merges it over the defaults' block instead (the block then names only what it changes).
