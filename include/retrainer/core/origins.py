@@ -43,12 +43,13 @@ def annotated_yaml(params: dict[str, Any], own: dict[str, Any]) -> str:
                 lines.append(f"{indent}{_flow(key)}:")
                 emit(value, here, depth + 1)
                 if ".".join(here) in replaced and ".".join(here) in REPLACED_BLOCKS:
-                    unset = sorted(set(XGBoost.model_fields) - set(value))
-                    if unset:
-                        lines.append(
-                            f"{indent}  # replaces {MODELS_DIR}/{DEFAULTS_FILE}'s block; XGBoost's own "
-                            f"default for: {', '.join(unset)}"
-                        )
+                    # the objective left out is a binary classifier's (training.models.booster_params)
+                    unset = sorted(set(XGBoost.model_fields) - set(value) - {"objective"})
+                    objective = "" if "objective" in value else "; objective: binary:logistic"
+                    lines.append(
+                        f"{indent}  # replaces {MODELS_DIR}/{DEFAULTS_FILE}'s block; XGBoost's own "
+                        f"default for: {', '.join(unset) or 'nothing'}{objective}"
+                    )
                 continue
             mark = "" if _holds(own, here) else f"  {DEFAULT_MARK}"
             lines.append(f"{indent}{_flow(key)}: {_flow(value)}{mark}")
