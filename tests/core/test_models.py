@@ -76,7 +76,8 @@ def test_a_typod_slice_section_is_named_not_dropped_from_the_gates(project):
 
 
 def test_a_typod_hyperparameter_is_named_not_trained_with_the_default(project):
-    edit(project, lambda p: p.setdefault("train", {}).setdefault("xgboost", {}).update(max_dept=3))
+    block = {"inherit": True, "max_dept": 3}  # merged over the defaults' block (core.params.merge_model)
+    edit(project, lambda p: p.setdefault("train", {}).setdefault("xgboost", {}).update(block))
     assert problems(project) == [f"{FRAUD}: train.xgboost.max_dept: unknown key (did you mean max_depth?)"]
 
 
@@ -267,7 +268,7 @@ def test_early_stopping_without_a_validation_split_is_refused(project):
         f"{FRAUD}: train.xgboost.early_stopping_rounds needs a validation split: set split.valid_fraction "
         "above 0, or early_stopping_rounds: null"
     ]
-    edit(project, lambda p: p.update(train={"xgboost": {"early_stopping_rounds": None}}))
+    edit(project, lambda p: p.update(train={"xgboost": {"inherit": True, "early_stopping_rounds": None}}))
     assert load_model(project, "fraud-xgb")["split"]["valid_fraction"] == 0.0
 
 

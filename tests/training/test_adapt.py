@@ -160,11 +160,16 @@ def test_a_scheduled_run_is_unweighted_and_fits_the_bytes_it_fitted_before(tmp_p
     for name in (artifacts.MODEL_FILE, artifacts.BASELINE_FILE):
         now = (tmp_path / "scheduled" / artifacts.MODELS_DIR / name).read_bytes()
         assert now == (tmp_path / "before" / name).read_bytes()
-    assert _fit_report(tmp_path / "scheduled") == {
+    report = _fit_report(tmp_path / "scheduled")
+    trees = report.pop("challenger_trees")  # how many trees the saved challenger keeps, and why
+    assert report == {
         "weighted": False,
         "kept": "unweighted",
         "reason": "no weights (the adapt stage's report: unweighted): the unweighted fit",
     }
+    saved = load_models(tmp_path / "scheduled" / artifacts.MODELS_DIR)[0]
+    assert trees["trees"] == saved.num_boosted_rounds() <= trees["n_estimators"] == 60
+    assert trees["why"].startswith(f"kept {trees['trees']} of 60 trees") or trees["trees"] == 60
 
 
 def test_a_drift_run_keeps_the_weighted_model_only_if_its_importance_weighted_valid_pr_auc_is_not_lower(

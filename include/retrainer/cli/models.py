@@ -8,8 +8,6 @@ import json
 import sys
 from datetime import timedelta
 
-import yaml
-
 from retrainer.core.models import check_models, features_suite_file, load_model
 from retrainer.core.settings import Settings
 
@@ -18,9 +16,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.action == "show":
         from retrainer.core.models import choose_model
+        from retrainer.core.origins import show_model
 
         name = choose_model(settings.project_dir, args.model or settings.model)
-        print(yaml.safe_dump(load_model(settings.project_dir, name), sort_keys=False), end="")
+        print(show_model(settings.project_dir, name), end="")  # values from the defaults marked
         return 0
     # Each model on its own, one line each: a broken one (no DAGs until fixed) does not hide the others.
     healthy, broken = check_models(settings.project_dir)

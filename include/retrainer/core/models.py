@@ -1,5 +1,6 @@
 """The models of the platform: each a folder `models/<name>/` whose `params.yaml` overrides the shared
-defaults `models/defaults.yaml` (a deep merge), checked against `core.schema` and against its suite.
+defaults `models/defaults.yaml` (a deep merge; an estimator's block, `train.xgboost`, is replaced whole
+unless it says `inherit: true`: `core.params.merge_model`), checked against `core.schema` and its suite.
 
 Every problem is reported as `<file>: <key>: <what was expected>`, naming the file that holds (or should
 hold) the key, e.g. `models/fraud-xgb/params.yaml: train.xgboost.max_dept: unknown key (did you mean
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from retrainer.core import feature_declarations as declarations
 from retrainer.core.errors import ConfigError, Rejected
 from retrainer.core.feature_suite import features_suite_problems
-from retrainer.core.params import deep_merge, with_dag_params
+from retrainer.core.params import INHERIT, REPLACED_BLOCKS, merge_model, with_dag_params
 from retrainer.core.schema import ModelParams
 from retrainer.core.suite_columns import mentioned_columns, suite_columns
 
@@ -169,7 +170,11 @@ def load_model(
     model_shown = f"{MODELS_DIR}/{name}/{PARAMS_FILE}"
     defaults = _read_yaml(models_dir(project_dir) / DEFAULTS_FILE, defaults_shown)
     own = _read_yaml(params_file(project_dir, name), model_shown)
-    params = with_dag_params(deep_merge(defaults, own), dag_params)
+    try:  # a model's estimator block replaces the defaults' unless it says `inherit: true` (core.params)
+        merged = merge_model(defaults, own)
+    except ConfigError as error:
+        raise ModelConfigError([f"{model_shown}: {error}"]) from None
+    params = with_dag_params(merged, dag_params)
     problems = schema_problems(params, own, model_shown, defaults_shown)
     if not problems and params["model"]["name"] != name:
         found = params["model"]["name"]
@@ -274,6 +279,11 @@ def _expected(problem: dict, loc: tuple) -> str:
         hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(known)}"
         return f"unknown key ({hint})"
     if kind == "missing":
+        if ".".join(map(str, loc[:-1])) in REPLACED_BLOCKS:
+            return (
+                "missing: this key is required (this block replaces models/defaults.yaml's; add "
+                f"`{INHERIT}: true` to it to merge it over the defaults' instead)"
+            )
         return "missing: this key is required"
     message = problem["msg"].removeprefix("Value error, ")
     message = message.replace("Input should be", "expected").replace("String should", "expected text to")

@@ -47,6 +47,60 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
+# Blocks of an estimator's hyper-parameters that a model's params.yaml REPLACES instead of merging key by
+# key (as choosing a Hydra config group replaces that group's whole config, and Kustomize's
+# `$patch: replace` a mapping): a model that writes `train.xgboost` gets
+# that block as written, and XGBoost's own default for every key it leaves out; the platform's tuned values
+# (min_child_weight 3, subsample 0.85, ...) no longer creep in unseen. `inherit: true` as a key of the block
+# merges it over the defaults' block instead (the block then names only what it changes).
+REPLACED_BLOCKS = ("train.xgboost",)
+INHERIT = "inherit"
+
+
+def merge_model(defaults: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """A model's params: `own` (its params.yaml) deep-merged over `defaults` (models/defaults.yaml), except
+    each block of REPLACED_BLOCKS that `own` holds, which replaces the defaults' block unless it says
+    `inherit: true`. The `inherit` key is dropped from the result. Raises ConfigError naming the key when
+    `inherit` is not true or false."""
+    merged = deep_merge(defaults, own)
+    for dotted in REPLACED_BLOCKS:
+        block = _block(own, dotted)
+        if block is None:
+            continue
+        inherit = block.get(INHERIT, False)
+        if not isinstance(inherit, bool):
+            raise ConfigError(
+                f"{dotted}.{INHERIT}: expected true (merge this block over models/defaults.yaml's) or false "
+                f"(this block replaces it: the default), found {inherit!r}"
+            )
+        *parents, leaf = dotted.split(".")
+        node = merged
+        for part in parents:
+            node = node[part]
+        chosen = node[leaf] if inherit else block
+        node[leaf] = {key: copy.deepcopy(value) for key, value in chosen.items() if key != INHERIT}
+    return merged
+
+
+def replaced_blocks(own: dict[str, Any]) -> list[str]:
+    """The REPLACED_BLOCKS that `own` (a model's params.yaml) replaces whole (it holds them, no `inherit`)."""
+    return [
+        dotted
+        for dotted in REPLACED_BLOCKS
+        if (block := _block(own, dotted)) is not None and block.get(INHERIT) is not True
+    ]
+
+
+def _block(tree: dict[str, Any], dotted: str) -> dict[str, Any] | None:
+    """The mapping at `dotted` in `tree`, or None where the tree does not hold one."""
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, dict) else None
+
+
 def merge_params(params: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
     """Deep-merge `overrides` into a copy of `params`. Overrides may use dotted keys (`gates.min_pr_auc`).
 

@@ -154,20 +154,44 @@ class Split(Section):
 
 
 class XGBoost(Section):
-    tree_method: Literal["hist", "approx", "exact"]
+    """`train.xgboost`: XGBoost's booster parameters. A model's block replaces the defaults' block unless it
+    says `inherit: true` (core.params.merge_model); a key left out (None) is XGBoost's own default, except
+    the objective: binary:logistic (`training.models.booster_params`)."""
+
     n_estimators: PositiveInt
     early_stopping_rounds: PositiveInt | None = None
-    learning_rate: Annotated[float, Field(gt=0, le=1)]
-    max_depth: Annotated[int, Field(ge=0)]
-    min_child_weight: NonNegative
-    subsample: Annotated[float, Field(gt=0, le=1)]
-    colsample_bytree: Annotated[float, Field(gt=0, le=1)]
-    reg_lambda: NonNegative
-    n_jobs: PositiveInt
+    # Only objectives whose scores are probabilities in [0, 1]: thresholds, PSI bins, alert rates read them.
+    objective: Literal["binary:logistic", "reg:logistic"] = "binary:logistic"
+    # The metric on the valid split that early stopping follows (and picks the best round by); None: the
+    # objective's own (logloss). auc, aucpr: higher is better; logloss, error: lower is.
+    eval_metric: Literal["aucpr", "auc", "logloss", "error"] | None = None
+    # The initial prediction; None: XGBoost >= 2 estimates it from the training labels (1.x used 0.5).
+    base_score: OpenFraction | None = None
+    tree_method: Literal["hist", "approx", "exact"] | None = None
+    learning_rate: Annotated[float, Field(gt=0, le=1)] | None = None
+    max_depth: Annotated[int, Field(ge=0)] | None = None
+    min_child_weight: NonNegative | None = None
+    subsample: Annotated[float, Field(gt=0, le=1)] | None = None
+    colsample_bytree: Annotated[float, Field(gt=0, le=1)] | None = None
+    reg_lambda: NonNegative | None = None
+    n_jobs: PositiveInt | None = None
     reg_alpha: NonNegative | None = None
     gamma: NonNegative | None = None
     scale_pos_weight: Annotated[float, Field(gt=0)] | None = None
     max_bin: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _early_stopping_can_stop(self) -> XGBoost:
+        # Patience >= rounds can never stop the training, yet the booster would still be cut at its best
+        # round: 100 of 100 trees became 18, with nothing said.
+        if self.early_stopping_rounds is not None and self.early_stopping_rounds >= self.n_estimators:
+            raise ValueError(
+                f"early_stopping_rounds ({self.early_stopping_rounds}) must be below n_estimators "
+                f"({self.n_estimators}): with as many rounds of patience training never stops early, but the "
+                "model is still cut at its best validation round. Set fewer rounds, or "
+                "early_stopping_rounds: null to keep every tree"
+            )
+        return self
 
 
 class Baseline(Section):

@@ -4,7 +4,9 @@ copies (`docs_assets/`) published beside it, then uploaded under the storage roo
 GX's pages load jQuery, Bootstrap and bootstrap-table from public CDNs, and the index page builds its table
 of runs with them; without network access it shows two bare buttons. Here each page points at
 `static/vendor/` instead (Font Awesome by a few Unicode stand-ins of ours, `icons.css`), and other
-external scripts and styles (dark theme, charts, GX's logo) are dropped.
+external scripts and styles (dark theme, charts, GX's logo) are dropped. A vendored tag loses the CDN's
+`integrity` and `crossorigin` attributes: they make the fetch a CORS request, which a `file://` page (origin
+`null`) is refused, so Bootstrap and Popper never ran and "Show more info" did nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ EXTERNAL = re.compile(
     r'|<link[^>]*\shref="(?P<link>https?://[^"]+)"[^>]*>'
     r'|<img[^>]*\ssrc="(?P<img>https?://[^"]+)"[^>]*>'
 )
+# The CDN's subresource-integrity attributes of a tag (with or without a value).
+CORS_ATTRIBUTES = re.compile(r'\s(?:integrity|crossorigin)(?:\s*=\s*(?:"[^"]*"|\'[^\']*\'|[^\s>]+))?', re.I)
 
 
 # The parts of an expectation's result that hold values of the batch itself (category levels, column
@@ -92,12 +96,14 @@ def for_docs(validation):
 
 def offline_page(html: str, vendor: str) -> str:
     """`html` with CDN assets pointed at `vendor` (the vendored folder, relative to the page) and every
-    other external script, stylesheet and image dropped. Links to other sites stay links."""
+    other external script, stylesheet and image dropped, and the vendored tags' `integrity`/`crossorigin`
+    attributes removed (a `file://` page cannot load a CORS-checked script). Links to other sites stay
+    links."""
 
     def replace(match: re.Match) -> str:
         url = match.group("script") or match.group("link") or match.group("img")
         if url in CDN_ASSETS:
-            return match.group(0).replace(url, f"{vendor}/{CDN_ASSETS[url]}")
+            return CORS_ATTRIBUTES.sub("", match.group(0).replace(url, f"{vendor}/{CDN_ASSETS[url]}"))
         return ""
 
     return EXTERNAL.sub(replace, html)

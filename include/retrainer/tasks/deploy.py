@@ -12,6 +12,7 @@ from typing import Any
 from retrainer.deployment.actions import run_action
 from retrainer.deployment.moves import moved_by
 from retrainer.deployment.state import read_or_none
+from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
 
 
@@ -27,4 +28,6 @@ def deploy(dag_params: dict[str, Any], triggered_by: str | None = None, model: s
     before = read_or_none(ctx.registry)
     state = run_action(ctx.registry, dag_params["action"], version, actor, reason, ctx.params, expected)
     moved = {"move": moved_by(ctx.registry, before)}
-    return {k: state[k] for k in ("mode", "champion", "challenger", "share", "revision")} | moved
+    result = {k: state[k] for k in ("mode", "champion", "challenger", "share", "revision")} | moved
+    summaries.log_summary(summaries.deploy_lines, dag_params["action"], version, result)
+    return result

@@ -14,6 +14,7 @@ from typing import Any
 
 from retrainer.monitoring import follow_up
 from retrainer.monitoring.monitor import check_drift as check
+from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
 
 
@@ -22,7 +23,9 @@ def check_drift(
 ) -> dict:
     """Judge the days before the logical date for drift; returns the report's URIs and the verdict."""
     ctx = Context.load(dag_params, model)
-    return check(ctx.storage, ctx.source, ctx.params, as_of)
+    result = check(ctx.storage, ctx.source, ctx.params, as_of)
+    summaries.log_summary(summaries.drift_lines, result, ctx.storage.root_uri)
+    return result
 
 
 def follow_up_due(

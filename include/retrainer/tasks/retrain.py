@@ -41,6 +41,7 @@ from retrainer.evaluation.gates import GateFailed
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.monitoring.episodes import evidence_runs, record_failed_retraining
 from retrainer.registry.register import asset_event, is_follow_up_event, register_run, trigger_of
+from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
 from retrainer.training.adapt import DRIFT
 from retrainer.training.train import train_run
@@ -168,6 +169,7 @@ def train(run: Any, dag_params: dict[str, Any] | None = None, model: str | None 
     _, end = _interval(run, ctx.params)
     trigger = DRIFT if drift_triggered(run) else None  # a drift-triggered run adapts to the drifted days
     manifest = train_run(ctx.settings, ctx.storage, ctx.params, end, ctx.source, trigger)
+    summaries.log_summary(summaries.train_lines, manifest)
     return {
         "run_manifest_uri": manifest["manifest_uri"],
         "data_hash": manifest["data_hash"],
@@ -185,7 +187,13 @@ def evaluate(
 ) -> dict:
     """Hold the run's challenger against the gates; writes the gate report, raises GateFailed on a failure."""
     ctx = Context.load(dag_params, model)
-    return evaluate_run(ctx.storage, run_manifest_uri, ctx.params)
+    try:
+        result = evaluate_run(ctx.storage, run_manifest_uri, ctx.params)
+    except GateFailed as failed:  # the whole table in the log, not only the failed gates
+        summaries.log_summary(summaries.gate_failed_lines, failed)
+        raise
+    summaries.log_summary(summaries.stored_evaluate_lines, ctx.storage, result)
+    return result
 
 
 @measure_step("register")
@@ -209,6 +217,7 @@ def register(
     registered = register_run(
         ctx.settings, ctx.storage, run_manifest_uri, gates_uri, airflow_run_id, trigger, gates_sha256
     )
+    summaries.log_summary(summaries.register_lines, registered)
     return registered | {
         "asset_event": asset_event(registered),
         "approval_body": summary_markdown(ctx.registry, registered["version"]),

@@ -21,6 +21,7 @@ from retrainer.deployment.state import read, read_or_none
 from retrainer.monitoring.health import describe
 from retrainer.scoring.batch import read_scores, score_day
 from retrainer.scoring.report import day_report, read_reports
+from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
 
 
@@ -34,6 +35,7 @@ def score(as_of: datetime | str, dag_params: dict[str, Any] | None = None, model
     ctx = Context.load(dag_params, model)
     state, _ = read(ctx.registry)
     _, summary = score_day(ctx.source, ctx.storage, ctx.registry, state, day_scored(as_of), ctx.params)
+    summaries.log_summary(summaries.score_lines, summary)
     return summary
 
 
@@ -46,10 +48,12 @@ def monitor(
     report = day_report(ctx.source, ctx.storage, ctx.registry, scores, summary, as_of, ctx.params)
     keep = ("day", "report_uri", "mode", "deployment_revision", "challenger", "share")
     keep += ("alert_rate_ratio", "agreement", "alert")
-    return {k: report.get(k) for k in keep} | {
+    kept = {k: report.get(k) for k in keep} | {
         "challenger_psi": report.get("challenger_psi"),
         "breaches": [describe(b) for b in report["breaches"]],
     }
+    summaries.log_summary(summaries.day_report_lines, kept)
+    return kept
 
 
 def act(report: dict, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
@@ -63,10 +67,12 @@ def act(report: dict, dag_params: dict[str, Any] | None = None, model: str | Non
     before = read_or_none(ctx.registry)
     found, state = after_scored_day(ctx.registry, reports, ctx.params, report.get("deployment_revision"))
     move = moved_by(ctx.registry, before, found.reasons if found.action == ROLLBACK else None)
-    return {
+    acted = {
         "action": found.action,
         "reason": found.reason,
         "mode": state["mode"],
         "share": state["share"],
         "move": move,
     }
+    summaries.log_summary(summaries.act_lines, acted)
+    return acted

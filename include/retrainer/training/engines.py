@@ -18,7 +18,7 @@ import pandas as pd
 
 from retrainer.core.errors import ConfigError
 from retrainer.training import features
-from retrainer.training.models import booster_params
+from retrainer.training.models import booster_params, trees_kept
 
 ENGINES = ("local", "dask")
 SCHEDULER_ENV = "RETRAINER_DASK_SCHEDULER"
@@ -62,7 +62,13 @@ def _split(client, path: Path, params: dict[str, Any], names: list[str]):
 
 def train_xgboost_dask(prepared_dir: Path, params: dict[str, Any], address: str | None = None):
     """An XGBoost booster fitted on the Dask cluster at `address` (default: `scheduler_address()`) with the
-    same parameters and early stopping as the local engine; only the trees up to the best round are kept."""
+    same parameters and early stopping as the local engine; only the trees up to the best round are kept.
+    `fit_xgboost_dask` gives the account of the trees as well."""
+    return fit_xgboost_dask(prepared_dir, params, address)[0]
+
+
+def fit_xgboost_dask(prepared_dir: Path, params: dict[str, Any], address: str | None = None):
+    """`train_xgboost_dask`'s booster and `training.models.trees_kept`'s account of its trees."""
     import xgboost.dask as dxgb  # not imported by `import xgboost`
     from distributed import Client
 
@@ -86,4 +92,5 @@ def train_xgboost_dask(prepared_dir: Path, params: dict[str, Any], address: str 
             verbose_eval=False,
         )
     booster = output["booster"]
-    return booster[: booster.best_iteration + 1] if early_stopping else booster
+    trees = trees_kept(booster, config, early_stopping)
+    return (booster[: booster.best_iteration + 1] if early_stopping else booster), trees

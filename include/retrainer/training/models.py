@@ -16,22 +16,52 @@ PREDICT_ROWS = 1 << 16  # rows the baseline scores at a time
 
 
 def booster_params(xgboost_params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """params.yaml's `train.xgboost` split into XGBoost's booster params, rounds and early stopping."""
-    params = dict(xgboost_params)
+    """params.yaml's `train.xgboost` split into XGBoost's booster params, rounds and early stopping. A key
+    that is absent or null is left to XGBoost's own default, except the objective: a binary classifier's
+    (`binary:logistic`) unless the block names another."""
+    params = {key: value for key, value in xgboost_params.items() if value is not None}
     rounds = params.pop("n_estimators")
     early_stopping = params.pop("early_stopping_rounds", None)
     nthread = params.pop("n_jobs", None)
     booster = {
         **params,
-        "objective": "binary:logistic",
-        "eval_metric": "aucpr",
+        "objective": params.get("objective", "binary:logistic"),
         "seed": seed,
         **({"nthread": nthread} if nthread else {}),
     }
     return {"params": booster, "rounds": rounds, "early_stopping_rounds": early_stopping}
 
 
-def train_xgboost(
+def trees_kept(booster, config: dict[str, Any], early_stopping: int | None) -> dict[str, Any]:
+    """What the fit did with the rounds it was given, for the fit report and the task's log: `booster` is
+    the trained one before any cut, `config` what `booster_params` gave, `early_stopping` the patience in
+    force (None: none, or no validation split). `trees` is how many trees the saved model keeps."""
+    rounds, trained = config["rounds"], booster.num_boosted_rounds()
+    metric = config["params"].get("eval_metric") or "the objective's default metric"
+    found: dict[str, Any] = {"n_estimators": rounds, "rounds_trained": trained, "metric": metric}
+    if not early_stopping:
+        return {**found, "trees": trained, "why": f"no early stopping: all {trained} of {rounds} rounds kept"}
+    best = booster.best_iteration
+    stopped = trained < rounds
+    return {
+        **found,
+        "early_stopping_rounds": early_stopping,
+        "best_round": best + 1,
+        "best_score": float(booster.best_score),
+        "trees": best + 1,
+        "why": (
+            f"kept {best + 1} of {rounds} trees: the best valid {metric} was at round {best + 1}; "
+            + (
+                f"training stopped at round {trained}, {early_stopping} rounds without improvement"
+                if stopped
+                else f"training ran all {rounds} rounds (no {early_stopping} rounds without improvement) and "
+                "the model was cut at the best round"
+            )
+        ),
+    }
+
+
+def fit_xgboost(
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_valid: np.ndarray,
@@ -41,10 +71,11 @@ def train_xgboost(
     seed: int,
     w_train: np.ndarray | None = None,
     w_valid: np.ndarray | None = None,
-):
-    """An XGBoost booster, early-stopped on the validation split's PR-AUC (with `early_stopping_rounds`
-    null, or an empty validation split, every round is kept). `w_train`, `w_valid`: the rows' sample
-    weights (a drift-triggered run's, `training.adapt`); None, as in every other run: unweighted."""
+) -> tuple[Any, dict[str, Any]]:
+    """An XGBoost booster, early-stopped on the validation split's `eval_metric` (with
+    `early_stopping_rounds` null, or an empty validation split, every round is kept), and `trees_kept`'s
+    account of it. `w_train`, `w_valid`: the rows' sample weights (a drift-triggered run's,
+    `training.adapt`); None, as in every other run: unweighted."""
     import xgboost as xgb
 
     config = booster_params(params, seed)
@@ -74,10 +105,16 @@ def train_xgboost(
         early_stopping_rounds=early_stopping,
         verbose_eval=False,
     )
+    trees = trees_kept(booster, config, early_stopping)
     if not early_stopping:
-        return booster
+        return booster, trees
     # Keep only the trees up to the best round, so what is saved is what was selected.
-    return booster[: booster.best_iteration + 1]
+    return booster[: booster.best_iteration + 1], trees
+
+
+def train_xgboost(*args: Any, **kwargs: Any):
+    """`fit_xgboost`'s booster alone (same arguments), for callers that need no account of the trees."""
+    return fit_xgboost(*args, **kwargs)[0]
 
 
 def load_xgboost(raw: bytes):

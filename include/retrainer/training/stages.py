@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ from retrainer.core import artifacts, expressions, frames
 from retrainer.core.errors import ConfigError
 from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.training import features
-from retrainer.training.engines import engine_of, train_xgboost_dask
-from retrainer.training.models import LinearBaseline, train_xgboost
+from retrainer.training.engines import engine_of, fit_xgboost_dask
+from retrainer.training.models import LinearBaseline, fit_xgboost
 from retrainer.training.selection import choose, unweighted_report
 from retrainer.training.weights import IMPORTANCE, sample_weights
 from retrainer.training.window import rows_in_window, window_bounds_of
+
+log = logging.getLogger(__name__)
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -168,20 +171,26 @@ def fit(
     w_train = sample_weights(adaptation_dir, prepared_dir, "train", params)
     report = unweighted_report("no weights (the adapt stage's report: unweighted): the unweighted fit")
     if engine == "dask":  # the cluster reads the splits itself; the baseline is fitted here
-        booster = train_xgboost_dask(prepared_dir, params)
+        booster, trees = fit_xgboost_dask(prepared_dir, params)
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
     else:
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
         x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
-        booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed)
+        xgboost = params["train"]["xgboost"]
+        booster, trees = fit_xgboost(x_train, y_train, x_valid, y_valid, names, xgboost, seed)
         if w_train is not None:
-            weighted = train_xgboost(
-                x_train, y_train, x_valid, y_valid, names, params["train"]["xgboost"], seed, w_train
+            weighted, weighted_trees = fit_xgboost(
+                x_train, y_train, x_valid, y_valid, names, xgboost, seed, w_train
             )
             importance = sample_weights(adaptation_dir, prepared_dir, "valid", params, IMPORTANCE)
             settings = params["adaptation"]
             booster, report = choose(booster, weighted, x_valid, y_valid, importance, settings, seed)
+            trees = weighted_trees if report["weighted"] else trees
         del x_valid, y_valid
+    # How many trees the saved challenger keeps and why (early stopping cuts it at the best round): in the
+    # fit report, the version's lineage and the train task's log.
+    report = {**report, "challenger_trees": trees}
+    log.info("challenger: %s", trees["why"])
     w_baseline = w_train if report["weighted"] else None
     baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed, w_baseline)
     models_dir.mkdir(parents=True, exist_ok=True)

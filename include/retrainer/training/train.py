@@ -6,6 +6,8 @@ data and models to the DVC remote, and publish the run's artifacts under the sto
 from __future__ import annotations
 
 import json
+import logging
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from retrainer.storage.frames import read_verified
 from retrainer.training.engines import engine_of, scheduler_address
 from retrainer.training.window import assemble_window
 from retrainer.training.workspace import TrainingError, dvc, prepare_workspace, read_lock_hashes
+
+log = logging.getLogger(__name__)
 
 
 def train_run(
@@ -58,15 +62,32 @@ def train_run(
         raise TrainingError(
             f"no validated rows of {model} in the training window {window['start']} .. {window['end']}"
         )
+    # Said before the minutes of `dvc repro`, so a person reading the live log knows what is running.
+    log.info(
+        "training window %s .. %s: %s rows from %d validated batch(es); workspace %s",
+        window["start"],
+        window["end"],
+        f"{window['rows']:,}",
+        len(window["batches"]),
+        workspace,
+    )
     history = _stage_history(source, params, window["start"], workspace)
     _stage_features_suite(settings, params, workspace)
     seconds = subprocess_seconds(params)  # each command; `dvc repro` runs every stage of dvc.yaml
     dvc(workspace, "add", "--quiet", artifacts.BATCHES_DIR, artifacts.HISTORY_DIR, seconds=seconds)
+    log.info(
+        "dvc repro: every stage of dvc.yaml (%s engine, up to %d trees; killed after %d min)",
+        engine_of(params),
+        params["train"]["xgboost"]["n_estimators"],
+        seconds // 60,
+    )
+    started = time.monotonic()
     try:
         dvc(workspace, "repro", "--quiet", seconds=seconds)
     except TrainingError:
         _raise_broken_contract(workspace)  # a verdict on the features, not a failure to retry
         raise
+    log.info("dvc repro took %.0f s; pushing data and models to DVC's remote", time.monotonic() - started)
     dvc(workspace, "push", "--quiet", seconds=seconds)
 
     files = {}
