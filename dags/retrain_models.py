@@ -79,6 +79,7 @@ from airflow.sdk import (
 )
 
 from retrainer.core import timeouts  # stdlib only: each task's time limit
+from retrainer.core.form_fields import override_fields  # pydantic only: the form's fields and bounds
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
@@ -101,9 +102,19 @@ def tasks():
     return retrain
 
 
-def _override(kind: str, description: str, **bounds) -> Param:
-    """An optional form field: left empty, the value in the model's params applies."""
-    return Param(None, type=["null", kind], description=description, **bounds)
+# The trigger form's override fields: each shows the model's own value, bounded as the params schema is.
+OVERRIDES = (
+    "extract_window_days",
+    "training_window_days",
+    "min_pr_auc",
+    "min_recall_at_fpr",
+    "champion_tolerance",
+)
+
+
+def _overrides(config: dict) -> dict[str, Param]:
+    """The optional form fields of a model (`core.form_fields`): left empty, its params' value applies."""
+    return {name: Param(None, **field) for name, field in override_fields(config, OVERRIDES).items()}
 
 
 def retrain_dag(model: str, config: dict):
@@ -131,12 +142,14 @@ def retrain_dag(model: str, config: dict):
         tags=[model, "retraining", *config["model"]["tags"]],
         default_args=args,
         params={
-            "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
-            "training_window_days": _override("integer", "Days of batches to train on.", minimum=14),
-            "min_pr_auc": _override("number", "Gate: floor of the headline metric.", minimum=0, maximum=1),
-            "min_recall_at_fpr": _override("number", "Gate: recall at the FPR budget.", minimum=0, maximum=1),
-            "champion_tolerance": _override("number", "Gate: how far below the champion.", minimum=0),
-            "approval": Param("required", enum=["required", "auto"], description="Ask before deploying."),
+            **_overrides(config),
+            "approval": Param(
+                "required",
+                enum=["required", "auto"],
+                description="required: a person answers the approval form (Browse > Required Actions) "
+                f"before anything is deployed; auto: the model's deployment.auto_choice "
+                f"({config['deployment']['auto_choice']}) is taken without asking.",
+            ),
         },
     )
     def retrain():
@@ -192,6 +205,15 @@ def retrain_dag(model: str, config: dict):
             body="{{ ti.xcom_pull(task_ids='register')['approval_body'] }}",
             options=OPTIONS,
             defaults=["Reject"],
+            # recorded with the answer in the audit log and the move's reason (approval.decide)
+            params={
+                "comment": Param(
+                    None,
+                    type=["null", "string"],
+                    maxLength=500,
+                    description="Why you answer so: recorded with your answer in the registry's audit log.",
+                )
+            },
             response_timeout=APPROVAL_TIMEOUT,
             notifiers=[ApprovalWaiting(model, config)],  # to the model's alert connection
             assigned_users=assigned_users(config),  # deployment.approvers: Airflow refuses others (403)

@@ -240,9 +240,14 @@ def decide(
         if option not in OPTIONS:  # before it is recorded as the answer
             raise ValueError(f"unknown approval option {option!r}; known: {OPTIONS}")
         actor, why = _who(answer["responded_by_user"]), f"answered {option!r} in the Airflow approval form"
+        # the form's comment field (approval_form.COMMENT): the person's why, kept with the answer and move
+        comment = str((answer.get("params_input") or {}).get("comment") or "").strip()
+        why += f": {comment}" if comment else ""
         responded_at = str(answer.get("responded_at"))
         given = {"kind": ANSWERED, "option": option, "actor": actor, "responded_at": responded_at}
-        _settle(registry, version, given, option=option, responded_at=responded_at, reason=why)
+        given |= {"comment": comment}
+        details = {"option": option, "responded_at": responded_at, "reason": why, "comment": comment}
+        _settle(registry, version, given, **details)
     if option == REJECT:
         return {"decision": "rejected", "version": version, "by": actor, "why": why}
     settle(registry)  # a move of this answer interrupted by a crash is finished, not skipped as done
