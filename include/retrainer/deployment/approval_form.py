@@ -77,7 +77,9 @@ def why_line(trigger: dict, as_of: Any = None) -> str:
     """Why the run happened, in one line: the schedule (and its interval's end), by hand, drift (the
     monitor run, its verdict and the top features with their PSI, or the scores' or PR-AUC's move), or the
     follow-up of an earlier drift-triggered version."""
-    kind = trigger.get("kind") or "manual"
+    kind = trigger.get("kind")
+    if not kind:  # a version registered without it (by hand, or before lineage recorded it)
+        return "not recorded in the version's lineage"
     until = f" (data up to {text(as_of)})" if as_of else ""
     if kind == "schedule":
         return f"**schedule**: the model's scheduled retraining{until}"
