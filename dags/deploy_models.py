@@ -10,7 +10,10 @@ manual move goes through Airflow's authentication and leaves a run behind:
 - `action: shadow` / `canary` + `version`: start a shadow run or a canary at the first ramp step;
 - `action: ramp`: the canary's next step now, without waiting for its days (past the last: champion).
 
-`reason` is required; it goes to the registry's audit log with the user who triggered the run. Give
+promote, shadow and canary without a `version`, or with one the registry does not hold, fail at once
+(`VersionRequired`, `UnknownVersion`: verdicts, not retried) naming the registered versions and what is
+deployed now; nothing moves. `reason` is required; it goes to the registry's audit log with the user who
+triggered the run. Give
 `expected_revision` (the revision `retrainer deploy status` shows): if the deployment moved since, the run
 fails with `DeploymentMoved` naming both revisions, changing nothing. The move is a compare-and-swap of the
 deployment record: a concurrent move makes this run fail, changing nothing.

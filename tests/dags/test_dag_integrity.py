@@ -46,7 +46,6 @@ PARSE_TIME_PACKAGE_MODULES = {
 # What a DAG file may import from the package at its top level: the model folders, the settings, and
 # retrainer.core (its errors and timeouts: the verdicts of the retry policy, the time limits).
 PARSE_TIME_IMPORTS = {"retrainer.core", "retrainer.core.models", "retrainer.core.settings"}
-PARSE_TIME_IMPORTS.add("retrainer.core.form_fields")  # the retrain form's fields (pydantic only)
 
 
 @pytest.fixture(scope="module")
