@@ -164,3 +164,25 @@ def test_the_comment_goes_with_the_answer_to_the_audit_log_and_the_move(storage,
     started = [e for e in log if e["event"] == "shadow_started"]
     assert "watch latam for a week first" in started[0]["reason"]
     assert "watch latam for a week first" in read(registry)[0]["reason"]  # the registry page shows it
+
+
+def test_an_answer_given_after_the_deployment_moved_says_so(storage, params):
+    """The form showed champion v1 alone; a canary of v2 started while it waited: the answer's reason in
+    the audit log names both revisions."""
+    registry = Registry(storage, "fraud-xgb")
+    register(registry, params, b"v1", alias=CHAMPION)
+    register(registry, params, b"v2")
+    register(registry, params, b"v3", alias=CHALLENGER)
+    shown = read(registry)[0]["revision"]
+    actions.start_canary(registry, 2, "bob", "canary of v2", params)
+    registered = {"version": 3, "aliases": [CHALLENGER], "created": True, "form_revision": shown}
+    answer = {
+        "chosen_options": [SHADOW_FIRST],
+        "responded_by_user": {"id": "alice", "name": "alice"},
+        "responded_at": "2026-11-23T10:00:00+00:00",
+    }
+    decide(registry, registered, answer, "required", params)
+    answered = [e for e in registry.audit_log() if e["event"] == "approval_answered"][-1]
+    print(answered["reason"])
+    assert f"showed deployment revision {shown}" in answered["reason"]
+    assert f"at revision {shown + 1} when answered" in answered["reason"]

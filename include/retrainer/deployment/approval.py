@@ -22,7 +22,7 @@ from typing import Any
 from retrainer.core import layout
 from retrainer.core.markup import code, text
 from retrainer.deployment import actions
-from retrainer.deployment.state import DeploymentError, audit, now_text, read, settle
+from retrainer.deployment.state import DeploymentError, audit, now_text, read, read_or_none, settle
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import KeyExists
@@ -181,6 +181,15 @@ def summary_markdown(registry: Registry, version: int) -> str:
     return "\n".join(lines)
 
 
+def _moved_since_form(registry: Registry, shown: int | None) -> str:
+    """What the answer's reason adds when the deployment moved after the form showed it (revision `shown`,
+    register's `form_revision`): the person answered about a state that is no longer the one it changes."""
+    now_at = (read_or_none(registry) or {}).get("revision")
+    if shown is None or now_at == shown:
+        return ""
+    return f" (the form showed deployment revision {shown}; it was at revision {now_at} when answered)"
+
+
 def _who(user: Any) -> str | None:
     if isinstance(user, dict):
         return user.get("name") or user.get("id")
@@ -243,6 +252,7 @@ def decide(
         # the form's comment field (approval_form.COMMENT): the person's why, kept with the answer and move
         comment = str((answer.get("params_input") or {}).get("comment") or "").strip()
         why += f": {comment}" if comment else ""
+        why += _moved_since_form(registry, registered.get("form_revision"))
         responded_at = str(answer.get("responded_at"))
         given = {"kind": ANSWERED, "option": option, "actor": actor, "responded_at": responded_at}
         given |= {"comment": comment}

@@ -212,6 +212,7 @@ def register(
         "asset_event": asset_event(registered),
         # the form: gates, alert rate, why, what is deployed now and what each answer replaces, who answers
         "approval_body": form_body(ctx.registry, registered["version"], ctx.params),
+        "form_revision": (read_or_none(ctx.registry) or {}).get("revision"),  # decide says if it moved since
     }
 
 
