@@ -130,6 +130,8 @@ def test_the_form_carries_the_drift_evidence_of_the_version(storage, params):
     assert "1.238" in body.split("#### Why this run")[1]
     assert "1.20% of the 20,000 holdout rows vs champion v1's 1.00% (1.20x" in body
     assert "0.5x-2x" in body  # the bounds that would roll a canary back
+    # beside the other figures, above the full report's link and the sections that follow
+    assert body.index("**alert rate**") < body.index("full report") < body.index("#### Why this run")
 
 
 def test_the_alert_rate_line_needs_a_champion_to_compare_with():

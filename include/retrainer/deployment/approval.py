@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from retrainer.core import layout
@@ -128,9 +129,10 @@ def needs_approval(registered: dict | None, approval: str, settled: bool = False
     return candidate and not settled and approval == REQUIRED
 
 
-def summary_markdown(registry: Registry, version: int) -> str:
+def summary_markdown(registry: Registry, version: int, extra: Sequence[str] = ()) -> str:
     """The approval form's body: headline metric against the champion with its interval, money saved, the
-    worst slice and where the full gate report is.
+    worst slice and where the full gate report is; `extra` lines (Markdown, escaped by their maker) follow
+    the money line.
 
     Airflow's UI renders the body as Markdown: every text from data or configuration (model name, slice
     names made of category levels, the positives' word, hashes) is escaped (`core.markup`), so it shows as
@@ -155,6 +157,7 @@ def summary_markdown(registry: Registry, version: int) -> str:
     if saved is not None:
         verb = "saves" if saved >= 0 else "costs"
         lines.append(f"- **money**: {verb} {abs(saved):,.2f} against the champion on the holdout")
+    lines.extend(extra)
     judged = [row for row in gates["slices"]["rows"] if row["judged"]]
     if judged:
         worst = min(

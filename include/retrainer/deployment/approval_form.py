@@ -29,9 +29,8 @@ def form_body(registry: Registry, version: int, params: dict[str, Any], now: dat
     record = registry.get(version)
     gates = json.loads(registry.read_file(version, layout.GATES_FILE))
     state = read_or_none(registry)
-    lines = [summary_markdown(registry, version)]
-    if rate := alert_rate_line(gates):
-        lines.insert(1, rate)  # beside the metrics, before the closing sentence about the options
+    rate = alert_rate_line(gates)
+    lines = [summary_markdown(registry, version, [rate] if rate else [])]  # beside the metrics
     lines += [
         "",
         "#### Why this run",
