@@ -21,11 +21,16 @@ OVERRIDES = (
 COMMENT = "comment"  # retrainer.deployment.approval_form.COMMENT: approval.decide reads it from the answer
 
 
+def override_params(config: dict[str, Any], names: tuple[str, ...]) -> dict[str, Param]:
+    """Optional form fields overriding the keys `names` (retrainer.core.params.DAG_PARAMS) of the model
+    whose checked params are `config`: empty by default, each says the model's value that then applies."""
+    return {name: Param(None, **field) for name, field in override_fields(config, names).items()}
+
+
 def retrain_params(config: dict[str, Any]) -> dict[str, Param]:
     """The retraining DAG's Params for the model whose checked params are `config`: its override fields
     (left empty, the model's value applies, and each says which) and `approval`."""
-    fields = {name: Param(None, **field) for name, field in override_fields(config, OVERRIDES).items()}
-    return fields | {
+    return override_params(config, OVERRIDES) | {
         "approval": Param(
             "required",
             enum=["required", "auto"],

@@ -90,3 +90,14 @@ def test_the_approval_form_takes_a_comment(retrain, params):
     approve = _dag(retrain, params).task_dict["approve"]
     assert "comment" in approve.serialized_params
     approve.params.get_param("comment").resolve(None)  # optional: an answer without a comment is taken
+
+
+def test_the_scoring_form_shows_the_models_canary_days(params):
+    other = copy.deepcopy(params)
+    canary = other["deployment"]["canary"]
+    canary["min_days_per_step"] += 3
+    dag = _module("score_models").score_dag("fraud-xgb", other)
+    field = dag.params.get_param("min_days_per_step")
+    print(field.description)
+    assert field.value is None
+    assert f"Empty = the model's value: {canary['min_days_per_step']} days" in field.description
