@@ -188,3 +188,31 @@ def test_an_answer_given_after_the_deployment_moved_says_so(storage, params):
     print(answered["reason"])
     assert f"showed deployment revision {shown}" in answered["reason"]
     assert f"at revision {shown + 1} when answered" in answered["reason"]
+
+
+def test_values_from_data_and_config_show_as_text_in_the_whole_form(storage, params):
+    """Drift evidence (feature names, the monitor run, the report's address), the actor of the running
+    canary and the approvers reach the form's Markdown as text: no tag, image or link of theirs renders."""
+    from tests.test_html_escaping import IMAGE, IMG, JS_LINK, SCRIPT, _markdown_to_html, assert_inert
+
+    hostile = copy.deepcopy(DRIFT)
+    extra = hostile["asset_events"][0]["extra"]
+    extra["run"], extra["page_url"] = f"run {SCRIPT}", f"javascript:alert(1) {IMAGE}"
+    extra["features"][0]["feature"] = JS_LINK
+    registry = Registry(storage, "fraud-xgb")
+    register(registry, params, b"v1", alias=CHAMPION)
+    register(registry, params, b"v2")
+    actions.start_canary(registry, 2, IMG, "canary", params)  # who started it: shown as "set by"
+    gates = json.loads(registry.read_file(1, "gates.json"))
+    record, _ = registry.register(
+        {"model.ubj": b"v3", "gates.json": json.dumps(gates).encode()},
+        {"params": params, "metrics": gates["metrics"], "data_hash": "h", "trigger": hostile},
+        "hostile-drift",
+        actor="test",
+    )
+    named = copy.deepcopy(params)
+    named["deployment"]["approvers"] = [SCRIPT.replace(" ", "")]
+    body = form_body(registry, record["version"], named)
+    parsed = assert_inert(_markdown_to_html(body), lambda href: href.startswith("/registry/versions/"))
+    for value in (JS_LINK, f"run {SCRIPT}", IMG, SCRIPT.replace(" ", "")):
+        assert value in parsed.text, value
