@@ -10,7 +10,10 @@ manual move goes through Airflow's authentication and leaves a run behind:
 - `action: shadow` / `canary` + `version`: start a shadow run or a canary at the first ramp step;
 - `action: ramp`: the canary's next step now, without waiting for its days (past the last: champion).
 
-`reason` is required; it goes to the registry's audit log with the user who triggered the run. Give
+promote, shadow and canary without a `version`, or with one the registry does not hold, fail at once
+(`VersionRequired`, `UnknownVersion`: verdicts, not retried) naming the registered versions and what is
+deployed now; nothing moves. `reason` is required; it goes to the registry's audit log with the user who
+triggered the run. Give
 `expected_revision` (the revision `retrainer deploy status` shows): if the deployment moved since, the run
 fails with `DeploymentMoved` naming both revisions, changing nothing. The move is a compare-and-swap of the
 deployment record: a concurrent move makes this run fail, changing nothing.
@@ -33,6 +36,7 @@ from retrainer_airflow.notifiers import DeploymentMoved
 
 def deploy_dag(model: str, config: dict):
     """The manual deployment DAG of one model, `deploy_<model>`."""
+    steps = config["deployment"]["canary"]["steps"]  # shown in the form: what a canary starts at
 
     @dag(
         dag_id=f"deploy_{model}",
@@ -47,10 +51,20 @@ def deploy_dag(model: str, config: dict):
             "action": Param(
                 "rollback",
                 enum=["rollback", "promote", "shadow", "canary", "ramp"],
-                description="What to do.",
+                description="rollback: drop the running shadow/canary, or bring the previous champion "
+                "back; promote: `version` becomes champion at once (ends any shadow/canary); shadow / "
+                f"canary: start `version` beside the champion (canary at {steps[0]} %, ramped "
+                f"{' -> '.join(f'{s} %' for s in steps)}; ends any running one); ramp: the canary's next "
+                "step now. What is deployed now: Browse > Registry, or `retrainer deploy status`.",
             ),
             "version": Param(
-                None, type=["null", "integer"], minimum=1, description="For promote/shadow/canary."
+                None,
+                type=["null", "integer"],
+                minimum=1,
+                description="Required for promote, shadow and canary: a registered version (Browse > "
+                f"Registry lists them with what is deployed now; `retrainer deploy status --model {model}`). "
+                "Empty or unknown: the run fails at once, naming the registered versions and what is "
+                "deployed, and nothing moves.",
             ),
             "reason": Param("", type="string", minLength=3, description="Why, for the audit log."),
             "expected_revision": Param(

@@ -47,8 +47,11 @@ the lineage of every version says why its run happened (schedule, manual, drift 
    gates, this run's id), only if the gate report judged these model bytes. The first model becomes
    `champion`; later ones become `challenger`;
 7. **approve** (Browse > Required Actions): a new challenger waits for *Approve* (blue-green promotion),
-   *Shadow first*, *Canary* or *Reject*, the gate report's summary in the form; no answer within the
-   time-out counts as Reject. Param `approval: auto` skips it (`deployment.auto_choice`). The waiting form
+   *Shadow first*, *Canary* or *Reject*. The form shows the gate report's summary and the alert-rate change
+   against the champion, why the run happened (schedule, manual, drift with its evidence, follow-up), what
+   is deployed now and what each answer would end (e.g. a running canary), and who may answer; its
+   `comment` is recorded with the answer in the audit log. No answer within the time-out counts as Reject.
+   Param `approval: auto` skips it (`deployment.auto_choice`). The waiting form
    is posted to the model's alert connection (`alerts.connection`), and only the users in
    `deployment.approvers` may answer it (Airflow refuses anyone else; empty: any user allowed to);
 8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
@@ -62,7 +65,8 @@ count it (the next confirmed drift can start another); a failed gate is a verdic
 cool-down holds.
 
 Every task is one call into `retrainer.tasks.retrain`, whose docstring names the stage function doing
-its work; XCom carries URIs and small dicts only. Empty Params fall back to the model's params. Rerunning a
+its work; XCom carries URIs and small dicts only. Empty Params fall back to the model's params (each
+field of the trigger form says which value that is; its bounds are the params schema's). Rerunning a
 week overwrites the same keys and registers no new version and asks nothing.
 """
 
@@ -76,7 +80,6 @@ from airflow.sdk import (
     Asset,
     AssetOrTimeSchedule,
     CronDataIntervalTimetable,
-    Param,
     dag,
     task,
 )
@@ -85,6 +88,7 @@ from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
+from retrainer_airflow.forms import approval_params, retrain_params
 from retrainer_airflow.notifiers import (
     ApprovalWaiting,
     DeploymentMoved,
@@ -102,11 +106,6 @@ def tasks():
     from retrainer.tasks import retrain
 
     return retrain
-
-
-def _override(kind: str, description: str, **bounds) -> Param:
-    """An optional form field: left empty, the value in the model's params applies."""
-    return Param(None, type=["null", kind], description=description, **bounds)
 
 
 def retrain_dag(model: str, config: dict):
@@ -133,14 +132,7 @@ def retrain_dag(model: str, config: dict):
         doc_md=f"## `{model}`\n\n{config['model']['description']}\n\n{__doc__}",
         tags=[model, "retraining", *config["model"]["tags"]],
         default_args=args,
-        params={
-            "extract_window_days": _override("integer", "First run: days before the week's end.", minimum=1),
-            "training_window_days": _override("integer", "Days of batches to train on.", minimum=14),
-            "min_pr_auc": _override("number", "Gate: floor of the headline metric.", minimum=0, maximum=1),
-            "min_recall_at_fpr": _override("number", "Gate: recall at the FPR budget.", minimum=0, maximum=1),
-            "champion_tolerance": _override("number", "Gate: how far below the champion.", minimum=0),
-            "approval": Param("required", enum=["required", "auto"], description="Ask before deploying."),
-        },
+        params=retrain_params(config),  # each field shows the model's value; bounds from its schema
     )
     def retrain():
         @task.sensor(poke_interval=600, timeout=12 * 3600, mode="reschedule")
@@ -195,6 +187,7 @@ def retrain_dag(model: str, config: dict):
             body="{{ ti.xcom_pull(task_ids='register')['approval_body'] }}",
             options=OPTIONS,
             defaults=["Reject"],
+            params=approval_params(),  # a comment, recorded with the answer (approval.decide)
             response_timeout=APPROVAL_TIMEOUT,
             notifiers=[ApprovalWaiting(model, config)],  # to the model's alert connection
             assigned_users=assigned_users(config),  # deployment.approvers: Airflow refuses others (403)

@@ -36,12 +36,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from airflow.providers.http.notifications.http import HttpNotifier
-from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from airflow.sdk import CronTriggerTimetable, dag, task
 
 from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
+from retrainer_airflow.forms import override_params
 from retrainer_airflow.notifiers import DeploymentMoved
 
 
@@ -70,14 +71,7 @@ def score_dag(model: str, config: dict):
         tags=[model, "scoring", "deployment", *config["model"]["tags"]],
         render_template_as_native_obj=True,  # the alert's JSON carries the breaches as data, not as text
         default_args=default_args(model, config),
-        params={
-            "min_days_per_step": Param(
-                None,
-                type=["null", "integer"],
-                minimum=1,
-                description="Scored days at a canary step before a ramp.",
-            ),
-        },
+        params=override_params(config, ("min_days_per_step",)),  # shows the model's value; schema's bounds
     )
     def score_day():
         @task(execution_timeout=timeouts.task_timeout(config, "score"))

@@ -33,6 +33,7 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer.core.params",
     "retrainer.core.feature_declarations",  # names, windows and aggregations of features.derived (pure)
     "retrainer.core.feature_suite",  # the features suite's check (json)
+    "retrainer.core.form_fields",  # the trigger form's fields, bounded by the schema (pydantic)
     "retrainer.core.suite_columns",  # the columns a suite names (json)
     "retrainer.core.feature_schema",
     "retrainer.core.adaptation_schema",  # the adaptation section (pydantic)

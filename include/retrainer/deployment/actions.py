@@ -8,11 +8,77 @@ from typing import Any
 
 from retrainer.deployment import transitions
 from retrainer.deployment.monitor import RAMP, ROLLBACK, Verdict, verdict
-from retrainer.deployment.state import CANARY, SHADOW, DeploymentMoved, audit, move, read
-from retrainer.registry.store import Registry
+from retrainer.deployment.state import (
+    CANARY,
+    SHADOW,
+    DeploymentMoved,
+    InvalidMove,
+    audit,
+    move,
+    read,
+    read_or_none,
+)
+from retrainer.registry.store import Registry, VersionNotFound
 
 # The actions of `retrainer deploy` and of the deploy DAG's `action` Param.
 ACTIONS = ("promote", "shadow", "canary", "ramp", "rollback")
+NEEDS_VERSION = ("promote", "shadow", "canary")  # the actions that name the version they move
+
+
+class VersionRequired(InvalidMove):
+    """promote, shadow or canary without a version: refused at once (a verdict, never retried)."""
+
+    def __init__(self, model: str, action: str, deployed: str, registered: list[int]) -> None:
+        super().__init__(
+            f"{action} needs a version: set `version` (the deploy form's field; "
+            f"`retrainer deploy {action} N`) to one of {model}'s registered versions "
+            f"{_listed(registered)}; deployed now: {deployed}. "
+            "Nothing was changed"
+        )
+
+
+class UnknownVersion(InvalidMove, LookupError):
+    """A version the registry does not hold: refused at once, naming the versions it does hold."""
+
+    def __init__(self, model: str, action: str, version: int, deployed: str, registered: list[int]) -> None:
+        super().__init__(
+            f"{action} v{version}: {model} has no version {version}; registered: {_listed(registered)}; "
+            f"deployed now: {deployed}. Nothing was changed"
+        )
+
+
+def _listed(versions: list[int]) -> str:
+    return ", ".join(f"v{v}" for v in versions) if versions else "none yet"
+
+
+def deployed_now(registry: Registry) -> str:
+    """What decides the rows now, in a few plain words: "champion v1, canary v2 at 5 % (revision 4)"."""
+    state = read_or_none(registry)
+    if state is None:
+        return "nothing (no champion yet)"
+    text = f"champion v{state['champion']}"
+    if state["mode"] == CANARY:
+        text += f", canary v{state['challenger']} at {state['share']} %"
+    elif state["mode"] == SHADOW:
+        text += f", shadow v{state['challenger']}"
+    return f"{text} (revision {state['revision']})"
+
+
+def check_version(registry: Registry, action: str, version: int | None) -> None:
+    """Refuse, before any move, an action of NEEDS_VERSION without a version (VersionRequired) or with one
+    the registry does not hold (UnknownVersion): both name the registered versions and what is deployed."""
+    if action not in NEEDS_VERSION:
+        return
+    if version is not None:
+        try:
+            registry.get(version)
+            return
+        except VersionNotFound:
+            pass
+    registered = sorted(int(record["version"]) for record in registry.versions())
+    if version is None:
+        raise VersionRequired(registry.model, action, deployed_now(registry), registered)
+    raise UnknownVersion(registry.model, action, version, deployed_now(registry), registered)
 
 
 def steps_of(params: dict[str, Any]) -> list[int]:
@@ -112,8 +178,7 @@ def run_action(
     with DeploymentMoved; without it the move applies to the record as it is when read."""
     if action not in ACTIONS:
         raise ValueError(f"unknown deployment action {action!r}; known: {', '.join(ACTIONS)}")
-    if action in ("promote", "shadow", "canary") and version is None:
-        raise ValueError(f"{action} needs a version")
+    check_version(registry, action, version)  # VersionRequired / UnknownVersion: verdicts, never retried
     if action == "promote":
         return promote(registry, version, actor, reason, expected_revision)
     if action == "shadow":

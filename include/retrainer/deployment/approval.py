@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from retrainer.core import layout
 from retrainer.core.markup import code, text
 from retrainer.deployment import actions
-from retrainer.deployment.state import DeploymentError, audit, now_text, read, settle
+from retrainer.deployment.state import DeploymentError, audit, now_text, read, read_or_none, settle
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.storage import KeyExists
@@ -128,9 +129,10 @@ def needs_approval(registered: dict | None, approval: str, settled: bool = False
     return candidate and not settled and approval == REQUIRED
 
 
-def summary_markdown(registry: Registry, version: int) -> str:
+def summary_markdown(registry: Registry, version: int, extra: Sequence[str] = ()) -> str:
     """The approval form's body: headline metric against the champion with its interval, money saved, the
-    worst slice and where the full gate report is.
+    worst slice and where the full gate report is; `extra` lines (Markdown, escaped by their maker) follow
+    the money line.
 
     Airflow's UI renders the body as Markdown: every text from data or configuration (model name, slice
     names made of category levels, the positives' word, hashes) is escaped (`core.markup`), so it shows as
@@ -155,6 +157,7 @@ def summary_markdown(registry: Registry, version: int) -> str:
     if saved is not None:
         verb = "saves" if saved >= 0 else "costs"
         lines.append(f"- **money**: {verb} {abs(saved):,.2f} against the champion on the holdout")
+    lines.extend(extra)
     judged = [row for row in gates["slices"]["rows"] if row["judged"]]
     if judged:
         worst = min(
@@ -179,6 +182,15 @@ def summary_markdown(registry: Registry, version: int) -> str:
         "**Canary** lets it decide a ramping share of customers; **Reject** keeps the champion.",
     ]
     return "\n".join(lines)
+
+
+def _moved_since_form(registry: Registry, shown: int | None) -> str:
+    """What the answer's reason adds when the deployment moved after the form showed it (revision `shown`,
+    register's `form_revision`): the person answered about a state that is no longer the one it changes."""
+    now_at = (read_or_none(registry) or {}).get("revision")
+    if shown is None or now_at == shown:
+        return ""
+    return f" (the form showed deployment revision {shown}; it was at revision {now_at} when answered)"
 
 
 def _who(user: Any) -> str | None:
@@ -240,9 +252,15 @@ def decide(
         if option not in OPTIONS:  # before it is recorded as the answer
             raise ValueError(f"unknown approval option {option!r}; known: {OPTIONS}")
         actor, why = _who(answer["responded_by_user"]), f"answered {option!r} in the Airflow approval form"
+        # the form's comment field (approval_form.COMMENT): the person's why, kept with the answer and move
+        comment = str((answer.get("params_input") or {}).get("comment") or "").strip()
+        why += f": {comment}" if comment else ""
+        why += _moved_since_form(registry, registered.get("form_revision"))
         responded_at = str(answer.get("responded_at"))
         given = {"kind": ANSWERED, "option": option, "actor": actor, "responded_at": responded_at}
-        _settle(registry, version, given, option=option, responded_at=responded_at, reason=why)
+        given |= {"comment": comment}
+        details = {"option": option, "responded_at": responded_at, "reason": why, "comment": comment}
+        _settle(registry, version, given, **details)
     if option == REJECT:
         return {"decision": "rejected", "version": version, "by": actor, "why": why}
     settle(registry)  # a move of this answer interrupted by a crash is finished, not skipped as done

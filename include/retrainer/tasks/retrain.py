@@ -33,7 +33,8 @@ from retrainer.data.contracts import Failure
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.deployment.approval import decide as decide_approval
-from retrainer.deployment.approval import decided, needs_approval, summary_markdown
+from retrainer.deployment.approval import decided, needs_approval
+from retrainer.deployment.approval_form import form_body
 from retrainer.deployment.moves import moved_by
 from retrainer.deployment.state import read_or_none
 from retrainer.evaluation.evaluate import evaluate_run
@@ -220,7 +221,9 @@ def register(
     summaries.log_summary(summaries.register_lines, registered)
     return registered | {
         "asset_event": asset_event(registered),
-        "approval_body": summary_markdown(ctx.registry, registered["version"]),
+        # the form: gates, alert rate, why, what is deployed now and what each answer replaces, who answers
+        "approval_body": form_body(ctx.registry, registered["version"], ctx.params),
+        "form_revision": (read_or_none(ctx.registry) or {}).get("revision"),  # decide says if it moved since
     }
 
 
