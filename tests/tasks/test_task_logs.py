@@ -116,7 +116,8 @@ def test_register_logs_the_version_and_links_its_gate_report_in_the_registry_pag
         "pr_auc": 0.61,
     }
     monkeypatch.setattr(tasks, "register_run", lambda *args: registered)
-    monkeypatch.setattr(tasks, "summary_markdown", lambda *args: "body")
+    monkeypatch.setattr(tasks, "form_body", lambda *args: "body")
+    monkeypatch.setattr(tasks, "read_or_none", lambda *args: None)
     tasks.register("file:///run.json", "file:///gates.json", model=MODEL)
     said = logged()
     assert said[0] == "fraud-xgb v3 registered: challenger; PR-AUC 0.610"
