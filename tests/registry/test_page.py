@@ -1,3 +1,4 @@
+import json
 import shutil
 import sys
 
@@ -197,3 +198,29 @@ def test_params_diff_names_each_changed_key():
         "a.c": (2, 3),
         "d": (None, 4),
     }
+
+
+def test_a_day_scored_before_the_deployment_moved_is_not_shown_as_running_now(storage, params):
+    """Approving *Shadow first* for v3 ended v2's canary: the page's latest scored day (v2's canary day)
+    says it was scored under the old revision, not that v2's canary runs."""
+    from retrainer.core import layout
+    from retrainer.deployment.state import read_or_none
+    from retrainer.registry.page import render_model
+
+    registry = Registry(storage, "fraud-xgb")
+    _version(registry, 1)
+    registry.set_alias(CHAMPION, 1, "alice", "first", expected=None)
+    _version(registry, 2)
+    actions.start_canary(registry, 2, "bob", "try it", params)
+    canary_revision = read_or_none(registry)["revision"]
+    report = {"day": "2026-11-17", "mode": "canary", "share": 5, "deployment_revision": canary_revision}
+    storage.put_text(
+        f"{layout.scores_area('fraud-xgb')}/2026-11-17/{layout.SCORE_REPORT_FILE}", json.dumps(report)
+    )
+
+    assert "has moved since" not in render_model(registry)  # the canary still runs: its day is now
+    _version(registry, 3)
+    actions.start_shadow(registry, 3, "carol", "shadow first")
+    page = render_model(registry)
+    assert f"scored under deployment revision {canary_revision} (mode canary)" in page
+    assert f"now revision {read_or_none(registry)['revision']}, mode shadow" in page

@@ -166,16 +166,28 @@ def _deployment(state: dict | None) -> str:
     )
 
 
-def _monitoring(report: dict | None) -> str:
+def _monitoring(report: dict | None, state: dict | None) -> str:
+    """The latest scored day's shadow/canary figures; said to be history when the deployment has moved
+    since that day was scored (its `deployment_revision` is not the record's), so an ended canary's day
+    never reads as the canary running now."""
     if report is None:
         return "<p>No day scored yet.</p>"
+    scored_under, now = report.get("deployment_revision"), (state or {}).get("revision")
+    moved = ""
+    if scored_under is not None and now is not None and scored_under != now:
+        moved = (
+            f"<p class='state'>This day was scored under deployment revision {escape(str(scored_under))} "
+            f"(mode {escape(str(report.get('mode')))}); the deployment has moved since (now revision "
+            f"{escape(str(now))}, mode {escape(str(state.get('mode')))}): it describes what ran then, "
+            "not what runs now.</p>"
+        )
     keys = (
         "day", "mode", "share", "rows", "decided_by", "champion_alert_rate", "challenger_alert_rate",
         "alert_rate_ratio", "agreement", "challenger_psi", "challenger_error_rate", "performance",
     )  # fmt: skip
     rows = [_cells(k, json.dumps(report.get(k), default=str)) for k in keys if k in report]
     uri = escape(str(report.get("report_uri", "")))
-    return _table(["latest scored day", "value"], rows) + f"<p>report: <code>{uri}</code></p>"
+    return moved + _table(["latest scored day", "value"], rows) + f"<p>report: <code>{uri}</code></p>"
 
 
 def _latest_report(storage: Storage, model: str) -> dict | None:
@@ -224,7 +236,7 @@ def render_model(registry: Registry, notes: str = "") -> str:
         + _table(
             ["version", "aliases", "as of", "PR-AUC", "recall@FPR", "gates", "Airflow run", "lineage"], rows
         )
-        + f"<h3>Shadow / canary monitoring</h3>{_monitoring(_latest_report(storage, model))}"
+        + f"<h3>Shadow / canary monitoring</h3>{_monitoring(_latest_report(storage, model), state)}"
         + "<h3>Audit log</h3>"
         + _table(["at", "event", "alias / option / mode", "version", "by", "why"], audit)
         + "</section>"
