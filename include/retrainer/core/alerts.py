@@ -33,8 +33,8 @@ class AlertConnectionUndefined(Rejected):
     def __init__(self, conn_id: str, why: str = "", model: str | None = None) -> None:
         whose = f" of {model}" if model else ""
         reason = why or (
-            "Airflow finds it in none of the environment (AIRFLOW_CONN_"
-            f"{conn_id.upper()}), the secrets backend and the metadata DB"
+            f"Airflow finds it neither in the environment (AIRFLOW_CONN_{conn_id.upper()}) nor in its "
+            "secrets backend or metadata DB"
         )
         super().__init__(
             f"alert connection {conn_id!r}{whose} (alerts.connection) cannot be used: {reason}; "
