@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from retrainer.drift import drift_check
+from retrainer.drift import drift_check, render_html
 from retrainer.monitoring import days
 from retrainer.monitoring.monitor import check_drift, days_landed, read_days
 from retrainer.sources.partitions import partition_key
@@ -104,6 +104,8 @@ def test_a_day_with_18_of_24_hours_landed_is_not_judged_and_a_whole_day_raises_n
         f"hour_of_day PSI {hour['psi']:.3f}"
     )
     assert missing == [] and not now["drifted"], now["kinds"]
+    page = render_html(now | {"days": days.days_report(whole, [yesterday])})  # the drift page says which days
+    assert "Days judged, whole days in UTC, each fully landed: 2026-11-16 (2000 events" in page
 
 
 def test_the_monitor_refuses_a_day_not_landed_and_says_so_in_its_report(landed, storage, params):
