@@ -73,9 +73,9 @@ def test_a_day_with_18_of_24_hours_landed_is_not_judged_and_a_whole_day_raises_n
         days.wait_or_refuse(
             "fraud-xgb", partial, [day], datetime(2026, 11, 18, 12, tzinfo=UTC), wait_hours=12
         )
-    assert "day 2026-11-17 (UTC)" in str(refused.value) and "events stop at 2026-11-17T17:" in str(
+    assert "day 2026-11-17 (UTC) has not fully landed" in str(
         refused.value
-    )
+    ) and "events stop at 2026-11-17T17:" in str(refused.value)
 
     # What the old window judged at the same moment: [2026-11-17 06:00, 2026-11-18 06:00) with the 18th's
     # partition missing, i.e. 12 hours of one day: a false drift rooted in the time of day.

@@ -137,11 +137,13 @@ class DayNotLanded(Rejected):
 
     def __init__(self, model: str, judged: JudgedDays, days: list[DayLanding]) -> None:
         late = [d for d in days if not d.landed]
-        named = "; ".join(f"day {d.day.isoformat()} ({judged.zone}): {d.problem}" for d in late)
+        named = "; ".join(
+            f"day {d.day.isoformat()} ({judged.zone}) has not fully landed: {d.problem}" for d in late
+        )
         super().__init__(
-            f"monitor of {model}: {len(late)} of the judged day(s) {judged.describe()} not fully landed, not "
-            f"judged: {named}. Deliver the day's events and clear the run's wait_for_days task; a model "
-            "whose nights are quiet may raise monitoring.days.max_gap_hours in its params.yaml"
+            f"monitor of {model}, judging {judged.describe()}: {named}. Not judged (a partial day's missing "
+            "hours read as drift): deliver the day's events and clear the run's wait_for_days task; a model "
+            f"whose nights are quiet may raise monitoring.days.max_gap_hours in models/{model}/params.yaml"
         )
         self.model, self.judged, self.days = model, judged, late
 
