@@ -130,7 +130,13 @@ def test_the_monitor_refuses_a_day_not_landed_and_says_so_in_its_report(landed, 
     assert days_landed(storage, landed, params, RUN_AT_SIX, datetime(2026, 11, 18, 6, tzinfo=UTC)) is False
     with pytest.raises(days.DayNotLanded):
         days_landed(storage, landed, params, RUN_AT_SIX, datetime(2026, 11, 19, tzinfo=UTC))
-    # a day whose partition is missing altogether is named too
+    # a day whose morning is missing is not whole either, nor one whose partition is missing altogether
+    frame = pd.read_parquet(io.BytesIO(landed.get_bytes(partition_key(date(2026, 11, 16)))))
+    afternoon = frame.loc[pd.to_datetime(frame["event_ts"], utc=True).dt.hour >= 6]
+    landed.put_bytes(partition_key(date(2026, 11, 16)), afternoon.to_parquet(index=False))
+    with pytest.raises(days.DayNotLanded) as late_start:
+        days_landed(storage, landed, params, "2026-11-17T06:00:00+00:00", datetime(2026, 11, 19, tzinfo=UTC))
+    assert "its events start at 2026-11-16T06:" in str(late_start.value)
     with pytest.raises(days.DayNotLanded) as absent:
         days_landed(storage, landed, params, "2026-11-19T06:00:00+00:00", datetime(2026, 11, 20, tzinfo=UTC))
     assert "no source partition date=2026-11-18/transactions.parquet" in str(absent.value)

@@ -2,9 +2,12 @@
 and whether each has fully landed at the source before it is judged.
 
 A run with logical date `as_of` judges the `monitoring.window_days` local days that end at the last local
-midnight at or before `as_of` (06:00 UTC on 2026-11-17 judges 2026-11-16, 00:00 .. 24:00). A day has landed
-when every source partition it overlaps is there and its last event is at most `monitoring.days.
-max_gap_hours` before its end; a day that has not is never judged as a day (`DayNotLanded`, named).
+midnight at or before `as_of` (06:00 UTC on 2026-11-17 judges 2026-11-16, 00:00 .. 24:00). A day has
+landed when every source partition it overlaps is there and its last event is at most
+`monitoring.days.max_gap_hours` before its end (its first at most that long after its start); a day that
+has not is never judged as a day (`DayNotLanded`, named).
+
+Source partitions are UTC days: a day in another zone overlaps two of them and waits for both.
 """
 
 from __future__ import annotations
@@ -123,6 +126,12 @@ def landing(source: Storage, judged: JudgedDays, event_time: str, max_gap_hours:
             hours = (end - last).total_seconds() / 3600
             problem = (
                 f"its events stop at {last.isoformat()}, {hours:.1f} h before the day's end "
+                f"(monitoring.days.max_gap_hours: {max_gap_hours:g})"
+            )
+        elif (first := as_utc(moments.min().to_pydatetime())) - start > tolerance:  # a file of the afternoon
+            hours = (first - start).total_seconds() / 3600
+            problem = (
+                f"its events start at {first.isoformat()}, {hours:.1f} h after the day's start "
                 f"(monitoring.days.max_gap_hours: {max_gap_hours:g})"
             )
         else:
