@@ -1,9 +1,14 @@
 """
 ### Monitor a model for drift (one DAG per folder of `models/`)
 
-`monitor_<name>` for each model. Every day at 06:00 UTC (after the day's scoring), for the days before
-the logical date:
+`monitor_<name>` for each model. Every day at 06:00 UTC (after the day's scoring), for the whole calendar
+days before the logical date in the model's zone (`schedule.timezone`; `monitoring.window_days` of them, the
+last ending at the last midnight at or before the logical date, so 06:00 judges yesterday 00:00 .. 24:00):
 
+0. **wait_for_days** waits (a sensor in reschedule mode) until each judged day has fully landed: its source
+   partitions there and its last event at most `monitoring.days.max_gap_hours` before its end; past
+   `monitoring.days.wait_hours` after the days' end it fails with `DayNotLanded`, naming each day and why.
+   A partial day is never judged as a day (its missing hours read as drift); `days.json` beside the report;
 1. **check_drift** holds the transactions against the champion's training reference (its validation and
    holdout rows; for a drift-adapted version, the recent inputs it was adapted to): per feature PSI and a
    distance (Wasserstein for numbers, Jensen-Shannon for categories), ranked by contribution; jointly, a
@@ -16,9 +21,10 @@ the logical date:
    report (HTML and JSON) is stored under `monitoring/<model>/<run>/` and logged;
 2. **drift_confirmed**: drift counts only once it persisted `monitoring.drift.consecutive_runs` runs;
 3. **alert_due** / **alert** posts what moved, by how much, against which threshold and the report's link
-   to the model's alert connection (`alerts.connection`, by default `retrainer_alerts`; Airflow's
-   `HttpNotifier`) once per drift episode (the confirmed streak against one champion): when it starts,
-   when a retraining is signalled in it, then as a reminder every `monitoring.reminder_days`, not daily;
+   to the model's alert connection (`alerts.connection`, by default `retrainer_alerts`; Airflow's HTTP
+   hook, in the task: an alert that cannot be delivered fails it, named) once per drift episode (the
+   confirmed streak against one champion): when it starts, when a retraining is signalled in it, then as
+   a reminder every `monitoring.reminder_days`, not daily;
    a drift suppressed by the cool-down says so and until when. A task that fails for good posts what
    failed, the named error and the run's link;
 4. **retraining_due**: not within `monitoring.cooldown_days` of the last retraining (then the drift is
@@ -39,7 +45,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
 from retrainer.core import timeouts  # stdlib only: each task's time limit
@@ -47,22 +52,12 @@ from retrainer.core.models import load_models  # yaml + pydantic only: parse-tim
 from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
 
-CHECKED = "{{ ti.xcom_pull(task_ids='check_drift') }}"
-
-
-def drift_alert(config: dict) -> HttpNotifier:
-    """Confirmed drift, posted to the model's `alerts.connection`."""
-    return HttpNotifier(
-        http_conn_id=config["alerts"]["connection"],
-        endpoint="/",
-        json={"text": "{{ ti.xcom_pull(task_ids='check_drift')['alert'] }}", "evidence": CHECKED},
-    )
-
 
 def monitor_dag(model: str, config: dict):
     """The drift monitor of one model, `monitor_<model>`, emitting `retrainer://drift/<model>`."""
     drift = Asset(f"retrainer://drift/{model}", group="drift")
     labels_matured = Asset(f"retrainer://labels-matured/{model}", group="drift")  # follow-up retraining
+    wait_seconds = (config["monitoring"]["days"]["wait_hours"] + 1) * 3600
 
     @dag(
         dag_id=f"monitor_{model}",
@@ -72,10 +67,17 @@ def monitor_dag(model: str, config: dict):
         max_active_runs=1,
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "monitoring", "drift", *config["model"]["tags"]],
-        render_template_as_native_obj=True,  # the alert's JSON carries the evidence as data, not as text
         default_args=default_args(model, config),
     )
     def monitor_drift():
+        # Whole days only: waits (freeing its worker) until the judged days have landed, then DayNotLanded;
+        # the sensor's own time-out is a backstop an hour after that.
+        @task.sensor(poke_interval=900, timeout=wait_seconds, mode="reschedule")
+        def wait_for_days(params=None, logical_date=None, dag_run=None) -> bool:
+            from retrainer.tasks import monitor
+
+            return monitor.wait_for_days(logical_date or dag_run.run_after, params, model)
+
         @task(execution_timeout=timeouts.task_timeout(config, "check_drift"))
         def check_drift(params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import monitor
@@ -86,9 +88,11 @@ def monitor_dag(model: str, config: dict):
         def drift_confirmed(checked: dict) -> bool:
             return checked["confirmed"]
 
-        @task(on_success_callback=[drift_alert(config)])
+        @task  # posted in the task, not by a callback: an alert that cannot be delivered fails it
         def alert(checked: dict) -> str:
-            return checked["alert"]
+            from retrainer_airflow.connections import post_alert
+
+            return post_alert(model, config, {"text": checked["alert"], "evidence": checked})
 
         @task.short_circuit
         def retraining_due(checked: dict) -> bool:
@@ -117,6 +121,7 @@ def monitor_dag(model: str, config: dict):
             return checked.get("post_alert", True)
 
         checked = check_drift()
+        wait_for_days() >> checked
         confirmed = drift_confirmed(checked)
         confirmed >> alert_due(checked) >> alert(checked)
         confirmed >> retraining_due(checked) >> signal_retraining(checked)

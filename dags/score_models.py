@@ -24,8 +24,8 @@ source rows of day D-1:
    (model, versions, from -> to mode and share, the breaches of a rollback, who moved it, the run's link);
 4. **out_of_bounds** / **alert**: a day with figures past their bounds posts them (what, how much,
    which bound, the report's link) to the model's alert connection (`alerts.connection`, by default
-   `retrainer_alerts`; Airflow's `HttpNotifier`). A task that fails for good posts what failed, the named
-   error and the run's link to the same connection.
+   `retrainer_alerts`; Airflow's HTTP hook, in the task: an alert that cannot be delivered fails it). A
+   task that fails for good posts what failed, the named error and the run's link to the same connection.
 
 Each task is one call into `retrainer.tasks.score`. A move made by hand meanwhile (the `deploy_<name>` DAG
 or `retrainer deploy`) wins: the automatic move is made only on the revision the day was scored under.
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.providers.http.notifications.http import HttpNotifier
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 from retrainer.core import timeouts  # stdlib only: each task's time limit
@@ -44,18 +43,6 @@ from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
 from retrainer_airflow.forms import override_params
 from retrainer_airflow.notifiers import DeploymentMoved
-
-
-def out_of_bounds_alert(config: dict) -> HttpNotifier:
-    """The day's figures past the bounds of `monitoring.scoring`, posted to `alerts.connection`."""
-    return HttpNotifier(
-        http_conn_id=config["alerts"]["connection"],
-        endpoint="/",
-        json={
-            "text": "{{ ti.xcom_pull(task_ids='monitor')['alert'] }}",
-            "breaches": "{{ ti.xcom_pull(task_ids='monitor')['breaches'] }}",
-        },
-    )
 
 
 def score_dag(model: str, config: dict):
@@ -69,7 +56,6 @@ def score_dag(model: str, config: dict):
         max_active_runs=1,  # days in order: each day's verdict reads the days before it
         doc_md=f"## `{model}`\n\n{__doc__}",
         tags=[model, "scoring", "deployment", *config["model"]["tags"]],
-        render_template_as_native_obj=True,  # the alert's JSON carries the breaches as data, not as text
         default_args=default_args(model, config),
         params=override_params(config, ("min_days_per_step",)),  # shows the model's value; schema's bounds
     )
@@ -96,9 +82,11 @@ def score_dag(model: str, config: dict):
         def out_of_bounds(report: dict) -> bool:
             return bool(report["breaches"])
 
-        @task(on_success_callback=[out_of_bounds_alert(config)])
+        @task  # posted in the task, not by a callback: an alert that cannot be delivered fails it
         def alert(report: dict) -> str:
-            return report["alert"]
+            from retrainer_airflow.connections import post_alert
+
+            return post_alert(model, config, {"text": report["alert"], "breaches": report["breaches"]})
 
         report = monitor(score())
         act(report)

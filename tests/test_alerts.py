@@ -181,9 +181,8 @@ def test_every_task_of_a_models_dags_alerts_its_own_connection_when_it_fails_for
             for task in dags[f"{kind}_{model}"].tasks:
                 notifiers = [n for n in task.on_failure_callback if isinstance(n, TaskFailed)]
                 assert [(n.http_conn_id, n.model) for n in notifiers] == [(connection, model)], task
-    # the days out of bounds and the confirmed drift post to the model's connection too
-    assert dags["score_fraud-xgb"].get_task("alert").on_success_callback[0].http_conn_id == "fraud_pager"
-    assert dags["monitor_fraud-xgb"].get_task("alert").on_success_callback[0].http_conn_id == "fraud_pager"
+    # the days out of bounds and the confirmed drift post to the model's connection too, in the alert task
+    # itself (test_an_alert_that_cannot_be_delivered_fails_its_task)
     # every task that may move a deployment posts the move it made (issue 25: every move reaches a person)
     from retrainer_airflow.notifiers import DeploymentMoved
 
@@ -244,3 +243,50 @@ def test_the_approval_form_posts_when_it_waits_and_only_an_approver_may_answer(d
     # Nobody listening (the connection's server is down): the form still waits, the notifier does not raise.
     for notifier in approve.notifiers:
         notifier(dict(context))
+
+
+def test_an_alert_that_cannot_be_delivered_fails_its_task_instead_of_passing_green(dags, monkeypatch):
+    """The confirmed drift's and the day out of bounds' alert tasks post in their body: a connection
+    Airflow cannot resolve fails the task at once (a verdict), an endpoint that is down fails it (retried);
+    a callback's failure Airflow would only log, the task green."""
+    from airflow.sdk import RetryAction
+
+    from retrainer.core.alerts import AlertConnectionUndefined, AlertNotDelivered
+
+    monkeypatch.delenv("AIRFLOW_CONN_FRAUD_PAGER", raising=False)
+    checked = {"alert": "fraud-xgb: drift confirmed on 2026-11-26", "confirmed": True, "trigger": True}
+    report = {"alert": "fraud-xgb: 2026-11-25 out of bounds", "breaches": ["alert rate 0.31 > 0.2"]}
+    for dag_id, returned in (("monitor_fraud-xgb", checked), ("score_fraud-xgb", report)):
+        alert = dags[dag_id].get_task("alert")
+        assert not alert.on_success_callback, "a callback's failure leaves the task green"
+        with pytest.raises(AlertConnectionUndefined) as undefined:
+            alert.python_callable(returned)
+        assert "'fraud_pager'" in str(undefined.value) and "AIRFLOW_CONN_FRAUD_PAGER=" in str(undefined.value)
+        assert alert.retry_policy.evaluate(undefined.value, 1, 3).action == RetryAction.FAIL
+
+        with receiving() as receiver:
+            monkeypatch.setenv("AIRFLOW_CONN_FRAUD_PAGER", receiver.connection())
+            assert "HTTP 200" in alert.python_callable(returned)
+            down = json.loads(receiver.connection())
+        [post] = receiver.posts
+        assert post["text"] == returned["alert"]
+        assert post.get("evidence", post.get("breaches")) in (checked, report["breaches"])
+
+        monkeypatch.setenv("AIRFLOW_CONN_FRAUD_PAGER", json.dumps(down))  # its server is gone
+        with pytest.raises(AlertNotDelivered) as lost:
+            alert.python_callable(returned)
+        assert f"127.0.0.1:{down['port']}" in str(lost.value)
+        assert alert.retry_policy.evaluate(lost.value, 1, 3).action == RetryAction.DEFAULT
+        monkeypatch.delenv("AIRFLOW_CONN_FRAUD_PAGER")
+
+
+def test_alerts_turned_off_post_nothing_and_fail_nothing(project, monkeypatch):
+    from retrainer_airflow.connections import post_alert
+    from retrainer_airflow.notifiers import TaskFailed
+
+    params = load_model(project, "fraud-xgb")
+    params["alerts"]["enabled"] = False
+    monkeypatch.delenv("AIRFLOW_CONN_FRAUD_PAGER", raising=False)
+    assert post_alert("fraud-xgb", params, {"text": "drift"}) == "not posted (alerts.enabled: false)"
+    ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", log_url=URL, try_number=1)
+    TaskFailed("fraud-xgb", params)({"ti": ti, "exception": ValueError("x")})  # nothing to post to: no error

@@ -8,6 +8,9 @@ connection: set it as `AIRFLOW_CONN_<ID>`, in a secrets backend or in the UI). T
 - `ApprovalWaiting`: in the approval form's HITL `notifiers`, it runs when the form starts waiting.
 - `DeploymentMoved`: in the `on_success_callback` of a task that may move the deployment (score's `act`,
   retrain's `decide`, deploy's `deploy`): it posts the move the task returned, and nothing when it moved none.
+- With `alerts.enabled: false` they post nothing. A callback's failure is only logged by Airflow (the task
+  stays green): `retrainer models check` refuses a connection Airflow cannot resolve, and the alerts a task
+  exists to post go through `retrainer_airflow.connections.post_alert` in the task's body instead.
 - `DriftRetrainingFailed`: in the retraining DAG's `on_failure_callback`, it records that a retraining
   started by drift failed for good, so the drift monitor's cool-down does not count it (posts nothing).
 """
@@ -26,11 +29,13 @@ class TaskFailed(HttpNotifier):
 
     def __init__(self, model: str, config: dict) -> None:
         super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
-        self.model = model
+        self.model, self.enabled = model, config["alerts"].get("enabled", True)
 
     def notify(self, context) -> None:
         from retrainer.core import alerts  # at run time: the DAG files' parse stays light
 
+        if not self.enabled:  # alerts.enabled: false, on purpose (`retrainer models check` says so)
+            return
         # The body is handed to the hook as it is, never rendered as a template: an error message holding
         # "{{" stays text.
         self.hook.run(endpoint=self.endpoint, json=alerts.failed_from_context(self.model, context))
@@ -44,10 +49,13 @@ class ApprovalWaiting(HttpNotifier):
     def __init__(self, model: str, config: dict) -> None:
         super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
         self.model, self.approvers = model, list(config["deployment"]["approvers"])
+        self.enabled = config["alerts"].get("enabled", True)
 
     def notify(self, context) -> None:
         from retrainer.core import alerts
 
+        if not self.enabled:
+            return
         body = alerts.waiting_from_context(self.model, context, self.approvers, datetime.now(UTC))
         try:
             self.hook.run(endpoint=self.endpoint, json=body)
@@ -62,13 +70,13 @@ class DeploymentMoved(HttpNotifier):
 
     def __init__(self, model: str, config: dict) -> None:
         super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
-        self.model = model
+        self.model, self.enabled = model, config["alerts"].get("enabled", True)
 
     def notify(self, context) -> None:
         from retrainer.core import alerts
 
         body = alerts.moved_from_context(self.model, context)
-        if body is None:
+        if body is None or not self.enabled:
             return
         try:
             self.hook.run(endpoint=self.endpoint, json=body)

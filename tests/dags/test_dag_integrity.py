@@ -128,12 +128,23 @@ def test_scoring_and_deploy_dags_are_wired_as_documented(dagbag):
         "out_of_bounds": ["monitor"],
         "alert": ["monitor", "out_of_bounds"],
     }
-    assert score.get_task("alert").on_success_callback  # the HttpNotifier posting the breaches
+    # the breaches are posted in the alert task itself: one that cannot be delivered fails it (test_alerts)
+    assert not score.get_task("alert").on_success_callback
     deploy = dagbag.dags["deploy_fraud-xgb"]
     assert set(deploy.params) == {"action", "version", "reason", "expected_revision"}
     from retrainer.deployment.actions import ACTIONS
 
     assert set(deploy.params.get_param("action").schema["enum"]) == set(ACTIONS)
+
+
+def test_the_monitor_judges_only_days_that_have_landed(dagbag):
+    """check_drift runs after wait_for_days, a sensor that frees its worker while it waits for the judged
+    days to land (retrainer.monitoring.days), and whose own time-out is past the model's wait."""
+    monitor = dagbag.dags["monitor_fraud-xgb"]
+    wait = monitor.get_task("wait_for_days")
+    assert monitor.get_task("check_drift").upstream_task_ids == {"wait_for_days"}
+    assert wait.mode == "reschedule" and wait.upstream_task_ids == set()
+    assert wait.timeout > 12 * 3600  # models/defaults.yaml: monitoring.days.wait_hours
 
 
 def test_dag_params_map_onto_params_yaml():

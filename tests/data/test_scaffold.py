@@ -19,6 +19,8 @@ def _project(tmp_path, monkeypatch):
         shutil.copytree(PROJECT_DIR / name, tmp_path / name)
     monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(tmp_path))
     monkeypatch.setenv("RETRAINER_MODEL", "ato-xgb")
+    # alerts go somewhere: `models check` refuses a model whose alert connection Airflow cannot resolve
+    monkeypatch.setenv("AIRFLOW_CONN_RETRAINER_ALERTS", "https://hooks.example.com")
     return tmp_path
 
 

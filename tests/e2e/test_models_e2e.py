@@ -81,7 +81,12 @@ def test_models_side_by_side_and_a_third_added_with_configuration_only(airflow, 
         airflow.retrainer("suite", "scaffold", "--model", "ato-lite", "--as-of", "2026-11-09")
     )
     assert scaffolded["suite"] == str(project / "expectations/ato-lite.json")
-    assert "ok" in airflow.retrainer("models", "check", env={"RETRAINER_MODEL": ""})
+    # where the models' alerts go, defined in Airflow's metadata DB as an operator does in the UI
+    airflow.airflow(
+        "connections", "add", "retrainer_alerts", "--conn-type", "http", "--conn-host", "hooks.example"
+    )
+    checked = airflow.retrainer("models", "check", env={"RETRAINER_MODEL": ""})
+    assert "ato-lite: ok; alerts to http://hooks.example (connection retrainer_alerts" in checked
     assert _python_files(project) == python_before  # zero Python files touched
 
     listed = airflow.airflow("dags", "list", "--local", "--output", "json")  # as the DAG processor parses

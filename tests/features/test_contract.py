@@ -39,6 +39,8 @@ def project(tmp_path, var_dir, monkeypatch):
     for name in ("models", "expectations"):
         shutil.copytree(PROJECT_DIR / name, tmp_path / name)
     monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(tmp_path))
+    # alerts go somewhere: `models check` refuses a model whose alert connection Airflow cannot resolve
+    monkeypatch.setenv("AIRFLOW_CONN_RETRAINER_ALERTS", "https://hooks.example.com")
     generated = ["generate", "--model", MODEL, "--end", "2026-11-15", "--days", "40", "--rows-per-day", "150"]
     assert main(generated) == 0
     return tmp_path

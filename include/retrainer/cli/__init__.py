@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub.add_parser("list", help="every model: its DAGs, schedule, suite and source")
     models_sub.add_parser(
         "check",
-        help="check every model's params against the schema and its suite (exit 1 naming each problem)",
+        help="check every model's params against the schema and its suite, and say where its alerts go "
+        "(exit 1 naming each problem, or an alert connection Airflow cannot resolve)",
     )
     shown = models_sub.add_parser("show", parents=[model], help="a model's params, defaults merged in (YAML)")
     shown.set_defaults(action="show")

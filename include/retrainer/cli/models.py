@@ -4,10 +4,13 @@ scaffolded from a clean batch."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 
+from retrainer.core.alerts import alert_route
 from retrainer.core.models import check_models, features_suite_file, load_model
 from retrainer.core.settings import Settings
 
@@ -23,6 +26,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     # Each model on its own, one line each: a broken one (no DAGs until fixed) does not hide the others.
     healthy, broken = check_models(settings.project_dir)
+    undeliverable, resolve = set(), None
     for name in sorted({*healthy, *broken}):
         if name in broken:
             print(f"{name}: BROKEN, no DAGs until fixed: {'; '.join(broken[name])}")
@@ -37,8 +41,21 @@ def cmd_models(args: argparse.Namespace) -> int:
                 f"suite expectations/{params['data']['suite']}.json{contract}; source {source}"
             )
         else:
-            print(f"{name}: ok")
-    return 1 if broken else 0
+            resolve = resolve or _connection_resolver()
+            deliverable, route = alert_route(healthy[name], resolve)
+            if not deliverable:
+                undeliverable.add(name)
+            print(f"{name}: {'ok' if deliverable else 'REFUSED'}; {route}")
+    return 1 if broken or undeliverable else 0
+
+
+def _connection_resolver() -> Callable[[str], str]:
+    """Where a connection id points, as Airflow resolves it (environment, secrets backend, metadata DB),
+    each id asked once per check. From the Airflow side of the package (`retrainer_airflow`), imported
+    here only when a check asks: the domain never imports Airflow."""
+    from retrainer_airflow.connections import describe_connection
+
+    return functools.cache(describe_connection)
 
 
 def cmd_suite(args: argparse.Namespace) -> int:

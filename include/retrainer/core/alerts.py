@@ -9,11 +9,63 @@ only collect those values from Airflow's callback context and post the result. L
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from retrainer.core.errors import Rejected
+
 # An error's message is cut to this many characters: a chat message, not a log (the link has the rest).
 MAX_MESSAGE = 2000
+
+
+# How a person defines the alert connection, named by every message about one that is missing.
+DEFINE_CONNECTION = (
+    'define it (AIRFLOW_CONN_{ID}=\'{{"conn_type": "http", "host": "hooks.example.com", '
+    '"schema": "https"}}\' in the environment of every Airflow component, a secrets backend, or the UI\'s '
+    "Admin > Connections), or turn the model's alerts off (alerts.enabled: false in its params.yaml)"
+)
+
+
+class AlertConnectionUndefined(Rejected):
+    """The alert connection (`alerts.connection`) cannot be resolved by Airflow: alerts would go nowhere."""
+
+    def __init__(self, conn_id: str, why: str = "", model: str | None = None) -> None:
+        whose = f" of {model}" if model else ""
+        reason = why or (
+            f"Airflow finds it neither in the environment (AIRFLOW_CONN_{conn_id.upper()}) nor in its "
+            "secrets backend or metadata DB"
+        )
+        super().__init__(
+            f"alert connection {conn_id!r}{whose} (alerts.connection) cannot be used: {reason}; "
+            + DEFINE_CONNECTION.format(ID=conn_id.upper())
+        )
+        self.conn_id = conn_id
+
+
+class AlertNotDelivered(RuntimeError):
+    """An alert was not accepted by the endpoint of the alert connection (down, refused, an HTTP error).
+    Not a verdict: a retry may find the endpoint back."""
+
+    def __init__(self, model: str, conn_id: str, address: str, cause: BaseException) -> None:
+        super().__init__(
+            f"the alert of {model} was not delivered to {address} (connection {conn_id!r}, "
+            f"alerts.connection): {type(cause).__name__}: {cause}. Check that the endpoint is up and "
+            "accepts a JSON POST"
+        )
+
+
+def alert_route(params: dict[str, Any], resolve: Callable[[str], str]) -> tuple[bool, str]:
+    """Where a model's alerts go, as `retrainer models check` says it: (deliverable, one phrase). `resolve`
+    gives where a connection id points (Airflow's resolution, passed in: this package never imports
+    Airflow) or raises AlertConnectionUndefined. Alerts turned off are deliverable and say so."""
+    settings = params["alerts"]
+    if not settings.get("enabled", True):
+        return True, "alerts off (alerts.enabled: false): failures, drift and approvals are posted nowhere"
+    try:
+        return True, f"alerts to {resolve(settings['connection'])}"
+    except AlertConnectionUndefined as error:
+        return False, f"ALERTS UNDELIVERABLE: {error}"
 
 
 def describe_error(error: BaseException | str | None) -> dict[str, str | None]:

@@ -42,6 +42,7 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 DRIFT_REPORT = "drift.json"
 DRIFT_PAGE = "drift.html"
+DAYS_REPORT = "days.json"  # the days a monitor run judged, and whether each had fully landed
 RETRAINING_FAILED = "retraining-failed.json"  # beside a monitor run whose signalled retraining failed
 
 

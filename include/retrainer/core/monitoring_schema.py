@@ -69,8 +69,16 @@ class Scoring(Section):
         return value
 
 
+class Days(Section):
+    """The whole days a monitor run judges (retrainer.monitoring.days): when a day counts as landed."""
+
+    max_gap_hours: Annotated[float, Field(gt=0, le=24)]  # last event at most this long before the day's end
+    wait_hours: NonNegative  # the wait_for_days sensor waits this long after the days' end, then refuses
+
+
 class Monitoring(Section):
     scoring: Scoring
+    days: Days
     window_days: PositiveInt
     labels_lookback_days: PositiveInt
     cooldown_days: Annotated[int, Field(ge=0)]

@@ -301,6 +301,9 @@ class Alerts(Section):
     # The Airflow connection (HTTP) the model's alerts are posted to; set it like any connection, e.g.
     # AIRFLOW_CONN_RETRAINER_ALERTS='{"conn_type": "http", "host": "hooks.example.com", "schema": "https"}'.
     connection: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "retrainer_alerts"
+    # False: nothing is posted, on purpose (`retrainer models check` says so); True: `models check` refuses
+    # a connection Airflow cannot resolve, and an alert task whose post fails fails.
+    enabled: bool = True
 
 
 # The tasks whose time limit a model may set apart from timeouts.task_minutes (the heavy ones of its DAGs;

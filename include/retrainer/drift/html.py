@@ -122,8 +122,20 @@ def _multivariate_item(part: dict) -> str:
     )
 
 
+def _days_item(judged: dict) -> str:
+    """The whole days the monitor judged (retrainer.monitoring.days), each landed, and any partition missing
+    from the labels' lookback (named, not skipped without a word)."""
+    each = ", ".join(
+        f"{escape(d['day'])} ({d['rows']} events, the last at {escape(str(d['last_event']))})"
+        for d in judged["days"]
+    )
+    missing = judged.get("lookback_missing_partitions") or []
+    gone = f"; missing from the labels' lookback: {escape(', '.join(missing))}" if missing else ""
+    return f"<li>Days judged, whole days in {escape(judged['zone'])}, each fully landed: {each}{gone}</li>"
+
+
 def _part_summary(report: dict) -> str:
-    items = []
+    items = [_days_item(report["days"])] if report.get("days") else []
     if prediction := report.get("prediction"):
         rate = prediction.get("alert_rate", {})
         current, holdout = rate.get("current", {}).get("rate"), rate.get("holdout", {}).get("rate")

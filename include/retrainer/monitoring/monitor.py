@@ -16,7 +16,7 @@ from retrainer.core.clock import as_utc, run_key
 from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.drift import drift_check, render_html
 from retrainer.features.events import features_of_rows
-from retrainer.monitoring import episodes
+from retrainer.monitoring import days, episodes
 from retrainer.monitoring.health import training_reference
 from retrainer.monitoring.slice_performance import slice_performance
 from retrainer.registry.store import Registry
@@ -29,17 +29,21 @@ from retrainer.training.train import read_run, read_run_frame
 log = logging.getLogger(__name__)
 
 
-def read_days(source: Storage, start: datetime, end: datetime, event_time: str) -> pd.DataFrame:
-    """The source's rows with event time in [start, end), from the daily partitions that overlap it."""
-    frames = []
+def read_days(
+    source: Storage, start: datetime, end: datetime, event_time: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """The source's rows with event time in [start, end), from the daily partitions that overlap it, and
+    the keys of the partitions that are missing (named by the caller, never skipped without a word)."""
+    frames, missing = [], []
     for day in days_overlapping(start, end):
         try:
             frame = read_partition(source.get_bytes(partition_key(day)))
         except KeyNotFound:
-            continue  # a missing day: the monitor judges what arrived; extract names missing days
+            missing.append(partition_key(day))
+            continue
         moment = pd.to_datetime(frame[event_time], utc=True)
         frames.append(frame.loc[(moment >= start) & (moment < end)])
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), missing
 
 
 def _earlier_reports(storage: Storage, model: str, key: str) -> list[dict]:
@@ -49,8 +53,55 @@ def _earlier_reports(storage: Storage, model: str, key: str) -> list[dict]:
     return sorted((r for r in reports if (r.get("run") or "") < key), key=lambda r: r["run"])
 
 
+def _landing(source: Storage, params: dict[str, Any], judged: days.JudgedDays) -> list[days.DayLanding]:
+    """Each judged day's landing, logged one line a day (the task's log says which day waits, and why)."""
+    landed = days.landing(
+        source, judged, params["model"]["event_time"], params["monitoring"]["days"]["max_gap_hours"]
+    )
+    for day in landed:
+        if day.landed:
+            log.info("day %s (%s): landed, %d events, the last at %s", day.day, judged.zone, day.rows,
+                     day.last_event)  # fmt: skip
+        else:
+            log.warning("day %s (%s): NOT fully landed, not judged: %s", day.day, judged.zone, day.problem)
+    return landed
+
+
+def _store_landing(
+    storage: Storage, model: str, key: str, judged: days.JudgedDays, landed: list[days.DayLanding]
+) -> dict:
+    """The judged days' landing as stored beside the run's report (`days.json`); returns it."""
+    summary = days.days_report(judged, landed)
+    path = layout.monitoring_file_key(model, key, layout.DAYS_REPORT)
+    storage.put_text(path, json.dumps(summary, indent=2))
+    return summary
+
+
+def days_landed(
+    storage: Storage, source: Storage, params: dict[str, Any], as_of: datetime | str, now: datetime
+) -> bool:
+    """The poke of the monitor DAG's `wait_for_days` sensor: True once every day a run at `as_of` judges
+    has fully landed (or there is no champion, so nothing to judge), False while they may still land (until
+    `monitoring.days.wait_hours` after the days' end), then DayNotLanded naming each day and why."""
+    model, settings = params["model"]["name"], params["monitoring"]
+    judged = days.judged_days(as_of, settings["window_days"], params["schedule"]["timezone"])
+    if deployed_champion(Registry(storage, model)) is None:
+        return True
+    landed = _landing(source, params, judged)
+    try:
+        return days.wait_or_refuse(model, judged, landed, now, settings["days"]["wait_hours"])
+    except days.DayNotLanded:
+        _store_landing(storage, model, run_key(judged.end), judged, landed)
+        raise
+
+
 def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of: datetime | str) -> dict:
     """One monitor run for the logical date `as_of`; returns where its report is and whether to retrain.
+
+    It judges whole calendar days in the model's zone (`monitoring.days`): the `monitoring.window_days`
+    days that end at the last local midnight at or before `as_of`; a day not fully landed (a partition
+    missing, or events stopping more than `monitoring.days.max_gap_hours` before its end) is refused with
+    DayNotLanded, naming it and why (`days.json` beside the report says the same).
 
     `trigger` is true only when drift is confirmed (it persisted for `drift.consecutive_runs` runs) and
     the last retraining is older than `monitoring.cooldown_days`; a confirmed drift inside the cool-down
@@ -60,7 +111,10 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     monitor.
     """
     model, cols, settings = params["model"]["name"], params["model"], params["monitoring"]
-    key, end = run_key(as_of), as_utc(as_of)
+    # Whole calendar days in the model's zone, keyed by their end: a by-hand run at 00:00 and the scheduled
+    # one at 06:00 of the same date judge the same days and write the same report.
+    judged = days.judged_days(as_of, settings["window_days"], params["schedule"]["timezone"])
+    key, end = run_key(judged.end), judged.end
     registry = Registry(storage, model)
     if (champion_version := deployed_champion(registry)) is None:  # the record: what scores
         return {
@@ -70,6 +124,10 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
             "trigger": False,
             "report_uri": None,
         }
+    landed = _landing(source, params, judged)
+    summary = _store_landing(storage, model, key, judged, landed)
+    if not summary["landed"]:  # a partial day is never judged as a day: its missing hours read as drift
+        raise days.DayNotLanded(model, judged, landed)
     record = registry.get(champion_version)
     booster = load_xgboost(registry.read_file(champion_version, artifacts.MODEL_FILE))
     champion_features = record["params"]["features"]
@@ -84,12 +142,13 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
 
     # The days judged for drift and the days whose labels are judged, read and featurized once over both
     # spans: the source rows with the champion's derived features, as it was trained.
-    current_start = end - timedelta(days=settings["window_days"])
+    current_start = judged.start
     lookback_start = max(as_utc(record["as_of"]), end - timedelta(days=settings["labels_lookback_days"]))
     first = min(current_start, lookback_start)
-    rows = features_of_rows(
-        read_days(source, first, end, cols["event_time"]), source, params, first, [champion_features]
-    )
+    read, missing = read_days(source, first, end, cols["event_time"])
+    if missing:  # only before the judged days (those landed): fewer matured labels, named in the report
+        log.warning("labels lookback of %s: no source partition %s: judged without them", key, missing)
+    rows = features_of_rows(read, source, params, first, [champion_features])
 
     def since(start: datetime) -> pd.DataFrame:
         if rows.empty:  # no source day at all: read_days gives a frame without columns
@@ -141,6 +200,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     )
     trigger, last = report["trigger"]["retrain"], report["trigger"]["last_retraining"]
     report["champion_version"] = record["version"]
+    report["days"] = summary | {"lookback_missing_partitions": missing}
     report["rows"] = {"reference": len(reference), "current": len(current), "labelled": len(lookback)}
     report_uri = storage.put_text(layout.monitoring_file_key(model, key), json.dumps(report, indent=2))
     page_uri = storage.put_text(

@@ -2,6 +2,7 @@
 Airflow in them.
 
 task              stage function
+wait_for_days     retrainer.monitoring.monitor.days_landed
 check_drift       retrainer.monitoring.monitor.check_drift
 follow_up_due     retrainer.monitoring.follow_up.follow_up_due
 signal_follow_up  retrainer.monitoring.follow_up.record_request
@@ -12,16 +13,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from retrainer.core import clock
 from retrainer.monitoring import follow_up
 from retrainer.monitoring.monitor import check_drift as check
+from retrainer.monitoring.monitor import days_landed
 from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
+
+
+def wait_for_days(
+    as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
+) -> bool:
+    """True once the whole days the run judges have landed; False while they may still land; DayNotLanded
+    (naming each day and why) once `monitoring.days.wait_hours` after their end have passed."""
+    ctx = Context.load(dag_params, model)
+    return days_landed(ctx.storage, ctx.source, ctx.params, as_of, clock.now())
 
 
 def check_drift(
     as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
 ) -> dict:
-    """Judge the days before the logical date for drift; returns the report's URIs and the verdict."""
+    """Judge the whole days before the logical date for drift (DayNotLanded for a day that has not fully
+    landed); returns the report's URIs and the verdict."""
     ctx = Context.load(dag_params, model)
     result = check(ctx.storage, ctx.source, ctx.params, as_of)
     summaries.log_summary(summaries.drift_lines, result, ctx.storage.root_uri)
