@@ -132,6 +132,7 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | Non
         missing_days=data["missing_days"],
         first_day=data["start_date"],
         event_time=ctx.params["model"]["event_time"],
+        id_columns=[ctx.params["model"]["id_column"]],  # left out of each day's content (re-sent days)
     )
 
 
