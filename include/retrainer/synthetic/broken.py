@@ -170,7 +170,9 @@ def _duplicate_batch(
     return clean_day(day - timedelta(days=7))
 
 
-def _resent_day(frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay) -> pd.DataFrame:
+def _resent_day(
+    frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay
+) -> pd.DataFrame:
     # The day before is sent again as this day's file: its purchases under new transaction ids, their times
     # moved to this day and a few seconds off. Every row on its own is plausible; the day is not new.
     again = clean_day(day - timedelta(days=1))
