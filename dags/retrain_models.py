@@ -28,7 +28,7 @@ the lineage of every version says why its run happened (schedule, manual, drift 
 2. **validate** the batch against the model's suite `expectations/<data.suite>.json` (Great Expectations)
    and against recent batches (volume, re-sent data, time zones); the run's Data Docs page is logged. A
    batch that breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run
-   stops here;
+   stops here; a batch that passes with warnings is posted, with each warning, to `alerts.connection`;
 3. **check_labels**: each batch of the training window whose labels have matured is scored by the
    champion; a batch whose ROC-AUC lies far below the other batches' is quarantined before training;
 4. **train** through the DVC pipeline (`dvc.yaml`) on the rows of the validated batches whose event time
@@ -84,6 +84,7 @@ from retrainer.core.settings import Settings
 from retrainer_airflow.defaults import default_args
 from retrainer_airflow.notifiers import (
     ApprovalWaiting,
+    DataWarnings,
     DeploymentMoved,
     DriftRetrainingFailed,
     assigned_users,
@@ -150,7 +151,10 @@ def retrain_dag(model: str, config: dict):
         def extract(params=None, dag_run=None) -> dict:
             return tasks().extract(dag_run, params, model)
 
-        @task(execution_timeout=timeouts.task_timeout(config, "validate"))
+        @task(
+            execution_timeout=timeouts.task_timeout(config, "validate"),
+            on_success_callback=[DataWarnings(model, config)],  # a batch passed with warnings: posted
+        )
         def validate(batch: dict, params=None) -> dict:
             return tasks().validate(batch["manifest_uri"], params, model)
 

@@ -8,6 +8,8 @@ connection: set it as `AIRFLOW_CONN_<ID>`, in a secrets backend or in the UI). T
 - `ApprovalWaiting`: in the approval form's HITL `notifiers`, it runs when the form starts waiting.
 - `DeploymentMoved`: in the `on_success_callback` of a task that may move the deployment (score's `act`,
   retrain's `decide`, deploy's `deploy`): it posts the move the task returned, and nothing when it moved none.
+- `DataWarnings`: in the `on_success_callback` of the retraining DAG's validate task: it posts the batch
+  and each of its warnings when the batch passed its contract with warnings, and nothing otherwise.
 - `DriftRetrainingFailed`: in the retraining DAG's `on_failure_callback`, it records that a retraining
   started by drift failed for good, so the drift monitor's cool-down does not count it (posts nothing).
 """
@@ -74,6 +76,27 @@ class DeploymentMoved(HttpNotifier):
             self.hook.run(endpoint=self.endpoint, json=body)
         except Exception:
             self.log.exception("the deployment move was not posted to connection %s", self.http_conn_id)
+
+
+class DataWarnings(HttpNotifier):
+    """POSTs `retrainer.core.alerts.data_warnings` (the batch, each warning, its Data Docs, the link) when
+    the validate task it is the success callback of passed a batch with warnings; a batch without any
+    posts nothing. A connection missing or down is logged, not raised: the batch passed, the run goes on."""
+
+    def __init__(self, model: str, config: dict) -> None:
+        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
+        self.model = model
+
+    def notify(self, context) -> None:
+        from retrainer.core import alerts
+
+        body = alerts.warnings_from_context(self.model, context)
+        if body is None:
+            return
+        try:
+            self.hook.run(endpoint=self.endpoint, json=body)
+        except Exception:
+            self.log.exception("the data warnings were not posted to connection %s", self.http_conn_id)
 
 
 class DriftRetrainingFailed(BaseNotifier):
