@@ -191,6 +191,13 @@ def test_every_task_of_a_models_dags_alerts_its_own_connection_when_it_fails_for
         callbacks = dags[f"{dag_id}_fraud-xgb"].get_task(task_id).on_success_callback
         moved = [n for n in callbacks if isinstance(n, DeploymentMoved)]
         assert [(n.http_conn_id, n.model) for n in moved] == [("fraud_pager", "fraud-xgb")], task_id
+    # a batch that passed its contract with warnings is posted with each warning (issue 28, item 3)
+    from retrainer_airflow.notifiers import DataWarnings
+
+    for model, connection in (("fraud-xgb", "fraud_pager"), ("ato-xgb", "retrainer_alerts")):
+        callbacks = dags[f"retrain_{model}"].get_task("validate").on_success_callback
+        posted = [(n.http_conn_id, n.model) for n in callbacks if isinstance(n, DataWarnings)]
+        assert posted == [(connection, model)]
     # a retraining task failing for good records it, so that a drift-triggered retraining that failed frees
     # the drift monitor's cool-down (retrainer.monitoring.episodes)
     from retrainer_airflow.notifiers import DriftRetrainingFailed
