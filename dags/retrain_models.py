@@ -69,14 +69,7 @@ import os
 from datetime import timedelta
 
 from airflow.providers.standard.operators.hitl import HITLOperator
-from airflow.sdk import (
-    Asset,
-    AssetOrTimeSchedule,
-    CronDataIntervalTimetable,
-    Param,
-    dag,
-    task,
-)
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, dag, task
 
 from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
@@ -116,6 +109,7 @@ def retrain_dag(model: str, config: dict):
     schedule = config["schedule"]
     args = default_args(model, config)
     args["on_failure_callback"].append(DriftRetrainingFailed(model))  # frees the drift monitor's cool-down
+    warned = [DataWarnings(model, config)]  # validate's: a batch that passed with warnings is posted
 
     @dag(
         dag_id=f"retrain_{model}",
@@ -151,10 +145,7 @@ def retrain_dag(model: str, config: dict):
         def extract(params=None, dag_run=None) -> dict:
             return tasks().extract(dag_run, params, model)
 
-        @task(
-            execution_timeout=timeouts.task_timeout(config, "validate"),
-            on_success_callback=[DataWarnings(model, config)],  # a batch passed with warnings: posted
-        )
+        @task(execution_timeout=timeouts.task_timeout(config, "validate"), on_success_callback=warned)
         def validate(batch: dict, params=None) -> dict:
             return tasks().validate(batch["manifest_uri"], params, model)
 
