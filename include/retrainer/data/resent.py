@@ -59,8 +59,10 @@ def day_sketch(frame: pd.DataFrame, id_columns: Iterable[str], event_time: str |
     columns = content_columns(frame, id_columns, event_time)
     if frame.empty or not columns:
         return {"columns": columns, "rows": len(frame), "distinct": 0, "hashes": ""}
-    hashes = np.unique(pd.util.hash_pandas_object(_canonical(frame, columns), index=False).to_numpy())
-    kept = hashes[:SKETCH_SIZE].astype("<u8")  # np.unique sorts: the smallest first
+    hashes = np.sort(pd.util.hash_pandas_object(_canonical(frame, columns), index=False).to_numpy())
+    # distinct by sorting: numpy 2.4's np.unique takes ~30x longer on a million uint64 (3.9 s vs 0.13 s)
+    hashes = hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
+    kept = hashes[:SKETCH_SIZE].astype("<u8")  # the smallest first
     return {
         "columns": columns,
         "rows": len(frame),
