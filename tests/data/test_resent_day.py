@@ -4,6 +4,7 @@ against every other day of the batch and of the validated batches; clean days ne
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import date, timedelta
 
 import numpy as np
@@ -131,3 +132,36 @@ def test_days_whose_rows_repeat_without_their_ids_are_not_judged():
     manifest = _manifest("this", {FIRST: coarse, FIRST + timedelta(1): other})
     assert manifest["partitions"][0]["resend"]["distinct"] == 2
     assert resent_day_failures(manifest, [], RULES) == []
+
+
+def test_a_quarantined_resent_day_released_with_a_reason_passes_and_keeps_its_warning(tmp_path):
+    """Stopped as `resent_day` (a person sees which day it repeats), then released by a person who knows
+    the repeat is real: the batch passes, and `validation.json` keeps the finding as a warning."""
+    from retrainer.core.clock import window_bounds
+    from retrainer.core.models import load_model
+    from retrainer.data.contracts import BatchRejected
+    from retrainer.data.extract import extract_batch
+    from retrainer.data.release import release
+    from retrainer.data.validate import validate_batch
+    from retrainer.storage import open_storage
+    from retrainer.synthetic import generate
+    from tests.conftest import AS_OF, PROJECT_DIR
+
+    suite, rules = PROJECT_DIR / "expectations" / "transactions.json", load_model(PROJECT_DIR, "fraud-xgb")
+    rules = rules["validation"]
+    source, storage = open_storage(tmp_path / "source"), open_storage(tmp_path / "storage")
+    thursday = date(2026, 11, 12)
+    broken = GeneratorConfig(rows_per_day=300, broken="resent_day", broken_days=(thursday,))
+    generate(source, date(2026, 11, 9), date(2026, 11, 15), seed=7, config=broken)
+    manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7), id_columns=IDS)
+    with pytest.raises(BatchRejected, match="resent_day") as stopped:
+        validate_batch(storage, manifest["manifest_uri"], suite, rules)
+    assert "'2026-11-12': 'repeats 2026-11-11 of batch 2026-11-16T000000Z: 100% of its 300 rows'" in str(
+        stopped.value
+    )
+    released = release(
+        storage, source, "m", "2026-11-16T000000Z", suite, rules, "Thursday replays Wednesday", "ana"
+    )
+    assert released["action"] == "released" and released["warnings"] == 1
+    report = json.loads(storage.get_text(storage.key_of(released["validation_uri"])))
+    assert [(w["expectation"], w["severity"]) for w in report["warnings"]] == [("resent_day", "warning")]
