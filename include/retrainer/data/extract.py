@@ -3,8 +3,9 @@
 A batch is keyed by model and the end of its window (`batches/<model>/<run key>/`), so a rerun of the same
 period overwrites the same keys; a re-extract first removes the old `validation.json`, so no record of a
 validation outlives the bytes it judged. The manifest is written after the batch and carries its sha256,
-and for each source partition its row count, file and content hashes and the time zones of its timestamps,
-which validation uses to catch re-sent files and mixed time zones. Extract judges no contract, with two
+and for each source partition its row count, file and content hashes, the time zones of its timestamps and a
+sketch of its rows without ids and timestamps (`resent`), which validation uses to catch re-sent files, days
+re-sent under new ids and mixed time zones. Extract judges no contract, with two
 exceptions: a source file that cannot be read at all is copied to quarantine and the run is rejected, and a
 day of the window missing from the source is named (MissingSourcePartition, or a warning by configuration).
 """
