@@ -31,7 +31,7 @@ the lineage of every version says why its run happened (schedule, manual, drift 
 2. **validate** the batch against the model's suite `expectations/<data.suite>.json` (Great Expectations)
    and against recent batches (volume, re-sent data, time zones); the run's Data Docs page is logged. A
    batch that breaks a critical expectation is moved to `quarantine/` with a `reason.json`, and the run
-   stops here;
+   stops here; a batch that passes with warnings is posted, with each warning, to `alerts.connection`;
 3. **check_labels**: each batch of the training window whose labels have matured is scored by the
    champion; a batch whose ROC-AUC lies far below the other batches' is quarantined before training;
 4. **train** through the DVC pipeline (`dvc.yaml`) on the rows of the validated batches whose event time
@@ -76,13 +76,7 @@ import os
 from datetime import timedelta
 
 from airflow.providers.standard.operators.hitl import HITLOperator
-from airflow.sdk import (
-    Asset,
-    AssetOrTimeSchedule,
-    CronDataIntervalTimetable,
-    dag,
-    task,
-)
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, dag, task
 
 from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
@@ -91,6 +85,7 @@ from retrainer_airflow.defaults import default_args
 from retrainer_airflow.forms import approval_params, retrain_params
 from retrainer_airflow.notifiers import (
     ApprovalWaiting,
+    DataWarnings,
     DeploymentMoved,
     DriftRetrainingFailed,
     assigned_users,
@@ -117,6 +112,7 @@ def retrain_dag(model: str, config: dict):
     schedule = config["schedule"]
     args = default_args(model, config)
     args["on_failure_callback"].append(DriftRetrainingFailed(model))  # frees the drift monitor's cool-down
+    warned = [DataWarnings(model, config)]  # validate's: a batch that passed with warnings is posted
 
     @dag(
         dag_id=f"retrain_{model}",
@@ -145,7 +141,7 @@ def retrain_dag(model: str, config: dict):
         def extract(params=None, dag_run=None) -> dict:
             return tasks().extract(dag_run, params, model)
 
-        @task(execution_timeout=timeouts.task_timeout(config, "validate"))
+        @task(execution_timeout=timeouts.task_timeout(config, "validate"), on_success_callback=warned)
         def validate(batch: dict, params=None) -> dict:
             return tasks().validate(batch["manifest_uri"], params, model)
 

@@ -14,20 +14,29 @@ AS_OF = "2026-11-23T00:00:00+00:00"
 
 
 def publish_run(
-    storage: Storage, model: str, run_key: str, files: dict[str, bytes], metrics: dict[str, Any]
+    storage: Storage,
+    model: str,
+    run_key: str,
+    files: dict[str, bytes],
+    metrics: dict[str, Any],
+    batches: list[dict] | None = None,
 ) -> dict:
     """Publish `files` ({published name: bytes}, names of `core.artifacts.PUBLISHED`) as run `run_key` of
-    `model`, and its manifest; returns the manifest (with `manifest_uri`)."""
+    `model`, and its manifest; returns the manifest (with `manifest_uri`). `batches`: the batches it was
+    trained on, as `training.window` records them (default: one empty manifest)."""
     published = {}
     for name, data in files.items():
         uri = storage.put_bytes(layout.run_file_key(model, run_key, name), data)
         published[name] = {"uri": uri, "sha256": hashlib.sha256(data).hexdigest()}
-    batch = storage.put_text(f"batches/{model}/{run_key}/{layout.MANIFEST_FILE}", "{}")
+    if batches is None:
+        batches = [
+            {"manifest_uri": storage.put_text(f"batches/{model}/{run_key}/{layout.MANIFEST_FILE}", "{}")}
+        ]
     manifest = {
         "model": model,
         "run_key": run_key,
         "as_of": AS_OF,
-        "batches": [{"manifest_uri": batch}],
+        "batches": batches,
         "window": {"start": "2026-09-28T00:00:00+00:00", "end": AS_OF, "rows": 1},
         "data_hash": f"{run_key}.dir",
         "files": published,

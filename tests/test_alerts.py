@@ -121,6 +121,27 @@ def test_the_bodies_are_read_from_airflows_callback_context():
     assert waiting["timeout"] == "2026-11-16T05:00:00+00:00"
 
 
+def test_a_batch_with_warnings_is_one_message_naming_the_batch_and_each_warning():
+    validated = {
+        "run_key": "2026-11-16T000000Z",
+        "batch_uri": "file:///s/batches/fraud-xgb/2026-11-16T000000Z/batch.parquet",
+        "validation_uri": "file:///s/batches/fraud-xgb/2026-11-16T000000Z/validation.json",
+        "data_docs_url": "/registry/data-docs/fraud-xgb/x.html",
+        "warnings": ["expect_column_mean_to_be_between on column 'is_fraud': observed 0.08", "missing day"],
+    }
+    body = alerts.data_warnings("fraud-xgb", validated, "retrain_fraud-xgb", "validate", "run-1", URL)
+    assert body["event"] == "data_warnings" and body["warnings"] == validated["warnings"]
+    lines = body["text"].splitlines()
+    assert (
+        lines[0] == "[fraud-xgb] batch 2026-11-16T000000Z passed its contract with 2 warning(s) (run run-1):"
+    )
+    assert lines[1:3] == [f"- {w}" for w in validated["warnings"]] and lines[-1] == f"({URL})"
+    assert alerts.data_warnings("fraud-xgb", validated | {"warnings": []}, "d", "t", "r", None) is None
+    many = validated | {"warnings": ["x" * 500] * 10}  # the text is a digest; every warning is in `warnings`
+    long = alerts.data_warnings("fraud-xgb", many, "d", "t", "r", None)
+    assert len(long["warnings"]) == 10 and len(long["text"]) < alerts.MAX_MESSAGE + 100
+
+
 # --- the model's params ------------------------------------------------------------------------------
 
 
@@ -190,6 +211,13 @@ def test_every_task_of_a_models_dags_alerts_its_own_connection_when_it_fails_for
         callbacks = dags[f"{dag_id}_fraud-xgb"].get_task(task_id).on_success_callback
         moved = [n for n in callbacks if isinstance(n, DeploymentMoved)]
         assert [(n.http_conn_id, n.model) for n in moved] == [("fraud_pager", "fraud-xgb")], task_id
+    # a batch that passed its contract with warnings is posted with each warning (issue 28, item 3)
+    from retrainer_airflow.notifiers import DataWarnings
+
+    for model, connection in (("fraud-xgb", "fraud_pager"), ("ato-xgb", "retrainer_alerts")):
+        callbacks = dags[f"retrain_{model}"].get_task("validate").on_success_callback
+        posted = [(n.http_conn_id, n.model) for n in callbacks if isinstance(n, DataWarnings)]
+        assert posted == [(connection, model)]
     # a retraining task failing for good records it, so that a drift-triggered retraining that failed frees
     # the drift monitor's cool-down (retrainer.monitoring.episodes)
     from retrainer_airflow.notifiers import DriftRetrainingFailed

@@ -8,6 +8,8 @@ connection: set it as `AIRFLOW_CONN_<ID>`, in a secrets backend or in the UI). T
 - `ApprovalWaiting`: in the approval form's HITL `notifiers`, it runs when the form starts waiting.
 - `DeploymentMoved`: in the `on_success_callback` of a task that may move the deployment (score's `act`,
   retrain's `decide`, deploy's `deploy`): it posts the move the task returned, and nothing when it moved none.
+- `DataWarnings`: in the `on_success_callback` of the retraining DAG's validate task: it posts the batch
+  and each of its warnings when the batch passed its contract with warnings, and nothing otherwise.
 - With `alerts.enabled: false` they post nothing. A callback's failure is only logged by Airflow (the task
   stays green): `retrainer models check` refuses a connection Airflow cannot resolve, and the alerts a task
   exists to post go through `retrainer_airflow.connections.post_alert` in the task's body instead.
@@ -82,6 +84,27 @@ class DeploymentMoved(HttpNotifier):
             self.hook.run(endpoint=self.endpoint, json=body)
         except Exception:
             self.log.exception("the deployment move was not posted to connection %s", self.http_conn_id)
+
+
+class DataWarnings(HttpNotifier):
+    """POSTs `retrainer.core.alerts.data_warnings` (the batch, each warning, its Data Docs, the link) when
+    the validate task it is the success callback of passed a batch with warnings; a batch without any
+    posts nothing. A connection missing or down is logged, not raised: the batch passed, the run goes on."""
+
+    def __init__(self, model: str, config: dict) -> None:
+        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
+        self.model = model
+
+    def notify(self, context) -> None:
+        from retrainer.core import alerts
+
+        body = alerts.warnings_from_context(self.model, context)
+        if body is None:
+            return
+        try:
+            self.hook.run(endpoint=self.endpoint, json=body)
+        except Exception:
+            self.log.exception("the data warnings were not posted to connection %s", self.http_conn_id)
 
 
 class DriftRetrainingFailed(BaseNotifier):

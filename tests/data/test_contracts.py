@@ -21,6 +21,7 @@ ROWS_PER_DAY = 300
 WEEK = tuple(date(2026, 11, 9) + timedelta(days=i) for i in range(7))  # the window of AS_OF
 HISTORY = ("2026-11-02T00:00:00+00:00", "2026-11-09T00:00:00+00:00")  # two validated weeks before it
 RUN = "2026-11-16T000000Z"
+ID_COLUMNS = ["transaction_id"]  # the fraud model's model.id_column, as the extract task passes it
 
 # kind -> the (expectation, column) that must be among the reasons
 CATALOGUE = {
@@ -46,6 +47,7 @@ CATALOGUE = {
     "constant_int_feature": ("expect_column_unique_value_count_to_be_between", "tx_count_1h"),
     "mixed_time_zones": ("expect_column_time_zone_to_be", "event_ts"),
     "duplicate_batch": ("expect_batch_content_to_be_new", None),
+    "resent_day": ("resent_day", None),
     "corrupt_parquet": ("expect_source_file_to_be_readable_parquet", None),
     "truncated_file": ("expect_source_file_to_be_readable_parquet", None),
     "csv_as_parquet": ("expect_source_file_to_be_readable_parquet", None),
@@ -53,7 +55,7 @@ CATALOGUE = {
     "empty_file": ("expect_source_file_to_be_readable_parquet", None),
 }
 # Most kinds spoil the whole week; a mix of time zones needs some days to stay right.
-BROKEN_DAYS = {"mixed_time_zones": WEEK[2:4]}
+BROKEN_DAYS = {"mixed_time_zones": WEEK[2:4], "resent_day": WEEK[3:4]}
 
 
 def test_the_catalogue_covers_every_broken_kind():
@@ -79,7 +81,7 @@ def history(tmp_path_factory, params):
     source, storage = open_storage(root / "source"), open_storage(root / "storage")
     generate(source, date(2026, 10, 26), WEEK[-1], seed=7, config=GeneratorConfig(rows_per_day=ROWS_PER_DAY))
     for as_of in HISTORY:
-        manifest = extract_batch(source, storage, "m", *window_bounds(as_of, 7))
+        manifest = extract_batch(source, storage, "m", *window_bounds(as_of, 7), id_columns=ID_COLUMNS)
         assert validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])["success"]
     return root
 
@@ -101,7 +103,7 @@ def _check(kind, history, tmp_path, params):
     sent = {k: source.get_bytes(k) for k in source.list("")}
     assert sent != before
     try:
-        manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7))
+        manifest = extract_batch(source, storage, "m", *window_bounds(AS_OF, 7), id_columns=ID_COLUMNS)
         validate_batch(storage, manifest["manifest_uri"], SUITE, params["validation"])
     except (BatchRejected, UnreadableSourceFile) as error:
         caught = error
@@ -122,6 +124,8 @@ def test_broken_batch_is_stopped_named_and_quarantined(kind, history, tmp_path, 
         assert expectation in str(error)
     if column:
         assert f"column {column!r}" in str(error)
+    if kind == "resent_day":  # Thursday's file held Wednesday's purchases under new ids: named as such
+        assert "'2026-11-12': 'repeats 2026-11-11 of batch 2026-11-16T000000Z" in str(error)
 
     assert storage.list(f"batches/m/{RUN}") == [], "nothing of a rejected run may stay in batches/"
     quarantined = storage.list(f"quarantine/m/{RUN}")

@@ -1,6 +1,7 @@
 """What a person is told when a model needs them: a task that failed for good (after its retries, or at once
-for a verdict such as a quarantined batch or a failed gate), an approval form waiting for an answer, and a
-deployment move (a rollback, a promotion, a canary start or step), automatic or not.
+for a verdict such as a quarantined batch or a failed gate), an approval form waiting for an answer, a
+deployment move (a rollback, a promotion, a canary start or step), automatic or not, and a batch that
+passed its contract with warnings.
 
 Pure functions from what happened (model, DAG, task, run, the error, the link to the run in the Airflow UI)
 to the JSON body posted to the model's alert connection (`alerts.connection`); the DAG files' notifiers
@@ -242,3 +243,54 @@ def moved_from_context(model: str, context: Any) -> dict[str, Any] | None:
     if not move:
         return None
     return deployment_moved(model, move, ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "log_url", None))
+
+
+def data_warnings(
+    model: str,
+    validated: dict[str, Any],
+    dag_id: str,
+    task_id: str,
+    run_id: str,
+    url: str | None,
+) -> dict[str, Any] | None:
+    """The alert of a batch that passed its contract with warnings (`validated`: the validate task's
+    result, `retrainer.tasks.retrain.validate`: `run_key`, `batch_uri`, `validation_uri`, `data_docs_url`
+    and `warnings`, each described): `{"event": "data_warnings", "text", "model", "run_key", "batch_uri",
+    "validation_uri", "data_docs_url", "warnings", "dag_id", "task_id", "run_id", "url"}`. The text names
+    the batch and every warning, one per line; None when the batch had none."""
+    warnings = [str(w) for w in validated.get("warnings") or []]
+    if not warnings:
+        return None
+    batch = validated.get("run_key") or validated.get("batch_uri")
+    text = f"[{model}] batch {batch} passed its contract with {len(warnings)} warning(s) (run {run_id}):"
+    text += "".join(f"\n- {w}" for w in warnings)
+    if len(text) > MAX_MESSAGE:  # every warning is in `warnings` and validation.json; the text is a digest
+        text = text[: MAX_MESSAGE - 1] + "…"
+    if validated.get("data_docs_url"):
+        text += f"\nData Docs: {validated['data_docs_url']}"
+    if url:
+        text += f"\n({url})"
+    return {
+        "event": "data_warnings",
+        "text": text,
+        "model": model,
+        "run_key": validated.get("run_key"),
+        "batch_uri": validated.get("batch_uri"),
+        "validation_uri": validated.get("validation_uri"),
+        "data_docs_url": validated.get("data_docs_url"),
+        "warnings": warnings,
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": run_id,
+        "url": url,
+    }
+
+
+def warnings_from_context(model: str, context: Any) -> dict[str, Any] | None:
+    """`data_warnings` from the validate task's success callback context: its result is in XCom (pushed
+    before the callback runs); None when it passed with no warning."""
+    ti = context["ti"]
+    result = ti.xcom_pull(task_ids=ti.task_id)
+    if not isinstance(result, dict):
+        return None
+    return data_warnings(model, result, ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "log_url", None))

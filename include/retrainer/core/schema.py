@@ -129,6 +129,8 @@ class Validation(Section):
     recent_batches: PositiveInt
     max_volume_drop: OpenFraction
     time_zone: Name
+    # A day whose rows (ids and timestamps aside) are this share or more rows of another day: re-sent.
+    resent_day_share: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
 class Labels(Section):

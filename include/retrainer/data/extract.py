@@ -3,8 +3,9 @@
 A batch is keyed by model and the end of its window (`batches/<model>/<run key>/`), so a rerun of the same
 period overwrites the same keys; a re-extract first removes the old `validation.json`, so no record of a
 validation outlives the bytes it judged. The manifest is written after the batch and carries its sha256,
-and for each source partition its row count, file and content hashes and the time zones of its timestamps,
-which validation uses to catch re-sent files and mixed time zones. Extract judges no contract, with two
+and for each source partition its row count, file and content hashes, the time zones of its timestamps and a
+sketch of its rows without ids and timestamps (`resent`), which validation uses to catch re-sent files, days
+re-sent under new ids and mixed time zones. Extract judges no contract, with two
 exceptions: a source file that cannot be read at all is copied to quarantine and the run is rejected, and a
 day of the window missing from the source is named (MissingSourcePartition, or a warning by configuration).
 """
@@ -29,6 +30,7 @@ from retrainer.core.errors import BeforeModelStart, Rejected
 from retrainer.data import quarantine
 from retrainer.data.batch_file import BatchWriter, ContentHash, content_sha256, describe_file, row_hashes
 from retrainer.data.contracts import Failure
+from retrainer.data.resent import day_sketch
 from retrainer.sources.partitions import NOT_PARQUET, days_overlapping, partition_key
 from retrainer.storage import KeyNotFound, Storage, sha256_bytes, sha256_file
 
@@ -181,10 +183,12 @@ def write_window(
     target: Path,
     event_time: str = "event_ts",
     missing_days: str = "fail",
+    id_columns: tuple[str, ...] | list[str] = (),
 ) -> tuple[dict, list[dict], list[date]]:
     """Write the rows of every daily partition overlapping [start, end) to the Parquet file `target`, one
     row group per partition, holding one partition at a time; returns the file's rows, sha256 and content
-    hash, one description per partition, and the days that have no partition.
+    hash, one description per partition (with its rows' sketch without `id_columns` and timestamps,
+    `resent.day_sketch`, which names a day re-sent under new ids), and the days that have no partition.
 
     Raises UnreadableSourceFile, MissingSourcePartition (`_stage_window`) and IncompatibleSourceFiles.
     """
@@ -210,6 +214,8 @@ def write_window(
                         "file_sha256": sha256_file(part.path),
                         "content_sha256": ContentHash(frame.columns).update_hashes(hashes).hexdigest(),
                         "time_zones": zones,
+                        "day": part.day.isoformat(),
+                        "resend": day_sketch(frame, id_columns, event_time),
                     }
                 )
                 del frame, hashes
@@ -313,9 +319,11 @@ def extract_batch(
     missing_days: str = "fail",
     first_day: date | str | None = None,
     event_time: str = "event_ts",
+    id_columns: tuple[str, ...] | list[str] = (),
 ) -> dict:
     """Write the batch of the window [start, end) and its manifest under the storage root, keyed by the
-    window's end (`clock.run_key`); returns the manifest as a dict.
+    window's end (`clock.run_key`); returns the manifest as a dict. `id_columns` (the model's
+    `model.id_column`) are left out of each day's content sketch, so a day re-sent under new ids is named.
 
     A batch released from quarantine for this run is kept as it is rather than extracted again. Source
     files that cannot be read are copied to `quarantine/<model>/<run>/source/` with a `reason.json`, and
@@ -334,7 +342,9 @@ def extract_batch(
     with tempfile.TemporaryDirectory(prefix="retrainer-batch-") as tmp:
         local = Path(tmp) / layout.BATCH_FILE
         try:
-            written, partitions, missing = write_window(source, start, end, local, event_time, missing_days)
+            written, partitions, missing = write_window(
+                source, start, end, local, event_time, missing_days, id_columns
+            )
         except (UnreadableSourceFile, IncompatibleSourceFiles) as error:
             failures, keys = _source_failures(error, source)
             reason = {

@@ -37,6 +37,7 @@ from retrainer.data.contracts import (
     summary_table,
 )
 from retrainer.data.docs import publish_docs
+from retrainer.data.resent import resent_day_failures
 from retrainer.storage import ChecksumMismatch, Storage
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def validate_batch(
         failures = [
             *(_with_volume(f, volume) for f in run.failures),
             *duplicate_failures(manifest, history),
+            *resent_day_failures(manifest, history, rules),
             *time_zone_failures(manifest, rules),
             *missing_day_failures(manifest),
         ]

@@ -1,7 +1,8 @@
 """The registry page shown inside the Airflow UI: per model its deployment (mode, share, since), versions
 with aliases, gate verdicts and a link to each gate report, lineage (batches, data hash, `dvc.lock` hashes,
 git revision, feature definitions hash, params diff against the champion), the Airflow run that made each
-version, the latest shadow/canary monitoring report and the audit log.
+version, the warnings of the batches each version was trained on, the latest shadow/canary monitoring
+report and the audit log.
 
 Read-only: it only reads storage; every change goes through the DAGs or the CLI. The deployment record
 and scoring reports are read as stored JSON (keys from `core.layout`), so the registry needs neither.
@@ -150,6 +151,26 @@ def _features(record: dict) -> str:
     return out
 
 
+def _data_warnings(versions: list[dict]) -> str:
+    """What the validation of the batches each version was trained on warned about (`lineage
+    ["data_warnings"]`, `registry.data_warnings`), newest version first; every value escaped."""
+    rows = [
+        _cells(
+            f"v{record['version']}",
+            batch.get("run_key"),
+            w.get("expectation"),
+            w.get("column") or "(table)",
+            w.get("text"),
+        )
+        for record in versions
+        for batch in record.get("data_warnings") or []
+        for w in batch.get("warnings") or []
+    ]
+    if not rows:
+        return "<p>No version was trained on a batch with warnings.</p>"
+    return _table(["version", "batch", "expectation", "column", "warning"], rows)
+
+
 def _deployment(state: dict | None) -> str:
     if state is None:
         return "<p class='state'>No deployment record yet: the champion alias decides every row.</p>"
@@ -200,8 +221,8 @@ def render_model(registry: Registry, notes: str = "") -> str:
     storage, model = registry.storage, registry.model
     by_version = registry.aliases_by_version()
     champion = registry.get(CHAMPION) if registry.alias(CHAMPION) else None
-    rows = []
-    for record in reversed(registry.versions()):
+    rows, versions = [], list(reversed(registry.versions()))  # newest first
+    for record in versions:
         names = " ".join(
             f'<span class="alias">{escape(a)}</span>' for a in by_version.get(record["version"], [])
         )
@@ -236,6 +257,7 @@ def render_model(registry: Registry, notes: str = "") -> str:
         + _table(
             ["version", "aliases", "as of", "PR-AUC", "recall@FPR", "gates", "Airflow run", "lineage"], rows
         )
+        + f"<h3>Data warnings</h3>{_data_warnings(versions)}"
         + f"<h3>Shadow / canary monitoring</h3>{_monitoring(_latest_report(storage, model), state)}"
         + "<h3>Audit log</h3>"
         + _table(["at", "event", "alias / option / mode", "version", "by", "why"], audit)

@@ -12,6 +12,7 @@ import yaml
 from retrainer.core import artifacts, layout
 from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.settings import Settings
+from retrainer.registry import data_warnings
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.gate_report import NotGated, judge, read_verified, sealed_sha256
 from retrainer.registry.lineage import feature_definitions, git_revision, package_versions
@@ -165,6 +166,8 @@ def register_run(
     # Keys relative to the storage root, which still read back from a root copied elsewhere.
     lineage["run_manifest_key"] = storage.key_of(run_manifest_uri)
     lineage["batch_keys"] = [storage.key_of(batch["manifest_uri"]) for batch in run["batches"]]
+    # what the validation of each batch trained on warned about, shown on the registry page
+    lineage["data_warnings"] = data_warnings.of_batches(storage, model, run["batches"])
     registry = Registry(storage, model)
     record, created = registry.register(
         files, lineage, idempotency_key(model, run, lineage["params"], lineage["git"]["commit"])

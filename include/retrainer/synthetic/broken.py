@@ -170,6 +170,20 @@ def _duplicate_batch(
     return clean_day(day - timedelta(days=7))
 
 
+def _resent_day(
+    frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay
+) -> pd.DataFrame:
+    # The day before is sent again as this day's file: its purchases under new transaction ids, their times
+    # moved to this day and a few seconds off. Every row on its own is plausible; the day is not new.
+    again = clean_day(day - timedelta(days=1))
+    moved = pd.Timedelta(days=1) + pd.to_timedelta(rng.integers(-20, 21, size=len(again)), unit="s")
+    return again.assign(
+        transaction_id=[f"tx-{day:%Y%m%d}-r{i:06d}" for i in range(len(again))],
+        event_ts=again["event_ts"] + moved,
+        label_available_at=again["label_available_at"] + moved,
+    )
+
+
 def _corrupt_parquet(data: bytes, rng: np.random.Generator) -> bytes:
     noise = rng.integers(0, 256, size=len(data) // 2, dtype=np.uint8).tobytes()
     return data[:4] + noise + data[4 + len(noise) :]
@@ -214,6 +228,7 @@ ROW_KINDS = {
     "constant_int_feature": _constant_int_feature,
     "mixed_time_zones": _mixed_time_zones,
     "duplicate_batch": _duplicate_batch,
+    "resent_day": _resent_day,
 }
 FILE_KINDS = {
     "corrupt_parquet": _corrupt_parquet,

@@ -136,6 +136,7 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | Non
         missing_days=data["missing_days"],
         first_day=data["start_date"],
         event_time=ctx.params["model"]["event_time"],
+        id_columns=[ctx.params["model"]["id_column"]],  # left out of each day's content (re-sent days)
     )
 
 
@@ -143,13 +144,14 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | Non
 def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised.
 
-    Returns the validation URI, the URI of the run's Data Docs page and its address in the Airflow UI
-    (`data_docs_url`), and the warnings, each described."""
+    Returns the batch's run key, the validation URI, the URI of the run's Data Docs page and its address
+    in the Airflow UI (`data_docs_url`), and the warnings, each described (the `DataWarnings` notifier
+    posts them)."""
     ctx = Context.load(dag_params, model)
     report = validate_batch(
         ctx.storage, manifest_uri, ctx.settings.suite_path(ctx.params), ctx.params["validation"]
     )
-    shown = ("validation_uri", "data_docs_uri", "data_docs_url", "batch_uri", "rows", "success")
+    shown = ("run_key", "validation_uri", "data_docs_uri", "data_docs_url", "batch_uri", "rows", "success")
     return {k: report[k] for k in shown} | {"warnings": [Failure(**w).describe() for w in report["warnings"]]}
 
 
