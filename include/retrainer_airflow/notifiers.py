@@ -93,13 +93,13 @@ class DataWarnings(HttpNotifier):
 
     def __init__(self, model: str, config: dict) -> None:
         super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
-        self.model = model
+        self.model, self.enabled = model, config["alerts"].get("enabled", True)
 
     def notify(self, context) -> None:
         from retrainer.core import alerts
 
         body = alerts.warnings_from_context(self.model, context)
-        if body is None:
+        if body is None or not self.enabled:
             return
         try:
             self.hook.run(endpoint=self.endpoint, json=body)
