@@ -174,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", required=True, help="the end of the clean week to profile, e.g. 2026-11-16"
     )
     scaffold.add_argument("--days", type=int, default=7, help="days of source before --as-of (default 7)")
+    refresh = suite_sub.add_parser(
+        "refresh",
+        parents=[model],
+        help="learn each column's usual distribution from the model's last validated batches and rewrite the "
+        "suite's learnt expectations (the others stay), for review",
+    )
+    refresh.add_argument(
+        "--weeks",
+        type=int,
+        default=8,
+        help="how many of the last validated batches to learn from (default 8)",
+    )
     suite.set_defaults(func=cmd_suite)
     return parser
 

@@ -132,9 +132,9 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
                 "expect_column_quantile_values_to_be_between",
                 column,
                 "critical",
-                f"{column}'s quartiles stay within {CRITICAL_SPREADS:g} typical spreads ({_num(spread):g}) of "
-                f"those of the last {weeks} validated batches: beyond that no real week goes (a unit x24, "
-                "x100, a swapped column).",
+                f"{column}'s quartiles stay within {CRITICAL_SPREADS:g} typical spreads "
+                f"({_num(spread):g}) of those of the last {weeks} validated batches: beyond that no real "
+                "week goes (a unit x24, x100, a swapped column).",
                 how,
                 quantile_ranges={"quantiles": CRITICAL_QUANTILES, "value_ranges": ranges},
                 # GX caches a column's quantiles by this argument but not by the quantiles asked for: the
@@ -155,8 +155,8 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
                 "expect_column_quantile_values_to_be_between",
                 column,
                 "warning",
-                f"{column}'s quantiles within what the last {weeks} validated batches showed, widened by their "
-                "week-to-week variation: outside means its distribution shifted.",
+                f"{column}'s quantiles within what the last {weeks} validated batches showed, widened "
+                "by their week-to-week variation: outside means its distribution shifted.",
                 source | {"rule": rule},
                 quantile_ranges={"quantiles": WARNING_QUANTILES, "value_ranges": value_ranges},
             )
@@ -171,8 +171,8 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
                     kind,
                     column,
                     "warning",
-                    f"{column}'s {statistic} was {_num(low):g} .. {_num(high):g} over the last {weeks} validated "
-                    "batches.",
+                    f"{column}'s {statistic} was {_num(low):g} .. {_num(high):g} over the last {weeks} "
+                    "validated batches.",
                     source | {"rule": rule},
                     min_value=_num(max(low - pad, 0.0) if statistic == "stdev" else low - pad),
                     max_value=_num(high + pad),
@@ -190,7 +190,8 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
                 "expect_column_mean_to_be_between",
                 column,
                 "warning",
-                f"{column}'s {what} was {_num(low):g} .. {_num(high):g} over the last {weeks} validated batches.",
+                f"{column}'s {what} was {_num(low):g} .. {_num(high):g} over the last {weeks} validated "
+                "batches.",
                 source | {"rule": f"min..max over the batches +- max({WARNING_DEVIATIONS:g} sd, 25 %)"},
                 min_value=_num(max(0.0, low - pad)),
                 max_value=_num(min(1.0, high + pad)),
@@ -205,8 +206,8 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
                     "expect_column_distinct_values_to_contain_set",
                     column,
                     "warning",
-                    f"Every level of {column} seen in each of the last {weeks} validated batches: a level that "
-                    "vanishes means an upstream system stopped sending it.",
+                    f"Every level of {column} seen in each of the last {weeks} validated batches: a level "
+                    "that vanishes means an upstream system stopped sending it.",
                     source | {"rule": "levels present in every batch"},
                     value_set=always,
                 )
