@@ -119,8 +119,13 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
         if spread <= 0:
             continue  # a constant column: the contract's own no-constant expectation speaks for it
         margin = CRITICAL_SPREADS * spread
+        # a column never negative in any batch (a count, an amount, a distance) keeps a floor of 0
+        floor_at = 0.0 if all(s["q05"] >= 0 for s in stats) else -math.inf
         ranges = [
-            [_num(min(s[_q(q)] for s in stats) - margin), _num(max(s[_q(q)] for s in stats) + margin)]
+            [
+                _num(max(floor_at, min(s[_q(q)] for s in stats) - margin)),
+                _num(max(s[_q(q)] for s in stats) + margin),
+            ]
             for q in CRITICAL_QUANTILES
         ]
         how = source | {
@@ -148,7 +153,7 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
         value_ranges = []
         for q in WARNING_QUANTILES:
             low, high, pad = _band([s[_q(q)] for s in stats], floor)
-            value_ranges.append([_num(low - pad), _num(high + pad)])
+            value_ranges.append([_num(max(floor_at, low - pad)), _num(high + pad)])
         rule = f"min..max over the batches +- {WARNING_DEVIATIONS:g} week-to-week standard deviations"
         found.append(
             _expectation(
@@ -174,7 +179,7 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
                     f"{column}'s {statistic} was {_num(low):g} .. {_num(high):g} over the last {weeks} "
                     "validated batches.",
                     source | {"rule": rule},
-                    min_value=_num(max(low - pad, 0.0) if statistic == "stdev" else low - pad),
+                    min_value=_num(max(low - pad, 0.0 if statistic == "stdev" else floor_at)),
                     max_value=_num(high + pad),
                 )
             )
@@ -237,6 +242,19 @@ def refresh_suite(
     }
     suite_path.write_text(json.dumps(suite, indent=2) + "\n")
     return {"suite": str(suite_path), "learnt": len(learnt), "kept": len(kept), **source}
+
+
+def released_suite(suite_path: Path, folder: Path) -> Path:
+    """A copy (in `folder`) of the suite at `suite_path` whose learnt expectations are warnings: what a batch
+    a person released is judged by. Its shape (types, nulls, ranges, sets) must still hold; what it means
+    (a shift no earlier week showed) the person accepted with a reason, and the next refresh learns it."""
+    suite = json.loads(suite_path.read_text())
+    for expectation in suite["expectations"]:
+        if LEARNT in (expectation.get("meta") or {}):
+            expectation["severity"] = "warning"
+    copy = folder / suite_path.name
+    copy.write_text(json.dumps(suite, indent=2))
+    return copy
 
 
 def learn_from_history(storage, params: dict, suite_path: Path, weeks: int) -> dict:
