@@ -179,3 +179,16 @@ def test_a_released_batch_counts_as_history_and_the_next_refresh_learns_from_it(
     next_week = extract_batch(source, storage, "fraud-xgb", *window_bounds(_as_of(HISTORY_WEEKS + 1), 7))
     report = validate_batch(storage, next_week["manifest_uri"], suite, params["validation"])
     assert report["success"]  # the released week taught the suite: hours are no longer a surprise
+
+
+def test_a_fraud_rate_four_times_the_usual_warns_inside_the_contracts_band(learnt):
+    _, suite = learnt
+    end = FIRST + timedelta(weeks=HISTORY_WEEKS + 1)
+    frame = _week(end, 7)
+    usual = frame["is_fraud"].mean()
+    extra = frame.sample(frac=3 * usual, random_state=3).index
+    frame.loc[extra, "is_fraud"] = 1
+    critical, warnings = _judged(suite, frame, end)
+    print(f"\nlabel rate {usual:.4f} -> {frame['is_fraud'].mean():.4f}: {[f.describe() for f in warnings]}")
+    assert not critical  # inside the hand-written 0.2-5 % band
+    assert ("expect_column_mean_to_be_between", "is_fraud") in {(f.expectation, f.column) for f in warnings}
