@@ -192,3 +192,26 @@ def test_a_fraud_rate_four_times_the_usual_warns_inside_the_contracts_band(learn
     print(f"\nlabel rate {usual:.4f} -> {frame['is_fraud'].mean():.4f}: {[f.describe() for f in warnings]}")
     assert not critical  # inside the hand-written 0.2-5 % band
     assert ("expect_column_mean_to_be_between", "is_fraud") in {(f.expectation, f.column) for f in warnings}
+
+
+def test_suite_refresh_rewrites_only_the_learnt_expectations_and_is_repeatable(learnt, tmp_path, monkeypatch):
+    from retrainer.cli import main
+    from tests.conftest import copy_configuration
+
+    root, _ = learnt
+    shutil.copytree(root / "storage", tmp_path / "var" / "storage")
+    project = copy_configuration(tmp_path / "project")
+    for name in ("RETRAINER_STORAGE_ROOT", "RETRAINER_SOURCE_ROOT", "RETRAINER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RETRAINER_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
+    suite = project / "expectations" / "transactions.json"
+
+    assert main(["suite", "refresh", "--model", "fraud-xgb", "--weeks", "4"]) == 0
+    first = suite.read_text()
+    learnt_meta = json.loads(first)["meta"][LEARNT]
+    assert learnt_meta["batches"] == 4 and len(learnt_meta["run_keys"]) == 4  # the last 4 validated weeks
+    assert main(["suite", "refresh", "--model", "fraud-xgb", "--weeks", "4"]) == 0
+    assert suite.read_text() == first  # the same history gives the same file: a refresh diffs only what moved
+    assert main(["models", "check"]) == 0
+    assert main(["suite", "refresh", "--model", "fraud-xgb", "--weeks", "2"]) == 1  # too few to learn from
