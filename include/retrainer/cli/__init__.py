@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--broken",
         help="break the --broken-day partitions this way (retrainer.synthetic.BROKEN_KINDS, or LABEL_KINDS: "
-        "label_shuffle keeps the contract and loses the labels' signal)",
+        "label_shuffle keeps the contract and loses the labels' signal, or MEANING_KINDS: swapped_pair, "
+        "unit_x24, amount_x100 keep the shape and change the meaning)",
     )
     gen.add_argument("--broken-day", type=_date, action="append", default=[])
     gen.set_defaults(func=cmd_generate)
