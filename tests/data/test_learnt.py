@@ -215,3 +215,20 @@ def test_suite_refresh_rewrites_only_the_learnt_expectations_and_is_repeatable(l
     assert suite.read_text() == first  # the same history gives the same file: a refresh diffs only what moved
     assert main(["models", "check"]) == 0
     assert main(["suite", "refresh", "--model", "fraud-xgb", "--weeks", "2"]) == 1  # too few to learn from
+
+
+def test_a_counter_column_gets_no_learnt_location_that_every_later_week_would_break():
+    """Issue 27's counter, in the learnt expectations: a column that only grows moves every week by design."""
+    from retrainer.data.learnt import batch_profile, learnt_expectations
+
+    weeks = [
+        pd.DataFrame(
+            {"seconds_since_launch": range(n * 604_800, (n + 1) * 604_800, 600), "amount": [1.0, 2.5] * 504}
+        )
+        for n in range(4)
+    ]
+    profiles = [batch_profile(w, ["seconds_since_launch", "amount"], [], None) for w in weeks]
+    columns = {
+        e["kwargs"]["column"] for e in learnt_expectations(profiles, {"batches": 4, "from": "a", "to": "b"})
+    }
+    assert columns == {"amount"}
