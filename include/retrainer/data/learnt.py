@@ -130,7 +130,7 @@ def learnt_expectations(profiles: list[dict], source: dict, label: str | None = 
         ]
         how = source | {
             "spread": _num(spread),
-            "rule": f"min..max over the batches +- {CRITICAL_SPREADS:g} spreads",
+            "rule": f"min..max over the batches +- {CRITICAL_SPREADS:g} spreads (>= 0 if never negative)",
         }
         found.append(
             _expectation(
