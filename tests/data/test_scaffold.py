@@ -81,3 +81,27 @@ def test_a_new_models_suite_is_scaffolded_and_passes_a_clean_batch(tmp_path, var
     )
     assert result.failures == [], [f.describe() for f in result.failures]
     assert date(2026, 11, 9) <= frame["login_ts"].min().date()
+
+
+def test_a_counter_column_is_expected_to_grow_not_to_stay_in_last_weeks_range(tmp_path):
+    """Issue 27: a scaffolded suite warned on every run for a column that only grows (an id, a time
+    counter): its range from the profiled week is left behind by every later week."""
+    import pandas as pd
+
+    from retrainer.data.contracts import load_suite, run_suite
+    from retrainer.data.scaffold import column_expectations
+
+    def week(n: int) -> pd.DataFrame:
+        start = n * 7 * 86_400  # seconds since the service started: a time counter
+        return pd.DataFrame({"seconds_since_launch": range(start, start + 7 * 86_400, 600), "n": n})
+
+    found = column_expectations(week(0), "seconds_since_launch", "feature")
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"name": "counters", "expectations": found}))
+    assert "expect_column_values_to_be_increasing" in {e["type"] for e in found}
+    later = run_suite(week(5), load_suite(path))
+    assert later.failures == []  # no warning on a later week for being a later week
+    shuffled = week(5).sample(frac=1.0, random_state=1)  # a counter out of order is still reported
+    assert [f.expectation for f in run_suite(shuffled, load_suite(path)).failures] == [
+        "expect_column_values_to_be_increasing"
+    ]

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--broken",
         help="break the --broken-day partitions this way (retrainer.synthetic.BROKEN_KINDS, or LABEL_KINDS: "
-        "label_shuffle keeps the contract and loses the labels' signal)",
+        "label_shuffle keeps the contract and loses the labels' signal, or MEANING_KINDS: swapped_pair, "
+        "unit_x24, amount_x100 keep the shape and change the meaning)",
     )
     gen.add_argument("--broken-day", type=_date, action="append", default=[])
     gen.set_defaults(func=cmd_generate)
@@ -175,6 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", required=True, help="the end of the clean week to profile, e.g. 2026-11-16"
     )
     scaffold.add_argument("--days", type=int, default=7, help="days of source before --as-of (default 7)")
+    refresh = suite_sub.add_parser(
+        "refresh",
+        parents=[model],
+        help="learn each column's usual distribution from the model's last validated batches and rewrite the "
+        "suite's learnt expectations (the others stay), for review",
+    )
+    refresh.add_argument(
+        "--weeks",
+        type=int,
+        default=8,
+        help="how many of the last validated batches to learn from (default 8)",
+    )
     suite.set_defaults(func=cmd_suite)
     return parser
 

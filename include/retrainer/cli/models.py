@@ -59,7 +59,10 @@ def _connection_resolver() -> Callable[[str], str]:
 
 
 def cmd_suite(args: argparse.Namespace) -> int:
-    """`suite scaffold`: profile the model's source over the days before --as-of and add expectations."""
+    """`suite scaffold`: profile the model's source over the days before --as-of and add expectations;
+    `suite refresh`: learn the suite's distribution expectations from the last validated batches."""
+    if args.action == "refresh":
+        return _refresh(args)
     from retrainer.core.clock import as_utc
     from retrainer.core.models import choose_model, suite_file
     from retrainer.data.extract import read_window
@@ -93,4 +96,16 @@ def cmd_suite(args: argparse.Namespace) -> int:
         f"review the diff of {' and '.join(suites)} (git diff), then: retrainer models check",
         file=sys.stderr,
     )
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from retrainer.data.learnt import learn_from_history
+    from retrainer.tasks.context import Context
+
+    ctx = Context.load(model=args.model)
+    suite = ctx.settings.suite_path(ctx.params)
+    result = learn_from_history(ctx.storage, ctx.params, suite, args.weeks)
+    print(json.dumps(result, indent=2))
+    print(f"review the diff of {suite} (git diff), then: retrainer models check", file=sys.stderr)
     return 0

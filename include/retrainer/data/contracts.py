@@ -20,7 +20,7 @@ import pandas as pd
 
 from retrainer.core import frames
 from retrainer.core.errors import Rejected
-from retrainer.data.gx_engine import lighter_pandas_engine
+from retrainer.data.gx_engine import json_safe_quantile_details, lighter_pandas_engine
 
 DOCS_SITE = "run"
 # At most this many values (rows x columns) in the frame GX is handed at once; GX copies that frame for
@@ -38,6 +38,7 @@ def _import_gx():
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("great_expectations."):
             logging.getLogger(name).setLevel(logging.NOTSET)  # inherit WARNING from the package logger
+    json_safe_quantile_details()
     return gx
 
 

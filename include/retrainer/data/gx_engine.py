@@ -37,3 +37,26 @@ def lighter_pandas_engine(*, fingerprints: bool) -> Iterator[None]:
         yield
     finally:
         util.does_ndarray_contain_decimal_dtype, engine.HASH_THRESHOLD = search, threshold
+
+
+def json_safe_quantile_details() -> None:
+    """GX 1.24's `expect_column_quantile_values_to_be_between` returns its verdicts as numpy bools, which its
+    own result store cannot serialise under numpy 2 ("Object of type bool is not JSON serializable"): every
+    run of such an expectation failed. Its verdicts are made plain bools, once per process; the verdicts
+    themselves do not change."""
+    from great_expectations.expectations.core.expect_column_quantile_values_to_be_between import (
+        ExpectColumnQuantileValuesToBeBetween as Quantiles,
+    )
+
+    judge = Quantiles._validate
+    if getattr(judge, "json_safe", False):
+        return
+
+    def validate(self, *args, **kwargs) -> dict:
+        verdict = judge(self, *args, **kwargs)
+        details = verdict["result"]["details"]
+        details["success_details"] = [bool(ok) for ok in details["success_details"]]
+        return verdict | {"success": bool(verdict["success"])}
+
+    validate.json_safe = True  # type: ignore[attr-defined]
+    Quantiles._validate = validate

@@ -6,13 +6,16 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 
 from retrainer.core import layout
 from retrainer.core.errors import Rejected
 from retrainer.data import quarantine
 from retrainer.data.contracts import BatchRejected
 from retrainer.data.extract import describe_batch
+from retrainer.data.learnt import released_suite
 from retrainer.data.validate import validate_batch
 from retrainer.sources.partitions import unreadable_partitions
 from retrainer.storage import Storage, sha256_bytes
@@ -40,6 +43,8 @@ def release(
     keeps it instead of extracting again; if not, validation puts it back in quarantine with the new
     reasons and ReleaseRefused is raised. For unreadable source files, every quarantined partition must be
     readable Parquet at the source by now (fix the source, then release or simply rerun the date).
+    The suite's learnt expectations (`data.learnt`) count as warnings for a released batch: a shift in
+    what a column means is a person's call, made with `why`.
     """
     who = who or getpass.getuser()
     if not why.strip():
@@ -71,9 +76,16 @@ def release(
     pairs = [(layout.quarantine_file_key(model, key, n), layout.batch_file_key(model, key, n)) for n in names]
     quarantine.move_keys(storage, pairs, layout.batch_prefix(model, key))
     try:
-        report = validate_batch(
-            storage, storage.uri(layout.batch_file_key(model, key, layout.MANIFEST_FILE)), suite_path, rules
-        )
+        # Released, not silenced: the learnt expectations (what the column usually looks like) it broke are
+        # reported as warnings; its shape must still hold. Once validated it is history the next refresh
+        # learns from.
+        with tempfile.TemporaryDirectory(prefix="release-") as scratch:
+            report = validate_batch(
+                storage,
+                storage.uri(layout.batch_file_key(model, key, layout.MANIFEST_FILE)),
+                released_suite(Path(suite_path), Path(scratch)),
+                rules,
+            )
     except BatchRejected as error:
         # validate moved it back with its new reason.json; the old failures are kept in this event
         failures = [asdict(f) for f in error.failures]

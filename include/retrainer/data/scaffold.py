@@ -3,7 +3,9 @@ the model's params name that its suite has no expectation about (or, for a new s
 
 What is observed becomes the expectation: types, no nulls, the values of a category, a 0/1 label and its
 rate, a unique id, an event time inside the run's window. Numeric ranges are observed ranges widened by half
-their width, as warnings: a person decides the real bounds in the review of the suite's diff.
+their width, as warnings: a person decides the real bounds in the review of the suite's diff. A counter
+(values that only grow along the batch: a numeric id, a time counter) gets no range, which every later week
+would break, but an expectation that it keeps growing; a numeric id column gets no range either.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 
 from retrainer.core.feature_declarations import DerivedFeature, derived_features
 from retrainer.core.models import named_columns, suite_columns
+from retrainer.data.learnt import is_counter
 
 MAX_LEVELS = 50  # a text column with more distinct values is an identifier, not a category
 INTEGER_TYPES = ["int64", "int32", "int16", "int8"]
@@ -74,11 +77,15 @@ def column_expectations(frame: pd.DataFrame, column: str, role: str) -> list[dic
                     max_value=min(1, rate * 4),
                 )
             )
+        elif role != "id_column" and is_counter(values):
+            # An id or a time counter only grows: a range from this week would warn on every later week
+            note = f"{column} only grows along the batch (a counter): no range is expected, only that."
+            found.append(_expectation("expect_column_values_to_be_increasing", column, note, "warning"))
         elif set(values.dropna().unique().tolist()) <= {0, 1}:
             found.append(
                 _expectation("expect_column_values_to_be_in_set", column, "A 0/1 flag.", value_set=[0, 1])
             )
-        else:
+        elif role != "id_column":
             low, high = float(values.min()), float(values.max())
             pad = (high - low) / 2
             floor = max(0.0, low - pad) if low >= 0 else low - pad  # a count or a distance stays >= 0

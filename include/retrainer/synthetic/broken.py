@@ -237,6 +237,29 @@ FILE_KINDS = {
     "header_only": _header_only,
     "empty_file": _empty_file,
 }
+
+
+def _swapped_pair(
+    frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay
+) -> pd.DataFrame:
+    # Two neighbouring columns of the export swapped: both stay >= 0, both keep their types
+    a, b = "distance_from_last_tx_km", "minutes_since_last_tx"
+    return frame.assign(**{a: frame[b], b: frame[a]})
+
+
+def _unit_x24(frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay) -> pd.DataFrame:
+    return frame.assign(account_age_days=frame["account_age_days"] * 24)  # days reported as hours
+
+
+def _amount_x100(
+    frame: pd.DataFrame, rng: np.random.Generator, day: date, clean_day: CleanDay
+) -> pd.DataFrame:
+    return frame.assign(amount=(frame["amount"] * 100).round(2))  # cents instead of units, every row
+
+
+# Kinds that keep the shape and change the meaning: caught by the expectations learnt from the model's
+# validated history (`retrainer suite refresh`, data/learnt.py), not by the types, nulls and ranges.
+MEANING_KINDS = {"swapped_pair": _swapped_pair, "unit_x24": _unit_x24, "amount_x100": _amount_x100}
 # Kinds that pass the data contract: only their labels are wrong, which shows when the labels mature (the
 # label check of `evaluation.label_signal`), not in the batch itself.
 LABEL_KINDS = {"label_shuffle": _label_shuffle}
@@ -249,7 +272,9 @@ def break_batch(
     """`frame` (the day's transactions) broken the way `kind` names; file kinds leave it as it is."""
     if kind in LABEL_KINDS:
         return LABEL_KINDS[kind](frame, rng, day, clean_day)
+    if kind in MEANING_KINDS:
+        return MEANING_KINDS[kind](frame, rng, day, clean_day)
     if kind not in BROKEN_KINDS:
-        kinds = sorted([*BROKEN_KINDS, *LABEL_KINDS])
+        kinds = sorted([*BROKEN_KINDS, *LABEL_KINDS, *MEANING_KINDS])
         raise ValueError(f"unknown broken-batch kind {kind!r}; choose from {kinds}")
     return ROW_KINDS[kind](frame, rng, day, clean_day) if kind in ROW_KINDS else frame
