@@ -205,6 +205,8 @@ def test_suite_refresh_rewrites_only_the_learnt_expectations_and_is_repeatable(l
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RETRAINER_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("RETRAINER_PROJECT_DIR", str(project))
+    # alerts go somewhere: `models check` refuses a model whose alert connection Airflow cannot resolve
+    monkeypatch.setenv("AIRFLOW_CONN_RETRAINER_ALERTS", "https://hooks.example.com")
     suite = project / "expectations" / "transactions.json"
 
     assert main(["suite", "refresh", "--model", "fraud-xgb", "--weeks", "4"]) == 0
