@@ -169,9 +169,10 @@ def who_may_answer(approvers: list[str]) -> str:
         names = ", ".join(code(user) for user in approvers)
         return (
             f"only {names} (`deployment.approvers`); Airflow refuses anyone else's answer "
-            '("not a respondent for the task", HTTP 403) and nothing moves'
+            '("not a respondent for the task", HTTP 403; the UI shows only "Response failed") and nothing '
+            "moves"
         )
     return (
         "any user allowed to answer this DAG's required actions (no `deployment.approvers` set); a viewer's "
-        "click is refused by Airflow (HTTP 403) and nothing moves"
+        'click is refused by Airflow (HTTP 403; the UI shows only "Response failed") and nothing moves'
     )
