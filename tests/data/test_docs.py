@@ -29,9 +29,9 @@ class Tags(HTMLParser):
             self.tags.append((tag, found))
 
 
-def test_published_data_docs_load_bootstrap_and_popper_from_disk_without_cors_checks(tmp_path):
-    """ "Show more info" is Bootstrap's collapse (Bootstrap + Popper + jQuery): every vendored tag must load
-    from the published folder, with no `integrity`/`crossorigin` left to make the browser refuse it."""
+def publish_failing_site(tmp_path: Path) -> Path:
+    """A Data Docs site of one failed expectation (so its page has a "Show more info" panel), published
+    through local storage under `tmp_path / "published" / "docs"`, which is returned."""
     suite = {
         "name": "transactions",
         "expectations": [
@@ -41,10 +41,14 @@ def test_published_data_docs_load_bootstrap_and_popper_from_disk_without_cors_ch
     (tmp_path / "suite.json").write_text(json.dumps(suite))
     frame = pd.DataFrame({"region": ["a", "b"] * 10})
     run_suite(frame, load_suite(tmp_path / "suite.json"), docs_dir=tmp_path / "site", run_name="run")
-    storage = open_storage(tmp_path / "published")
-    publish_docs(storage, tmp_path / "site", "docs")
+    publish_docs(open_storage(tmp_path / "published"), tmp_path / "site", "docs")
+    return tmp_path / "published" / "docs"
 
-    published = tmp_path / "published" / "docs"
+
+def test_published_data_docs_load_bootstrap_and_popper_from_disk_without_cors_checks(tmp_path):
+    """ "Show more info" is Bootstrap's collapse (Bootstrap + Popper + jQuery): every vendored tag must load
+    from the published folder, with no `integrity`/`crossorigin` left to make the browser refuse it."""
+    published = publish_failing_site(tmp_path)
     pages = sorted(published.rglob("*.html"))
     assert any("validations" in page.parts for page in pages)
     loaded: set[str] = set()

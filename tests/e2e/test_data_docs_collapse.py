@@ -7,29 +7,16 @@ from __future__ import annotations
 import json
 import time
 
-import pandas as pd
 import pytest
 
-from retrainer.data.contracts import load_suite, run_suite
-from retrainer.data.docs import publish_docs
-from retrainer.storage import open_storage
+from tests.data.test_docs import publish_failing_site
 from tests.e2e.test_registry_page_browser import Browser
 
 pytestmark = pytest.mark.e2e
 
 
 def test_show_more_info_opens_its_panel_on_the_published_page(tmp_path):
-    suite = {
-        "name": "transactions",
-        "expectations": [
-            {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "region", "value_set": ["a"]}}
-        ],
-    }
-    (tmp_path / "suite.json").write_text(json.dumps(suite))
-    frame = pd.DataFrame({"region": ["a", "b"] * 10})
-    run_suite(frame, load_suite(tmp_path / "suite.json"), docs_dir=tmp_path / "site", run_name="run")
-    publish_docs(open_storage(tmp_path / "published"), tmp_path / "site", "docs")
-    [page] = [p for p in (tmp_path / "published" / "docs").rglob("*.html") if "validations" in p.parts]
+    [page] = [p for p in publish_failing_site(tmp_path).rglob("*.html") if "validations" in p.parts]
 
     profile = tmp_path / "profile"
     profile.mkdir()
