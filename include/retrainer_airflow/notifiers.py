@@ -65,46 +65,54 @@ class ApprovalWaiting(HttpNotifier):
             self.log.exception("the approval alert was not posted to connection %s", self.http_conn_id)
 
 
-class DeploymentMoved(HttpNotifier):
+class _PostsWhatTheTaskReturned(HttpNotifier):
+    """A success callback that POSTs what `body(model, context)` builds from the task's result, to the
+    alert connection of `model` (checked params `config`); None posts nothing, and so does `alerts.enabled:
+    false`. A connection missing or down is logged, not raised: what the task did stands."""
+
+    what = "the alert"
+
+    def __init__(self, model: str, config: dict) -> None:
+        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
+        self.model, self.enabled = model, config["alerts"].get("enabled", True)
+
+    def body(self, context) -> dict | None:
+        raise NotImplementedError
+
+    def notify(self, context) -> None:
+        body = self.body(context)
+        if body is None or not self.enabled:
+            return
+        try:
+            self.hook.run(endpoint=self.endpoint, json=body)
+        except Exception:
+            self.log.exception("%s was not posted to connection %s", self.what, self.http_conn_id)
+
+
+class DeploymentMoved(_PostsWhatTheTaskReturned):
     """POSTs `retrainer.core.alerts.deployment_moved` (model, versions, from -> to mode and share, who or
     what moved it, why, the link) when the task it is the success callback of returned a `move`; a task
     that moved nothing posts nothing. A connection missing or down is logged, not raised: the move stands."""
 
-    def __init__(self, model: str, config: dict) -> None:
-        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
-        self.model, self.enabled = model, config["alerts"].get("enabled", True)
+    what = "the deployment move"
 
-    def notify(self, context) -> None:
+    def body(self, context) -> dict | None:
         from retrainer.core import alerts
 
-        body = alerts.moved_from_context(self.model, context)
-        if body is None or not self.enabled:
-            return
-        try:
-            self.hook.run(endpoint=self.endpoint, json=body)
-        except Exception:
-            self.log.exception("the deployment move was not posted to connection %s", self.http_conn_id)
+        return alerts.moved_from_context(self.model, context)
 
 
-class DataWarnings(HttpNotifier):
+class DataWarnings(_PostsWhatTheTaskReturned):
     """POSTs `retrainer.core.alerts.data_warnings` (the batch, each warning, its Data Docs, the link) when
     the validate task it is the success callback of passed a batch with warnings; a batch without any
     posts nothing. A connection missing or down is logged, not raised: the batch passed, the run goes on."""
 
-    def __init__(self, model: str, config: dict) -> None:
-        super().__init__(http_conn_id=config["alerts"]["connection"], endpoint="/")
-        self.model, self.enabled = model, config["alerts"].get("enabled", True)
+    what = "the data warnings"
 
-    def notify(self, context) -> None:
+    def body(self, context) -> dict | None:
         from retrainer.core import alerts
 
-        body = alerts.warnings_from_context(self.model, context)
-        if body is None or not self.enabled:
-            return
-        try:
-            self.hook.run(endpoint=self.endpoint, json=body)
-        except Exception:
-            self.log.exception("the data warnings were not posted to connection %s", self.http_conn_id)
+        return alerts.warnings_from_context(self.model, context)
 
 
 class DriftRetrainingFailed(BaseNotifier):
