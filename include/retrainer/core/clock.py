@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,6 +53,12 @@ def _localize(wall: datetime, zone: ZoneInfo) -> datetime:
     if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:  # in the gap
         moment = wall.replace(tzinfo=zone, fold=0)  # the offset before the change: later by the gap
     return moment.astimezone(UTC)
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """The UTC moment the local day `day` starts in `zone`, read as `_localize` reads any wall time (where
+    clocks skip midnight, the first moment after the gap)."""
+    return _localize(datetime.combine(day, time()), ZoneInfo(zone))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from retrainer.core.clock import as_utc
+from retrainer.core.clock import as_utc, local_midnight
 from retrainer.core.errors import Rejected
 from retrainer.sources.partitions import NOT_PARQUET, days_overlapping, partition_key
 from retrainer.storage import KeyNotFound, Storage
@@ -41,12 +41,6 @@ class JudgedDays:
         return f"{span} ({self.zone}; {self.start.isoformat()} .. {self.end.isoformat()})"
 
 
-def _local_midnight(day: date, zone: str) -> datetime:
-    """The UTC moment a local day starts; where clocks skip midnight, the first moment after the gap."""
-    moment = pd.Timestamp(day).tz_localize(zone, nonexistent="shift_forward", ambiguous=False)
-    return as_utc(moment.to_pydatetime())
-
-
 def judged_days(as_of: datetime | str, window_days: int, zone: str) -> JudgedDays:
     """The `window_days` whole days in `zone` that end at the last local midnight at or before `as_of`:
     what a monitor run with this logical date judges. A day across a change of daylight saving time is as
@@ -55,10 +49,10 @@ def judged_days(as_of: datetime | str, window_days: int, zone: str) -> JudgedDay
         raise ValueError(f"monitoring.window_days must be at least 1, got {window_days}")
     moment = as_utc(as_of)
     today = pd.Timestamp(moment).tz_convert(zone).date()
-    if _local_midnight(today, zone) > moment:  # only where midnight was skipped and as_of is in the gap
+    if local_midnight(today, zone) > moment:  # only where midnight was skipped and as_of is in the gap
         today -= timedelta(days=1)
     days = tuple(today - timedelta(days=n) for n in range(window_days, 0, -1))
-    return JudgedDays(days, _local_midnight(days[0], zone), _local_midnight(today, zone), zone)
+    return JudgedDays(days, local_midnight(days[0], zone), local_midnight(today, zone), zone)
 
 
 @dataclass(frozen=True)
@@ -102,7 +96,7 @@ def landing(source: Storage, judged: JudgedDays, event_time: str, max_gap_hours:
     tolerance = timedelta(hours=max_gap_hours)
     found = []
     for day in judged.days:
-        start, end = _local_midnight(day, judged.zone), _local_midnight(day + timedelta(days=1), judged.zone)
+        start, end = local_midnight(day, judged.zone), local_midnight(day + timedelta(days=1), judged.zone)
         missing, unreadable, times = [], [], []
         for part in days_overlapping(start, end):
             try:
