@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from retrainer.core.artifacts import CALIBRATION_FILE
 from retrainer.core.errors import ConfigError
 
 METHODS = ("isotonic", "platt", "off")
@@ -169,6 +170,18 @@ def of_files(files: dict[str, Any], name: str, read: Callable[[str], bytes], wha
     if name not in files:
         return IDENTITY
     return Calibration.from_json(read(name), what)
+
+
+def of_version(registry: Any, record: dict[str, Any]) -> Calibration:
+    """The calibration stored with a registry version (`record`, read through `registry.read_file`, which
+    checks its sha256), or the identity for a version registered before calibration existed."""
+    version = record["version"]
+    return of_files(
+        record.get("files", {}),
+        CALIBRATION_FILE,
+        lambda name: registry.read_file(version, name),
+        f"{CALIBRATION_FILE} of {registry.model} version {version}",
+    )
 
 
 # --- how well scores are calibrated --------------------------------------------------------------------

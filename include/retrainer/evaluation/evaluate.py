@@ -49,7 +49,7 @@ def champion_on(
         return None
     record = registry.get(champion_version)
     booster = load_xgboost(registry.read_file(champion_version, artifacts.MODEL_FILE))
-    mapping = version_calibration(registry, record)
+    mapping = calibration.of_version(registry, record)
     feature_params = record["params"]["features"]
 
     def score(frame: pd.DataFrame) -> np.ndarray:
@@ -68,18 +68,6 @@ def champion_on(
         )
         source = "chosen on this run's validation split (its version stores none)"
     return Champion(record["version"], score(holdout), float(threshold), source)
-
-
-def version_calibration(registry: Registry, record: dict) -> calibration.Calibration:
-    """The score calibration stored with a registry version (sha256-checked), or the identity for a
-    version registered before calibration existed."""
-    version = record["version"]
-    return calibration.of_files(
-        record["files"],
-        artifacts.CALIBRATION_FILE,
-        lambda name: registry.read_file(version, name),
-        f"{artifacts.CALIBRATION_FILE} of {registry.model} version {version}",
-    )
 
 
 def assess_challenger(
