@@ -79,9 +79,10 @@ def lineage_of(
     if gates.get(RAW_COLUMNS) is not None:  # declared features against the raw columns alone
         lineage[RAW_COLUMNS] = gates[RAW_COLUMNS]
     if (calibrated := gates.get("calibration")) is not None:  # the map, and ECE/Brier before and after
-        lineage["calibration"] = {k: v for k, v in calibrated.items() if k not in ("uncalibrated", "calibrated")}
-        for side in ("uncalibrated", "calibrated"):
-            lineage["calibration"][side] = {k: calibrated[side][k] for k in ("ece", "brier", "mean_score")}
+        sides = ("uncalibrated", "calibrated")  # without their reliability tables: in the gate report
+        lineage["calibration"] = {k: v for k, v in calibrated.items() if k not in sides} | {
+            side: {k: calibrated[side][k] for k in ("ece", "brier", "mean_score")} for side in sides
+        }
     return lineage
 
 
