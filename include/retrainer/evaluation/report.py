@@ -14,6 +14,7 @@ from typing import Any
 
 from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.markup import text
+from retrainer.evaluation import calibration_report
 from retrainer.evaluation.gates import FAILED, INSUFFICIENT, METRIC_NAMES
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 
@@ -185,6 +186,8 @@ def render_markdown(report: dict) -> str:
     ]
     if report.get(RAW_COLUMNS):  # only a model that declares derived features has it
         parts += _raw_columns(report[RAW_COLUMNS])
+    if report.get("calibration"):  # ECE and Brier score, raw and calibrated (none before calibration)
+        parts += calibration_report.markdown(report["calibration"], positives)
     return "\n\n".join(parts) + "\n"
 
 
@@ -284,9 +287,10 @@ def render_html(report: dict, curves: dict) -> str:
     # Raw HTML off: the Markdown is ours, and any tag in it came from data (a category level in a slice
     # name, say) that `text` should have escaped already; this page is served inside the Airflow UI.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(render_markdown(report))
-    plots = "\n".join(
-        f'<figure aria-label="{escape(title)}">{svg}</figure>' for title, svg in figures(curves).items()
-    )
+    svgs = figures(curves)
+    if report.get("calibration"):
+        svgs["Reliability on the holdout"] = calibration_report.reliability_svg(report["calibration"])
+    plots = "\n".join(f'<figure aria-label="{escape(title)}">{svg}</figure>' for title, svg in svgs.items())
     title = escape(f"Gate report: {report['model']} run {report['run_key']}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
