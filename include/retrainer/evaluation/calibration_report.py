@@ -1,6 +1,6 @@
 """The gate report's calibration section: how far the challenger's scores are from the positive rates they
 claim on the holdout, uncalibrated and calibrated (`core.calibration.assessment`): ECE and Brier score in
-Markdown, and a reliability diagram drawn as inline SVG (matplotlib, no JavaScript)."""
+Markdown, and a reliability diagram (matplotlib; `evaluation.report` inlines it as SVG, no JavaScript)."""
 
 from __future__ import annotations
 
@@ -60,35 +60,27 @@ def markdown(section: dict[str, Any], positives: str = "positives") -> list[str]
     ]
 
 
-def reliability_svg(section: dict[str, Any]) -> str:
-    """The reliability diagram of the gate report's `calibration`: each bin's positive rate against its
-    mean score, raw and calibrated, on log axes (rare positives put most bins near 0), the diagonal
-    being perfect calibration. Inline SVG text."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    from retrainer.evaluation.report import _svg
-
-    with plt.rc_context({"svg.hashsalt": "retrainer-report"}):  # stable element ids: same data, same page
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        ax.plot([FLOOR, 1], [FLOOR, 1], color="grey", linestyle=":", linewidth=1, label="perfect")
-        for side, name in SIDES.items():
-            table = section[side]["reliability"]
-            if section["method"] == "off" and side == "calibrated":
-                continue  # the same points twice
-            ax.plot(
-                [max(b["mean_score"], FLOOR) for b in table],
-                [max(b["positive_rate"], FLOOR) for b in table],
-                marker="o",
-                label=f"{name} (ECE {_num(section[side]['ece'])})",
-            )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set(xlim=(FLOOR, 1), ylim=(FLOOR, 1), xlabel="mean score of the bin")
-        ax.set_ylabel("positive rate of the bin")
-        ax.set_title("Reliability on the holdout (bins of equal rows)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        return _svg(fig)
+def reliability_figure(section: dict[str, Any], plt) -> Any:
+    """The reliability diagram of the gate report's `calibration` (a matplotlib figure, drawn with `plt`):
+    each bin's positive rate against its mean score, raw and calibrated, on log axes (rare positives put
+    most bins near 0), the diagonal being perfect calibration."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot([FLOOR, 1], [FLOOR, 1], color="grey", linestyle=":", linewidth=1, label="perfect")
+    for side, name in SIDES.items():
+        if section["method"] == "off" and side == "calibrated":
+            continue  # the same points twice
+        table = section[side]["reliability"]
+        ax.plot(
+            [max(b["mean_score"], FLOOR) for b in table],
+            [max(b["positive_rate"], FLOOR) for b in table],
+            marker="o",
+            label=f"{name} (ECE {_num(section[side]['ece'])})",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlim=(FLOOR, 1), ylim=(FLOOR, 1), xlabel="mean score of the bin")
+    ax.set_ylabel("positive rate of the bin")
+    ax.set_title("Reliability on the holdout (bins of equal rows)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig

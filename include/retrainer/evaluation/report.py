@@ -19,6 +19,7 @@ from retrainer.evaluation.gates import FAILED, INSUFFICIENT, METRIC_NAMES
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 
 MODELS = ("challenger", "champion", "baseline", "rule")
+RELIABILITY = "Reliability on the holdout"  # the title of the calibration's figure
 
 
 def _num(value: Any, digits: int = 4, signed: bool = False) -> str:
@@ -229,15 +230,19 @@ def _gate_label(gate: dict) -> str:
     return f"{name} [slice {text(gate['slice'])}]" if gate["slice"] else name
 
 
-def figures(curves: dict) -> dict[str, str]:
-    """The precision-recall and cost curves as SVG text, {title: svg}."""
+def figures(curves: dict, calibration: dict | None = None) -> dict[str, str]:
+    """The precision-recall and cost curves as SVG text, {title: svg}, and the reliability diagram of the
+    report's `calibration` section if given."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: render to files only
     from matplotlib import pyplot as plt
 
     with plt.rc_context({"svg.hashsalt": "retrainer-report"}):  # stable element ids: same data, same page
-        return _figures(curves, plt)
+        svgs = _figures(curves, plt)
+        if calibration:
+            svgs[RELIABILITY] = _svg(calibration_report.reliability_figure(calibration, plt))
+        return svgs
 
 
 def _figures(curves: dict, plt) -> dict[str, str]:
@@ -287,9 +292,7 @@ def render_html(report: dict, curves: dict) -> str:
     # Raw HTML off: the Markdown is ours, and any tag in it came from data (a category level in a slice
     # name, say) that `text` should have escaped already; this page is served inside the Airflow UI.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(render_markdown(report))
-    svgs = figures(curves)
-    if report.get("calibration"):
-        svgs["Reliability on the holdout"] = calibration_report.reliability_svg(report["calibration"])
+    svgs = figures(curves, report.get("calibration"))
     plots = "\n".join(f'<figure aria-label="{escape(title)}">{svg}</figure>' for title, svg in svgs.items())
     title = escape(f"Gate report: {report['model']} run {report['run_key']}")
     return f"""<!doctype html>
