@@ -178,3 +178,24 @@ def test_calibration_off_stores_the_identity_and_scores_as_before(prepared, scor
 
     raw = run["booster"].inplace_predict(build_matrix(day, params["features"]))
     assert scores["score"].dtype == np.float32 and np.array_equal(scores["score"], raw)
+
+
+def test_a_challenger_fitted_on_dask_is_calibrated_on_the_valid_split_too(prepared, tmp_path, monkeypatch):
+    from retrainer.training import stages
+    from retrainer.training.models import fit_xgboost
+
+    params = _params("platt")
+    params["train"]["engine"] = "dask"
+
+    def on_this_machine(prepared_dir, params):  # the cluster's booster is an XGBoost booster like this one
+        x, y = stages._xy(prepared_dir / "train.parquet", params)
+        xv, yv = stages._xy(prepared_dir / "valid.parquet", params)
+        names = stages.features.feature_names(params["features"])
+        return fit_xgboost(x, y, xv, yv, names, params["train"]["xgboost"], params["train"]["seed"])
+
+    monkeypatch.setattr(stages, "fit_xgboost_dask", on_this_machine)
+    report = fit(prepared, tmp_path / "models", params)
+    valid_rows = len(pd.read_parquet(prepared / "valid.parquet"))
+    assert report["calibration"]["method"] == "platt"
+    assert report["calibration"]["fitted_on"]["rows"] == valid_rows
+    assert run_calibration(tmp_path / "models").method == "platt"
