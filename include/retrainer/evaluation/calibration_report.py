@@ -44,7 +44,7 @@ def markdown(section: dict[str, Any], positives: str = "positives") -> list[str]
     ]
     table = "\n".join(
         [
-            f"| scores | ECE | Brier score | mean score | {positives} rate |",
+            f"| scores | ECE | Brier score | mean score | rate of {positives} |",
             "|---|---|---|---|---|",
             *("| " + " | ".join(row) + " |" for row in rows),
         ]
@@ -53,9 +53,10 @@ def markdown(section: dict[str, Any], positives: str = "positives") -> list[str]
         "## Calibration",
         how,
         f"On the {section['rows']:,} holdout rows, in {section['bins']} bins of equal rows by score: ECE "
-        f"is the rows' mean distance between a bin's mean score and its {positives} rate (0: a score of "
-        f"0.02 means 2 % {positives}); the Brier score is the mean squared error of the scores (lower is "
-        "better).",
+        f"is the rows' mean distance between a bin's mean score and its rate of {positives} (0: a score "
+        f"of 0.02 means 2 % {positives}); the Brier score is the mean squared error of the scores (lower "
+        "is better). The reliability diagram below draws each bin on log axes (a bin without "
+        f"{positives} sits on the lower edge).",
         table,
     ]
 
