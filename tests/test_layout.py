@@ -164,6 +164,7 @@ def test_artifact_names_match_the_pipeline():
         artifacts.ADAPTATION_DIR,
         artifacts.MODEL,
         artifacts.BASELINE,
+        artifacts.CALIBRATION,
         artifacts.PREPARE_REPORT,
         artifacts.FIT_REPORT,
         artifacts.METRICS,
@@ -176,7 +177,7 @@ def test_artifact_names_match_the_pipeline():
     assert set(artifacts.PUBLISHED) <= known | dvc_added | in_outs | {*artifacts.PIPELINE_FILES} | {
         artifacts.prepared(s) for s in artifacts.SPLITS
     }
-    assert set(artifacts.REGISTERED) <= set(artifacts.PUBLISHED)
+    assert set(artifacts.REGISTERED) | set(artifacts.REGISTERED_IF_PUBLISHED) <= set(artifacts.PUBLISHED)
     assert pipeline["artifacts"]  # the model is declared for DVC's own tools
     assert {a["path"] for a in pipeline["artifacts"].values()} == {artifacts.MODEL}
 

@@ -31,8 +31,11 @@ SPLITS = ("train", "valid", "holdout")
 MODELS_DIR = "models"
 MODEL_FILE = "model.ubj"  # XGBoost's own format: data, never code
 BASELINE_FILE = "baseline.json"  # the scikit-learn baseline as JSON numbers
+# The challenger's score calibration (core.calibration), fitted on the valid split: JSON numbers
+CALIBRATION_FILE = "calibration.json"
 MODEL = f"{MODELS_DIR}/{MODEL_FILE}"
 BASELINE = f"{MODELS_DIR}/{BASELINE_FILE}"
+CALIBRATION = f"{MODELS_DIR}/{CALIBRATION_FILE}"
 PREPARE_REPORT = "reports/prepare.json"
 FIT_REPORT = "reports/fit.json"  # the challenger the fit kept (weighted or not), why: training.selection
 METRICS = "reports/metrics.json"
@@ -57,6 +60,7 @@ PUBLISHED = (
     FEATURES_REPORT,
     MODEL,
     BASELINE,
+    CALIBRATION,
     METRICS,
     PREPARE_REPORT,
     PR_CURVE,
@@ -83,3 +87,6 @@ REGISTERED = {
     PR_CURVE: PR_CURVE,
     COST_CURVE: COST_CURVE,
 }
+# Kept by a version when its run published them: a run published before calibration existed has none, and
+# its version scores with the raw model (core.calibration.of_files).
+REGISTERED_IF_PUBLISHED = {CALIBRATION: CALIBRATION_FILE}

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrainer.core import artifacts, layout
+from retrainer.core import artifacts, calibration, layout
 from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.evaluation import report as report_pages
 from retrainer.evaluation.costs import amounts_of, choose_threshold
 from retrainer.evaluation.gates import Assessment, GateFailed, assess
-from retrainer.evaluation.holdout import score_models
+from retrainer.evaluation.holdout import calibrated, raw_scores
 from retrainer.evaluation.slices import slice_masks
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.gate_report import write_sealed
@@ -42,15 +42,18 @@ def champion_on(
 
     The threshold is the one stored with the champion's version. A version registered before thresholds
     were stored gets one chosen the same way on this run's validation split (`valid()`), and says so.
+    Its scores are calibrated by the calibration stored with its version (none: its raw scores), the scale
+    its threshold was chosen on.
     """
     if (champion_version := deployed_champion(registry)) is None:  # the record: what scores
         return None
     record = registry.get(champion_version)
     booster = load_xgboost(registry.read_file(champion_version, artifacts.MODEL_FILE))
+    mapping = calibration.of_version(registry, record)
     feature_params = record["params"]["features"]
 
     def score(frame: pd.DataFrame) -> np.ndarray:
-        return score_xgboost(booster, features.build_matrix(frame, feature_params))
+        return mapping.apply(score_xgboost(booster, features.build_matrix(frame, feature_params)))
 
     threshold = (record.get("decision") or {}).get("threshold")
     source = f"version {record['version']}"
@@ -107,7 +110,14 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
     holdout = read_frame("holdout")
     booster = load_xgboost(read_run_file(storage, run, artifacts.MODEL))
     baseline = LinearBaseline.from_json(read_run_file(storage, run, artifacts.BASELINE))
-    scores = score_models(holdout, booster, baseline, params)
+    mapping = calibration.of_files(
+        run["files"],
+        artifacts.CALIBRATION,
+        lambda name: read_run_file(storage, run, name),
+        f"{artifacts.CALIBRATION} of run {run['run_key']}",
+    )
+    raw = raw_scores(holdout, booster, baseline, params)
+    scores = calibrated(raw, mapping)  # what the thresholds of the measure stage were chosen on
     champion = champion_on(Registry(storage, model), holdout, lambda: read_frame("valid"), params)
     assessment = assess_challenger(
         holdout, scores, run["metrics"], champion and (champion.scores, champion.threshold), params
@@ -127,6 +137,10 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
         },
         **assessment.report,
     }
+    # How far the challenger's scores are from the holdout's positive rates, before and after calibration
+    report["calibration"] = calibration.assessment(
+        holdout[params["model"]["label"]].to_numpy(), raw[CHALLENGER], scores[CHALLENGER], mapping
+    )
     if (comparison := run["metrics"].get(RAW_COLUMNS)) is not None:  # declared features vs raw columns
         report[RAW_COLUMNS] = comparison
     key = run["run_key"]

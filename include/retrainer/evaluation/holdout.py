@@ -12,6 +12,7 @@ import pandas as pd
 
 from retrainer.core import artifacts, frames
 from retrainer.core.artifacts import RAW_COLUMNS
+from retrainer.core.calibration import IDENTITY, Calibration
 from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.evaluation.costs import amounts_of, choose_threshold, cost_curve_rows, expected_cost
 from retrainer.evaluation.metrics import (
@@ -30,8 +31,9 @@ from retrainer.training.models import LinearBaseline, load_models, score_xgboost
 from retrainer.training.stages import _xy, write_json
 
 
-def score_models(frame: pd.DataFrame, booster, baseline: LinearBaseline, params: dict[str, Any]) -> dict:
-    """Scores of a run's challenger (an XGBoost booster), baseline and rule on `frame`, by model name."""
+def raw_scores(frame: pd.DataFrame, booster, baseline: LinearBaseline, params: dict[str, Any]) -> dict:
+    """Scores of a run's challenger (an XGBoost booster, uncalibrated), baseline and rule on `frame`, by
+    model name."""
     x = features.build_matrix(frame, params["features"])
     return {
         CHALLENGER: score_xgboost(booster, x),
@@ -40,9 +42,32 @@ def score_models(frame: pd.DataFrame, booster, baseline: LinearBaseline, params:
     }
 
 
+def calibrated(scores: dict, calibration: Calibration) -> dict:
+    """`raw_scores` with the challenger's scores mapped by its `calibration` (the others as they are)."""
+    return {**scores, CHALLENGER: calibration.apply(scores[CHALLENGER])}
+
+
+def score_models(
+    frame: pd.DataFrame,
+    booster,
+    baseline: LinearBaseline,
+    params: dict[str, Any],
+    calibration: Calibration = IDENTITY,
+) -> dict:
+    """Scores of a run's challenger (calibrated by `calibration`), baseline and rule on `frame`, by model
+    name: what its thresholds are chosen on and its gates judge."""
+    return calibrated(raw_scores(frame, booster, baseline, params), calibration)
+
+
+def run_calibration(models_dir: Path) -> Calibration:
+    """The calibration the `fit` stage saved in `models_dir` (the identity if it saved none)."""
+    path = models_dir / artifacts.CALIBRATION_FILE
+    return Calibration.from_json(path.read_text(), str(path)) if path.exists() else IDENTITY
+
+
 def score_run(frame: pd.DataFrame, models_dir: Path, params: dict[str, Any]) -> dict:
-    """`score_models` with the models that the `fit` stage saved in `models_dir`."""
-    return score_models(frame, *load_models(models_dir), params)
+    """`score_models` with the models (and calibration) that the `fit` stage saved in `models_dir`."""
+    return score_models(frame, *load_models(models_dir), params, run_calibration(models_dir))
 
 
 def raw_columns_comparison(
@@ -123,8 +148,11 @@ def measure(
     holdout = frames.read_parquet(prepared_dir / "holdout.parquet")
     y, amounts = holdout[label].to_numpy(), amounts_of(holdout, amount)
     booster, baseline = load_models(models_dir)  # once, for both splits
-    valid_scores = score_models(valid, booster, baseline, params)
-    scores = score_models(holdout, booster, baseline, params)
+    # The challenger's threshold is chosen on its calibrated valid scores, so it is on the scale it scores
+    # on; the map is strictly increasing, so it alerts the rows a threshold on the raw scores would.
+    calibration = run_calibration(models_dir)
+    valid_scores = score_models(valid, booster, baseline, params, calibration)
+    scores = score_models(holdout, booster, baseline, params, calibration)
     metrics: dict[str, Any] = {}
     for model, model_scores in scores.items():
         threshold = choose_threshold(

@@ -14,10 +14,12 @@ from typing import Any
 
 from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.markup import text
+from retrainer.evaluation import calibration_report
 from retrainer.evaluation.gates import FAILED, INSUFFICIENT, METRIC_NAMES
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 
 MODELS = ("challenger", "champion", "baseline", "rule")
+RELIABILITY = "Reliability on the holdout"  # the title of the calibration's figure
 
 
 def _num(value: Any, digits: int = 4, signed: bool = False) -> str:
@@ -185,6 +187,8 @@ def render_markdown(report: dict) -> str:
     ]
     if report.get(RAW_COLUMNS):  # only a model that declares derived features has it
         parts += _raw_columns(report[RAW_COLUMNS])
+    if report.get("calibration"):  # ECE and Brier score, raw and calibrated (none before calibration)
+        parts += calibration_report.markdown(report["calibration"], positives)
     return "\n\n".join(parts) + "\n"
 
 
@@ -226,15 +230,19 @@ def _gate_label(gate: dict) -> str:
     return f"{name} [slice {text(gate['slice'])}]" if gate["slice"] else name
 
 
-def figures(curves: dict) -> dict[str, str]:
-    """The precision-recall and cost curves as SVG text, {title: svg}."""
+def figures(curves: dict, calibration: dict | None = None) -> dict[str, str]:
+    """The precision-recall and cost curves as SVG text, {title: svg}, and the reliability diagram of the
+    report's `calibration` section if given."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: render to files only
     from matplotlib import pyplot as plt
 
     with plt.rc_context({"svg.hashsalt": "retrainer-report"}):  # stable element ids: same data, same page
-        return _figures(curves, plt)
+        svgs = _figures(curves, plt)
+        if calibration:
+            svgs[RELIABILITY] = _svg(calibration_report.reliability_figure(calibration, plt))
+        return svgs
 
 
 def _figures(curves: dict, plt) -> dict[str, str]:
@@ -284,9 +292,8 @@ def render_html(report: dict, curves: dict) -> str:
     # Raw HTML off: the Markdown is ours, and any tag in it came from data (a category level in a slice
     # name, say) that `text` should have escaped already; this page is served inside the Airflow UI.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(render_markdown(report))
-    plots = "\n".join(
-        f'<figure aria-label="{escape(title)}">{svg}</figure>' for title, svg in figures(curves).items()
-    )
+    svgs = figures(curves, report.get("calibration"))
+    plots = "\n".join(f'<figure aria-label="{escape(title)}">{svg}</figure>' for title, svg in svgs.items())
     title = escape(f"Gate report: {report['model']} run {report['run_key']}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>

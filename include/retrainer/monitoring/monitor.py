@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from retrainer.core import artifacts, layout
+from retrainer.core import artifacts, calibration, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.drift import drift_check, render_html
@@ -130,11 +130,12 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         raise days.DayNotLanded(model, judged, landed)
     record = registry.get(champion_version)
     booster = load_xgboost(registry.read_file(champion_version, artifacts.MODEL_FILE))
+    mapping = calibration.of_version(registry, record)  # the scale its decision threshold is on
     champion_features = record["params"]["features"]
     names = features.input_columns(champion_features)  # derived features too: drift can name them
 
     def score(frame: pd.DataFrame):
-        return score_xgboost(booster, features.build_matrix(frame, champion_features))
+        return mapping.apply(score_xgboost(booster, features.build_matrix(frame, champion_features)))
 
     reference = training_reference(registry, record["version"])  # the champion's validation + holdout rows
     run = read_run(storage, record["run_manifest_uri"])

@@ -78,6 +78,11 @@ def lineage_of(
     }
     if gates.get(RAW_COLUMNS) is not None:  # declared features against the raw columns alone
         lineage[RAW_COLUMNS] = gates[RAW_COLUMNS]
+    if (calibrated := gates.get("calibration")) is not None:  # the map, and ECE/Brier before and after
+        sides = ("uncalibrated", "calibrated")  # without their reliability tables: in the gate report
+        lineage["calibration"] = {k: v for k, v in calibrated.items() if k not in sides} | {
+            side: {k: calibrated[side][k] for k in ("ece", "brier", "mean_score")} for side in sides
+        }
     return lineage
 
 
@@ -156,6 +161,9 @@ def register_run(
             f"it judged model bytes {gates.get('challenger_sha256')}, the run's model is {model_sha256}",
         )
     files = {name: read_run_file(storage, run, published) for published, name in artifacts.REGISTERED.items()}
+    for published, name in artifacts.REGISTERED_IF_PUBLISHED.items():  # the score calibration
+        if published in run["files"]:
+            files[name] = read_run_file(storage, run, published)
     files[layout.GATES_FILE] = gates_bytes
     for name in (layout.REPORT_MD, layout.REPORT_HTML):  # the report written with this gates.json
         files[name] = storage.get_bytes(layout.run_file_key(model, run["run_key"], name))

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from retrainer.core import artifacts, expressions, frames
+from retrainer.core import artifacts, calibration, expressions, frames
 from retrainer.core.errors import ConfigError
 from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.training import features
 from retrainer.training.engines import engine_of, fit_xgboost_dask
-from retrainer.training.models import LinearBaseline, fit_xgboost
+from retrainer.training.models import LinearBaseline, fit_xgboost, score_xgboost
 from retrainer.training.selection import choose, unweighted_report
 from retrainer.training.weights import IMPORTANCE, sample_weights
 from retrainer.training.window import rows_in_window, window_bounds_of
@@ -173,6 +173,7 @@ def fit(
     if engine == "dask":  # the cluster reads the splits itself; the baseline is fitted here
         booster, trees = fit_xgboost_dask(prepared_dir, params)
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
+        calibrated = calibrate(booster, *_xy(prepared_dir / "valid.parquet", params), params)
     else:
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
         x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
@@ -186,16 +187,29 @@ def fit(
             settings = params["adaptation"]
             booster, report = choose(booster, weighted, x_valid, y_valid, importance, settings, seed)
             trees = weighted_trees if report["weighted"] else trees
+        calibrated = calibrate(booster, x_valid, y_valid, params)
         del x_valid, y_valid
     # How many trees the saved challenger keeps and why (early stopping cuts it at the best round): in the
     # fit report, the version's lineage and the train task's log.
-    report = {**report, "challenger_trees": trees}
+    report = {**report, "challenger_trees": trees, "calibration": calibrated.summary()}
     log.info("challenger: %s", trees["why"])
     w_baseline = w_train if report["weighted"] else None
     baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed, w_baseline)
     models_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(models_dir / artifacts.MODEL_FILE)
     (models_dir / artifacts.BASELINE_FILE).write_text(baseline.to_json())
+    (models_dir / artifacts.CALIBRATION_FILE).write_text(calibrated.to_json())
     if report_path is not None:
         write_json(report_path, report)
     return report
+
+
+def calibrate(
+    booster, x_valid: np.ndarray, y_valid: np.ndarray, params: dict[str, Any]
+) -> calibration.Calibration:
+    """The kept challenger's score calibration (`train.calibration`; absent: off), fitted on its raw scores
+    of the valid split (`x_valid`, `y_valid`): the rows it was early-stopped on, never the holdout the gates
+    judge. The identity, with the reason, where the split cannot calibrate (`calibration.fit`)."""
+    method = params["train"].get("calibration", "off")
+    raw = score_xgboost(booster, x_valid) if len(y_valid) else np.empty(0, dtype=np.float32)
+    return calibration.fit(raw, y_valid, method)
