@@ -134,9 +134,7 @@ def test_covariate_shift_that_lowers_performance_alerts_before_the_labels_mature
     print(f"\nbound {bound}; drift from {shift_start}; confirmed on the run judging {confirmed}; the first "
           f"shifted day's labels mature on {labels_mature}")  # fmt: skip
     for day, report in reports.items():
-        print(
-            f"  {day}: estimated PR-AUC {_pr_auc(report)}, realised later {truth[day]:.3f}: {report['verdict']}"
-        )
+        print(f"  {day}: estimated {_pr_auc(report)}, realised later {truth[day]:.3f}: {report['verdict']}")
     clean = [r for d, r in reports.items() if d < shift_start]
     assert all(r["estimate"]["verdict"] == "no drift" and not r["drifted"] for r in clean)
     shifted = [r for d, r in reports.items() if d >= shift_start]
