@@ -7,6 +7,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from retrainer.drift.svg import inline_svg
+
 NAMES = {"pr_auc": "PR-AUC", "recall": "recall at the threshold", "cost": "expected cost"}
 
 
@@ -33,8 +35,6 @@ def plot(series: list[dict], floor: float | None) -> str:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from retrainer.drift.html import _svg
-
     settings = {"svg.hashsalt": "retrainer-estimate", "svg.fonttype": "path", "text.parse_math": False}
     with plt.rc_context(settings):
         fig, ax = plt.subplots(figsize=(7.5, 3.2))
@@ -53,7 +53,7 @@ def plot(series: list[dict], floor: float | None) -> str:
         ax.set_xticks(x[::step], [s["day"][5:] for s in series][::step])
         ax.set(ylabel="PR-AUC", title="Estimated vs realised PR-AUC per scored day")
         ax.legend(fontsize=7, loc="best")
-        return _svg(fig)
+        return inline_svg(fig)
 
 
 def estimate_section(part: dict) -> str:

@@ -3,16 +3,11 @@
 
 from __future__ import annotations
 
-import io
-import re
 from html import escape
 from typing import Any
 
 from retrainer.drift.estimate_html import estimate_section
-
-# The plots' own namespace declarations and metadata are the only URLs matplotlib writes; inline SVG in
-# HTML needs neither, so the page holds no URL at all and renders the same offline, years later.
-_SVG_NOISE = re.compile(r'<metadata>.*?</metadata>|\s+xmlns(:\w+)?="[^"]*"', re.DOTALL)
+from retrainer.drift.svg import inline_svg as _svg
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -58,17 +53,6 @@ def _feature_rows(data: dict) -> tuple[list[list[str]], list[str]]:
         )
         classes.append("drift" if f["verdict"] == "drift" else "")
     return rows, classes
-
-
-def _svg(fig) -> str:
-    from matplotlib import pyplot as plt
-
-    buffer = io.StringIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})  # no timestamp: same data, same page
-    plt.close(fig)
-    text = buffer.getvalue()
-    return _SVG_NOISE.sub("", text[text.index("<svg") :])
 
 
 def figures(plots: dict) -> dict[str, str]:
