@@ -23,6 +23,7 @@ import pandas as pd
 from retrainer.core import layout
 from retrainer.core.models import load_model
 from retrainer.drift import drift_check, render_html
+from retrainer.drift.estimate_html import estimate_section
 from retrainer.monitoring import days
 from retrainer.monitoring.estimates import estimate_days
 from retrainer.monitoring.estimation import realised
@@ -30,8 +31,10 @@ from retrainer.monitoring.monitor import alert_text, evidence
 from retrainer.registry.store import Registry
 from retrainer.sources.partitions import partition_key
 from retrainer.storage import open_storage
+from retrainer.tasks.summaries import drift_lines
 from tests.conftest import PROJECT_DIR
 from tests.deploy_helpers import register
+from tests.test_html_escaping import IMG, SCRIPT, assert_inert
 
 MODEL, ROWS, THRESHOLD = "fraud-xgb", 2000, 0.2
 FIRST = date(2026, 11, 1)
@@ -143,7 +146,9 @@ def test_covariate_shift_that_lowers_performance_alerts_before_the_labels_mature
     assert confirmed < labels_mature - timedelta(days=14)  # weeks before a label could show it
     found = evidence(reports[confirmed], "report-uri", "page-uri")
     text = alert_text(MODEL, found)
-    print("  alert:", text)
+    logged = drift_lines({"evidence": found, "verdict": reports[confirmed]["verdict"]})
+    print("  alert:", text, "\n  task log:", logged)
+    assert f"estimated PR-AUC below 0.200: {confirmed.isoformat()}" in "\n".join(logged)
     assert "estimated PR-AUC" in text and shift_start.isoformat() not in text  # this run's day, not old ones
     assert found["estimate"]["breaches"][0]["day"] == confirmed.isoformat()
 
@@ -186,6 +191,7 @@ def test_pure_concept_drift_is_missed_by_the_estimate_and_flagged_once_labels_ma
     assert len(gaps & drifted) >= 9 and len(gaps - drifted) <= 1
     assert {g["day"] for g in graded["estimate"]["new_gaps"]} == gaps
     page = render_html(graded, "Drift: fraud-xgb")
+    assert_inert(page)  # no script, no link, nothing but text and the inline plots
     assert "Estimate missed: realised PR-AUC outside the interval" in page
     assert all(day in page for day in gaps) and "<svg" in page.split("Track record", 1)[1]
     assert "http" not in page.split("Estimated performance", 1)[1]  # no external script or link
@@ -198,3 +204,18 @@ def test_estimation_switched_off_writes_nothing(tmp_path):
     judged = days.judged_days(datetime(2026, 11, 2, 6, tzinfo=UTC), 1, "UTC")
     assert estimate_days(monitor.storage, monitor.source, monitor.registry, monitor.params, judged) is None
     assert not monitor.storage.exists(layout.estimates_key(MODEL))
+
+
+def test_the_estimate_section_shows_what_it_is_given_as_text():
+    figure = {"estimate": 0.1, "low": 0.05, "high": 0.2}
+    entry = {"day": IMG, "champion_version": SCRIPT, "estimate": {"expected_positives": 20.0,
+             "pr_auc": figure, "recall": figure, "cost": figure}}  # fmt: skip
+    gap = {"day": SCRIPT, "realised": 0.01, **figure}
+    part = {
+        "verdict": "drift", "min_pr_auc": 0.2, "days": [entry], "not_scored": [SCRIPT],
+        "settings": {"confidence": 0.95, "samples": 200},
+        "track_record": {"since": IMG, "weeks": 8, "figures": {}, "gaps": [gap],
+                         "series": [{"day": IMG, **figure, "realised": 0.01}]},
+    }  # fmt: skip
+    parsed = assert_inert(estimate_section(part))
+    assert IMG in parsed.text and SCRIPT in parsed.text

@@ -91,6 +91,8 @@ def estimate_section(part: dict) -> str:
         else ""
     )
     confidence = part["settings"]["confidence"]
+    drawn = plot(record["series"], floor)
+    figure = f'<figure aria-label="estimated vs realised PR-AUC">{drawn}</figure>' if drawn else ""
     not_scored = ", ".join(escape(d) for d in part.get("not_scored", []))
     not_scored = f" Not scored: {not_scored}." if not_scored else ""
     return f"""<h2>Estimated performance (from the scores, before labels)</h2>
@@ -104,5 +106,5 @@ interval] over {escape(str(part["settings"]["samples"]))} label draws.{not_score
 <table><thead><tr><th>figure</th><th>days</th><th>mean abs. error</th><th>mean error</th>
 <th>inside the interval</th></tr></thead><tbody>{graded}</tbody></table>
 {gap_text}
-<figure aria-label="estimated vs realised PR-AUC">{plot(record["series"], floor)}</figure>
+{figure}
 """
