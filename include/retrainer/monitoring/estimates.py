@@ -31,7 +31,7 @@ from retrainer.drift.config import DRIFT, INSUFFICIENT, NO_DRIFT
 from retrainer.monitoring.days import JudgedDays
 from retrainer.monitoring.estimation import FIGURES, estimate, realised
 from retrainer.registry.store import Registry
-from retrainer.sources.partitions import days_overlapping, partition_key, read_partition
+from retrainer.sources.partitions import days_overlapping, partition_key
 from retrainer.storage import KeyNotFound, Storage
 from retrainer.training.features import label_arrival
 
@@ -68,19 +68,20 @@ def read_history(storage: Storage, model: str) -> dict[str, Any]:
 def _day_frame(storage: Storage, source: Storage, params: dict, day: date, labels: bool) -> pd.DataFrame:
     """The day's champion scores joined (by id) with its source rows' amount and, with `labels`, their
     label, event time and label arrival. KeyNotFound when the day was not scored or has no partition."""
-    cols, amount = params["model"], params["costs"]["amount_column"]
+    cols, amount, id_column = params["model"], params["costs"]["amount_column"], params["model"]["id_column"]
     key = layout.scores_file_key(cols["name"], day.isoformat())
-    scores = pd.read_parquet(io.BytesIO(storage.get_bytes(key)))
+    scores = pd.read_parquet(io.BytesIO(storage.get_bytes(key)), columns=[id_column, SCORE, VERSION])
     wanted = [amount] if amount else []
     if labels:
-        wanted += [cols["label"], cols["event_time"]] + (
-            [cols["label_time"]] if cols.get("label_time") else []
-        )
+        arrival = [cols["label_time"]] if cols.get("label_time") else []  # else a fixed delay
+        wanted += [cols["label"], cols["event_time"], *arrival]
     if not wanted:
         return scores
-    rows = read_partition(source.get_bytes(partition_key(day)))
-    keep = rows[[cols["id_column"], *dict.fromkeys(wanted)]].drop_duplicates(cols["id_column"])
-    return scores.merge(keep, on=cols["id_column"], how="left", validate="many_to_one")
+    raw = source.get_bytes(partition_key(day))
+    rows = pd.read_parquet(io.BytesIO(raw), columns=[id_column, *dict.fromkeys(wanted)])
+    if rows[id_column].reset_index(drop=True).equals(scores[id_column]):  # scoring keeps the rows' order
+        return pd.concat([scores, rows.drop(columns=id_column).reset_index(drop=True)], axis=1)
+    return scores.merge(rows.drop_duplicates(id_column), on=id_column, how="left")
 
 
 def _amounts(frame: pd.DataFrame, params: dict) -> np.ndarray | None:
