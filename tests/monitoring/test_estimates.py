@@ -219,3 +219,12 @@ def test_the_estimate_section_shows_what_it_is_given_as_text():
     }  # fmt: skip
     parsed = assert_inert(estimate_section(part))
     assert IMG in parsed.text and SCRIPT in parsed.text
+
+
+def test_a_day_scored_after_its_monitor_run_is_estimated_by_the_next_run(tmp_path):
+    monitor = Monitor(tmp_path)
+    first, second = FIRST, FIRST + timedelta(days=1)
+    assert monitor.run(second)["estimate"]["not_scored"] == [first.isoformat()]  # scoring had not run yet
+    monitor.day(first), monitor.day(second)  # the late scoring of the first day, then the second day's
+    estimated = [entry["day"] for entry in monitor.run(second + timedelta(days=1))["estimate"]["days"]]
+    assert estimated == [first.isoformat(), second.isoformat()]

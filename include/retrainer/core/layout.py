@@ -220,6 +220,12 @@ def scores_file_key(model: str, day: str, name: str = SCORES_FILE) -> str:
     return f"{scores_day_prefix(model, day)}/{name}"
 
 
+def scored_days(keys: list[str]) -> list[str]:
+    """The days (YYYY-MM-DD) whose scores file is among `keys` (listed under `scores_area`), sorted."""
+    found = (PurePosixPath(k) for k in keys)
+    return sorted(p.parent.name.removeprefix("date=") for p in found if p.name == SCORES_FILE)
+
+
 def reference_scores_key(model: str, version: int) -> str:
     """A version's scores on its own holdout, summarised: what its live scores are compared with."""
     return f"{scores_area(model)}/reference/{version:06d}.json"

@@ -3,10 +3,11 @@ the platform grading its own estimates once they do (`monitoring.estimation` in 
 
 Each monitor run:
 - estimates every scored day (`scores/<model>/date=<day>/scores.parquet`, UTC days) that ended within the
-  run's judged window, from the champion's scores alone (`monitoring.estimation`: each score is taken as
-  P(y=1), so the estimate is as good as the scores are calibrated): PR-AUC, recall at the champion's
-  threshold and expected cost, each with an interval. A day whose estimated PR-AUC is below the bound is
-  a breach: the part's verdict is drift, persisted and posted like any other kind;
+  run's judged window (and a day scored late, after its run), from the champion's scores alone
+  (`monitoring.estimation`: each score is taken as P(y=1), so the estimate is as good as the scores are
+  calibrated): PR-AUC, recall at the champion's threshold and expected cost, each with an interval. A
+  day whose estimated PR-AUC is below the bound is a breach: the part's verdict is drift, persisted and
+  posted like any other kind;
 - records, for every estimated day whose labels have matured (`data.label_maturity_days`, core.maturity),
   the realised figures beside the estimate, in one history per model (`layout.estimates_key`);
 - reports the track record over the last `track_record_weeks`: each figure's error and how often the
@@ -36,6 +37,7 @@ from retrainer.storage import KeyNotFound, Storage
 from retrainer.training.features import label_arrival
 
 SCORE, VERSION = "champion_score", "champion_version"  # the scores file's champion columns (scoring.batch)
+CATCH_UP_DAYS = 7  # a day scored after its monitor run (late or retried scoring): a later run estimates it
 
 
 def bound(params: dict[str, Any]) -> float | None:
@@ -47,14 +49,23 @@ def bound(params: dict[str, Any]) -> float | None:
     return float(params["gates"]["min_pr_auc"]) if params["evaluate"]["metric"] == "pr_auc" else None
 
 
-def scored_days(judged: JudgedDays) -> list[date]:
-    """The UTC days (scoring's days) that end inside the judged window (start, end]: consecutive monitor
-    runs estimate each scored day once, whatever the model's zone."""
-    return [
+def days_to_estimate(storage: Storage, model: str, judged: JudgedDays, history: dict) -> list[date]:
+    """The UTC days (scoring's days) a run estimates: those that end inside the judged window (start, end]
+    (consecutive runs take each day once, whatever the model's zone), and any day scored late: ended within
+    CATCH_UP_DAYS before the window and not estimated yet."""
+
+    def end_of(day: date) -> datetime:
+        return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+
+    window = [d for d in days_overlapping(judged.start, judged.end + timedelta(days=1))
+              if judged.start < end_of(d) <= judged.end]  # fmt: skip
+    earliest = judged.start - timedelta(days=CATCH_UP_DAYS)
+    late = [
         day
-        for day in days_overlapping(judged.start, judged.end + timedelta(days=1))
-        if judged.start < datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) <= judged.end
+        for day in map(date.fromisoformat, layout.scored_days(storage.list(layout.scores_area(model))))
+        if earliest < end_of(day) <= judged.start and day.isoformat() not in history["days"]
     ]
+    return sorted({*window, *late})
 
 
 def read_history(storage: Storage, model: str) -> dict[str, Any]:
@@ -178,7 +189,7 @@ def estimate_days(
     model, end, run = params["model"]["name"], as_utc(judged.end), run_key(judged.end)
     history, floor = read_history(storage, model), bound(params)
     estimated, not_scored, breaches, judged_days = [], [], [], 0
-    for day in scored_days(judged):
+    for day in days_to_estimate(storage, model, judged, history):
         try:
             entry = _estimate_day(storage, source, registry, params, day, run)
         except KeyNotFound:
