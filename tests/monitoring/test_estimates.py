@@ -215,7 +215,7 @@ def test_the_estimate_section_shows_what_it_is_given_as_text():
         "verdict": "drift", "min_pr_auc": 0.2, "days": [entry], "not_scored": [SCRIPT],
         "settings": {"confidence": 0.95, "samples": 200},
         "track_record": {"since": IMG, "weeks": 8, "figures": {}, "gaps": [gap],
-                         "series": [{"day": IMG, **figure, "realised": 0.01}]},
+                         "series": [{"day": "2026-11-20", **figure, "realised": 0.01}]},
     }  # fmt: skip
     parsed = assert_inert(estimate_section(part))
     assert IMG in parsed.text and SCRIPT in parsed.text

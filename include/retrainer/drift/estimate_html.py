@@ -4,6 +4,7 @@ realised figures, the gaps flagged, and an inline SVG plot of estimate and reali
 
 from __future__ import annotations
 
+from datetime import date
 from html import escape
 from typing import Any
 
@@ -37,8 +38,9 @@ def plot(series: list[dict], floor: float | None) -> str:
 
     settings = {"svg.hashsalt": "retrainer-estimate", "svg.fonttype": "path", "text.parse_math": False}
     with plt.rc_context(settings):
-        fig, ax = plt.subplots(figsize=(7.5, 3.2))
-        x = list(range(len(series)))
+        fig, ax = plt.subplots(figsize=(8.5, 3.2))
+        first = date.fromisoformat(series[0]["day"])
+        x = [(date.fromisoformat(s["day"]) - first).days for s in series]  # a day not scored leaves a gap
         nan = float("nan")
         value = [nan if s["estimate"] is None else s["estimate"] for s in series]
         low = [nan if s["low"] is None else s["low"] for s in series]
@@ -47,12 +49,16 @@ def plot(series: list[dict], floor: float | None) -> str:
         ax.fill_between(x, low, high, alpha=0.25, label="interval")
         ax.plot(x, value, marker=".", label="estimated (scores only)")
         ax.plot(x, seen, "o", color="black", label="realised (matured labels)")
+        missed = [i for i, s in enumerate(series) if s["realised"] is not None and s["low"] is not None
+                  and not s["low"] <= s["realised"] <= s["high"]]  # fmt: skip
+        if missed:
+            ax.plot([x[i] for i in missed], [seen[i] for i in missed], "o", color="red", label="missed")
         if floor is not None:
             ax.axhline(floor, color="red", linestyle="--", linewidth=1, label="bound")
         step = max(1, len(series) // 8)
         ax.set_xticks(x[::step], [s["day"][5:] for s in series][::step])
         ax.set(ylabel="PR-AUC", title="Estimated vs realised PR-AUC per scored day")
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, not over it
         return inline_svg(fig)
 
 
@@ -91,6 +97,12 @@ def estimate_section(part: dict) -> str:
         else ""
     )
     confidence = part["settings"]["confidence"]
+    table = (
+        "<table><thead><tr><th>day</th><th>champion</th><th>expected positives</th><th>PR-AUC</th>"
+        f"<th>recall at threshold</th><th>cost</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else "<p>No scored day estimated in this run.</p>"
+    )
     drawn = plot(record["series"], floor)
     figure = f'<figure aria-label="estimated vs realised PR-AUC">{drawn}</figure>' if drawn else ""
     not_scored = ", ".join(escape(d) for d in part.get("not_scored", []))
@@ -99,8 +111,7 @@ def estimate_section(part: dict) -> str:
 <p>Verdict: <b>{escape(part["verdict"])}</b>; bound: estimated PR-AUC at least {_num(floor)}. Each score is
 taken as the probability of fraud (calibrated scores); figures are estimate [{100 * confidence:.0f}%
 interval] over {escape(str(part["settings"]["samples"]))} label draws.{not_scored}</p>
-<table><thead><tr><th>day</th><th>champion</th><th>expected positives</th><th>PR-AUC</th>
-<th>recall at threshold</th><th>cost</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
+{table}
 <h3>Track record since {escape(record["since"])} ({escape(str(record["weeks"]))} weeks)</h3>
 <p>Days whose labels matured: the realised figure against the estimate (error = realised - estimate).</p>
 <table><thead><tr><th>figure</th><th>days</th><th>mean abs. error</th><th>mean error</th>
