@@ -25,7 +25,7 @@ from retrainer.core.models import load_model
 from retrainer.drift import drift_check, render_html
 from retrainer.drift.estimate_html import estimate_section
 from retrainer.monitoring import days
-from retrainer.monitoring.estimates import estimate_days
+from retrainer.monitoring.estimates import days_to_estimate, estimate_days
 from retrainer.monitoring.estimation import realised
 from retrainer.monitoring.monitor import alert_text, evidence
 from retrainer.registry.store import Registry
@@ -228,3 +228,14 @@ def test_a_day_scored_after_its_monitor_run_is_estimated_by_the_next_run(tmp_pat
     monitor.day(first), monitor.day(second)  # the late scoring of the first day, then the second day's
     estimated = [entry["day"] for entry in monitor.run(second + timedelta(days=1))["estimate"]["days"]]
     assert estimated == [first.isoformat(), second.isoformat()]
+
+
+def test_consecutive_runs_estimate_each_scored_day_once_whatever_the_zone(tmp_path):
+    storage, history = open_storage(tmp_path / "storage"), {"days": {}}
+    for zone in ("UTC", "Europe/Paris", "America/Los_Angeles"):
+        taken = []
+        for k in range(1, 40):  # across the end of daylight saving time (2026-10-25 and 2026-11-01)
+            at = datetime(2026, 10, 10, 6, tzinfo=UTC) + timedelta(days=k)
+            taken += days_to_estimate(storage, MODEL, days.judged_days(at, 1, zone), history)
+        assert len(taken) == len(set(taken)) and taken == sorted(taken), zone
+        assert [(b - a).days for a, b in zip(taken, taken[1:], strict=False)] == [1] * (len(taken) - 1), zone
