@@ -225,6 +225,9 @@ def test_a_day_scored_after_its_monitor_run_is_estimated_by_the_next_run(tmp_pat
     monitor = Monitor(tmp_path)
     first, second = FIRST, FIRST + timedelta(days=1)
     assert monitor.run(second)["estimate"]["not_scored"] == [first.isoformat()]  # scoring had not run yet
+    empty = pd.DataFrame({"transaction_id": [], "champion_score": [], "champion_version": []}, dtype=float)
+    monitor.storage.put_bytes(layout.scores_file_key(MODEL, first.isoformat()), empty.to_parquet(index=False))
+    assert monitor.run(second)["estimate"]["not_scored"] == [first.isoformat()]  # a file without a row
     monitor.day(first), monitor.day(second)  # the late scoring of the first day, then the second day's
     estimated = [entry["day"] for entry in monitor.run(second + timedelta(days=1))["estimate"]["days"]]
     assert estimated == [first.isoformat(), second.isoformat()]

@@ -100,10 +100,13 @@ def _amounts(frame: pd.DataFrame, params: dict) -> np.ndarray | None:
     return None if column is None else frame[column].fillna(0.0).to_numpy(dtype=float)
 
 
-def _estimate_day(storage, source, registry, params, day: date, run: str) -> dict:
-    """One scored day's entry: the champion that scored it, its threshold, and the estimate."""
+def _estimate_day(storage, source, registry, params, day: date, run: str) -> dict | None:
+    """One scored day's entry: the champion that scored it, its threshold, and the estimate (None for a
+    scores file without a row)."""
     settings = params["monitoring"]["estimation"]
     frame = _day_frame(storage, source, params, day, labels=False)
+    if frame.empty:
+        return None
     version = int(frame[VERSION].iloc[0])
     threshold = float(registry.get(version)["decision"]["threshold"])
     found = estimate(
@@ -193,6 +196,8 @@ def estimate_days(
         try:
             entry = _estimate_day(storage, source, registry, params, day, run)
         except KeyNotFound:
+            entry = None
+        if entry is None:  # no scores file, or one without a row: nothing to estimate
             not_scored.append(day.isoformat())
             continue
         entry["realised"] = (history["days"].get(day.isoformat()) or {}).get("realised")  # a rerun keeps it
