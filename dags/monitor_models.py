@@ -18,7 +18,11 @@ last ending at the last midnight at or before the logical date, so 06:00 judges 
    `monitoring.drift.performance_window_days` days; never the frauds that arrived first) against its holdout
    figure beyond the sample's noise, and each slice's ROC-AUC on them against its holdout slice. Decided
    on effect size; KS / chi-square p-values (Benjamini-Hochberg) only guard small samples. The drift
-   report (HTML and JSON) is stored under `monitoring/<model>/<run>/` and logged;
+   report (HTML and JSON) is stored under `monitoring/<model>/<run>/` and logged. It also estimates the
+   champion's PR-AUC, recall at its threshold and expected cost on each scored day from its scores alone
+   (`monitoring.estimation`, each score taken as P(y=1)), with an interval: an estimated PR-AUC below the
+   bound is a drift kind like the others; once a day's labels mature the realised figures are recorded
+   beside its estimate (`monitoring/<model>/estimates.json`) and the report shows the track record;
 2. **drift_confirmed**: drift counts only once it persisted `monitoring.drift.consecutive_runs` runs;
 3. **alert_due** / **alert** posts what moved, by how much, against which threshold and the report's link
    to the model's alert connection (`alerts.connection`, by default `retrainer_alerts`; Airflow's HTTP

@@ -14,6 +14,7 @@ then the run key (the logical date, `clock.run_key`), so a rerun of a date write
     scores/<model>/date=<day>/          a day's batch scores (scores.parquet) and monitoring (report.json)
     scores/<model>/reference/           each version's holdout score distribution, the baseline of drift
     monitoring/<model>/<run>/           a monitor run's drift report (drift.json, drift.html)
+    monitoring/<model>/estimates.json   each scored day's estimated performance, and its realised one
 
 A person opens the data-docs and monitoring pages through the registry plugin (`ui_url`).
 """
@@ -219,6 +220,12 @@ def scores_file_key(model: str, day: str, name: str = SCORES_FILE) -> str:
     return f"{scores_day_prefix(model, day)}/{name}"
 
 
+def scored_days(keys: list[str]) -> list[str]:
+    """The days (YYYY-MM-DD) whose scores file is among `keys` (listed under `scores_area`), sorted."""
+    found = (PurePosixPath(k) for k in keys)
+    return sorted(p.parent.name.removeprefix("date=") for p in found if p.name == SCORES_FILE)
+
+
 def reference_scores_key(model: str, version: int) -> str:
     """A version's scores on its own holdout, summarised: what its live scores are compared with."""
     return f"{scores_area(model)}/reference/{version:06d}.json"
@@ -233,6 +240,15 @@ def monitoring_area(model: str) -> str:
 
 def monitoring_file_key(model: str, run: str, name: str = DRIFT_REPORT) -> str:
     return f"{monitoring_area(model)}/{run}/{name}"
+
+
+ESTIMATES_FILE = "estimates.json"
+
+
+def estimates_key(model: str) -> str:
+    """The history of a model's estimated performance per scored day, with the realised figures once the
+    day's labels matured (retrainer.monitoring.estimates): one file, rewritten by each monitor run."""
+    return f"{monitoring_area(model)}/{ESTIMATES_FILE}"
 
 
 def follow_up_key(model: str, version: int) -> str:

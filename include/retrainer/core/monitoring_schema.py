@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
+from retrainer.core.estimation_schema import Estimation
 from retrainer.core.sections import Fraction, NonNegative, OpenFraction, PositiveInt, Section
 
 
@@ -84,3 +85,4 @@ class Monitoring(Section):
     cooldown_days: Annotated[int, Field(ge=0)]
     reminder_days: PositiveInt  # a drift that stays confirmed is posted again after this many days
     drift: Drift
+    estimation: Estimation = Estimation()  # performance estimated from the scores before labels arrive

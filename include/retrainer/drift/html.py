@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import io
-import re
 from html import escape
 from typing import Any
 
-# The plots' own namespace declarations and metadata are the only URLs matplotlib writes; inline SVG in
-# HTML needs neither, so the page holds no URL at all and renders the same offline, years later.
-_SVG_NOISE = re.compile(r'<metadata>.*?</metadata>|\s+xmlns(:\w+)?="[^"]*"', re.DOTALL)
+from retrainer.drift.estimate_html import estimate_section
+from retrainer.drift.svg import inline_svg as _svg
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -56,17 +53,6 @@ def _feature_rows(data: dict) -> tuple[list[list[str]], list[str]]:
         )
         classes.append("drift" if f["verdict"] == "drift" else "")
     return rows, classes
-
-
-def _svg(fig) -> str:
-    from matplotlib import pyplot as plt
-
-    buffer = io.StringIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})  # no timestamp: same data, same page
-    plt.close(fig)
-    text = buffer.getvalue()
-    return _SVG_NOISE.sub("", text[text.index("<svg") :])
 
 
 def figures(plots: dict) -> dict[str, str]:
@@ -232,6 +218,7 @@ table {{ border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; }}
 th {{ background: #f4f4f4; }}
 tr.drift td {{ background: #fdecea; }}
+div.gap {{ background: #fdecea; border-left: 4px solid #c0392b; padding: 0.25rem 1rem; }}
 figure {{ display: inline-block; margin: 0.5rem; }}
 </style></head>
 <body>
@@ -239,6 +226,7 @@ figure {{ display: inline-block; margin: 0.5rem; }}
 <p>Verdict: <b>{escape(verdict)}</b>{as_of} · reference {escape(str(data["rows"]["reference"]))} rows,
 current {escape(str(data["rows"]["current"]))} rows</p>
 {_part_summary(report)}
+{estimate_section(report["estimate"]) if report.get("estimate") else ""}
 <h2>Root cause</h2>
 {f"<ol>{cause_items}</ol>" if cause else _no_single_feature(report)}
 <h2>Features</h2>

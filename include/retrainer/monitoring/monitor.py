@@ -16,7 +16,7 @@ from retrainer.core.clock import as_utc, run_key
 from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.drift import drift_check, render_html
 from retrainer.features.events import features_of_rows
-from retrainer.monitoring import days, episodes
+from retrainer.monitoring import days, episodes, estimates
 from retrainer.monitoring.health import training_reference
 from retrainer.monitoring.slice_performance import slice_performance
 from retrainer.registry.store import Registry
@@ -164,11 +164,15 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     )
     earlier = _earlier_reports(storage, model, key)
     holdout_scores = score(holdout)
+    # the champion's performance estimated from the scored days' scores, before labels: a breach is a kind
+    estimated = estimates.estimate_days(storage, source, registry, params, judged)
     judged = (
         {"slices": slice_performance(holdout, holdout_scores, labelled, labelled["score"], end, params)}
         if labelled is not None
         else {}
     )  # a concept drift in one region or channel barely moves the overall PR-AUC
+    if estimated is not None:
+        judged["estimate"] = estimated
     report = drift_check(
         reference[names],
         current[names],
@@ -256,6 +260,10 @@ def evidence(report: dict, report_uri: str, page_uri: str, page_url: str | None 
             if name in by_feature
         ],
         "prediction": {k: report.get("prediction", {}).get(k) for k in ("verdict", "psi", "alert_rate")},
+        "estimate": {  # performance estimated from the scores: the days below the bound
+            "verdict": report.get("estimate", {}).get("verdict"),
+            "breaches": report.get("estimate", {}).get("breaches", []),
+        },
         "performance": {
             k: report.get("performance", {}).get(k) for k in ("verdict", "pr_auc", "holdout_pr_auc")
         },
@@ -296,6 +304,14 @@ def alert_text(model: str, found: dict) -> str:
         performance = found["performance"]
         parts.append(
             f"PR-AUC {performance['pr_auc']:.3f} on matured labels vs {performance['holdout_pr_auc']:.3f}"
+        )
+    if (estimated := found.get("estimate", {})).get("verdict") == "drift":
+        below = "; ".join(
+            f"{b['day']} {b['estimate']:.3f} [{b['low']:.3f}, {b['high']:.3f}]" for b in estimated["breaches"]
+        )
+        parts.append(
+            f"estimated PR-AUC from the scores (labels not in yet) below its bound "
+            f"{estimated['breaches'][0]['min_pr_auc']}: {below}"
         )
     if found.get("slices"):
         fell = "; ".join(

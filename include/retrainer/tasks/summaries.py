@@ -187,6 +187,9 @@ def drift_lines(result: dict[str, Any], storage_root: str | None = None) -> list
     ]
     if moved:
         lines.append(f"moved most: {moved}")
+    if breaches := (evidence.get("estimate") or {}).get("breaches"):  # from the scores, before labels
+        below = ", ".join(f"{b['day']} {_number(b['estimate'])}" for b in breaches)
+        lines.append(f"estimated PR-AUC below {_number(breaches[0]['min_pr_auc'])}: {below}")
     page = result.get("page_url") or _page(result.get("page_uri"), storage_root)
     lines.append(f"drift report: {page or result.get('report_uri')}")
     return lines
