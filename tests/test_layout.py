@@ -166,6 +166,7 @@ def test_artifact_names_match_the_pipeline():
         artifacts.BASELINE,
         artifacts.PREPARE_REPORT,
         artifacts.FIT_REPORT,
+        artifacts.TUNING_REPORT,
         artifacts.METRICS,
         artifacts.PR_CURVE,
         artifacts.COST_CURVE,

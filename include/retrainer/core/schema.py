@@ -23,6 +23,7 @@ from retrainer.core.sections import (
     PositiveInt,
     Section,
 )
+from retrainer.core.tuning_schema import Imbalance, Tuning, check_against_estimator, check_against_split
 
 
 def _in_the_grammar(text: str) -> str:
@@ -210,6 +211,14 @@ class Train(Section):
     engine: Literal["local", "dask"] = "local"
     xgboost: XGBoost
     baseline: Baseline
+    # The hyper-parameter search and the class imbalance (core.tuning_schema; training.tuning, .imbalance)
+    tuning: Tuning = Tuning()
+    imbalance: Imbalance = Imbalance()
+
+    @model_validator(mode="after")
+    def _searched_values_fit_the_estimator(self) -> Train:
+        check_against_estimator(self.tuning, self.imbalance, self.xgboost)
+        return self
 
 
 class Features(Section):
@@ -382,6 +391,12 @@ class ModelParams(Section):
                     + (f" by monitoring.drift.performance_window_days ({window})" if "labels" in key else "")
                     + f": only rows older than the maturity horizon are judged; set it to at least {needed}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _tuning_and_imbalance_fit_the_split_and_engine(self) -> ModelParams:
+        train = self.train
+        check_against_split(train.tuning, train.imbalance, self.split.valid_fraction, train.engine)
         return self
 
     @model_validator(mode="after")
