@@ -68,6 +68,10 @@ def test_a_models_own_search_space_replaces_the_default_one_unless_it_says_inher
         ({"imbalance": {"negative_sample_rate": 1.5}}, "train.imbalance.negative_sample_rate"),
         ({"imbalance": {"scale_pos_weight": "balanced"}}, "train.imbalance.scale_pos_weight"),
         (
+            {"tuning": {"enabled": True, "timeout_seconds": 20000}},
+            "train.tuning.timeout_seconds (20000) must be below timeouts.subprocess_minutes (180 min)",
+        ),
+        (
             {"engine": "dask", "imbalance": {"negative_sample_rate": 0.1}},
             "negative_sample_rate is applied by the local engine only",
         ),

@@ -23,7 +23,13 @@ from retrainer.core.sections import (
     PositiveInt,
     Section,
 )
-from retrainer.core.tuning_schema import Imbalance, Tuning, check_against_estimator, check_against_split
+from retrainer.core.tuning_schema import (
+    Imbalance,
+    Tuning,
+    check_against_estimator,
+    check_against_split,
+    check_within_time,
+)
 
 
 def _in_the_grammar(text: str) -> str:
@@ -397,6 +403,7 @@ class ModelParams(Section):
     def _tuning_and_imbalance_fit_the_split_and_engine(self) -> ModelParams:
         train = self.train
         check_against_split(train.tuning, train.imbalance, self.split.valid_fraction, train.engine)
+        check_within_time(train.tuning, self.timeouts.subprocess_minutes)
         return self
 
     @model_validator(mode="after")

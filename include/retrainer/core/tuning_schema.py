@@ -137,3 +137,13 @@ def check_against_split(tuning: Tuning, imbalance: Imbalance, valid_fraction: fl
             "train.imbalance.negative_sample_rate is applied by the local engine only: with train.engine "
             f"{engine} set it to null (scale_pos_weight works on both engines)"
         )
+
+
+def check_within_time(tuning: Tuning, subprocess_minutes: int) -> None:
+    """Refuse a time budget the `dvc repro` it runs in (timeouts.subprocess_minutes) would cut first."""
+    if tuning.enabled and tuning.timeout_seconds >= subprocess_minutes * 60:
+        raise ValueError(
+            f"train.tuning.timeout_seconds ({tuning.timeout_seconds:g}) must be below "
+            f"timeouts.subprocess_minutes ({subprocess_minutes} min): the search runs inside `dvc repro`, "
+            "with the other training stages after it"
+        )
