@@ -156,3 +156,58 @@ def test_the_time_budget_stops_a_search_mid_trial(tmp_path, small):
     assert report["seconds"] < 2.0 + 5.0  # the budget, the reading of the splits and one round's slack
     if report["chosen"] == {}:
         assert "no trial completed" in report["why"]
+
+
+def test_a_dask_run_is_searched_locally_and_the_cluster_fits_the_chosen_values(tmp_path, small, monkeypatch):
+    params = shipped_params(rounds=30, enabled=True, trials=2, max_rows=2000)
+    params["train"]["engine"] = "dask"
+    monkeypatch.delenv("RETRAINER_DASK_SCHEDULER", raising=False)  # no cluster: the search needs none
+    report = tuning.tune(small, tmp_path / "tuning.json", params)
+    assert report["validation"]["sampled"] and report["validation"]["train_rows"] == [2000]
+    given = {}
+
+    def cluster_fit(prepared_dir, cluster_params, address=None):  # stands in for xgboost.dask's fit
+        given.update(cluster_params["train"]["xgboost"])
+        x_train, y_train = stages._xy(prepared_dir / "train.parquet", cluster_params)
+        x_valid, y_valid = stages._xy(prepared_dir / "valid.parquet", cluster_params)
+        names = features.feature_names(cluster_params["features"])
+        block, seed = cluster_params["train"]["xgboost"], cluster_params["train"]["seed"]
+        return fit_xgboost(x_train, y_train, x_valid, y_valid, names, block, seed)
+
+    monkeypatch.setattr(stages, "fit_xgboost_dask", cluster_fit)
+    stages.fit(small, tmp_path / "models", params, tuning_path=tmp_path / "tuning.json")
+    assert {key: given[key] for key in report["chosen"]} == report["chosen"]
+
+
+def test_tuning_beats_the_untuned_shipped_model_on_the_holdout_within_its_budget(tmp_path):
+    """Acceptance (issue 23): on the generator, the shipped model's search (its space, seed and pruner; 20
+    trials) chooses values whose challenger beats the values as written on the holdout the gates judge,
+    which the search never read, and it stops by its trial budget, inside its time budget."""
+    from sklearn.metrics import average_precision_score
+
+    params = shipped_params(enabled=True, trials=20)
+    prepared = prepared_splits(tmp_path, 2000, params)
+    started = time.monotonic()
+    report = tuning.tune(prepared, tmp_path / "tuning.json", params)
+    seconds = time.monotonic() - started
+    stages.fit(prepared, tmp_path / "untuned", params)
+    stages.fit(prepared, tmp_path / "tuned", params, tuning_path=tmp_path / "tuning.json")
+    x, y = stages._xy(prepared / "holdout.parquet", params)
+    holdout = {
+        name: float(
+            average_precision_score(
+                y, load_xgboost((tmp_path / name / artifacts.MODEL_FILE).read_bytes()).inplace_predict(x)
+            )
+        )
+        for name in ("untuned", "tuned")
+    }
+    budget = params["train"]["tuning"]["timeout_seconds"]
+    print(
+        f"holdout PR-AUC ({int(y.sum())} frauds in {len(y)} rows): untuned {holdout['untuned']:.4f}, tuned "
+        f"{holdout['tuned']:.4f}; valid PR-AUC as written {report['as_written']['value']:.4f}, chosen "
+        f"{report['best']['value']:.4f}; {report['trials_run']} trials ({report['trials_pruned']} pruned) in "
+        f"{seconds:.0f} s of a {budget:g} s budget; chosen {report['chosen']}"
+    )
+    assert report["stopped_by"] == "trials" and seconds < budget
+    assert report["best"]["value"] > report["as_written"]["value"]
+    assert holdout["tuned"] > holdout["untuned"]

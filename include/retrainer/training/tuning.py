@@ -140,13 +140,17 @@ def _as_written(xgboost: dict[str, Any], space: dict[str, dict[str, Any]]) -> di
     return written
 
 
-def _pruner(name: str, rounds: int):
+def _pruner(name: str, rounds: int, patience: int | None):
+    """The pruner `name` over trials of up to `rounds` steps. A trial's early rounds say little (a slow
+    learning rate starts low and ends best): none is judged before `patience` rounds (early stopping's,
+    else a tenth of the rounds), nor before 5 trials completed."""
     import optuna
 
-    if name == "median":  # judged from the 6th trial on, after 10 rounds: early rounds say little
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)
+    warmup = max(int(patience or 0), rounds // 10, 1)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=10, max_resource=rounds)
+        return optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=rounds)
     return optuna.pruners.NopPruner()
 
 
@@ -223,7 +227,7 @@ def search(prepared_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
     study = optuna.create_study(
         direction="maximize" if HIGHER_IS_BETTER[metric] else "minimize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=_pruner(settings["pruner"], rounds),
+        pruner=_pruner(settings["pruner"], rounds, xgboost.get("early_stopping_rounds")),
     )
     written = _as_written(xgboost, space)
     study.enqueue_trial(written, skip_if_exists=True)  # trial 0: the values as written, the untuned figure
