@@ -23,13 +23,7 @@ from retrainer.core.sections import (
     PositiveInt,
     Section,
 )
-from retrainer.core.tuning_schema import (
-    Imbalance,
-    Tuning,
-    check_against_estimator,
-    check_against_split,
-    check_within_time,
-)
+from retrainer.core.tuning_schema import Imbalance, Tuning, check_train
 
 
 def _in_the_grammar(text: str) -> str:
@@ -217,14 +211,8 @@ class Train(Section):
     engine: Literal["local", "dask"] = "local"
     xgboost: XGBoost
     baseline: Baseline
-    # The hyper-parameter search and the class imbalance (core.tuning_schema; training.tuning, .imbalance)
-    tuning: Tuning = Tuning()
-    imbalance: Imbalance = Imbalance()
-
-    @model_validator(mode="after")
-    def _searched_values_fit_the_estimator(self) -> Train:
-        check_against_estimator(self.tuning, self.imbalance, self.xgboost)
-        return self
+    tuning: Tuning = Tuning()  # the hyper-parameter search (core.tuning_schema, training.tuning)
+    imbalance: Imbalance = Imbalance()  # the rare class (core.tuning_schema, training.imbalance)
 
 
 class Features(Section):
@@ -399,12 +387,7 @@ class ModelParams(Section):
                 )
         return self
 
-    @model_validator(mode="after")
-    def _tuning_and_imbalance_fit_the_split_and_engine(self) -> ModelParams:
-        train = self.train
-        check_against_split(train.tuning, train.imbalance, self.split.valid_fraction, train.engine)
-        check_within_time(train.tuning, self.timeouts.subprocess_minutes)
-        return self
+    _tuning_and_imbalance_can_work = model_validator(mode="after")(check_train)  # core.tuning_schema
 
     @model_validator(mode="after")
     def _early_stopping_needs_a_validation_split(self) -> ModelParams:

@@ -5,7 +5,7 @@ challenger (`retrainer.training.tuning`) and how its training rows handle a rare
 from __future__ import annotations
 
 import builtins
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -122,7 +122,9 @@ def check_against_estimator(tuning: Tuning, imbalance: Imbalance, xgboost: BaseM
                 type(xgboost).model_validate({**block, name: value})
             except ValidationError as error:
                 reason = "; ".join(e["msg"] for e in error.errors())
-                raise ValueError(f"tuning.space.{name}: {value} is out of {name}'s range: {reason}") from None
+                raise ValueError(
+                    f"train.tuning.space.{name}: {value} is out of {name}'s range: {reason}"
+                ) from None
 
 
 def check_against_split(tuning: Tuning, imbalance: Imbalance, valid_fraction: float, engine: str) -> None:
@@ -147,3 +149,13 @@ def check_within_time(tuning: Tuning, subprocess_minutes: int) -> None:
             f"timeouts.subprocess_minutes ({subprocess_minutes} min): the search runs inside `dvc repro`, "
             "with the other training stages after it"
         )
+
+
+def check_train(params: Any) -> Any:
+    """The model's params (core.schema.ModelParams) if their `train.tuning` and `train.imbalance` can work
+    with the estimator block, the split, the engine and the time limits; else ValueError naming the key."""
+    train = params.train
+    check_against_estimator(train.tuning, train.imbalance, train.xgboost)
+    check_against_split(train.tuning, train.imbalance, params.split.valid_fraction, train.engine)
+    check_within_time(train.tuning, params.timeouts.subprocess_minutes)
+    return params

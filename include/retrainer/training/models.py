@@ -32,6 +32,17 @@ def booster_params(xgboost_params: dict[str, Any], seed: int) -> dict[str, Any]:
     return {"params": booster, "rounds": rounds, "early_stopping_rounds": early_stopping}
 
 
+def tuned_params(params: dict[str, Any], report: dict[str, Any] | None) -> dict[str, Any]:
+    """`params` with the search's chosen values over `train.xgboost` (a copy); `params` itself when the
+    report chose nothing (tuning off, or no trial completed). `report`: the tune stage's
+    (`training.tuning`), or any `{"chosen": {...}}`."""
+    chosen = (report or {}).get("chosen") or {}
+    if not chosen:
+        return params
+    train = {**params["train"], "xgboost": {**params["train"]["xgboost"], **chosen}}
+    return {**params, "train": train}
+
+
 def trees_kept(booster, config: dict[str, Any], early_stopping: int | None) -> dict[str, Any]:
     """What the fit did with the rounds it was given, for the fit report and the task's log: `booster` is
     the trained one before any cut, `config` what `booster_params` gave, `early_stopping` the patience in

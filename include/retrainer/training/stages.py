@@ -21,9 +21,8 @@ from retrainer.core.errors import ConfigError
 from retrainer.core.feature_declarations import derived_feature_names
 from retrainer.training import features, imbalance
 from retrainer.training.engines import engine_of, fit_xgboost_dask
-from retrainer.training.models import LinearBaseline, fit_xgboost
+from retrainer.training.models import LinearBaseline, fit_xgboost, tuned_params
 from retrainer.training.selection import choose, unweighted_report
-from retrainer.training.tuning import tuned_params
 from retrainer.training.weights import IMPORTANCE, sample_weights
 from retrainer.training.window import rows_in_window, window_bounds_of
 

@@ -41,16 +41,6 @@ def settings_of(params: dict[str, Any]) -> dict[str, Any]:
     return params["train"].get("tuning") or {"enabled": False}
 
 
-def tuned_params(params: dict[str, Any], report: dict[str, Any] | None) -> dict[str, Any]:
-    """`params` with the search's chosen values over `train.xgboost` (a copy); `params` itself when the
-    report chose nothing (tuning off, or no trial completed)."""
-    chosen = (report or {}).get("chosen") or {}
-    if not chosen:
-        return params
-    train = {**params["train"], "xgboost": {**params["train"]["xgboost"], **chosen}}
-    return {**params, "train": train}
-
-
 def _read_rows(path: Path, params: dict[str, Any], keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The feature matrix and labels of a prepared split: every row (`keep` None) or the rows at the sorted
     positions `keep`, read a slice at a time so that only those rows are ever held whole."""
