@@ -8,7 +8,9 @@ scored on a time-ordered validation: the valid split (the days just before the h
 rolling-origin folds over train + valid; never on the holdout the gates judge. The values as written in
 `train.xgboost` are the first trial, so the report always holds the untuned figure and the search cannot
 choose worse on its own validation. The search runs locally whatever `train.engine` is: on a seeded
-sample of at most `max_rows` training rows, the validation rows whole.
+sample of at most `max_rows` training rows, the validation rows whole. A drift-triggered run's weights
+(`training.adapt`) are not used by the search: it tunes the unweighted fit, and the fit stage applies the
+chosen values to both fits it compares.
 
 Out: `reports/tuning.json` (`artifacts.TUNING_REPORT`): every trial (state, score, values, rounds,
 seconds), the chosen values, the seed, the budgets and which one stopped the search. The fit stage trains
