@@ -73,7 +73,7 @@ class Tuning(Section):
     # 1: train on the train split, judge on the valid split (the last days before the holdout). k > 1:
     # rolling-origin folds, each judged on a block of as many rows as the valid split, the last block
     # being the valid split, each trained on every row before its block; the score is their mean.
-    folds: Annotated[int, Field(ge=1, le=10)] = 1
+    folds: Annotated[int, Field(ge=1, le=10)] = 3
     # The trials train on a seeded sample of at most this many rows of each fold's training rows (their
     # time order kept): a dask-sized window is searched locally on its sample. null: every row.
     max_rows: PositiveInt | None = 1_000_000
