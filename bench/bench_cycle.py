@@ -39,6 +39,7 @@ HANDLES = {
     "stage featurize": ("window",),  # the derived features of the window (none for the fraud model)
     "stage prepare": ("window",),
     "stage adapt": ("window",),  # a drift-triggered run's weights over the window (else: a report only)
+    "stage tune": ("train", "valid"),  # the search's folds (tuning off: a report only)
     "stage fit": ("train", "valid"),
     "stage measure": ("valid", "holdout"),
     "evaluate": ("valid", "holdout"),

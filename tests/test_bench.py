@@ -23,7 +23,7 @@ def test_cycle_benchmark_holds_each_step_s_memory_to_its_frames(tmp_path):
     assert report["extracted_rows"] == 1500 * 56
     assert report["ratio"] > 0 and report["bare_seconds"] > 0
     tasks = {"extract", "validate", "check_labels", "train", "evaluate", "register"}
-    stages = {"stage featurize", "stage prepare", "stage adapt", "stage fit", "stage measure"}
+    stages = {"stage featurize", "stage prepare", "stage adapt", "stage tune", "stage fit", "stage measure"}
     assert tasks | stages == set(report["steps"])
     # Each step, in its own process, adds at most its code and twice the frames it handles (no timing).
     over = {name: step for name, step in report["steps"].items() if not step["within_bound"]}

@@ -167,6 +167,7 @@ def test_artifact_names_match_the_pipeline():
         artifacts.CALIBRATION,
         artifacts.PREPARE_REPORT,
         artifacts.FIT_REPORT,
+        artifacts.TUNING_REPORT,
         artifacts.METRICS,
         artifacts.PR_CURVE,
         artifacts.COST_CURVE,

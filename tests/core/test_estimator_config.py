@@ -134,7 +134,10 @@ def test_models_show_marks_the_values_that_came_from_the_defaults(project, monke
     assert main(["models", "show", "--model", "ato-xgb"]) == 0
     shown = capsys.readouterr().out
     assert yaml.safe_load(shown) == load_model(project, "ato-xgb")  # still the params, as YAML
-    lines = {line.split(":")[0].strip(): line for line in shown.splitlines() if not line.startswith("#")}
+    lines: dict[str, str] = {}  # each key's first line: train.xgboost's (train.tuning.space names some too)
+    for line in shown.splitlines():
+        if not line.startswith("#"):
+            lines.setdefault(line.split(":")[0].strip(), line)
     assert lines["max_depth"].endswith("max_depth: 4")  # ato-xgb's own value, unmarked
     assert lines["min_child_weight"].endswith("min_child_weight: 3  # (default)")
 

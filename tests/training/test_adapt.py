@@ -163,6 +163,8 @@ def test_a_scheduled_run_is_unweighted_and_fits_the_bytes_it_fitted_before(tmp_p
     report = _fit_report(tmp_path / "scheduled")
     trees = report.pop("challenger_trees")  # how many trees the saved challenger keeps, and why
     assert report.pop("calibration")["method"] == params["train"]["calibration"]  # fitted on valid
+    # no search, no imbalance handling: the shipped defaults (training.tuning, training.imbalance)
+    assert report.pop("imbalance")["applied"] is False and report.pop("tuning")["enabled"] is False
     assert report == {
         "weighted": False,
         "kept": "unweighted",

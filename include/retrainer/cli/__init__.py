@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     stage = sub.add_parser("stage", help="run one DVC stage in the current directory (called by dvc.yaml)")
-    stage.add_argument("stage", choices=["featurize", "prepare", "adapt", "fit", "measure"])
+    stage.add_argument("stage", choices=["featurize", "prepare", "adapt", "tune", "fit", "measure"])
     stage.add_argument("--params", default="params.yaml")
     stage.set_defaults(func=cmd_stage)
 

@@ -94,10 +94,15 @@ def _run_stage(stage: str, params: dict) -> None:
         from retrainer.training.adapt import adapt
 
         adapt(Path(a.BATCHES_DIR), Path(a.PREPARED_DIR), Path(a.ADAPTATION_DIR), params)
+    elif stage == "tune":
+        from retrainer.training.tuning import tune
+
+        tune(Path(a.PREPARED_DIR), Path(a.TUNING_REPORT), params)
     elif stage == "fit":
         from retrainer.training.stages import fit
 
-        fit(Path(a.PREPARED_DIR), Path(a.MODELS_DIR), params, Path(a.ADAPTATION_DIR), Path(a.FIT_REPORT))
+        models, adaptation = Path(a.MODELS_DIR), Path(a.ADAPTATION_DIR)
+        fit(Path(a.PREPARED_DIR), models, params, adaptation, Path(a.FIT_REPORT), Path(a.TUNING_REPORT))
     else:
         from retrainer.evaluation.holdout import measure
 

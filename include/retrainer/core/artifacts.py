@@ -38,6 +38,8 @@ BASELINE = f"{MODELS_DIR}/{BASELINE_FILE}"
 CALIBRATION = f"{MODELS_DIR}/{CALIBRATION_FILE}"
 PREPARE_REPORT = "reports/prepare.json"
 FIT_REPORT = "reports/fit.json"  # the challenger the fit kept (weighted or not), why: training.selection
+# The tune stage's report (training.tuning): every trial, the chosen values, the seed; the fit reads `chosen`
+TUNING_REPORT = "reports/tuning.json"
 METRICS = "reports/metrics.json"
 # metrics.json's key (and the gate report's, and a version's) of a model with derived features measured
 # against the same model on its raw columns alone (evaluation.holdout.raw_columns_comparison)
@@ -68,6 +70,7 @@ PUBLISHED = (
     prepared("valid"),  # to choose a threshold for a champion registered without one
     prepared("holdout"),
     ADAPTATION_REPORT,
+    TUNING_REPORT,
 )
 # Published too when the run was weighted (the adapt stage wrote them).
 ADAPTED = (WEIGHTS, RECENT)

@@ -235,7 +235,9 @@ def schema_problems(params: dict, own: dict, model_shown: str, defaults_shown: s
         for problem in error.errors():
             loc = _key_path(params, problem["loc"])
             key = ".".join(map(str, loc))
-            shown = model_shown if _holds(own, loc) or problem["type"] == "missing" else defaults_shown
+            # "[key]": pydantic's mark of a refused key of a mapping (train.tuning.space.<name>)
+            held = _holds(own, tuple(part for part in loc if part != "[key]"))
+            shown = model_shown if held or problem["type"] == "missing" else defaults_shown
             expected = _expected(problem, loc)
             if expected not in found.setdefault(f"{shown}: {key}", []):
                 found[f"{shown}: {key}"].append(expected)

@@ -53,7 +53,8 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 # that block as written, and XGBoost's own default for every key it leaves out; the platform's tuned values
 # (min_child_weight 3, subsample 0.85, ...) no longer creep in unseen. `inherit: true` as a key of the block
 # merges it over the defaults' block instead (the block then names only what it changes).
-REPLACED_BLOCKS = ("train.xgboost",)
+# A model's own search space (`train.tuning.space`) replaces the default one alike: the parameters it names.
+REPLACED_BLOCKS = ("train.xgboost", "train.tuning.space")
 INHERIT = "inherit"
 
 

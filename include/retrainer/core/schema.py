@@ -23,6 +23,7 @@ from retrainer.core.sections import (
     PositiveInt,
     Section,
 )
+from retrainer.core.tuning_schema import Imbalance, Tuning, check_train
 
 
 def _in_the_grammar(text: str) -> str:
@@ -212,6 +213,8 @@ class Train(Section):
     calibration: Literal["isotonic", "platt", "off"] = "off"
     xgboost: XGBoost
     baseline: Baseline
+    tuning: Tuning = Tuning()  # the hyper-parameter search (core.tuning_schema, training.tuning)
+    imbalance: Imbalance = Imbalance()  # the rare class (core.tuning_schema, training.imbalance)
 
 
 class Features(Section):
@@ -385,6 +388,8 @@ class ModelParams(Section):
                     + f": only rows older than the maturity horizon are judged; set it to at least {needed}"
                 )
         return self
+
+    _tuning_and_imbalance_can_work = model_validator(mode="after")(check_train)  # core.tuning_schema
 
     @model_validator(mode="after")
     def _early_stopping_needs_a_validation_split(self) -> ModelParams:

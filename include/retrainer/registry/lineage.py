@@ -53,6 +53,15 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+def training_choices(run: dict) -> dict[str, Any]:
+    """How the challenger's hyper-parameters and rows were chosen, from its run manifest: the search
+    (`tuning`: the seed, budgets, every trial's score and values, the chosen values; `{"enabled": False}`
+    when off) and the class imbalance handling (`imbalance`: scale_pos_weight used, the down-sampling's
+    rate, weight and counts). None for either when the run was published before they were recorded."""
+    fit = run.get("fit") or {}
+    return {"tuning": run.get("tuning"), "imbalance": fit.get("imbalance")}
+
+
 def feature_definitions(params: dict[str, Any]) -> dict[str, Any]:
     """The derived features a version was trained with, from its run's params: the definitions (the
     `features.derived` section without the engine's settings), their sha256 (`definitions_hash`: a changed

@@ -15,7 +15,7 @@ from retrainer.core.settings import Settings
 from retrainer.registry import data_warnings
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.gate_report import NotGated, judge, read_verified, sealed_sha256
-from retrainer.registry.lineage import feature_definitions, git_revision, package_versions
+from retrainer.registry.lineage import feature_definitions, git_revision, package_versions, training_choices
 from retrainer.registry.reconcile import settle_aliases
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
@@ -170,6 +170,7 @@ def register_run(
     lineage = lineage_of(run, run_manifest_uri, gates, files, settings, airflow_run_id)
     lineage["trigger"] = trigger or trigger_of()
     lineage["trained_on"] = adapt.lineage(run)  # rows, weights, horizon and drift reference of the version
+    lineage.update(training_choices(run))  # the hyper-parameter search (every trial) and class imbalance
     lineage["gates_sha256"] = gates_sha256  # the gate report judged, bound to its bytes
     # Keys relative to the storage root, which still read back from a root copied elsewhere.
     lineage["run_manifest_key"] = storage.key_of(run_manifest_uri)

@@ -65,6 +65,11 @@ def train_lines(manifest: dict[str, Any]) -> list[str]:
     ]
     if trees := fit.get("challenger_trees"):
         lines.append(f"challenger trees: {trees['why']}")
+    if (manifest.get("tuning") or {}).get("enabled"):  # the search's choice (every trial: tuning.json)
+        lines.append(f"tuning: {manifest['tuning']['why']}")
+    if (fit.get("imbalance") or {}).get("applied"):
+        balance = {k: v for k, v in fit["imbalance"].items() if v is not None and k != "applied"}
+        lines.append(f"class imbalance: {balance}")
     adaptation = manifest.get("adaptation") or {}
     if adaptation.get("weighted"):
         lines.append(f"drift run: rows weighted toward the drifted days; kept the {fit.get('kept')} fit")

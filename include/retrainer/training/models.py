@@ -32,6 +32,17 @@ def booster_params(xgboost_params: dict[str, Any], seed: int) -> dict[str, Any]:
     return {"params": booster, "rounds": rounds, "early_stopping_rounds": early_stopping}
 
 
+def tuned_params(params: dict[str, Any], report: dict[str, Any] | None) -> dict[str, Any]:
+    """`params` with the search's chosen values over `train.xgboost` (a copy); `params` itself when the
+    report chose nothing (tuning off, or no trial completed). `report`: the tune stage's
+    (`training.tuning`), or any `{"chosen": {...}}`."""
+    chosen = (report or {}).get("chosen") or {}
+    if not chosen:
+        return params
+    train = {**params["train"], "xgboost": {**params["train"]["xgboost"], **chosen}}
+    return {**params, "train": train}
+
+
 def trees_kept(booster, config: dict[str, Any], early_stopping: int | None) -> dict[str, Any]:
     """What the fit did with the rounds it was given, for the fit report and the task's log: `booster` is
     the trained one before any cut, `config` what `booster_params` gave, `early_stopping` the patience in
@@ -71,39 +82,40 @@ def fit_xgboost(
     seed: int,
     w_train: np.ndarray | None = None,
     w_valid: np.ndarray | None = None,
+    callbacks: list | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """An XGBoost booster, early-stopped on the validation split's `eval_metric` (with
     `early_stopping_rounds` null, or an empty validation split, every round is kept), and `trees_kept`'s
     account of it. `w_train`, `w_valid`: the rows' sample weights (a drift-triggered run's,
-    `training.adapt`); None, as in every other run: unweighted."""
+    `training.adapt`; or `train.imbalance`'s); None: unweighted. `callbacks`: XGBoost training callbacks
+    (the tuning's pruning, `training.tuning`); None: none."""
     import xgboost as xgb
 
     config = booster_params(params, seed)
     early_stopping = config["early_stopping_rounds"]
     if len(y_valid) == 0:
         early_stopping = None  # no validation split (split.valid_fraction: 0): nothing to stop on
+    # The valid split is evaluated each round for early stopping, or for callbacks that read its metric.
+    watch = bool(early_stopping) or bool(callbacks and len(y_valid))
     if config["params"].get("tree_method", "hist") == "hist":
         # The histogram method reads quantized features: QuantileDMatrix builds them without a float copy.
         train = xgb.QuantileDMatrix(x_train, label=y_train, weight=w_train, feature_names=names)
         valid = (
             xgb.QuantileDMatrix(x_valid, label=y_valid, weight=w_valid, feature_names=names, ref=train)
-            if early_stopping
+            if watch
             else None
         )
     else:
         train = xgb.DMatrix(x_train, label=y_train, weight=w_train, feature_names=names)
-        valid = (
-            xgb.DMatrix(x_valid, label=y_valid, weight=w_valid, feature_names=names)
-            if early_stopping
-            else None
-        )
+        valid = xgb.DMatrix(x_valid, label=y_valid, weight=w_valid, feature_names=names) if watch else None
     booster = xgb.train(
         config["params"],
         train,
         num_boost_round=config["rounds"],
-        evals=[(valid, "valid")] if early_stopping else [],
+        evals=[(valid, "valid")] if watch else [],
         early_stopping_rounds=early_stopping,
         verbose_eval=False,
+        callbacks=callbacks,
     )
     trees = trees_kept(booster, config, early_stopping)
     if not early_stopping:

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 from retrainer.core import artifacts, calibration, expressions, frames
 from retrainer.core.errors import ConfigError
 from retrainer.core.feature_declarations import derived_feature_names
-from retrainer.training import features
+from retrainer.training import features, imbalance
 from retrainer.training.engines import engine_of, fit_xgboost_dask
-from retrainer.training.models import LinearBaseline, fit_xgboost, score_xgboost
+from retrainer.training.models import LinearBaseline, fit_xgboost, score_xgboost, tuned_params
 from retrainer.training.selection import choose, unweighted_report
 from retrainer.training.weights import IMPORTANCE, sample_weights
 from retrainer.training.window import rows_in_window, window_bounds_of
@@ -154,6 +154,7 @@ def fit(
     params: dict[str, Any],
     adaptation_dir: Path | None = None,
     report_path: Path | None = None,
+    tuning_path: Path | None = None,
 ) -> dict:
     """Fit the XGBoost challenger (here, or on a Dask cluster: `train.engine`) and the scikit-learn
     baseline; save both without pickle; return the fit report (also written to `report_path` if given).
@@ -164,25 +165,36 @@ def fit(
     early-stopped on the unweighted valid PR-AUC (a weighted stopping metric, on few effective rows, stopped
     a weighted fit at 9 trees), and `training.selection.choose` keeps the weighted one only if its
     importance-weighted valid PR-AUC beats the unweighted one's by `adaptation.min_gain_se` standard
-    errors; the baseline is fitted with the weights only then."""
+    errors; the baseline is fitted with the weights only then.
+
+    With the tune stage's report at `tuning_path` (`training.tuning`) the challenger is fitted with its
+    chosen values over `train.xgboost`; `train.imbalance` (`training.imbalance`) sets scale_pos_weight and
+    down-samples the train split's negatives. Neither set: the fit of before, byte for byte."""
+    tuning = json.loads(tuning_path.read_text()) if tuning_path is not None and tuning_path.exists() else None
+    params = tuned_params(params, tuning)
     names = features.feature_names(params["features"])
     engine = engine_of(params)
     seed = params["train"]["seed"]
     w_train = sample_weights(adaptation_dir, prepared_dir, "train", params)
     report = unweighted_report("no weights (the adapt stage's report: unweighted): the unweighted fit")
     if engine == "dask":  # the cluster reads the splits itself; the baseline is fitted here
-        booster, trees = fit_xgboost_dask(prepared_dir, params)
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
+        *_, extra, balance = imbalance.apply(x_train, y_train, None, params)  # no down-sampling on dask
+        booster, trees = fit_xgboost_dask(prepared_dir, tuned_params(params, {"chosen": extra}))
         calibrated = calibrate(booster, *_xy(prepared_dir / "valid.parquet", params), params)
     else:
         x_train, y_train = _xy(prepared_dir / "train.parquet", params)
         x_valid, y_valid = _xy(prepared_dir / "valid.parquet", params)
-        xgboost = params["train"]["xgboost"]
-        booster, trees = fit_xgboost(x_train, y_train, x_valid, y_valid, names, xgboost, seed)
+        x_fit, y_fit, w_fit, extra, balance = imbalance.apply(x_train, y_train, None, params)
+        xgboost = {**params["train"]["xgboost"], **extra}
+        booster, trees = fit_xgboost(x_fit, y_fit, x_valid, y_valid, names, xgboost, seed, w_fit)
+        del x_fit, y_fit, w_fit
         if w_train is not None:
+            x_fit, y_fit, w_fit, *_ = imbalance.apply(x_train, y_train, w_train, params)
             weighted, weighted_trees = fit_xgboost(
-                x_train, y_train, x_valid, y_valid, names, xgboost, seed, w_train
+                x_fit, y_fit, x_valid, y_valid, names, xgboost, seed, w_fit
             )
+            del x_fit, y_fit, w_fit
             importance = sample_weights(adaptation_dir, prepared_dir, "valid", params, IMPORTANCE)
             settings = params["adaptation"]
             booster, report = choose(booster, weighted, x_valid, y_valid, importance, settings, seed)
@@ -191,7 +203,13 @@ def fit(
         del x_valid, y_valid
     # How many trees the saved challenger keeps and why (early stopping cuts it at the best round): in the
     # fit report, the version's lineage and the train task's log.
-    report = {**report, "challenger_trees": trees, "calibration": calibrated.summary()}
+    report = {
+        **report,
+        "challenger_trees": trees,
+        "calibration": calibrated.summary(),
+        "imbalance": balance,
+        "tuning": _tuning_summary(tuning),
+    }
     log.info("challenger: %s", trees["why"])
     w_baseline = w_train if report["weighted"] else None
     baseline = LinearBaseline.fit(x_train, y_train, names, params["train"]["baseline"], seed, w_baseline)
@@ -213,3 +231,10 @@ def calibrate(
     method = params["train"].get("calibration", "off")
     raw = score_xgboost(booster, x_valid) if len(y_valid) else np.empty(0, dtype=np.float32)
     return calibration.fit(raw, y_valid, method)
+
+
+def _tuning_summary(tuning: dict | None) -> dict:
+    """What the fit took from the tune stage's report: the chosen values and why (its trials: the report)."""
+    if tuning is None:
+        return {"enabled": False, "chosen": {}, "why": "no tuning report: train.xgboost as written"}
+    return {key: tuning.get(key) for key in ("enabled", "chosen", "why", "seed")}

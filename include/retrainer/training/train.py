@@ -116,6 +116,8 @@ def train_run(
         "prepare": json.loads((workspace / artifacts.PREPARE_REPORT).read_text()),
         "adaptation": adaptation,  # weighted or not and why; the weights' summary; the recent rows
         "fit": json.loads((workspace / artifacts.FIT_REPORT).read_text()),  # which challenger was kept
+        # the hyper-parameter search: every trial's score and values, the chosen ones, the seed
+        "tuning": json.loads((workspace / artifacts.TUNING_REPORT).read_text()),
     }
     manifest["manifest_uri"] = storage.put_text(
         layout.run_file_key(model, key, layout.MANIFEST_FILE), json.dumps(manifest, indent=2)
