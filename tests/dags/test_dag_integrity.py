@@ -38,6 +38,8 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer.core.feature_schema",
     "retrainer.core.adaptation_schema",  # the adaptation section (pydantic)
     "retrainer.core.monitoring_schema",  # the monitoring section (pydantic)
+    "retrainer.core.estimation_schema",  # monitoring.estimation (pydantic)
+    "retrainer.core.tuning_schema",  # train.tuning and train.imbalance (pydantic)
     "retrainer.core.schema",
     "retrainer.core.sections",
     "retrainer.core.settings",

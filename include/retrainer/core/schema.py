@@ -209,8 +209,7 @@ class Train(Section):
     # local: XGBoost in the fit stage's process; dask: xgboost.dask on the Dask cluster whose scheduler
     # RETRAINER_DASK_SCHEDULER names (retrainer.training.engines).
     engine: Literal["local", "dask"] = "local"
-    # The challenger's score calibration, fitted on the valid split (retrainer.core.calibration); off: raw.
-    calibration: Literal["isotonic", "platt", "off"] = "off"
+    calibration: Literal["isotonic", "platt", "off"] = "off"  # fitted on the valid split (core.calibration)
     xgboost: XGBoost
     baseline: Baseline
     tuning: Tuning = Tuning()  # the hyper-parameter search (core.tuning_schema, training.tuning)
