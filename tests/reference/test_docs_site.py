@@ -74,7 +74,7 @@ def site(tmp_path_factory) -> Path:
 
 
 def _page_text(site: Path, page: str) -> str:
-    return html.unescape((site / page / "index.html").read_text())
+    return html.unescape((site / f"{page}.html").read_text())
 
 
 def test_the_params_reference_lists_every_key_of_the_schema(site):

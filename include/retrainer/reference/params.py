@@ -29,6 +29,7 @@ from retrainer.reference import markdown as md
 DEFAULTS = Path("models") / "defaults.yaml"
 # Sections whose keys are a subset of another class's settings: their defaults and meanings live there.
 SUBSET_OF: dict[str, type] = {"monitoring.drift": DriftConfig}
+REQUIRED = "required (the model's params.yaml)"
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def _default(field: Any, own: Any, prefix: str, name: str) -> str:
     if subset is not None and field.default is None:
         return _yaml_text({f.name: f.default for f in dataclasses.fields(subset)}.get(name))
     if field.is_required():
-        return "required (the model's params.yaml)"
+        return REQUIRED
     default = field.default if field.default is not PydanticUndefined else field.default_factory()
     if isinstance(default, BaseModel):
         return ""
@@ -255,7 +256,7 @@ def params_page(project_dir: Path) -> str:
         "`models/<name>/params.yaml`), its type and range as the schema checks them, its default in "
         "`models/defaults.yaml` (or the schema's own), and what it means. A key `a.b[].c` is the key `c` "
         "of each item of the list `a.b`. `train.xgboost` also takes `inherit: true` (merge the block over "
-        "the defaults' instead of replacing it: see Models).",
+        "the defaults' instead of replacing it: see [Models](../concepts/models.md)).",
         "",
     ]
     rows: list[list[str]] = []
@@ -270,9 +271,14 @@ def params_page(project_dir: Path) -> str:
             [
                 md.code(key.dotted),
                 md.text(key.type),
-                md.code(key.default) if key.default else "",
+                _default_cell(key.default),
                 md.text(key.meaning),
             ]
         )
     out.append(md.table(["key", "type", "default", "meaning"], rows))
     return "\n".join(out)
+
+
+def _default_cell(default: str) -> str:
+    """A default as code (what to write in params.yaml); "required ..." and a section's "" as text."""
+    return md.code(default) if default and not default.startswith(REQUIRED) else md.text(default)
