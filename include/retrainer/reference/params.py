@@ -265,7 +265,7 @@ def params_page(project_dir: Path) -> str:
             if rows:
                 out.append(md.table(["key", "type", "default", "meaning"], rows))
             rows = []
-            out += [f"## {md.text(key.dotted)}", "", md.text(key.meaning), ""]
+            out += [f"## {md.code(key.dotted)}", "", md.text(key.meaning), ""]
             continue
         rows.append(
             [
