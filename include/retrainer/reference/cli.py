@@ -50,7 +50,7 @@ def _arguments(parser: argparse.ArgumentParser) -> list[list[str]]:
             facts.append(f"default {action.default}")
         if isinstance(action, argparse._AppendAction):
             facts.append("may be repeated")
-        rows.append([md.code(name), md.text(action.help or ""), md.text("; ".join(facts))])
+        rows.append([md.code(name), md.prose(action.help or ""), md.text("; ".join(facts))])
     return rows
 
 
@@ -65,11 +65,11 @@ def cli_page() -> str:
         "",
         md.table(
             ["command", "what it does"],
-            [[md.code(f"retrainer {' '.join(w)}"), md.text(h)] for w, h, _ in walk(top)],
+            [[md.code(f"retrainer {' '.join(w)}"), md.prose(h)] for w, h, _ in walk(top)],
         ),
     ]
     for words, help_text, parser in walk(top):
-        out += [f"## retrainer {md.text(' '.join(words))}", "", md.text(help_text), ""]
+        out += [f"## retrainer {md.text(' '.join(words))}", "", md.prose(help_text), ""]
         out += [f"<pre><code>{md.text(parser.format_usage().strip())}</code></pre>", ""]
         rows = _arguments(parser)
         if rows:

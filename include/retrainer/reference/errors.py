@@ -74,7 +74,7 @@ def errors_page(project_dir: Path) -> str:
             md.code(e.name),
             md.code(e.module),
             "verdict: fails at once" if is_verdict(e, by_name) else "retried",
-            md.text(e.doc),
+            md.prose(e.doc),
         ]
         for e in errors
     ]

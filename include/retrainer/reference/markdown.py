@@ -22,6 +22,14 @@ def code(value: object) -> str:
     return f"<code>{text(value)}</code>"
 
 
+def prose(value: object) -> str:
+    """Like `text`, but a `backticked` span of a docstring or comment is shown as code."""
+    parts = " ".join(str(value).split()).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code spans
+        return text(value)
+    return "".join(code(part) if i % 2 else text(part) for i, part in enumerate(parts))
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     """A Markdown table of cells already escaped (with `text` or `code`)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -265,14 +265,14 @@ def params_page(project_dir: Path) -> str:
             if rows:
                 out.append(md.table(["key", "type", "default", "meaning"], rows))
             rows = []
-            out += [f"## {md.code(key.dotted)}", "", md.text(key.meaning), ""]
+            out += [f"## {md.code(key.dotted)}", "", md.prose(key.meaning), ""]
             continue
         rows.append(
             [
                 md.code(key.dotted),
                 md.text(key.type),
                 _default_cell(key.default),
-                md.text(key.meaning),
+                md.prose(key.meaning),
             ]
         )
     out.append(md.table(["key", "type", "default", "meaning"], rows))
