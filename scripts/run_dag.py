@@ -5,7 +5,7 @@ The REST API takes the run's data interval from its logical date (the UI form do
 `dags trigger` would take it from the moment it is called. A run can end "success" without running
 anything, so every task's state is checked, not only the run's.
 
-One run per interval of the model's timetable: `--logical-date` names the interval as the README says (the
+One run per interval of the model's timetable: `--logical-date` names the interval as the docs say (the
 Monday that ends the week: 2026-11-16 is 2026-11-09 .. 2026-11-16). A run that exists already, by its id
 or because it covers that interval (the week's scheduled run), is cleared and runs again, as "Clear" does
 in the UI; otherwise the run is created with that interval's start as its logical date, the logical date
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             "PATCH", f"/api/v2/dags/{dag}", {"is_paused": False}
         )  # the scheduler runs only unpaused DAGs
         return follow(api, args.dag_id, run_id, args.timeout)
-    finally:  # paused, as the README says, even after a failure or a time-out
+    finally:  # paused, as docs/getting-started.md says, even after a failure or a time-out
         try:
             api.call("PATCH", f"/api/v2/dags/{dag}", {"is_paused": True})
         except OSError as error:

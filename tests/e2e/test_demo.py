@@ -84,7 +84,7 @@ def test_the_demo_run_reads_in_the_airflow_ui_like_any_other(demo, tmp_path):
         assert run["logical_date"].startswith("2026-11-09") and run["data_interval_start"].startswith(
             "2026-11-09"
         )
-        # left paused, as the README says: `make airflow` starts no scheduled run of its own
+        # left paused, as docs/getting-started.md says: `make airflow` starts no scheduled run of its own
         assert _get(f"{base}/api/v2/dags/retrain_fraud-xgb", token)["is_paused"] is True
         took = datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])
         assert took.total_seconds() < 3600, f"the run's duration reads {took}"

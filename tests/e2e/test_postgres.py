@@ -1,4 +1,4 @@
-"""Airflow on a PostgreSQL metadata database, as the README describes: only the connection URL changes."""
+"""Airflow on a PostgreSQL metadata database, as the docs describe: only the connection URL changes."""
 
 import json
 import subprocess

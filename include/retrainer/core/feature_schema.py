@@ -25,10 +25,11 @@ Entity = Name | Annotated[list[Name], Field(min_length=1)]
 class WindowFeatures(Section):
     """Aggregates of an entity's events in the window (t - w, t] of each event (retrainer.features)."""
 
-    entity: Entity
+    entity: Entity  # the column (or columns) whose events are aggregated, e.g. customer_id
     value: Name | None = None  # null: `count` counts the entity's events
+    # What each window computes: count sum mean std min max distinct_count ratio_to_mean.
     aggregations: Annotated[list[Literal[declarations.WINDOW_AGGREGATIONS]], Field(min_length=1)]
-    windows: Annotated[list[Duration], Field(min_length=1)]
+    windows: Annotated[list[Duration], Field(min_length=1)]  # the window lengths, <int><m|h|d>: 30m, 24h, 7d
 
     @model_validator(mode="after")
     def _a_value_to_aggregate(self) -> WindowFeatures:
@@ -44,16 +45,19 @@ class WindowFeatures(Section):
 class LabelFeatures(Section):
     """An entity's positives over a window, counting only labels that had arrived before each event."""
 
-    entity: Entity
+    entity: Entity  # the column (or columns) whose events' labels are counted, e.g. terminal_id
+    # The window lengths, <int><m|h|d>, each ending `offset` before the event.
     windows: Annotated[list[Duration], Field(min_length=1)]
     offset: Duration | None = None  # the window ends this long before the event (null: at the event)
+    # count: positives known at the event; rate: that count over the window's events.
     aggregations: Annotated[list[Literal[declarations.LABEL_AGGREGATIONS]], Field(min_length=1)] = ["rate"]
     min_count: PositiveInt = 1  # fewer events in the window: the rate is `default`
+    # The rate given when the window holds fewer than min_count events.
     default: Annotated[float, Field(allow_inf_nan=False)] = 0.0
 
 
 class SincePrevious(Section):
-    entity: Entity
+    entity: Entity  # the column (or columns) whose previous event is looked for, e.g. customer_id
     within: Duration = "30d"  # an entity's previous event further back than this: no value (null)
 
 

@@ -21,9 +21,11 @@ class Drift(Section):
     bins: PositiveInt | None = None
     psi_epsilon: Annotated[float, Field(gt=0)] | None = None
     sample_rows: PositiveInt | None = None
+    # Points of each side's quantile sketch, read for the Wasserstein distance.
     sketch_points: PositiveInt | None = None
     max_categories: PositiveInt | None = None
     max_rows_for_tests: PositiveInt | None = None
+    # The small-sample tests' level, on Benjamini-Hochberg adjusted p-values.
     alpha: OpenFraction | None = None
     min_rows: PositiveInt | None = None
     plot_features: Annotated[int, Field(ge=0)] | None = None
@@ -34,6 +36,7 @@ class Drift(Section):
     max_pr_auc_drop: Fraction | None = None
     performance_window_days: PositiveInt | None = None
     pr_auc_confidence: OpenFraction | None = None
+    # Bootstrap resamples of the week's PR-AUC interval (pr_auc_confidence).
     pr_auc_resamples: PositiveInt | None = None
     max_slice_roc_auc_drop: Fraction | None = None
     slice_min_positives: PositiveInt | None = None

@@ -46,13 +46,13 @@ Condition = Annotated[str, Field(min_length=1), AfterValidator(_a_condition)]
 
 class ModelSection(Section):
     name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]  # a DVC artifact name
-    description: str = ""
+    description: str = ""  # what the model is for: shown above the pipeline in its DAGs' docs
     tags: list[Name] = []
-    id_column: Name
-    event_time: Name
-    label: Name
-    label_time: Name | None = None
-    label_delay_days: Annotated[int, Field(ge=0)] | None = None
+    id_column: Name  # the column identifying each row (e.g. transaction_id)
+    event_time: Name  # when each event happened: windows, splits and features are taken on it
+    label: Name  # the 0/1 column the model learns (1: a positive, e.g. a fraud)
+    label_time: Name | None = None  # the column of when each row's label arrived (or label_delay_days)
+    label_delay_days: Annotated[int, Field(ge=0)] | None = None  # days from event to label (or label_time)
     # A canary challenger decides every row of the entities (customers, accounts) in its share, so that an
     # entity meets one model every day; null: rows are split one by one (by id_column).
     canary_column: Name | None = None
@@ -108,13 +108,13 @@ class Source(Section):
 
 
 class Data(Section):
-    start_date: str
+    start_date: str  # first day of the model's data (YYYY-MM-DD); earlier: BeforeModelStart
     extract_window_days: PositiveInt | None = None
     missing_days: Literal["fail", "warn"]
     late_files_hours: Annotated[float, Field(ge=0)]
     training_window_days: Annotated[int, Field(ge=7)]
-    label_maturity_days: Annotated[int, Field(ge=0)]
-    suite: Name
+    label_maturity_days: Annotated[int, Field(ge=0)]  # days until a label is final: only older rows count
+    suite: Name  # the data contract: expectations/<suite>.json
 
     @field_validator("start_date")
     @classmethod
@@ -178,10 +178,10 @@ class XGBoost(Section):
     colsample_bytree: Annotated[float, Field(gt=0, le=1)] | None = None
     reg_lambda: NonNegative | None = None
     n_jobs: PositiveInt | None = None
-    reg_alpha: NonNegative | None = None
-    gamma: NonNegative | None = None
-    scale_pos_weight: Annotated[float, Field(gt=0)] | None = None
-    max_bin: PositiveInt | None = None
+    reg_alpha: NonNegative | None = None  # XGBoost's L1 regularisation of leaf weights
+    gamma: NonNegative | None = None  # XGBoost's minimum loss reduction to split a leaf
+    scale_pos_weight: Annotated[float, Field(gt=0)] | None = None  # positives' weight against negatives
+    max_bin: PositiveInt | None = None  # XGBoost's most histogram bins per feature
 
     @model_validator(mode="after")
     def _early_stopping_can_stop(self) -> XGBoost:
@@ -217,8 +217,8 @@ class Train(Section):
 
 
 class Features(Section):
-    numeric: list[Name]
-    categorical: dict[Name, list[str | int]] = {}
+    numeric: list[Name]  # numeric columns trained on (each needs expectations in the suite)
+    categorical: dict[Name, list[str | int]] = {}  # categorical columns: column: [its known values]
     derived: DerivedFeatures = DerivedFeatures()
 
     @model_validator(mode="after")
@@ -245,7 +245,7 @@ class Bootstrap(Section):
 class Evaluate(Section):
     metric: METRICS = "pr_auc"
     fpr_target: OpenFraction
-    rule: Expression
+    rule: Expression  # the hand-written rule to beat: an expression over the columns (small grammar)
     bootstrap: Bootstrap
 
 

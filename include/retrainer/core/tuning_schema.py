@@ -32,11 +32,11 @@ class SearchParameter(Section):
     """One parameter's range: `low`..`high` (`log: true` samples on a log scale, `int: true` whole
     numbers), or a list of `choices`."""
 
-    low: float | builtins.int | None = None
-    high: float | builtins.int | None = None
-    log: bool = False
+    low: float | builtins.int | None = None  # the range's lower end (with high; not with choices)
+    high: float | builtins.int | None = None  # the range's upper end, above low
+    log: bool = False  # sample on a log scale (low above 0): for rates and weights spanning decades
     int: bool = False  # the key the params use (`int: true`); builtins.int above is the type
-    choices: Annotated[list[float | builtins.int], Field(min_length=1)] | None = None
+    choices: Annotated[list[float | builtins.int], Field(min_length=1)] | None = None  # or: these values only
 
     @model_validator(mode="after")
     def _a_range_or_choices(self) -> SearchParameter:

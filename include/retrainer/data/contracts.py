@@ -2,7 +2,7 @@
 `Failure` shape in which every broken expectation, of the suite or of the batch checks, is reported.
 
 We call GX 1.x directly rather than through the Airflow GX provider: its operator configures GX at DAG
-parse time, and its releases for Airflow >= 3.3 pull in GX 0.18 (see README, "Why GX is called directly").
+parse time, and its releases for Airflow >= 3.3 pull in GX 0.18 (see docs/concepts/contracts.md).
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class RegistryError(RuntimeError):
 
 
 class VersionNotFound(RegistryError, LookupError):
-    pass
+    """No version of the model has this number or alias (`registry list` shows the registered ones)."""
 
 
 class AliasMoved(RegistryError):
