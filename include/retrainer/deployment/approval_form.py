@@ -31,6 +31,10 @@ def form_body(registry: Registry, version: int, params: dict[str, Any], now: dat
     state = read_or_none(registry)
     rate = alert_rate_line(gates)
     lines = [summary_markdown(registry, version, [rate] if rate else [])]  # beside the metrics
+    if state is not None and int(state["champion"]) != int(version):
+        # Ours, not data: the version an int, the model percent-encoded (`core.layout`)
+        link = layout.compare_url(registry.model, version)
+        lines.append(f"- side by side: [compare with the champion v{int(state['champion'])}]({link})")
     lines += [
         "",
         "#### Why this run",
