@@ -15,21 +15,22 @@ from urllib.parse import quote
 from retrainer.core import layout
 from retrainer.registry.page import STYLE
 
+MONEY = ("missed_fraud_amount", "review_cost", "total", "saved_vs_champion")  # `costs` rows, in currency
 EXTRA_STYLE = """
-.passed { color: #047857; } .insufficient { color: #92400e; } td.num { text-align: right; }
-h3 { margin-top: 1.8rem; } .note { color: #4b5563; font-size: .85rem; }
+.passed { color: #047857; } .insufficient { color: #92400e; }
+h3 { margin-top: 1.8rem; } .note { color: #4b5563; font-size: .85rem; } td.changed { font-weight: 600; }
 """
 
 
-def fmt(value: Any, sign: str = "") -> str:
-    """A value as a person reads it: `-` for none, four decimals (two with thousands above 1000) for a
+def fmt(value: Any, sign: str = "", places: int = 4) -> str:
+    """A value as a person reads it: `-` for none, `places` decimals (two with thousands above 1000) for a
     float, JSON for a list or a mapping, else its text. Not escaped: the caller escapes."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:{sign},.2f}" if abs(value) >= 1000 else f"{value:{sign}.4f}"
+        return f"{value:{sign},.2f}" if abs(value) >= 1000 else f"{value:{sign}.{places}f}"
     if isinstance(value, int):
         return f"{value:{sign},}"
     if isinstance(value, dict | list):
@@ -37,9 +38,9 @@ def fmt(value: Any, sign: str = "") -> str:
     return str(value)
 
 
-def _td(value: Any, css: str = "") -> str:
+def _td(value: Any, css: str = "", places: int = 4) -> str:
     klass = f" class='{css}'" if css else ""
-    return f"<td{klass}>{escape(fmt(value))}</td>"
+    return f"<td{klass}>{escape(fmt(value, places=places))}</td>"
 
 
 def _table(header: list[str], rows: list[str], empty: str = "nothing to show") -> str:
@@ -49,17 +50,19 @@ def _table(header: list[str], rows: list[str], empty: str = "nothing to show") -
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _side_by_side(rows: list[dict], a: str, b: str, first: str, difference: bool = True) -> str:
-    """Rows {name, a, b, difference} as a table; the difference column only where asked."""
-    body = [
-        "<tr>"
-        + _td(r["name"])
-        + _td(r["a"])
-        + _td(r["b"])
-        + (f"<td>{escape(fmt(r['difference'], '+'))}</td>" if difference else "")
-        + "</tr>"
-        for r in rows
-    ]
+def _side_by_side(
+    rows: list[dict], a: str, b: str, first: str, difference: bool = True, money: tuple[str, ...] = ()
+) -> str:
+    """Rows {name, a, b, difference} as a table, a value that differs between the two marked; the
+    difference column only where asked; the rows named in `money` with two decimals."""
+    body = []
+    for r in rows:
+        places = 2 if r["name"] in money else 4
+        css = "changed" if r["a"] != r["b"] else ""
+        cells = _td(r["name"]) + _td(r["a"], css, places) + _td(r["b"], css, places)
+        if difference:
+            cells += f"<td>{escape(fmt(r['difference'], '+', places))}</td>"
+        body.append(f"<tr>{cells}</tr>")
     return _table([first, a, b, *([f"{a} - {b}"] if difference else [])], body)
 
 
@@ -223,7 +226,7 @@ def render(found: dict[str, Any]) -> str:
         + "<h3>Slices</h3>"
         + _slices(found["slices"], a, b)
         + "<h3>Costs (each on its own holdout, at its own threshold)</h3>"
-        + _side_by_side(found["costs"], a, b, "cost")
+        + _side_by_side(found["costs"], a, b, "cost", money=MONEY)
         + "<h3>Params diff (params, tuning, imbalance, calibration)</h3>"
         + _params(found["params"], a, b)
         + "<h3>Training window and rows</h3>"
