@@ -3,29 +3,23 @@ the params diff, window and rows, data hashes, features added and removed, calib
 deployment moves, from real registry records (registered through `register_run`, as evaluate and train
 leave a run); the page escapes every value, the plugin route needs a user and 404s an unknown version."""
 
-import copy
 import json
 import sys
 from html import escape
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
-from retrainer.core import artifacts, layout
-from retrainer.core.models import load_model
+from retrainer.core import layout
 from retrainer.core.settings import Settings
 from retrainer.deployment.approval import ANSWERED, CANARY, decide
 from retrainer.registry import compare_html
 from retrainer.registry.compare import NoChampion, comparison
-from retrainer.registry.gate_report import write_sealed
-from retrainer.registry.register import register_run
 from retrainer.registry.store import Registry, VersionNotFound
 from retrainer.storage import open_storage
 from tests.conftest import PROJECT_DIR
-from tests.published_run import gate_report, publish_run
+from tests.registered_versions import MODEL, model_params, register_version
 
-MODEL = "fraud-xgb"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
@@ -35,105 +29,19 @@ def setup(tmp_path):
     return settings, open_storage(settings.storage_root)
 
 
-def _params(**changes) -> dict:
-    params = copy.deepcopy(load_model(PROJECT_DIR, MODEL))
-    for dotted, value in changes.items():
-        *path, last = dotted.split("__")
-        node = params
-        for part in path:
-            node = node[part]
-        node[last] = value
-    return params
-
-
-def _gates(run_key: str, model_bytes: bytes, n: int, champion: int | None, slice_name: str) -> dict:
-    """A passed gate report as evaluate writes it: metrics, the paired interval against the champion (if
-    any), a floor, a per-slice gate, a slice table, costs and the calibration section."""
-    metrics = {
-        "challenger": {
-            "pr_auc": 0.5 + n / 100,
-            "roc_auc": 0.9,
-            "recall_at_fpr": 0.4,
-            "rows": 900,
-            "positives": 30,
-        }
-    }
-    gates = [
-        {"name": "min_pr_auc", "value": 0.5 + n / 100, "threshold": 0.3, "verdict": "passed", "passed": True},
-        {"name": "min_slice_roc_auc", "slice": slice_name, "value": 0.8, "threshold": 0.7,
-         "verdict": "passed", "passed": True},
-    ]  # fmt: skip
-    report = gate_report(run_key, model_bytes, metrics, gates)
-    calibration = {
-        "method": "isotonic" if n == 2 else "none",
-        "fitted_on": {"split": "valid"},
-        "uncalibrated": {"ece": 0.05, "brier": 0.03, "mean_score": 0.1, "reliability": []},
-        "calibrated": {"ece": 0.01 * n, "brier": 0.02, "mean_score": 0.03, "reliability": []},
-    }
-    slices = {
-        "metric": "roc_auc",
-        "rows": [
-            {"slice": slice_name, "rows": 300, "positives": 12, "challenger_roc_auc": 0.8 + n / 100,
-             "judged": True, "delta": 0.01 if champion else None, "delta_low": -0.02 if champion else None,
-             "delta_high": 0.04 if champion else None},
-        ],
-    }  # fmt: skip
-    costs = {"models": {"challenger": {"threshold": 0.2, "alerts": 40 + n, "total": 1000.0 - n}}}
-    costs["saved_vs_champion"] = 12.5 if champion else None
-    report |= {"champion_version": champion, "slices": slices, "costs": costs, "calibration": calibration}
-    if champion:
-        report["non_regression"] = {"estimate": 0.01, "low": -0.005, "high": 0.03, "confidence": 0.95}
-    return report
-
-
-def _register(
-    setup, n: int, params: dict, champion: int | None = None, slice_name: str = "channel=pos"
-) -> int:
-    """Publish run n (trained with `params`, tuned and down-sampled as the fit reports it) with a passed
-    gate report judged against `champion`, and register it: the version number."""
-    settings, storage = setup
-    run_key = f"2026-11-{n + 10:02d}T000000Z"
-    model_bytes = f"model {n}".encode()
-    files = {name: f"{name} of {run_key}".encode() for name in artifacts.PUBLISHED}
-    files[artifacts.MODEL] = model_bytes
-    files["params.yaml"] = yaml.safe_dump(params).encode()
-    files["dvc.lock"] = b"stages: {}\n"
-    batches = []
-    for day in (n, n + 1):
-        batch = f"2026-11-{day:02d}T000000Z"
-        uri = storage.put_text(layout.batch_file_key(MODEL, batch, layout.MANIFEST_FILE), "{}")
-        batches.append({"run_key": batch, "sha256": f"sha-{day}", "manifest_uri": uri})
-    run = publish_run(storage, MODEL, run_key, files, {"challenger": {"pr_auc": 0.5}}, batches)
-    run["window"] |= {"rows": 1000 * n, "sha256": f"rows-sha-{n}"}
-    run["prepare"] |= {
-        "rows_labelled": 900 * n,
-        "splits": {
-            s: {"rows": r * n, "frauds": n} for s, r in (("train", 600), ("valid", 150), ("holdout", 150))
-        },
-    }
-    run["tuning"] = {"enabled": True, "chosen": {"max_depth": 3 + n, "eta": 0.1}}
-    run["fit"] = {"imbalance": {"scale_pos_weight": "auto", "negative_sample_rate": 0.1 * n, "applied": True}}
-    storage.put_text(storage.key_of(run["manifest_uri"]), json.dumps(run))
-    gates = _gates(run_key, model_bytes, n, champion, slice_name)
-    gates_uri, _ = write_sealed(storage, MODEL, run_key, gates)
-    for name in (layout.REPORT_MD, layout.REPORT_HTML):
-        storage.put_text(layout.run_file_key(MODEL, run_key, name), "report")
-    return register_run(settings, storage, run["manifest_uri"], gates_uri, f"manual__{n}")["version"]
-
-
 @pytest.fixture
 def two(setup):
     """v1 the champion (registered first); v2 judged against it, with a changed depth, a new categorical
     level, a hostile slice name, and a 5 % canary answered by a person."""
     _, storage = setup
-    first = _register(setup, 1, _params())
-    params = _params(train__xgboost__max_depth=7)
+    first = register_version(setup, 1, model_params())
+    params = model_params(train__xgboost__max_depth=7)
     channel = next(iter(params["features"]["categorical"]))
     params["features"]["categorical"][channel] = [*params["features"]["categorical"][channel], "kiosk"]
     params["features"]["numeric"] = params["features"]["numeric"][1:]  # one numeric feature dropped
-    second = _register(setup, 2, params, champion=first, slice_name=HOSTILE)
+    second = register_version(setup, 2, params, champion=first, slice_name=HOSTILE)
     registry = Registry(storage, MODEL)
-    return registry, first, second, channel, _params()["features"]["numeric"][0]
+    return registry, first, second, channel, model_params()["features"]["numeric"][0]
 
 
 def test_the_comparison_matches_gates_slices_and_metrics_with_the_paired_interval(two):
@@ -213,7 +121,7 @@ def test_unknown_versions_and_a_missing_champion_are_named(setup):
     registry = Registry(storage, MODEL)
     with pytest.raises(NoChampion, match="fraud-xgb has no champion to compare v1 with"):
         comparison(registry, 1)
-    first = _register(setup, 1, _params())
+    first = register_version(setup, 1, model_params())
     with pytest.raises(VersionNotFound, match="fraud-xgb has no version 9"):
         comparison(registry, 9, first)
 
@@ -255,8 +163,10 @@ def test_the_route_needs_a_user_and_404s_an_unknown_version(setup, plugin, monke
     monkeypatch.setenv("RETRAINER_VAR_DIR", str(tmp_path / "var"))
     for name in ("RETRAINER_STORAGE_ROOT", "RETRAINER_MODEL", "RETRAINER_PROJECT_DIR"):
         monkeypatch.delenv(name, raising=False)
-    first = _register(setup, 1, _params())
-    second = _register(setup, 2, _params(train__xgboost__max_depth=7), champion=first, slice_name=HOSTILE)
+    first = register_version(setup, 1, model_params())
+    second = register_version(
+        setup, 2, model_params(train__xgboost__max_depth=7), champion=first, slice_name=HOSTILE
+    )
     client = TestClient(plugin.app)
     assert client.get(f"/compare?model={MODEL}&a={second}").status_code == 401  # no token, no cookie
 
