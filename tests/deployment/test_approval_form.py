@@ -226,8 +226,8 @@ def test_the_form_links_the_comparison_with_the_champion(registry, params, monke
 
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/")
     body = _body(registry, params)
-    link = "https://airflow.example.com/registry/compare?model=fraud-xgb&a=3"
-    assert link == layout.compare_url("fraud-xgb", 3)
+    link = "https://airflow.example.com/registry/compare?model=fraud-xgb&a=3&b=1"  # the champion shown
+    assert link == layout.compare_url("fraud-xgb", 3, 1)
     assert f"[compare with the champion v1]({link})" in body
     # the champion's own form (none is shown, but the body is built the same way) links no comparison
     assert "compare with the champion" not in _body(registry, params, version=1)
