@@ -73,6 +73,14 @@ def gate_report(version: int, model: str) -> HTMLResponse:
     return HTMLResponse(_served(ui.gate_report, model, version), headers=NO_SCRIPT)
 
 
+@app.get("/compare", response_class=HTMLResponse)
+def compare(model: str, a: int, b: int | None = None) -> HTMLResponse:
+    """Versions `a` and `b` of a model side by side (`b` left out: the champion), from the registry."""
+    from retrainer.registry import ui
+
+    return HTMLResponse(_served(ui.compare, model, a, b), headers=NO_SCRIPT)
+
+
 def _stored(key: str, headers: dict[str, str] | None = None) -> Response:
     """A stored page, typed by its name and never sniffed into another type."""
     from retrainer.registry import ui

@@ -188,13 +188,28 @@ def _record(storage, description: str) -> Registry:
 def test_registry_page_shows_descriptions_and_stored_values_as_text(storage):
     _record(storage, f"card fraud {IMG} {SCRIPT} {JS_LINK}")
     html = page.render(storage)
-    own = ("versions/", "/dags/retrain_fraud-xgb/runs/")  # the page's own links: gate reports, Airflow runs
+    # the page's own links: gate reports, Airflow runs, the comparison with the champion
+    own = ("versions/", "/dags/retrain_fraud-xgb/runs/", "compare?model=fraud-xgb&a=")
     parsed = assert_inert(html, lambda href: href.startswith(own))
     assert f"card fraud {IMG} {SCRIPT} {JS_LINK}" in parsed.text  # the description, in the params diff
     assert f"manual__{IMG}" in parsed.text and f"because {JS_LINK}" in parsed.text
     runs = [href for href in parsed.links() if href.startswith("/dags/")]
     assert runs and all("<" not in href and " " not in href for href in runs)  # the run id, percent-encoded
     assert [tag for tag, _ in parsed.elements].count("table") >= 2  # the page itself still renders
+
+
+def test_comparison_page_shows_stored_values_as_text(storage):
+    """Two versions side by side (registry.compare): descriptions, hashes, batches, actors and reasons
+    from the records and the audit log show as text; the page's only links are its own."""
+    from retrainer.registry import compare_html
+    from retrainer.registry.compare import comparison
+
+    registry = _record(storage, f"card fraud {IMG} {SCRIPT} {JS_LINK}")
+    html = compare_html.render(comparison(registry, 2))
+    parsed = assert_inert(html, lambda href: href.startswith(("versions/", "./")))
+    assert f"card fraud {IMG} {SCRIPT} {JS_LINK}" in parsed.text  # the params diff
+    assert JS_LINK in parsed.text and IMAGE in parsed.text and f"because {JS_LINK}" in parsed.text
+    assert [tag for tag, _ in parsed.elements].count("table") >= 5
 
 
 @pytest.fixture

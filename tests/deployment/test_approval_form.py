@@ -213,6 +213,21 @@ def test_values_from_data_and_config_show_as_text_in_the_whole_form(storage, par
     named = copy.deepcopy(params)
     named["deployment"]["approvers"] = [SCRIPT.replace(" ", "")]
     body = form_body(registry, record["version"], named)
-    parsed = assert_inert(_markdown_to_html(body), lambda href: href.startswith("/registry/versions/"))
+    ours = ("/registry/versions/", "/registry/compare?")  # the gate report and the comparison
+    parsed = assert_inert(_markdown_to_html(body), lambda href: href.startswith(ours))
     for value in (JS_LINK, f"run {SCRIPT}", IMG, SCRIPT.replace(" ", "")):
         assert value in parsed.text, value
+
+
+def test_the_form_links_the_comparison_with_the_champion(registry, params, monkeypatch):
+    """A person approving v3 opens it side by side with the champion (v1) in one click, through the
+    registry plugin under the UI's address."""
+    from retrainer.core import layout
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/")
+    body = _body(registry, params)
+    link = "https://airflow.example.com/registry/compare?model=fraud-xgb&a=3&b=1"  # the champion shown
+    assert link == layout.compare_url("fraud-xgb", 3, 1)
+    assert f"[compare with the champion v1]({link})" in body
+    # the champion's own form (none is shown, but the body is built the same way) links no comparison
+    assert "compare with the champion" not in _body(registry, params, version=1)

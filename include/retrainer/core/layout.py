@@ -280,6 +280,23 @@ def gate_report_url(model: str, version: int, environ: Mapping[str, str] | None 
     return f"{_ui_root(environ)}/{route}"
 
 
+# Two versions of a model side by side (`registry.compare`), relative to the plugin's root; `b` left out
+# means the champion.
+COMPARE_ROUTE = "compare?model={model}&a={a}"
+
+
+def compare_route(model: str, a: int, b: int | None = None) -> str:
+    """The comparison page of versions `a` and `b` (None: the champion), relative to the plugin's root."""
+    route = COMPARE_ROUTE.format(model=quote(model, safe=""), a=int(a))
+    return route if b is None else f"{route}&b={int(b)}"
+
+
+def compare_url(model: str, a: int, b: int | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The address of the comparison of versions `a` and `b` (None: the champion) through the registry
+    plugin, like `gate_report_url`: `/registry/compare?model=fraud-xgb&a=3` without AIRFLOW__API__BASE_URL."""
+    return f"{_ui_root(environ)}/{compare_route(model, a, b)}"
+
+
 def ui_url(key: str, environ: Mapping[str, str] | None = None) -> str:
     """The address of a stored Data Docs or drift page through the registry plugin (auth on, local or S3
     storage alike), e.g. `http://airflow:8080/registry/data-docs/fraud-xgb/<run>/index.html`: under

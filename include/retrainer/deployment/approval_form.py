@@ -30,7 +30,14 @@ def form_body(registry: Registry, version: int, params: dict[str, Any], now: dat
     gates = json.loads(registry.read_file(version, layout.GATES_FILE))
     state = read_or_none(registry)
     rate = alert_rate_line(gates)
-    lines = [summary_markdown(registry, version, [rate] if rate else [])]  # beside the metrics
+    extra = [rate] if rate else []
+    if state is not None and int(state["champion"]) != int(version):
+        # Ours, not data: the versions ints, the model percent-encoded (`core.layout`). The champion the
+        # form names, pinned: a promotion before the click must not change what is compared.
+        champion = int(state["champion"])
+        link = layout.compare_url(registry.model, version, champion)
+        extra.append(f"- **side by side**: [compare with the champion v{champion}]({link})")
+    lines = [summary_markdown(registry, version, extra)]  # beside the metrics
     lines += [
         "",
         "#### Why this run",

@@ -90,6 +90,15 @@ def _gates(record: dict, model: str) -> str:
     return f'<span{css}>{escape(verdict)}</span> <a href="{link}">gate report</a>'
 
 
+def _compare(record: dict, champion: dict | None, model: str) -> str:
+    """A link to the version side by side with the champion (`registry.compare`); none for the champion
+    itself or when there is none."""
+    if champion is None or champion["version"] == record["version"]:
+        return ""
+    link = escape(layout.compare_route(model, int(record["version"])))  # relative, like the gate report
+    return f' · <a href="{link}">compare with champion</a>'
+
+
 def _run_link(record: dict) -> str:
     run = record.get("airflow_run_id")
     if not run:
@@ -233,7 +242,7 @@ def render_model(registry: Registry, notes: str = "") -> str:
                 record.get("as_of", "-"),
                 _metric(record, "pr_auc"),
                 _metric(record, "recall_at_fpr"),
-                _gates(record, model),
+                _gates(record, model) + _compare(record, champion, model),
                 _run_link(record),
                 _lineage(record, champion),
                 raw=(1, 5, 6, 7),

@@ -4,6 +4,7 @@ from the request and checked against the configured models (`models/<name>/param
     /                                         every configured model's registry section (`page.render`)
     /versions?model=M                         a model's versions, aliases and deployment as JSON
     /versions/<n>/report.html?model=M         a version's gate report, from the registry
+    /compare?model=M&a=<n>[&b=<n>]            two versions side by side (b: the champion), `registry.compare`
     /data-docs/<model>/<run>/<path>           a run's Data Docs site (storage key = the path)
     /monitoring/<model>/<run>/<file>          a monitor run's drift report
 
@@ -103,6 +104,20 @@ def gate_report(storage: Storage, project_dir: Path, model: str, version: int) -
         return registry.read_file(version, layout.REPORT_HTML).decode()
     except (RegistryError, LookupError) as error:
         raise NotServed(str(error)) from None
+
+
+def compare(storage: Storage, project_dir: Path, model: str, a: int, b: int | None = None) -> str:
+    """The page of versions `a` and `b` (None: the champion) side by side; NotServed naming the model and
+    version the registry does not hold, or the missing champion."""
+    from retrainer.registry import compare_html
+    from retrainer.registry.compare import comparison
+
+    registry = Registry(storage, check_model(project_dir, model))
+    try:
+        found = comparison(registry, a, b)
+    except LookupError as error:  # VersionNotFound, NoChampion
+        raise NotServed(str(error)) from None
+    return compare_html.render(found)
 
 
 def stored_file(storage: Storage, project_dir: Path, key: str) -> tuple[bytes, str]:
