@@ -213,7 +213,7 @@ def time_chart(
                     f"<polyline points='{' '.join(run)}' fill='none' stroke='{colour}' "
                     f"stroke-width='1.5'{dash}/>"
                 )
-        radius = 2.2 if s.line else 4
+        radius = 2.2 if s.line else 5.5  # a series of dots marks a few points: bigger
         for t, v, tip in s.points:
             if v is None or not math.isfinite(v):
                 continue

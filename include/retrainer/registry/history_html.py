@@ -177,7 +177,11 @@ def drift_chart(h: dict, axis: TimeAxis | None, marks: list[Mark]) -> str:
 
     series = [
         Series("worst feature PSI", [(r["at"], r["max_psi"], tip(r)) for r in runs if r["at"]]),
-        Series("scores PSI", [(r["at"], r["prediction_psi"], tip(r)) for r in runs if r["at"]]),
+        Series(
+            "scores PSI",
+            [(r["at"], r["prediction_psi"], tip(r)) for r in runs if r["at"]],
+            colour="#059669",
+        ),
         Series(
             "drift confirmed",
             [(r["at"], r["max_psi"], tip(r)) for r in runs if r["at"] and r["confirmed"]],
