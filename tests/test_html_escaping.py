@@ -188,7 +188,7 @@ def _record(storage, description: str) -> Registry:
 def test_registry_page_shows_descriptions_and_stored_values_as_text(storage):
     _record(storage, f"card fraud {IMG} {SCRIPT} {JS_LINK}")
     html = page.render(storage)
-    own = ("versions/", "/dags/retrain_fraud-xgb/runs/")  # the page's own links: gate reports, Airflow runs
+    own = ("versions/", "/dags/retrain_fraud-xgb/runs/", "history?model=")  # reports, runs, history
     parsed = assert_inert(html, lambda href: href.startswith(own))
     assert f"card fraud {IMG} {SCRIPT} {JS_LINK}" in parsed.text  # the description, in the params diff
     assert f"manual__{IMG}" in parsed.text and f"because {JS_LINK}" in parsed.text
