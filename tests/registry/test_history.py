@@ -266,3 +266,16 @@ def test_the_history_route_needs_a_login_and_the_registry_page_links_to_it(reque
     assert client.get("/history?model=no-such-model").status_code == 404
     index = client.get("/").text
     assert f'href="history?model={MODEL}"' in index  # relative to the registry page, as its other links
+
+
+def test_a_stored_report_holding_nan_is_read_and_one_that_is_not_json_is_left_out(store):
+    """Python's json writes NaN for a float that is not a number (a day without a challenger figure): the
+    day is still plotted; a file that is not JSON at all does not stop the page."""
+    report = _day_report("2026-10-06", 0.01, {"amount": 0.1}, 10, 1.0)
+    text = json.dumps(report | {"challenger_alert_rate": float("nan")})
+    assert "NaN" in text
+    store.put_text(layout.scores_file_key(MODEL, "2026-10-06", layout.SCORE_REPORT_FILE), text)
+    store.put_text(layout.scores_file_key(MODEL, "2026-10-07", layout.SCORE_REPORT_FILE), "{not json")
+    [day] = model_history(store, MODEL)["days"]
+    assert day["day"] == "2026-10-06" and day["champion_alert_rate"] == 0.01
+    assert "2026-10-06: champion alert rate 0.0100" in history_html.render(model_history(store, MODEL))
