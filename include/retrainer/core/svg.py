@@ -10,6 +10,7 @@ points in six charts must render in well under a second, and matplotlib gives no
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -96,6 +97,11 @@ class Mark:
     symbol: str = "▼"
 
 
+def _colour(value: str) -> str:
+    """A colour as a `#rrggbb` literal, else a neutral grey: nothing else reaches a style or attribute."""
+    return value if re.fullmatch(r"#[0-9a-fA-F]{3,8}", value) else "#6b7280"
+
+
 def _number(value: float) -> str:
     return f"{value:.1f}"
 
@@ -178,6 +184,7 @@ def time_chart(
     )
     for mark in marks:
         at = _number(axis.x(mark.at))
+        mark = Mark(mark.at, mark.label, _colour(mark.colour), mark.symbol)
         tip = escape(mark.label)
         out.append(
             f"<g class='mark'><title>{tip}</title><line x1='{at}' x2='{at}' y1='{top}' "
@@ -187,7 +194,7 @@ def time_chart(
         )
     legend = []
     for index, s in enumerate(series):
-        colour = s.colour or PALETTE[index % len(PALETTE)]
+        colour = _colour(s.colour or PALETTE[index % len(PALETTE)])
         if s.band:
             upper = " ".join(f"{_number(axis.x(t))},{_number(y(hi))}" for t, _, hi in s.band)
             lower = " ".join(f"{_number(axis.x(t))},{_number(y(lo))}" for t, lo, _ in reversed(s.band))
