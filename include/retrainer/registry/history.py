@@ -217,7 +217,8 @@ def estimate_points(history: dict | None) -> list[dict]:
 
 
 def move_points(audit: list[dict]) -> list[dict]:
-    """The deployment moves of the audit log, oldest first: when, what, which version, mode and share."""
+    """The deployment moves among `audit` (the audit chain's events, in its order: each move is written
+    once, `deployment.state`), oldest first: when, what, which version, mode and share."""
     return [
         {
             "at": e.get("at"),
@@ -243,24 +244,39 @@ def _runs_of(storage: Storage, area: str, name: str) -> list[str]:
     )
 
 
+def _split(values: list[Any], sizes: list[int]) -> list[list[Any]]:
+    """`values` cut into consecutive parts of `sizes`."""
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(values[start : start + size])
+        start += size
+    return parts
+
+
 def model_history(storage: Storage, model: str) -> dict[str, Any]:
     """Everything the history page plots for `model`, as plain data (see the module docstring); empty
-    lists where nothing is stored yet."""
+    lists where nothing is stored yet. Every file is read once, all of them through one pool of readers:
+    the version records, the audit events (the moves among them, in the chain's order), the scored days'
+    reports, the monitor runs' drift reports and the estimates history."""
     registry = Registry(storage, model)
-    versions = registry.versions()
+    keys = [
+        sorted(k for k in storage.list(layout.registry_versions_area(model)) if k.endswith(".json")),
+        sorted(storage.list(layout.registry_audit_area(model))),
+        [
+            k
+            for k in storage.list(layout.scores_area(model))
+            if PurePosixPath(k).name == layout.SCORE_REPORT_FILE
+            and PurePosixPath(k).parent.name.startswith("date=")
+        ],
+        _runs_of(storage, layout.monitoring_area(model), layout.DRIFT_REPORT),
+        [layout.estimates_key(model)],
+    ]
+    read = _read_json(storage, [k for part in keys for k in part])
+    records, audit, scored, monitored, [estimates] = _split(read, [len(part) for part in keys])
+    versions = [r for r in records if isinstance(r, dict) and "version" in r]
     metric = headline_metric(versions)
     points = version_points(versions, registry.aliases_by_version(), metric)
     started = {run: p["version"] for p in points if p["trigger"] == "drift" for run in p["trigger_runs"]}
-
-    score_keys = [
-        k
-        for k in storage.list(layout.scores_area(model))
-        if PurePosixPath(k).name == layout.SCORE_REPORT_FILE
-        and PurePosixPath(k).parent.name.startswith("date=")
-    ]
-    drift_keys = _runs_of(storage, layout.monitoring_area(model), layout.DRIFT_REPORT)
-    read = _read_json(storage, [*score_keys, *drift_keys, layout.estimates_key(model)])
-    scored, monitored, estimates = read[: len(score_keys)], read[len(score_keys) : -1], read[-1]
     days = sorted((day_point(r) for r in scored if isinstance(r, dict)), key=lambda d: str(d["day"]))
     reports = [r for r in monitored if isinstance(r, dict)]
     drift = [drift_point(r, started) for r in reports]
@@ -273,5 +289,5 @@ def model_history(storage: Storage, model: str) -> dict[str, Any]:
         "drift": drift,
         "weeks": week_points(drift, reports),
         "estimates": estimate_points(estimates),
-        "moves": move_points(registry.audit_log()),
+        "moves": move_points([e for e in audit if isinstance(e, dict)]),
     }
