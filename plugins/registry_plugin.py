@@ -81,6 +81,14 @@ def compare(model: str, a: int, b: int | None = None) -> HTMLResponse:
     return HTMLResponse(_served(ui.compare, model, a, b), headers=NO_SCRIPT)
 
 
+@app.get("/history", response_class=HTMLResponse)
+def history(model: str) -> HTMLResponse:
+    """A model's history over time: versions, scoring health, drift, performance, deployment moves."""
+    from retrainer.registry import ui
+
+    return HTMLResponse(_served(ui.history, model), headers=NO_SCRIPT)
+
+
 def _stored(key: str, headers: dict[str, str] | None = None) -> Response:
     """A stored page, typed by its name and never sniffed into another type."""
     from retrainer.registry import ui

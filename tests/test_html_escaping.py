@@ -188,8 +188,8 @@ def _record(storage, description: str) -> Registry:
 def test_registry_page_shows_descriptions_and_stored_values_as_text(storage):
     _record(storage, f"card fraud {IMG} {SCRIPT} {JS_LINK}")
     html = page.render(storage)
-    # the page's own links: gate reports, Airflow runs, the comparison with the champion
-    own = ("versions/", "/dags/retrain_fraud-xgb/runs/", "compare?model=fraud-xgb&a=")
+    # the page's own links: gate reports, Airflow runs, the comparison with the champion, the history
+    own = ("versions/", "/dags/retrain_fraud-xgb/runs/", "compare?model=fraud-xgb&a=", "history?model=")
     parsed = assert_inert(html, lambda href: href.startswith(own))
     assert f"card fraud {IMG} {SCRIPT} {JS_LINK}" in parsed.text  # the description, in the params diff
     assert f"manual__{IMG}" in parsed.text and f"because {JS_LINK}" in parsed.text

@@ -266,6 +266,8 @@ UI_BASE_URL_ENV = "AIRFLOW__API__BASE_URL"  # the UI's own address, as Airflow i
 
 # A version's gate report, read from the registry (its sha256 checked), relative to the plugin's root.
 GATE_REPORT_ROUTE = "versions/{version}/report.html?model={model}"
+# A model's history page (versions, scoring health, drift, moves over time), relative to the plugin's root.
+HISTORY_ROUTE = "history?model={model}"
 
 
 def _ui_root(environ: Mapping[str, str] | None) -> str:

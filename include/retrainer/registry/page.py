@@ -225,6 +225,12 @@ def _latest_report(storage: Storage, model: str) -> dict | None:
     return _json(storage, keys[-1]) if keys else None
 
 
+def _history_link(model: str) -> str:
+    """The link to the model's history page (relative to the page: works under any base URL)."""
+    href = escape(layout.HISTORY_ROUTE.format(model=quote(model, safe="")))
+    return f'<p><a class="history" href="{href}">history of {escape(model)} over time</a></p>'
+
+
 def render_model(registry: Registry, notes: str = "") -> str:
     """The section of one model, `notes` (markup built by the caller) under its heading."""
     storage, model = registry.storage, registry.model
@@ -261,7 +267,8 @@ def render_model(registry: Registry, notes: str = "") -> str:
     ]
     state = _json(storage, layout.registry_deployment_key(model))
     return (
-        f"<section><h2>{escape(model)}</h2>{notes}<h3>Deployment</h3>{_deployment(state)}"
+        f"<section><h2>{escape(model)}</h2>{notes}{_history_link(model)}"
+        f"<h3>Deployment</h3>{_deployment(state)}"
         "<h3>Versions</h3>"
         + _table(
             ["version", "aliases", "as of", "PR-AUC", "recall@FPR", "gates", "Airflow run", "lineage"], rows

@@ -7,6 +7,7 @@ from the request and checked against the configured models (`models/<name>/param
     /compare?model=M&a=<n>[&b=<n>]            two versions side by side (b: the champion), `registry.compare`
     /data-docs/<model>/<run>/<path>           a run's Data Docs site (storage key = the path)
     /monitoring/<model>/<run>/<file>          a monitor run's drift report
+    /history?model=M                          a model's history over time (`history_html`)
 
 Read-only over storage (local or S3). No RETRAINER_MODEL is needed: a request naming no configured model
 gets NotServed (the plugin's 404); one model's broken params.yaml shows as its error line on the page
@@ -138,3 +139,12 @@ def stored_file(storage: Storage, project_dir: Path, key: str) -> tuple[bytes, s
     suffix = PurePosixPath(key).suffix.lower()
     kind = TEXT_TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
     return data, kind
+
+
+def history(storage: Storage, project_dir: Path, model: str) -> str:
+    """A configured model's history page (`registry.history_html`): versions, scoring health, drift,
+    matured-label and estimated performance, deployment moves, over one time axis."""
+    from retrainer.registry import history_html
+    from retrainer.registry.history import model_history
+
+    return history_html.render(model_history(storage, check_model(project_dir, model)))

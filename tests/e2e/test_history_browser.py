@@ -1,0 +1,145 @@
+"""A model's history page inside the Airflow UI, against a real `airflow api-server` on 127.0.0.1
+(SimpleAuthManager with a real viewer) and headless Chromium: a model with five versions and 35 scored
+days (`tests.registry.history_fixture`), the page reached from the registry page's link, its charts and
+values checked against the registry, and screenshots kept (test-artifacts/history-page*.png)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests import processes
+from tests.conftest import PROJECT_DIR, _free_port
+from tests.e2e.conftest import BIN
+from tests.e2e.test_data_docs import distinct_colours
+from tests.e2e.test_registry_page_browser import PASSWORD, USER, Browser, _status
+
+pytestmark = pytest.mark.e2e
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+MODEL = "fraud-xgb"
+
+
+@pytest.fixture
+def history(airflow, params):
+    """The stored history of the fraud model in the api-server's storage; returns the registry and facts."""
+    from retrainer.core.settings import Settings
+    from retrainer.registry.store import Registry
+    from retrainer.storage import open_storage
+    from tests.registry.history_fixture import populate_history
+
+    settings = Settings.from_env({"RETRAINER_VAR_DIR": str(airflow.var)})
+    storage, source = open_storage(settings.storage_root), open_storage(settings.source_root)
+    facts = populate_history(storage, source, params)
+    return Registry(storage, MODEL), facts
+
+
+@pytest.fixture
+def api_server(airflow, history):
+    port = _free_port()
+    passwords = airflow.home / "passwords.json"
+    passwords.write_text(json.dumps({USER: PASSWORD}))
+    env = {k: v for k, v in airflow.env.items() if k != "RETRAINER_MODEL"} | {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    log = (airflow.home / "api-server.log").open("w")
+    process = processes.start(
+        [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while _status(f"{base}/api/v2/version") != 200:
+            assert time.monotonic() < deadline, (airflow.home / "api-server.log").read_text()[-3000:]
+            time.sleep(1)
+        yield base
+    finally:
+        processes.stop(process, grace=30)
+        log.close()
+
+
+def _token(base: str) -> str:
+    login = urllib.request.Request(
+        f"{base}/auth/token",
+        data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(login, timeout=20) as response:
+        return json.loads(response.read())["access_token"]
+
+
+def _full_page(browser: Browser, path) -> None:
+    """A screenshot of the whole page, not only the window."""
+    size = browser.send("Page.getLayoutMetrics")["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1}
+    shot = browser.send("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def test_the_history_page_plots_the_registry_s_versions_days_and_moves(api_server, history, tmp_path):
+    base, (registry, facts) = api_server, history
+    route = f"/registry/history?model={MODEL}"
+    assert _status(base + route) == 401  # no token, no cookie
+    token = _token(base)
+    assert _status(base + route, token) == 200
+    assert _status(f"{base}/registry/history?model=no-such-model", token) == 404
+    assert len(registry.versions()) >= 5 and len(facts["scored_days"]) >= 30
+
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.send("Network.setCookie", name="_token", value=token, url=base, httpOnly=True)
+        browser.open(f"{base}/registry/", settle=0)  # the registry page links to the history
+        links = browser.evaluate("[...document.querySelectorAll('a.history')].map(a => a.href)")
+        assert f"{base}{route}" in links, links  # one per configured model
+        link = f"{base}{route}"
+        browser.open(link, settle=1)
+        captions = browser.evaluate("[...document.querySelectorAll('figcaption')].map(c => c.textContent)")
+        charts = browser.evaluate("document.querySelectorAll('figure.chart svg').length")
+        empty = browser.evaluate("[...document.querySelectorAll('p.empty')].map(p => p.textContent)")
+        tips = browser.evaluate("[...document.querySelectorAll('svg title')].map(t => t.textContent)")
+        moves = browser.evaluate("document.querySelectorAll('#moves tr').length - 1")
+        legend = browser.evaluate("document.querySelector('.legend').innerText")
+        scripts = browser.evaluate("document.scripts.length")
+        png = tmp_path / "history-page.png"
+        browser.screenshot(png)
+        full = tmp_path / "history-page-full.png"
+        _full_page(browser, full)
+    finally:
+        browser.close()
+
+    assert charts == len(captions) == 8 and empty == [], (captions, empty)
+    assert scripts == 0
+    # every version's headline metric as the registry holds it, the champion as its alias names it
+    champion = registry.alias("champion")["version"]
+    assert f"champion (v{champion})" in legend
+    for record in registry.versions():
+        value = record["metrics"]["challenger"]["pr_auc"]
+        assert any(t.startswith(f"v{record['version']}") and f"PR-AUC {value:.4f}" in t for t in tips), record
+    # every scored day is a point of the alert-rate chart, with the rate its report stores
+    for day in facts["scored_days"]:
+        stored = json.loads(registry.storage.get_text(f"scores/{MODEL}/date={day}/report.json"))
+        assert f"{day}: champion alert rate {stored['champion_alert_rate']:.4f}" in tips, day
+    # every deployment move of the audit log is in the table and marked on each chart
+    audited = [e for e in registry.audit_log() if e.get("move_id")]
+    assert moves == len(audited) == len(facts["moves"])
+    for event in audited:
+        assert sum(t.startswith(f"{event['at']}: ") for t in tips) == charts, event
+    # the retraining the confirmed drift started is on the drift chart
+    assert any("retraining registered v3" in t for t in tips if t.startswith(facts["drift_version"]))
+
+    assert distinct_colours(png.read_bytes()) > 20 and distinct_colours(full.read_bytes()) > 20
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy2(png, ARTIFACTS / "history-page.png")
+    shutil.copy2(full, ARTIFACTS / "history-page-full.png")
