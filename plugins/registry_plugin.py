@@ -92,9 +92,9 @@ def run_gate_report(model: str, run: str) -> HTMLResponse:
 @app.get("/scores/{model}/{day}/report.html", response_class=HTMLResponse)
 def day_report(model: str, day: str) -> HTMLResponse:
     """A scored day's report (`scores/<model>/date=<day>/report.json`) as a page: `layout.day_report_url`."""
-    from retrainer.registry import ui
+    from retrainer.scoring import report_page
 
-    return HTMLResponse(_served(ui.day_report, model, day), headers=NO_SCRIPT)
+    return HTMLResponse(_served(report_page.day_page, model, day), headers=NO_SCRIPT)
 
 
 def _stored(key: str, headers: dict[str, str] | None = None) -> Response:

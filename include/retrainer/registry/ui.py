@@ -5,7 +5,7 @@ from the request and checked against the configured models (`models/<name>/param
     /versions?model=M                         a model's versions, aliases and deployment as JSON
     /versions/<n>/report.html?model=M         a version's gate report, from the registry
     /runs/<model>/<run>/report.html           a training run's gate report (evaluate's, passed or not)
-    /scores/<model>/<day>/report.html         a scored day's report (`scoring.report_page`)
+    /scores/<model>/<day>/report.html         a scored day's report (`scoring.report_page.day_page`)
     /data-docs/<model>/<run>/<path>           a run's Data Docs site (storage key = the path)
     /monitoring/<model>/<run>/<file>          a monitor run's drift report
 
@@ -169,27 +169,6 @@ def run_report(storage: Storage, project_dir: Path, model: str, run: str) -> str
         raise Changed(
             f"the gate report of run {run!r} of {model!r} changed after evaluate wrote it: {changed}"
         ) from None
-
-
-def day_report(storage: Storage, project_dir: Path, model: str, day: str) -> str:
-    """A scored day's report (`scores/<model>/date=<day>/report.json`, `day` as YYYY-MM-DD) as a page."""
-    from datetime import date
-
-    from retrainer.scoring.report_page import render_day_report
-
-    check_model(project_dir, model)
-    try:
-        day = date.fromisoformat(day).isoformat()
-    except ValueError:
-        raise NotServed(f"{day!r} is not a day (YYYY-MM-DD) the registry serves") from None
-    key = layout.scores_file_key(model, day, layout.SCORE_REPORT_FILE)
-    try:
-        report = json.loads(storage.get_text(key))
-    except KeyNotFound:
-        raise NotServed(
-            f"no scoring report of {model!r} for {day} ({key}): that day was not scored"
-        ) from None
-    return render_day_report(model, report)
 
 
 def stored_file(storage: Storage, project_dir: Path, key: str) -> tuple[bytes, str]:

@@ -9,10 +9,15 @@ holds) and the page holds no script, so the plugin serves it under its NO_SCRIPT
 from __future__ import annotations
 
 import json
+from datetime import date
 from html import escape
+from pathlib import Path
 from typing import Any
 
+from retrainer.core import layout
 from retrainer.monitoring.health import describe
+from retrainer.registry.ui import NotServed, check_model
+from retrainer.storage import KeyNotFound, Storage
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1f2937; }
@@ -88,3 +93,21 @@ def render_day_report(model: str, report: dict[str, Any]) -> str:
         f"<h2>Every figure</h2><table><tr><th>figure</th><th>value</th></tr>{_rows(everything)}</table>"
         "</body></html>"
     )
+
+
+def day_page(storage: Storage, project_dir: Path, model: str, day: str) -> str:
+    """The page of a configured model's scored day (`day` as YYYY-MM-DD), read from its stored report;
+    NotServed (the plugin's 404) naming the model and day when it is not a day or was not scored."""
+    check_model(project_dir, model)
+    try:
+        day = date.fromisoformat(day).isoformat()
+    except ValueError:
+        raise NotServed(f"{day!r} is not a day (YYYY-MM-DD) the registry serves") from None
+    key = layout.scores_file_key(model, day, layout.SCORE_REPORT_FILE)
+    try:
+        report = json.loads(storage.get_text(key))
+    except KeyNotFound:
+        raise NotServed(
+            f"no scoring report of {model!r} for {day} ({key}): that day was not scored"
+        ) from None
+    return render_day_report(model, report)
