@@ -80,7 +80,8 @@ def render_day_report(model: str, report: dict[str, Any]) -> str:
     everything = [
         (k, v)
         for k, v in _flat(report)
-        if k.split(".", 1)[0] not in {*HEADLINE, "alert"} and not k.endswith("_uri")
+        if k.split(".", 1)[0] not in {*HEADLINE, "alert", "breaches", "performance"}
+        and not k.endswith("_uri")
     ]
     alert = f"<h2>Alert posted</h2><pre>{escape(str(report['alert']))}</pre>" if report.get("alert") else ""
     title = f"Scoring report: {model} {day}"
