@@ -140,6 +140,14 @@ def test_evaluate_puts_the_comparison_of_the_run_in_its_gate_report(declared, tm
     markdown = storage.get_text(layout.run_file_key(model, run["run_key"], layout.REPORT_MD))
     assert "## Declared features against the raw columns alone" in markdown
     assert f"against {comparison['pr_auc']:.4f}, lift {comparison['lift']:+.4f}" in markdown
+    # the page a person opens is the one evaluate sealed, named by its address in the Airflow UI
+    from retrainer.registry.gate_report import sealed_page_sha256
+    from retrainer.storage.base import sha256_bytes
+
+    assert evaluated["report_url"] == layout.run_report_url(model, run["run_key"])
+    assert "report_uri" not in evaluated  # no storage URI of the page in the task's XCom
+    page = storage.get_bytes(layout.run_file_key(model, run["run_key"], layout.REPORT_HTML))
+    assert sealed_page_sha256(storage, model, run["run_key"], layout.REPORT_HTML) == sha256_bytes(page)
 
 
 def test_a_model_without_derived_features_gets_no_comparison_and_no_extra_fit(tmp_path, monkeypatch):

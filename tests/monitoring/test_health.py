@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retrainer.core import layout
 from retrainer.deployment.state import read
 from retrainer.monitoring.health import (
     alert_text,
@@ -110,3 +111,5 @@ def test_every_scoring_run_reports_its_health(storage, source, params):
     report = day_report(source, storage, registry, scores, summary, "2026-12-31T00:00:00+00:00", params)
     assert [b["figure"] for b in report["breaches"]] == ["rows_per_second"]
     assert report["alert"].startswith(f"fraud-xgb scoring of {day}: 1 figure(s) out of bounds")
+    # the alert links the day's report page in the Airflow UI, never its storage URI
+    assert report["alert"].endswith(f"report: {layout.day_report_url('fraud-xgb', str(day))}")

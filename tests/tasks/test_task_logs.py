@@ -75,7 +75,7 @@ def test_a_passing_evaluate_logs_the_gate_table_and_the_report(logged, monkeypat
     gates_uri = storage.put_text("runs/x/gates.json", json.dumps({"gates": [g.to_dict() for g in GATES]}))
     result = {
         "gates_uri": gates_uri,
-        "report_uri": "file:///r/report.html",
+        "report_url": "/registry/runs/fraud-xgb/2026-11-16T000000Z/report.html",
         "passed": True,
         "champion_version": 2,
     }
@@ -88,14 +88,14 @@ def test_a_passing_evaluate_logs_the_gate_table_and_the_report(logged, monkeypat
     assert [row.split()[0] for row in table] == ["PASSED", "PASSED", "INSUFFICIENT"]
     assert "min_pr_auc" in table[0] and "0.6100 (threshold >= 0.2000)" in table[0]
     assert "min_slice_roc_auc [slice night]" in table[2]
-    assert said[-1] == "gate report: file:///r/report.html"
+    assert said[-1] == "gate report: /registry/runs/fraud-xgb/2026-11-16T000000Z/report.html"
 
 
 def test_a_rejected_challenger_logs_the_whole_table_then_fails(logged, monkeypatch):
     gates = [*GATES, Gate("min_recall_at_fpr", 0.1, 0.3, FAILED, "0.1000 (threshold >= 0.3000)")]
 
     def rejected(*args):
-        raise GateFailed(gates, "file:///r/report.html")
+        raise GateFailed(gates, "/registry/runs/fraud-xgb/2026-11-16T000000Z/report.html")
 
     monkeypatch.setattr(tasks, "evaluate_run", rejected)
     with pytest.raises(GateFailed):
@@ -103,7 +103,7 @@ def test_a_rejected_challenger_logs_the_whole_table_then_fails(logged, monkeypat
     said = logged()
     assert said[0].startswith("challenger REJECTED by 1 of 4 gates")
     assert [row.split()[0] for row in said[1:5]] == ["PASSED", "PASSED", "INSUFFICIENT", "FAILED"]
-    assert said[-1] == "gate report: file:///r/report.html"
+    assert said[-1] == "gate report: /registry/runs/fraud-xgb/2026-11-16T000000Z/report.html"
 
 
 def test_register_logs_the_version_and_links_its_gate_report_in_the_registry_page(logged, monkeypatch):
@@ -149,7 +149,6 @@ def test_score_monitor_and_act_each_say_what_they_did(logged, monkeypatch):
 
     report = {
         "day": "2026-11-15",
-        "report_uri": "file:///scores/2026-11-15/report.json",
         "mode": "canary",
         "alert_rate_ratio": 1.4,
         "breaches": [{"check": "max_feature_psi"}],
@@ -163,7 +162,7 @@ def test_score_monitor_and_act_each_say_what_they_did(logged, monkeypatch):
         "monitored 2026-11-15 under canary: 1 breach(es), alerted",
         "  - amount PSI 0.31 above 0.25",
         "challenger / champion alert rate: 1.400",
-        "day report: file:///scores/2026-11-15/report.json",
+        "day report: /registry/scores/fraud-xgb/2026-11-15/report.html",
     ]
 
     move = {"what": "rollback", "revision": [7, 8]}
@@ -219,7 +218,7 @@ def test_the_drift_check_says_its_verdict_what_moved_and_links_its_page(logged, 
 
 def test_a_summary_that_cannot_be_made_is_a_warning_not_the_tasks_failure(logged, monkeypatch, caplog):
     """The work is done: a gate report the summary cannot read leaves the task's result as it was."""
-    result = {"gates_uri": "file:///nowhere/gates.json", "report_uri": "file:///r.html", "passed": True}
+    result = {"gates_uri": "file:///nowhere/gates.json", "report_url": "/registry/r.html", "passed": True}
     monkeypatch.setattr(tasks, "evaluate_run", lambda *args: result)
     assert tasks.evaluate("file:///run.json", model=MODEL) == result
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

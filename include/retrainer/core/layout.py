@@ -16,14 +16,17 @@ then the run key (the logical date, `clock.run_key`), so a rerun of a date write
     monitoring/<model>/<run>/           a monitor run's drift report (drift.json, drift.html)
     monitoring/<model>/estimates.json   each scored day's estimated performance, and its realised one
 
-A person opens the data-docs and monitoring pages through the registry plugin (`ui_url`).
+A person opens every report through the registry plugin, never by its storage URI: a run's Data Docs and
+drift page (`ui_url`), a training run's gate report (`run_report_url`), a version's (`gate_report_url`) and
+a scored day's report (`day_report_url`), all under Airflow's `[api] base_url` (`ui_base_url`).
 """
 
 from __future__ import annotations
 
+import configparser
 import os
 from collections.abc import Mapping
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 # The areas: the first part of every key (a URI of a root copied elsewhere is read back from here on).
@@ -118,8 +121,12 @@ def quarantine_event_prefix(model: str, run: str, action: str, stamp: str) -> st
 # --- training runs ------------------------------------------------------------------------------------
 
 
+def runs_area(model: str) -> str:
+    return f"runs/{model}"
+
+
 def run_prefix(model: str, run: str) -> str:
-    return f"runs/{model}/{run}"
+    return f"{runs_area(model)}/{run}"
 
 
 def run_file_key(model: str, run: str, name: str) -> str:
@@ -268,17 +275,50 @@ UI_BASE_URL_ENV = "AIRFLOW__API__BASE_URL"  # the UI's own address, as Airflow i
 GATE_REPORT_ROUTE = "versions/{version}/report.html?model={model}"
 # A model's history page (versions, scoring health, drift, moves over time), relative to the plugin's root.
 HISTORY_ROUTE = "history?model={model}"
+# A training run's gate report as evaluate wrote it (passed or rejected, before any version exists).
+RUN_REPORT_ROUTE = "runs/{model}/{run}/report.html"
+# A scored day's report (`scores/<model>/date=<day>/report.json`), shown as a page.
+DAY_REPORT_ROUTE = "scores/{model}/{day}/report.html"
+
+
+def _airflow_cfg(env: Mapping[str, str]) -> Path:
+    """The file Airflow reads its configuration from: `AIRFLOW_CONFIG`, else `$AIRFLOW_HOME/airflow.cfg`."""
+    if env.get("AIRFLOW_CONFIG"):
+        return Path(env["AIRFLOW_CONFIG"])
+    return Path(env.get("AIRFLOW_HOME") or Path.home() / "airflow") / "airflow.cfg"
+
+
+def ui_base_url(environ: Mapping[str, str] | None = None) -> str:
+    """The Airflow UI's address as the user configured Airflow's `[api] base_url` (e.g.
+    `https://airflow.example.com`), without a trailing '/': the environment variable
+    `AIRFLOW__API__BASE_URL` first, as Airflow reads it, else the `base_url` of the `[api]` section of
+    `airflow.cfg`; '' when neither sets it (links are then relative to the UI's host). Read without
+    importing Airflow (this package never does)."""
+    env = os.environ if environ is None else environ
+    if value := (env.get(UI_BASE_URL_ENV) or "").strip():
+        return value.rstrip("/")
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(_airflow_cfg(env), encoding="utf-8")
+    except (configparser.Error, OSError):  # a file Airflow itself would refuse: no base to link under
+        return ""
+    return parser.get("api", "base_url", fallback="").strip().rstrip("/")
 
 
 def _ui_root(environ: Mapping[str, str] | None) -> str:
-    env = os.environ if environ is None else environ
-    return f"{(env.get(UI_BASE_URL_ENV) or '').rstrip('/')}/{UI_PREFIX}"
+    return f"{ui_base_url(environ)}/{UI_PREFIX}"
+
+
+def _part(value: str) -> str:
+    """One path segment of a link, percent-encoded ('/' too): a name never reaches another route."""
+    return quote(str(value), safe="")
 
 
 def gate_report_url(model: str, version: int, environ: Mapping[str, str] | None = None) -> str:
-    """The address of a version's gate report through the registry plugin: under `AIRFLOW__API__BASE_URL`
-    when it is set, else relative to the UI's host (`/registry/versions/2/report.html?model=fraud-xgb`)."""
-    route = GATE_REPORT_ROUTE.format(version=int(version), model=quote(model, safe=""))
+    """The address of a version's gate report through the registry plugin: under Airflow's `[api]
+    base_url` when it is set, else relative to the UI's host (`/registry/versions/2/report.html?model=
+    fraud-xgb`)."""
+    route = GATE_REPORT_ROUTE.format(version=int(version), model=_part(model))
     return f"{_ui_root(environ)}/{route}"
 
 
@@ -299,10 +339,22 @@ def compare_url(model: str, a: int, b: int | None = None, environ: Mapping[str, 
     return f"{_ui_root(environ)}/{compare_route(model, a, b)}"
 
 
+def run_report_url(model: str, run: str, environ: Mapping[str, str] | None = None) -> str:
+    """The address of a training run's gate report (`runs/<model>/<run>/report.html`, evaluate's, passed
+    or rejected) through the registry plugin, e.g. `/registry/runs/fraud-xgb/<run>/report.html`."""
+    return f"{_ui_root(environ)}/{RUN_REPORT_ROUTE.format(model=_part(model), run=_part(run))}"
+
+
+def day_report_url(model: str, day: str, environ: Mapping[str, str] | None = None) -> str:
+    """The address of a scored day's report (`day` as YYYY-MM-DD) through the registry plugin, e.g.
+    `/registry/scores/fraud-xgb/2026-11-15/report.html`."""
+    return f"{_ui_root(environ)}/{DAY_REPORT_ROUTE.format(model=_part(model), day=_part(day))}"
+
+
 def ui_url(key: str, environ: Mapping[str, str] | None = None) -> str:
     """The address of a stored Data Docs or drift page through the registry plugin (auth on, local or S3
     storage alike), e.g. `http://airflow:8080/registry/data-docs/fraud-xgb/<run>/index.html`: under
-    Airflow's `AIRFLOW__API__BASE_URL` when it is set, else relative to the UI's host (`/registry/...`).
+    Airflow's `[api] base_url` when it is set, else relative to the UI's host (`/registry/...`).
     A `file://` or `s3://` URI is no link a browser opens from the UI's http page."""
     if PurePosixPath(key).parts[0] not in UI_AREAS:
         raise ValueError(f"{key!r} is not under {' or '.join(UI_AREAS)}: the registry plugin serves no other")

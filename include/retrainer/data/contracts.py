@@ -89,8 +89,8 @@ class BatchRejected(Rejected):
         self.data_docs_url = data_docs_url  # the page through the Airflow UI (`layout.ui_url`)
         lines = "\n".join(f"  - {failure.describe()}" for failure in failures)
         where = f"; moved to quarantine at {quarantine_uri}" if quarantine_uri else ""
-        docs = f"\nData Docs: {data_docs_url or data_docs_uri}" if data_docs_uri else ""
-        docs += f" (stored at {data_docs_uri})" if data_docs_url else ""
+        # the page a person opens from the log or the alert: the UI's address, the storage URI only without it
+        docs = f"\nData Docs: {data_docs_url or data_docs_uri}" if data_docs_url or data_docs_uri else ""
         super().__init__(
             f"batch {batch_uri} broke {len(failures)} critical expectation(s){where}:\n{lines}{docs}"
         )

@@ -131,7 +131,7 @@ def validate_batch(
     log.info("%s", summary_table(suite.name, len(suite.expectations), critical, warnings))
     for warning in warnings:
         log.warning("contract warning for %s: %s", key, warning.describe())
-    log.info("Data Docs of run %s: %s (stored at %s)", key, docs_url, docs_uri)
+    log.info("Data Docs of run %s: %s", key, docs_url)  # opened in the Airflow UI, never by its URI
     if critical:
         where = quarantine.quarantine_batch(storage, layout.batch_prefix(model, key), model, key, report)
         raise BatchRejected(manifest["batch_uri"], critical, where, docs_uri, docs_url)

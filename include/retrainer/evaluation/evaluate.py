@@ -144,18 +144,19 @@ def evaluate_run(storage: Storage, run_manifest_uri: str, params: dict[str, Any]
     if (comparison := run["metrics"].get(RAW_COLUMNS)) is not None:  # declared features vs raw columns
         report[RAW_COLUMNS] = comparison
     key = run["run_key"]
-    uri, gates_sha256 = write_sealed(storage, model, key, report)  # register reads it back by this sha256
-    storage.put_text(layout.run_file_key(model, key, layout.REPORT_MD), report_pages.render_markdown(report))
-    report_uri = storage.put_text(
-        layout.run_file_key(model, key, layout.REPORT_HTML),
-        report_pages.render_html(report, assessment.curves),
-    )
+    pages = {
+        layout.REPORT_MD: report_pages.render_markdown(report),
+        layout.REPORT_HTML: report_pages.render_html(report, assessment.curves),
+    }
+    # register reads the report back by this sha256; the registry plugin checks the page against its own
+    uri, gates_sha256 = write_sealed(storage, model, key, report, pages)
+    report_url = layout.run_report_url(model, key)  # the page a person opens, in the Airflow UI
     if not report["passed"]:
-        raise GateFailed(assessment.gates, report_uri)
+        raise GateFailed(assessment.gates, report_url)
     return {
         "gates_uri": uri,
         "gates_sha256": gates_sha256,
-        "report_uri": report_uri,
+        "report_url": report_url,
         "passed": True,
         "champion_version": report["champion_version"],
         "pr_auc_vs_champion": report["non_regression"],

@@ -64,12 +64,12 @@ def _verdict(ok: bool) -> str:
 class GateFailed(Rejected):
     """The challenger failed one or more evaluation gates; the champion stays as it is."""
 
-    def __init__(self, gates: list[Gate], report_uri: str | None = None) -> None:
+    def __init__(self, gates: list[Gate], report_url: str | None = None) -> None:
         self.gates = gates
-        self.report_uri = report_uri
+        self.report_url = report_url  # the gate report in the Airflow UI (`layout.run_report_url`)
         failed = [g for g in gates if not g.passed]
         lines = "\n".join(f"  - {g.describe()}" for g in failed)
-        where = f" (report: {report_uri})" if report_uri else ""
+        where = f" (report: {report_url})" if report_url else ""
         super().__init__(f"challenger rejected by {len(failed)} gate(s){where}:\n{lines}")
 
     @property

@@ -161,8 +161,9 @@ def describe(breach: dict) -> str:
     return f"{where}{breach['figure']} {shown} {sign} {way} {breach[way]}"
 
 
-def alert_text(model: str, day: str, found: list[dict], report_uri: str) -> str:
-    """The alert a scoring run with breaches posts: what moved, by how much, against which bound, where."""
+def alert_text(model: str, day: str, found: list[dict], report_url: str) -> str:
+    """The alert a scoring run with breaches posts: what moved, by how much, against which bound, and the
+    day's report in the Airflow UI (`report_url`)."""
     lines = [f"{model} scoring of {day}: {len(found)} figure(s) out of bounds"]
     lines += [f"- {describe(b)}" for b in found]
-    return "\n".join([*lines, f"report: {report_uri}"])
+    return "\n".join([*lines, f"report: {report_url}"])

@@ -213,10 +213,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
         render_html(report, f"Drift: {model} {key}" + episodes.title_note(report["trigger"])),
     )
     page_url = layout.ui_url(layout.monitoring_file_key(model, key, layout.DRIFT_PAGE))  # opened in the UI
-    log.info(
-        "drift %s for %s (champion v%s): %s (stored at %s)",
-        report["verdict"], key, record["version"], page_url, page_uri,
-    )  # fmt: skip
+    log.info("drift %s for %s (champion v%s): %s", report["verdict"], key, record["version"], page_url)
     if report["trigger"]["suppressed"]:
         log.info(
             "confirmed drift inside the %s-day cool-down after %s: no retraining",

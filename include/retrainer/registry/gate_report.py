@@ -3,7 +3,9 @@
 only through that sha256 and judges each gate's own verdict, not just the report's top-level `passed`.
 
     runs/<model>/<run>/gates.json           the gate report (evaluate)
-    runs/<model>/<run>/gates.sha256.json    {"gates_key", "sha256", "written_at"} (evaluate, after it)
+    runs/<model>/<run>/report.html          the same report for people (report.md too)
+    runs/<model>/<run>/gates.sha256.json    {"gates_key", "sha256", "pages": {name: sha256}, "written_at"}
+                                            (evaluate, after them)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from retrainer.core import clock, layout
 from retrainer.core.errors import Rejected
-from retrainer.storage import Storage
+from retrainer.storage import KeyNotFound, Storage
 from retrainer.storage.base import sha256_bytes
 
 FAILED = "failed"  # a gate's verdict (retrainer.evaluation.gates.FAILED; registry does not import evaluation)
@@ -27,8 +29,12 @@ class NotGated(Rejected):
         self.gates_uri = gates_uri
 
 
-def write_sealed(storage: Storage, model: str, run_key: str, report: dict) -> tuple[str, str]:
-    """Write the gate report of run `run_key`, then its sha256 record; returns (the report's URI, sha256).
+def write_sealed(
+    storage: Storage, model: str, run_key: str, report: dict, pages: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """Write the gate report of run `run_key` and its `pages` for people ({file name: text}, e.g. the
+    `report.html` the registry plugin serves), then its sha256 record, which holds each page's sha256 too;
+    returns (the report's URI, sha256).
 
     The record is written after the report, so a crash between the two leaves the old record: register
     refuses the new bytes (ChecksumMismatch) until evaluate reruns, never accepts unsealed ones."""
@@ -36,9 +42,23 @@ def write_sealed(storage: Storage, model: str, run_key: str, report: dict) -> tu
     key = layout.run_file_key(model, run_key, layout.GATES_FILE)
     uri = storage.put_bytes(key, data)
     sha256 = sha256_bytes(data)
-    seal = {"gates_key": key, "sha256": sha256, "written_at": clock.now().isoformat()}
+    hashes = {}
+    for name, text in (pages or {}).items():
+        storage.put_bytes(layout.run_file_key(model, run_key, name), page := text.encode())
+        hashes[name] = sha256_bytes(page)
+    seal = {"gates_key": key, "sha256": sha256, "pages": hashes, "written_at": clock.now().isoformat()}
     storage.put_text(layout.run_file_key(model, run_key, layout.GATES_SEAL), json.dumps(seal, indent=2))
     return uri, sha256
+
+
+def sealed_page_sha256(storage: Storage, model: str, run_key: str, name: str) -> str | None:
+    """The sha256 evaluate recorded for the page `name` (`report.html`) of run `run_key`'s gate report; None
+    when it recorded none (no seal, or a seal written before pages were sealed)."""
+    try:
+        seal = json.loads(storage.get_text(layout.run_file_key(model, run_key, layout.GATES_SEAL)))
+    except KeyNotFound:
+        return None
+    return (seal.get("pages") or {}).get(name)
 
 
 def sealed_sha256(storage: Storage, model: str, run_key: str, gates_uri: str) -> str:

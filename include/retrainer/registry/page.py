@@ -196,7 +196,7 @@ def _deployment(state: dict | None) -> str:
     )
 
 
-def _monitoring(report: dict | None, state: dict | None) -> str:
+def _monitoring(model: str, report: dict | None, state: dict | None) -> str:
     """The latest scored day's shadow/canary figures; said to be history when the deployment has moved
     since that day was scored (its `deployment_revision` is not the record's), so an ended canary's day
     never reads as the canary running now."""
@@ -216,8 +216,11 @@ def _monitoring(report: dict | None, state: dict | None) -> str:
         "alert_rate_ratio", "agreement", "challenger_psi", "challenger_error_rate", "performance",
     )  # fmt: skip
     rows = [_cells(k, json.dumps(report.get(k), default=str)) for k in keys if k in report]
-    uri = escape(str(report.get("report_uri", "")))
-    return moved + _table(["latest scored day", "value"], rows) + f"<p>report: <code>{uri}</code></p>"
+    # the day's report page through the plugin (a storage URI is no link a browser opens from the UI)
+    link = layout.day_report_url(model, str(report.get("day")))
+    return (
+        moved + _table(["latest scored day", "value"], rows) + f'<p><a href="{escape(link)}">report</a></p>'
+    )
 
 
 def _latest_report(storage: Storage, model: str) -> dict | None:
@@ -274,7 +277,7 @@ def render_model(registry: Registry, notes: str = "") -> str:
             ["version", "aliases", "as of", "PR-AUC", "recall@FPR", "gates", "Airflow run", "lineage"], rows
         )
         + f"<h3>Data warnings</h3>{_data_warnings(versions)}"
-        + f"<h3>Shadow / canary monitoring</h3>{_monitoring(_latest_report(storage, model), state)}"
+        + f"<h3>Shadow / canary monitoring</h3>{_monitoring(model, _latest_report(storage, model), state)}"
         + "<h3>Audit log</h3>"
         + _table(["at", "event", "alias / option / mode", "version", "by", "why"], audit)
         + "</section>"

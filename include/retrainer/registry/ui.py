@@ -5,6 +5,8 @@ from the request and checked against the configured models (`models/<name>/param
     /versions?model=M                         a model's versions, aliases and deployment as JSON
     /versions/<n>/report.html?model=M         a version's gate report, from the registry
     /compare?model=M&a=<n>[&b=<n>]            two versions side by side (b: the champion), `registry.compare`
+    /runs/<model>/<run>/report.html           a training run's gate report (evaluate's, passed or not)
+    /scores/<model>/<day>/report.html         a scored day's report (`scoring.report_page.day_page`)
     /data-docs/<model>/<run>/<path>           a run's Data Docs site (storage key = the path)
     /monitoring/<model>/<run>/<file>          a monitor run's drift report
     /history?model=M                          a model's history over time (`history_html`)
@@ -26,7 +28,7 @@ from retrainer.core import layout
 from retrainer.core.models import check_models, model_names
 from retrainer.registry import page
 from retrainer.registry.store import Registry, RegistryError
-from retrainer.storage import KeyNotFound, Storage
+from retrainer.storage import ChecksumMismatch, KeyNotFound, Storage
 
 # Served with their own type; anything else is a download (never sniffed into HTML).
 TEXT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".css": "text/css"}
@@ -34,6 +36,10 @@ TEXT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", 
 
 class NotServed(LookupError):
     """The request names no configured model, no stored file, or a path outside the served areas."""
+
+
+class Changed(NotServed):
+    """The stored report no longer hashes to the sha256 recorded for it: it is refused, never shown."""
 
 
 def check_model(project_dir: Path, model: str) -> str:
@@ -50,30 +56,63 @@ def config_problems(project_dir: Path) -> dict[str, list[str]]:
     return {name: broken.get(name, []) for name in sorted([*healthy, *broken])}
 
 
-def _latest(storage: Storage, area: str, name: str) -> str | None:
-    """The last key (run keys sort by time) under `area` whose folder is a run's and file is `name`."""
+# How many of the last runs' reports the page links per kind (Data Docs, drift, scored days, gate reports).
+RECENT = 5
+
+
+def _recent(storage: Storage, area: str, name: str, count: int = RECENT) -> list[str]:
+    """The last `count` keys under `area` (run keys and `date=` folders sort by time), newest first, whose
+    folder is a run's (or a day's) and file is `name`."""
     keys = [
         k
         for k in storage.list(area)
         if k.startswith(area + "/") and len(PurePosixPath(k).parts) == 4 and k.endswith("/" + name)
     ]
-    return max(keys) if keys else None
+    return sorted(keys, reverse=True)[:count]
+
+
+def _link(href: str, text: str) -> str:
+    return f'<a href="{escape(href)}">{escape(text)}</a>'
+
+
+def report_links(storage: Storage, model: str) -> str:
+    """Links (through the plugin, never a storage URI) to the reports of a model's last runs: Data Docs of
+    validate, gate reports of evaluate (rejected ones too), drift reports and scored days' reports."""
+
+    def links(area: str, name: str, url) -> list[str]:  # url: the run (or day) folder -> its address
+        folders = [PurePosixPath(k).parts[2] for k in _recent(storage, area, name)]
+        return [_link(url(f), f.removeprefix("date=")) for f in folders]
+
+    kinds = {
+        "Data Docs": links(
+            layout.data_docs_area(model),
+            "index.html",
+            lambda run: layout.ui_url(f"{layout.data_docs_prefix(model, run)}/index.html"),
+        ),
+        "gate reports": links(
+            layout.runs_area(model), layout.REPORT_HTML, lambda run: layout.run_report_url(model, run)
+        ),
+        "drift reports": links(
+            layout.monitoring_area(model),
+            layout.DRIFT_PAGE,
+            lambda run: layout.ui_url(layout.monitoring_file_key(model, run, layout.DRIFT_PAGE)),
+        ),
+        "scoring reports": links(
+            layout.scores_area(model),
+            layout.SCORE_REPORT_FILE,
+            lambda day: layout.day_report_url(model, day.removeprefix("date=")),
+        ),
+    }
+    items = [f"<li>{escape(kind)}: {' · '.join(found)}</li>" for kind, found in kinds.items() if found]
+    return f"<h3>Last runs' reports</h3><ul class='reports'>{''.join(items)}</ul>" if items else ""
 
 
 def model_notes(storage: Storage, model: str, problems: list[str]) -> str:
-    """Above a model's section: its configuration problems, and links to its latest Data Docs and drift
-    report (through the plugin)."""
+    """Above a model's section: its configuration problems, and links to the reports of its last runs
+    (through the plugin)."""
     lines = "".join(f"<li class='failed'>{escape(p)}</li>" for p in problems)
     notes = f"<p class='failed'>{escape(model)}: configuration broken</p><ul>{lines}</ul>" if lines else ""
-    links = []
-    for label, area, name in (
-        ("latest Data Docs", layout.data_docs_area(model), "index.html"),
-        ("latest drift report", layout.monitoring_area(model), layout.DRIFT_PAGE),
-    ):
-        if key := _latest(storage, area, name):
-            run = PurePosixPath(key).parts[2]
-            links.append(f'<a href="{escape(layout.ui_url(key))}">{escape(label)} ({escape(run)})</a>')
-    return notes + (f"<p>{' · '.join(links)}</p>" if links else "")
+    return notes + report_links(storage, model)
 
 
 def index(storage: Storage, project_dir: Path) -> str:
@@ -103,6 +142,8 @@ def gate_report(storage: Storage, project_dir: Path, model: str, version: int) -
     registry = Registry(storage, check_model(project_dir, model))
     try:
         return registry.read_file(version, layout.REPORT_HTML).decode()
+    except ChecksumMismatch as changed:
+        raise Changed(str(changed)) from None
     except (RegistryError, LookupError) as error:
         raise NotServed(str(error)) from None
 
@@ -119,6 +160,31 @@ def compare(storage: Storage, project_dir: Path, model: str, a: int, b: int | No
     except LookupError as error:  # VersionNotFound, NoChampion
         raise NotServed(str(error)) from None
     return compare_html.render(found)
+
+
+def _segment(value: str, what: str) -> str:
+    """`value` as one path segment of a storage key, else NotServed (no `..`, '/', '\\' or NUL)."""
+    if value in ("", ".", "..") or any(c in value for c in "/\\\x00"):
+        raise NotServed(f"{value!r} is not a {what} the registry serves")
+    return value
+
+
+def run_report(storage: Storage, project_dir: Path, model: str, run: str) -> str:
+    """A training run's gate report page (`runs/<model>/<run>/report.html`, evaluate's, before any version
+    exists), checked against the sha256 evaluate recorded for it where it recorded one."""
+    from retrainer.registry.gate_report import sealed_page_sha256
+
+    key = layout.run_file_key(check_model(project_dir, model), _segment(run, "run"), layout.REPORT_HTML)
+    try:
+        if sha256 := sealed_page_sha256(storage, model, run, layout.REPORT_HTML):
+            return storage.get_verified(key, sha256, f"the gate report of run {run}").decode()
+        return storage.get_text(key)
+    except KeyNotFound:
+        raise NotServed(f"no gate report of run {run!r} of {model!r} ({key}): evaluate has not run") from None
+    except ChecksumMismatch as changed:
+        raise Changed(
+            f"the gate report of run {run!r} of {model!r} changed after evaluate wrote it: {changed}"
+        ) from None
 
 
 def stored_file(storage: Storage, project_dir: Path, key: str) -> tuple[bytes, str]:

@@ -171,7 +171,8 @@ def day_report(
         }
     key = layout.scores_file_key(registry.model, summary["day"], layout.SCORE_REPORT_FILE)
     report["report_uri"] = storage.uri(key)
-    report |= run_health(source, storage, registry, scores, summary, params, report["report_uri"])
+    report["report_url"] = layout.day_report_url(registry.model, summary["day"])  # opened in the UI
+    report |= run_health(source, storage, registry, scores, summary, params, report["report_url"])
     storage.put_text(key, json.dumps(report, indent=2, default=str))
     return report
 
@@ -183,10 +184,11 @@ def run_health(
     scores: pd.DataFrame,
     summary: dict,
     params: dict,
-    report_uri: str,
+    report_url: str,
 ) -> dict:
     """The scoring run's health (`monitoring.health`): its inputs against the champion's training
-    reference, its outputs, its software figures; the breaches of `monitoring.scoring` and their alert."""
+    reference, its outputs, its software figures; the breaches of `monitoring.scoring` and their alert
+    (naming `report_url`, the day's report in the Airflow UI)."""
     champion = registry.get(summary["champion"])
     health = {
         "input": input_health(
@@ -199,7 +201,7 @@ def run_health(
         "software": summary["software"],
     }
     found = breaches(health, params["monitoring"]["scoring"])
-    text = alert_text(registry.model, summary["day"], found, report_uri) if found else None
+    text = alert_text(registry.model, summary["day"], found, report_url) if found else None
     return {"health": health, "breaches": found, "alert": text}
 
 

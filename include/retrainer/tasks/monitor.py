@@ -34,11 +34,13 @@ def check_drift(
     as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
 ) -> dict:
     """Judge the whole days before the logical date for drift (DayNotLanded for a day that has not fully
-    landed); returns the report's URIs and the verdict."""
+    landed); returns the verdict, the evidence and the drift page's address in the Airflow UI (`page_url`,
+    also as `report_url`: the task's "Report" button), not the storage URIs of the report's files."""
     ctx = Context.load(dag_params, model)
     result = check(ctx.storage, ctx.source, ctx.params, as_of)
     summaries.log_summary(summaries.drift_lines, result, ctx.storage.root_uri)
-    return result
+    unlinked = {k: v for k, v in result.items() if k not in ("report_uri", "page_uri")}
+    return unlinked | {"report_url": result["page_url"]}
 
 
 def follow_up_due(

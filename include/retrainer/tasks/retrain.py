@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from retrainer.core import clock
+from retrainer.core import clock, layout
 from retrainer.core.clock import Schedule, as_utc, data_interval, run_window
 from retrainer.core.errors import NoDataInterval
 from retrainer.core.resources import measure_step
@@ -144,15 +144,18 @@ def extract(run: Any, dag_params: dict[str, Any] | None = None, model: str | Non
 def validate(manifest_uri: str, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
     """Validate a batch against its suite; a failing batch is quarantined and BatchRejected raised.
 
-    Returns the batch's run key, the validation URI, the URI of the run's Data Docs page and its address
-    in the Airflow UI (`data_docs_url`), and the warnings, each described (the `DataWarnings` notifier
-    posts them)."""
+    Returns the batch's run key, the validation URI, the address of the run's Data Docs page in the
+    Airflow UI (`data_docs_url`, also as `report_url`: the task's "Report" button), and the warnings, each
+    described (the `DataWarnings` notifier posts them)."""
     ctx = Context.load(dag_params, model)
     report = validate_batch(
         ctx.storage, manifest_uri, ctx.settings.suite_path(ctx.params), ctx.params["validation"]
     )
-    shown = ("run_key", "validation_uri", "data_docs_uri", "data_docs_url", "batch_uri", "rows", "success")
-    return {k: report[k] for k in shown} | {"warnings": [Failure(**w).describe() for w in report["warnings"]]}
+    shown = ("run_key", "validation_uri", "data_docs_url", "batch_uri", "rows", "success")
+    return {k: report[k] for k in shown} | {
+        "report_url": report["data_docs_url"],
+        "warnings": [Failure(**w).describe() for w in report["warnings"]],
+    }
 
 
 @measure_step("check_labels")
@@ -222,6 +225,7 @@ def register(
     )
     summaries.log_summary(summaries.register_lines, registered)
     return registered | {
+        "report_url": layout.gate_report_url(registered["model"], registered["version"]),  # in the UI
         "asset_event": asset_event(registered),
         # the form: gates, alert rate, why, what is deployed now and what each answer replaces, who answers
         "approval_body": form_body(ctx.registry, registered["version"], ctx.params),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from retrainer.core import layout
 from retrainer.core.clock import as_utc
 from retrainer.deployment.actions import after_scored_day
 from retrainer.deployment.monitor import ROLLBACK
@@ -42,13 +43,15 @@ def score(as_of: datetime | str, dag_params: dict[str, Any] | None = None, model
 def monitor(
     summary: dict, as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
 ) -> dict:
-    """The day's monitoring report (champion vs challenger, drift, errors, matured performance)."""
+    """The day's monitoring report (champion vs challenger, drift, errors, matured performance); returns its
+    headline, breaches and alert, and the report's address in the Airflow UI (`report_url`)."""
     ctx = Context.load(dag_params, model)
     scores = read_scores(ctx.storage, ctx.model, date.fromisoformat(summary["day"]))
     report = day_report(ctx.source, ctx.storage, ctx.registry, scores, summary, as_of, ctx.params)
-    keep = ("day", "report_uri", "mode", "deployment_revision", "challenger", "share")
+    keep = ("day", "mode", "deployment_revision", "challenger", "share")
     keep += ("alert_rate_ratio", "agreement", "alert")
     kept = {k: report.get(k) for k in keep} | {
+        "report_url": layout.day_report_url(ctx.model, summary["day"]),  # the day's report in the UI
         "challenger_psi": report.get("challenger_psi"),
         "breaches": [describe(b) for b in report["breaches"]],
     }

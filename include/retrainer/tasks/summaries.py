@@ -89,14 +89,14 @@ def gate_table(gates: list[dict[str, Any]]) -> list[str]:
 
 def evaluate_lines(result: dict[str, Any], gates: list[dict[str, Any]]) -> list[str]:
     """The evaluate task: the verdict, every gate with its value and threshold, the champion compared with,
-    and the gate report (no version yet: its storage URI; the registry page links it once registered)."""
+    and the run's gate report in the Airflow UI (`layout.run_report_url`: no version yet)."""
     passed = sum(1 for g in gates if g["verdict"] == "passed")
     champion = result.get("champion_version")
     return [
         f"challenger passed the gates ({passed} passed, {len(gates) - passed} without enough data to judge); "
         + (f"compared with champion v{champion}" if champion else "no champion to compare with"),
         *gate_table(gates),
-        f"gate report: {result['report_uri']}",
+        f"gate report: {result['report_url']}",
     ]
 
 
@@ -106,7 +106,7 @@ def gate_failed_lines(failed: GateFailed) -> list[str]:
     return [
         f"challenger REJECTED by {len(failed.failed)} of {len(gates)} gates; the champion stays as it is",
         *gate_table(gates),
-        f"gate report: {failed.report_uri}",
+        f"gate report: {failed.report_url}",
     ]
 
 
@@ -142,7 +142,8 @@ def score_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def day_report_lines(report: dict[str, Any]) -> list[str]:
-    """The scoring DAG's monitor task: the day's health breaches (or none) and the report's URI."""
+    """The scoring DAG's monitor task: the day's health breaches (or none) and the report's page in the
+    Airflow UI (`layout.day_report_url`)."""
     breaches = report.get("breaches") or []
     lines = [
         f"monitored {report['day']} under {report.get('mode')}: "
@@ -151,7 +152,7 @@ def day_report_lines(report: dict[str, Any]) -> list[str]:
     lines += [f"  - {breach}" for breach in breaches]
     if report.get("alert_rate_ratio") is not None:
         lines.append(f"challenger / champion alert rate: {_number(report['alert_rate_ratio'])}")
-    lines.append(f"day report: {report.get('report_uri')}")
+    lines.append(f"day report: {report['report_url']}")
     return lines
 
 
