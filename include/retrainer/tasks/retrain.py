@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from retrainer.core import clock
+from retrainer.core import clock, lineage_datasets
 from retrainer.core.clock import Schedule, as_utc, data_interval, run_window
 from retrainer.core.errors import NoDataInterval
 from retrainer.core.resources import measure_step
@@ -45,7 +45,7 @@ from retrainer.registry.register import asset_event, is_follow_up_event, registe
 from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
 from retrainer.training.adapt import DRIFT
-from retrainer.training.train import train_run
+from retrainer.training.train import read_run, train_run
 
 Moment = datetime | str | None
 
@@ -214,7 +214,8 @@ def register(
     the drift evidence of the asset events that triggered it), from the gate report's bytes only if they
     hash to `gates_sha256` (evaluate's XCom; None: the sha256 evaluate recorded beside the run); returns
     the version, its aliases, the `extra` of the registered-model Asset event (`asset_event`: model,
-    version, URI of the version record) and the approval form's Markdown body."""
+    version, URI of the version record), the approval form's Markdown body and its `lineage` (the
+    validated batches trained on -> the version: `core.lineage_datasets.retraining`)."""
     ctx = Context.load(dag_params, model)
     trigger = trigger_of(run_type, asset_events)
     registered = register_run(
@@ -226,6 +227,9 @@ def register(
         # the form: gates, alert rate, why, what is deployed now and what each answer replaces, who answers
         "approval_body": form_body(ctx.registry, registered["version"], ctx.params),
         "form_revision": (read_or_none(ctx.registry) or {}).get("revision"),  # decide says if it moved since
+        "lineage": lineage_datasets.retraining(
+            ctx.storage, ctx.model, read_run(ctx.storage, run_manifest_uri)["batches"], registered["version"]
+        ),
     }
 
 
