@@ -1,11 +1,12 @@
-"""Events other systems can follow, through real Airflow (`airflow standalone`), issue 22 item 4.
+"""Events other systems can follow, through real Airflow, issue 22 item 4.
 
-A first retraining registers v1 (champion); a promotion of v2 and its rollback by hand (the deploy DAG,
-through the REST API) are each one Asset event on `retrainer://deployment/fraud-xgb`, seen in the
+A first retraining (`airflow dags test`) registers v1, champion at once (no move); under `airflow
+standalone`, a promotion of v2 and its rollback by hand (the deploy DAG, triggered through the REST API)
+are each one Asset event on `retrainer://deployment/fraud-xgb`, seen in the
 metadata DB's `asset_event` table and through the REST API with their extra (version, mode, share,
 reason, actor, the audit event's id), and each starts a run of a downstream DAG scheduled on that Asset
-(`tests/e2e/dags/follow_deployment.py`), which receives the move. A scoring run that moves nothing emits
-no event. With the OpenLineage file transport configured, the retraining's `register` names its input
+(`tests/e2e/dags/follow_deployment.py`), which receives the move. A scoring day that moves nothing
+emits no event. With the OpenLineage file transport configured, the retraining's `register` names its input
 batches (sha256 as version) and output version, and the scoring names the champion and the scored day.
 """
 
@@ -21,14 +22,13 @@ import pytest
 from tests.conftest import copy_configuration
 from tests.e2e import servers
 from tests.e2e.conftest import Airflow
-from tests.e2e.test_deployment_e2e import FIRST_RUN, Api
+from tests.e2e.test_deployment_e2e import FIRST_RUN, Api, _registry
 
 pytestmark = pytest.mark.e2e
 wait = servers.wait
 
 ASSET = "retrainer://deployment/fraud-xgb"
 CONSUMER = "follow_deployment_fraud-xgb"
-DAGS = ("retrain_fraud-xgb", "deploy_fraud-xgb", "score_fraud-xgb", CONSUMER)
 
 
 def _asset_events(home: Path) -> list[dict]:
@@ -71,7 +71,6 @@ def test_moves_are_asset_events_a_downstream_dag_follows_and_lineage_reaches_the
     from retrainer.core import layout
     from retrainer.registry import chain
     from tests.deploy_helpers import register
-    from tests.e2e.test_deployment_e2e import _registry
 
     project = copy_configuration(tmp_path / "project")
     shutil.copy2(Path(__file__).parent / "dags" / "follow_deployment.py", project / "dags")
@@ -79,27 +78,27 @@ def test_moves_are_asset_events_a_downstream_dag_follows_and_lineage_reaches_the
     shutil.copy2(migrated_db, tmp_path / "airflow" / "airflow.db")
     airflow = Airflow(tmp_path / "airflow", tmp_path / "var", project)
     lineage_file = tmp_path / "openlineage.jsonl"
-    settings = {
-        "AIRFLOW__CORE__PARALLELISM": "2",
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the runs this test starts, and the consumer's
+    openlineage = {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "file", "log_file_path": str(lineage_file), "append": True}
         ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "retrainer-e2e",
     }
     airflow.retrainer("generate", "--end", "2026-10-04", "--days", "98")
-    with servers.standalone(airflow, settings) as (base, token):
+    # The retraining and the scoring day run in `airflow dags test` (no scheduler: the scheduled DAGs stay
+    # unscheduled); the moves and the downstream DAG under the scheduler of `airflow standalone`.
+    first = airflow.dags_test("retrain_fraud-xgb", "2026-09-07", FIRST_RUN, openlineage)
+    assert first.state == "success", first.log[-3000:]
+    assert first.tasks["register"] == "success" and first.tasks["announce_move"] == "skipped", first.tasks
+    storage, registry = _registry(airflow)
+    champion = registry.get("champion")  # v1, champion at once: no deployment move
+    other = register(registry, champion["params"], b"not scored here")  # v2, only moved
+
+    with servers.standalone(airflow, {"AIRFLOW__CORE__PARALLELISM": "2"}) as (base, token):
         api, log = Api(base, token), airflow.home / "standalone.log"
-        for dag_id in DAGS:
+        for dag_id in ("deploy_fraud-xgb", CONSUMER):  # the scheduled DAGs stay paused
             wait(lambda d=dag_id: api("GET", f"/dags/{d}"), 180, f"{dag_id} to be parsed")
             api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-        first = api.trigger("retrain_fraud-xgb", "2026-09-07T00:00:00Z", FIRST_RUN)
-        tis = api.wait_run("retrain_fraud-xgb", first, log)
-        assert tis["register"] == "success" and tis["announce_move"] == "skipped", tis  # v1: champion at once
-        storage, registry = _registry(airflow)
-        champion = registry.get("champion")
-        other = register(registry, champion["params"], b"not scored here")  # v2, only moved
-
         promote = {"action": "promote", "version": other, "reason": "e2e: v2 wins"}
         tis = api.wait_run("deploy_fraud-xgb", api.trigger("deploy_fraud-xgb", None, promote), log)
         assert tis == {"deploy": "success", "announce_move": "success"}
@@ -109,15 +108,14 @@ def test_moves_are_asset_events_a_downstream_dag_follows_and_lineage_reaches_the
         assert tis["announce_move"] == "success"
         runs = _consumer_runs(api, 2, log)
         received = [api.xcom(CONSUMER, r["dag_run_id"], "react") for r in runs]
-
-        # a day scored under the champion alone moves nothing: no event
-        scored = api.trigger("score_fraud-xgb", "2026-10-04T00:00:00Z")
-        tis = api.wait_run("score_fraud-xgb", scored, log)
-        assert tis["act"] == "success" and tis["announce_move"] == "skipped", tis
-
         # what an external system reads through the REST API
         (asset,) = api("GET", f"/assets?uri_pattern={ASSET}")["assets"]
         via_api = api("GET", f"/assets/events?asset_id={asset['id']}&order_by=timestamp")["asset_events"]
+
+    # a day scored under the champion alone moves nothing: no event
+    scored = airflow.dags_test("score_fraud-xgb", "2026-10-04", extra_env=openlineage)
+    assert scored.state == "success", scored.log[-3000:]
+    assert scored.tasks["act"] == "success" and scored.tasks["announce_move"] == "skipped", scored.tasks
 
     events = _asset_events(airflow.home)
     print(f"\n[events] asset_event rows of {ASSET}:")
