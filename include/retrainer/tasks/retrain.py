@@ -45,7 +45,7 @@ from retrainer.registry.register import asset_event, is_follow_up_event, registe
 from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
 from retrainer.training.adapt import DRIFT
-from retrainer.training.train import read_run, train_run
+from retrainer.training.train import train_run
 
 Moment = datetime | str | None
 
@@ -228,7 +228,7 @@ def register(
         "approval_body": form_body(ctx.registry, registered["version"], ctx.params),
         "form_revision": (read_or_none(ctx.registry) or {}).get("revision"),  # decide says if it moved since
         "lineage": lineage_datasets.retraining(
-            ctx.storage, ctx.model, read_run(ctx.storage, run_manifest_uri)["batches"], registered["version"]
+            ctx.storage, ctx.model, registered.get("batches", []), registered["version"]
         ),
     }
 
