@@ -43,8 +43,8 @@ def model_version(storage: Storage, model: str, version: int, role: str | None =
 
 def retraining(storage: Storage, model: str, batches: list[dict], version: int) -> dict[str, list[dict]]:
     """The lineage of a registered version: `inputs`, each validated batch of the run's training window
-    (`batches`: the run manifest's, with `run_key` and `sha256`), its bytes' sha256 as version;
-    `outputs`, the version."""
+    (`batches`: the run manifest's, with `run_key` and `sha256`; one without a `run_key` cannot be named
+    and is left out), its bytes' sha256 as version; `outputs`, the version."""
     inputs = [
         dataset(
             storage.uri(layout.batch_file_key(model, batch["run_key"])),
@@ -53,6 +53,7 @@ def retraining(storage: Storage, model: str, batches: list[dict], version: int) 
             batch=batch["run_key"],
         )
         for batch in batches
+        if batch.get("run_key")
     ]
     return {"inputs": inputs, "outputs": [model_version(storage, model, version)]}
 
