@@ -20,6 +20,8 @@ deployment record: a concurrent move makes this run fail, changing nothing.
 The task is one call into `retrainer.tasks.deploy`. The move made is posted to the model's alert connection
 (who, from -> to, why, the run's link); a move that fails posts what failed, the named error
 and the run's link to the model's alert connection (`alerts.connection`).
+**announce_move** then emits the move as an Asset event on `retrainer://deployment/<name>` (its `extra`:
+version, mode, share, reason, actor, the audit event's id; a run that moved nothing emits none).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from airflow.sdk import Param, dag, task
 
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
+from retrainer_airflow import events  # airflow.sdk + stdlib: parse-time light
 from retrainer_airflow.defaults import default_args
 from retrainer_airflow.notifiers import DeploymentMoved
 
@@ -37,6 +40,7 @@ from retrainer_airflow.notifiers import DeploymentMoved
 def deploy_dag(model: str, config: dict):
     """The manual deployment DAG of one model, `deploy_<model>`."""
     steps = config["deployment"]["canary"]["steps"]  # shown in the form: what a canary starts at
+    deployment = events.deployment_asset(model)  # retrainer://deployment/<model>: one event per move
 
     @dag(
         dag_id=f"deploy_{model}",
@@ -84,7 +88,11 @@ def deploy_dag(model: str, config: dict):
 
             return deploy.deploy(dict(params), getattr(dag_run, "triggering_user_name", None), model)
 
-        deploy()
+        @task(outlets=[deployment])  # skipped, so no event, when nothing moved
+        def announce_move(deployed: dict, outlet_events=None) -> dict:
+            return events.announce_move(model, deployed, outlet_events)
+
+        announce_move(deploy())
 
     return deploy_by_hand()
 

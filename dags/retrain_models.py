@@ -56,7 +56,11 @@ the lineage of every version says why its run happened (schedule, manual, drift 
    `deployment.approvers` may answer it (Airflow refuses anyone else; empty: any user allowed to);
 8. **decide** writes the answer (who, when, which option) or the time-out to the registry's audit log
    and moves the deployment record, which `score_<name>` follows from its next run; the move is posted
-   to `alerts.connection`.
+   to `alerts.connection`; **announce_move** emits it as an Asset event on `retrainer://deployment/<name>`
+   (no move, e.g. a rejection: no event).
+
+With an OpenLineage transport configured (`[openlineage] transport`), `register`'s lineage names the
+validated batches trained on (their sha256 as dataset version) and the registered version.
 
 A task that fails for good (a verdict at once: quarantined batch, failed gate, missing day; anything else
 after its retries) posts what failed, the named error and the run's link to `alerts.connection`; in a run
@@ -81,8 +85,10 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, d
 from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: light at parse time
 from retrainer.core.settings import Settings
+from retrainer_airflow import events  # airflow.sdk + stdlib: parse-time light
 from retrainer_airflow.defaults import default_args
 from retrainer_airflow.forms import approval_params, retrain_params
+from retrainer_airflow.lineage import lineage_task
 from retrainer_airflow.notifiers import (
     ApprovalWaiting,
     DataWarnings,
@@ -109,6 +115,7 @@ def retrain_dag(model: str, config: dict):
     drift = Asset(f"retrainer://drift/{model}", group="drift")  # monitor_<model>'s, on confirmed drift
     # monitor_<model>'s too, when a drift-triggered version's drifted days' labels have matured
     labels_matured = Asset(f"retrainer://labels-matured/{model}", group="drift")
+    deployment = events.deployment_asset(model)  # retrainer://deployment/<model>: one event per move
     schedule = config["schedule"]
     args = default_args(model, config)
     args["on_failure_callback"].append(DriftRetrainingFailed(model))  # frees the drift monitor's cool-down
@@ -157,7 +164,7 @@ def retrain_dag(model: str, config: dict):
         def evaluate(trained: dict, params=None) -> dict:
             return tasks().evaluate(trained["run_manifest_uri"], params, model)
 
-        @task(outlets=[registered_model])
+        @lineage_task(outlets=[registered_model])  # OpenLineage: batches -> version, with a transport
         def register(trained: dict, evaluated: dict, params=None, dag_run=None, **context) -> dict:
             registered = tasks().register(
                 trained["run_manifest_uri"],
@@ -198,10 +205,15 @@ def retrain_dag(model: str, config: dict):
             answer = ti.xcom_pull(task_ids="approve")
             return tasks().decide(ti.xcom_pull(task_ids="register"), answer, params, model)
 
+        @task(outlets=[deployment])  # skipped, so no event, when nothing moved
+        def announce_move(decided: dict, outlet_events=None) -> dict:
+            return events.announce_move(model, decided, outlet_events)
+
         batch = extract()
         wait_for_late_files() >> batch
         trained = train(check_labels(validate(batch)))
         routed, decision = route(register(trained, evaluate(trained))), decide()
+        announce_move(decision)
         routed >> [approve, decision]
         approve >> decision
 

@@ -21,7 +21,8 @@ source rows of day D-1:
    back at once (the champion decides every row from the next run on; the reason is in the audit log);
    a canary within bounds for `deployment.canary.min_days_per_step` days ramps to its next step, and
    past the last step it becomes champion; every such move is posted to the model's alert connection
-   (model, versions, from -> to mode and share, the breaches of a rollback, who moved it, the run's link);
+   (model, versions, from -> to mode and share, the breaches of a rollback, who moved it, the run's link),
+   and **announce_move** emits it as an Asset event on `retrainer://deployment/<name>` (no move: no event);
 4. **out_of_bounds** / **alert**: a day with figures past their bounds posts them (what, how much,
    which bound, the report's link) to the model's alert connection (`alerts.connection`, by default
    `retrainer_alerts`; Airflow's HTTP hook, in the task: an alert that cannot be delivered fails it). A
@@ -40,13 +41,16 @@ from airflow.sdk import CronTriggerTimetable, dag, task
 from retrainer.core import timeouts  # stdlib only: each task's time limit
 from retrainer.core.models import load_models  # yaml + pydantic only: parse-time light
 from retrainer.core.settings import Settings
+from retrainer_airflow import events  # airflow.sdk + stdlib: parse-time light
 from retrainer_airflow.defaults import default_args
 from retrainer_airflow.forms import override_params
+from retrainer_airflow.lineage import lineage_task
 from retrainer_airflow.notifiers import DeploymentMoved
 
 
 def score_dag(model: str, config: dict):
     """The daily scoring DAG of one model, `score_<model>`."""
+    deployment = events.deployment_asset(model)  # retrainer://deployment/<model>: one event per move
 
     @dag(
         dag_id=f"score_{model}",
@@ -60,7 +64,8 @@ def score_dag(model: str, config: dict):
         params=override_params(config, ("min_days_per_step",)),  # shows the model's value; schema's bounds
     )
     def score_day():
-        @task(execution_timeout=timeouts.task_timeout(config, "score"))
+        # its lineage (source day and versions -> scores) goes to OpenLineage when a transport is configured
+        @lineage_task(execution_timeout=timeouts.task_timeout(config, "score"))
         def score(params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import score
 
@@ -78,6 +83,10 @@ def score_dag(model: str, config: dict):
 
             return score.act(report, params, model)
 
+        @task(outlets=[deployment])  # skipped, so no event, when nothing moved
+        def announce_move(acted: dict, outlet_events=None) -> dict:
+            return events.announce_move(model, acted, outlet_events)
+
         @task.short_circuit
         def out_of_bounds(report: dict) -> bool:
             return bool(report["breaches"])
@@ -89,7 +98,7 @@ def score_dag(model: str, config: dict):
             return post_alert(model, config, {"text": report["alert"], "breaches": report["breaches"]})
 
         report = monitor(score())
-        act(report)
+        announce_move(act(report))
         out_of_bounds(report) >> alert(report)
 
     return score_day()

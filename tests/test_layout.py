@@ -216,9 +216,10 @@ def test_each_dag_task_is_one_hop_from_its_stage_function(dag_file):
     dag = ast.parse((PROJECT_DIR / "dags" / f"{dag_file}.py").read_text())
 
     def is_task(d) -> bool:
-        """@task, @task(...), @task.branch, ...; not a sensor (a condition over the clock, no stage)."""
+        """@task, @task(...), @task.branch, @lineage_task(...) (a @task reporting OpenLineage datasets), ...;
+        not a sensor (a condition over the clock, no stage)."""
         target = d.func if isinstance(d, ast.Call) else d
-        return (isinstance(target, ast.Name) and target.id == "task") or (
+        return (isinstance(target, ast.Name) and target.id in ("task", "lineage_task")) or (
             isinstance(target, ast.Attribute)
             and isinstance(target.value, ast.Name)
             and target.value.id == "task"

@@ -44,6 +44,8 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer.core.sections",
     "retrainer.core.settings",
     "retrainer.core.timeouts",
+    "retrainer.deployment",
+    "retrainer.deployment.events",  # the deployment Asset's URI and its events' extra (pure)
 }
 # What a DAG file may import from the package at its top level: the model folders, the settings, and
 # retrainer.core (its errors and timeouts: the verdicts of the retry policy, the time limits).
@@ -98,9 +100,11 @@ def test_retrain_dag_is_the_documented_pipeline(dagbag):
         "route": ["register"],
         "approve": ["route"],
         "decide": ["approve", "route"],
+        "announce_move": ["decide"],
     }
     register = dag.task_dict["register"]
     assert [a.uri for a in register.outlets] == ["retrainer://registry/fraud-xgb"]
+    assert [a.uri for a in dag.task_dict["announce_move"].outlets] == ["retrainer://deployment/fraud-xgb"]
 
 
 def test_the_approval_waits_for_a_person_with_a_time_out_that_rejects(dagbag):
@@ -127,12 +131,19 @@ def test_scoring_and_deploy_dags_are_wired_as_documented(dagbag):
         "score": [],
         "monitor": ["score"],
         "act": ["monitor"],
+        "announce_move": ["act"],
         "out_of_bounds": ["monitor"],
         "alert": ["monitor", "out_of_bounds"],
     }
     # the breaches are posted in the alert task itself: one that cannot be delivered fails it (test_alerts)
     assert not score.get_task("alert").on_success_callback
     deploy = dagbag.dags["deploy_fraud-xgb"]
+    assert {t.task_id: sorted(t.upstream_task_ids) for t in deploy.tasks} == {
+        "deploy": [],
+        "announce_move": ["deploy"],
+    }
+    for dag in (score, deploy):  # each move is an event of the model's deployment Asset
+        assert [a.uri for a in dag.task_dict["announce_move"].outlets] == ["retrainer://deployment/fraud-xgb"]
     assert set(deploy.params) == {"action", "version", "reason", "expected_revision"}
     from retrainer.deployment.actions import ACTIONS
 

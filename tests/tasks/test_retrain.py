@@ -5,6 +5,7 @@ import json
 import pytest
 import yaml
 
+from retrainer.core import layout
 from retrainer.core.errors import ConfigError
 from retrainer.evaluation.gates import GateFailed
 from retrainer.registry import register
@@ -101,6 +102,15 @@ def test_lineage_names_the_bytes_trained_on(pipeline):
     [batch] = record["batches"]
     manifest = json.loads(pipeline["storage"].get_text(pipeline["storage"].key_of(batch["manifest_uri"])))
     assert batch["sha256"] == manifest["sha256"]
+
+
+def test_the_openlineage_lineage_of_a_version_names_each_batch_read_and_the_version(pipeline):
+    storage, rerun = pipeline["storage"], pipeline["rerun"]
+    run = json.loads(storage.get_text(storage.key_of(pipeline["rerun_trained"]["run_manifest_uri"])))
+    keys = {layout.batch_file_key("fraud-xgb", b["run_key"]): b["sha256"] for b in run["batches"]}
+    read = {storage.uri(key): sha256 for key, sha256 in keys.items()}
+    assert {d["uri"]: d["version"] for d in rerun["lineage"]["inputs"]} == read and len(read) == 2
+    assert [(d["uri"], d["version"]) for d in rerun["lineage"]["outputs"]] == [(rerun["record_uri"], "1")]
 
 
 def test_register_refuses_a_gate_report_that_judged_other_model_bytes(pipeline):

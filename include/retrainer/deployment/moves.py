@@ -31,8 +31,9 @@ def side(state: dict | None) -> dict[str, Any]:
 def move_of(before: dict | None, after: dict | None, breaches: list[str] | None = None) -> dict | None:
     """The move between two reads of the deployment record (`before`, `after`: states, None = nothing
     deployed), or None when the record did not move. Returns `{"event", "what", "revision": [from, to],
-    "version", "from": side, "to": side, "actor", "reason", "breaches"}`: the record's last move names
-    who made it and why; `breaches` (a rollback's figures out of bounds) are the caller's."""
+    "version", "from": side, "to": side, "actor", "reason", "breaches", "event_id", "at"}`: the record's last
+    move names who made it, why, when, and the id of its audit event (the event's `move_id`); `breaches` (a
+    rollback's figures out of bounds) are the caller's."""
     if after is None or (before or {}).get("revision") == after.get("revision"):
         return None
     step = (after.get("history") or [{}])[-1]
@@ -47,6 +48,8 @@ def move_of(before: dict | None, after: dict | None, breaches: list[str] | None 
         "actor": step.get("actor", after.get("set_by")),
         "reason": step.get("reason", after.get("reason")),
         "breaches": list(breaches or []),
+        "event_id": step.get("id"),  # the move's audit event (its `move_id`), named in the record
+        "at": step.get("at"),
     }
 
 

@@ -193,6 +193,8 @@ def register_run(
         "pr_auc": record["metrics"][CHALLENGER]["pr_auc"],
         "recall_at_fpr": record["metrics"][CHALLENGER]["recall_at_fpr"],
         "data_hash": record["data_hash"],
+        # the validated batches it was trained on, named by the retraining's lineage (OpenLineage)
+        "batches": [{"run_key": b.get("run_key"), "sha256": b.get("sha256")} for b in run["batches"]],
     }
 
 

@@ -41,6 +41,7 @@ from retrainer.evaluation.evaluate import evaluate_run
 from retrainer.evaluation.gates import GateFailed
 from retrainer.evaluation.label_signal import screen_matured_batches
 from retrainer.monitoring.episodes import evidence_runs, record_failed_retraining
+from retrainer.registry import openlineage
 from retrainer.registry.register import asset_event, is_follow_up_event, register_run, trigger_of
 from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
@@ -217,7 +218,8 @@ def register(
     the drift evidence of the asset events that triggered it), from the gate report's bytes only if they
     hash to `gates_sha256` (evaluate's XCom; None: the sha256 evaluate recorded beside the run); returns
     the version, its aliases, the `extra` of the registered-model Asset event (`asset_event`: model,
-    version, URI of the version record) and the approval form's Markdown body."""
+    version, URI of the version record), the approval form's Markdown body and its `lineage` (the
+    validated batches trained on -> the version: `registry.openlineage.retraining`)."""
     ctx = Context.load(dag_params, model)
     trigger = trigger_of(run_type, asset_events)
     registered = register_run(
@@ -230,6 +232,9 @@ def register(
         # the form: gates, alert rate, why, what is deployed now and what each answer replaces, who answers
         "approval_body": form_body(ctx.registry, registered["version"], ctx.params),
         "form_revision": (read_or_none(ctx.registry) or {}).get("revision"),  # decide says if it moved since
+        "lineage": openlineage.retraining(
+            ctx.storage, ctx.model, registered.get("batches", []), registered["version"]
+        ),
     }
 
 

@@ -20,8 +20,10 @@ from retrainer.deployment.monitor import ROLLBACK
 from retrainer.deployment.moves import moved_by
 from retrainer.deployment.state import read, read_or_none
 from retrainer.monitoring.health import describe
+from retrainer.registry import openlineage
 from retrainer.scoring.batch import read_scores, score_day
 from retrainer.scoring.report import day_report, read_reports
+from retrainer.sources.partitions import partition_key
 from retrainer.tasks import summaries
 from retrainer.tasks.context import Context
 
@@ -32,12 +34,15 @@ def day_scored(as_of: datetime | str) -> date:
 
 
 def score(as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None) -> dict:
-    """Score the day before `as_of` with the deployed model(s); returns the scores file's URI and counts."""
+    """Score the day before `as_of` with the deployed model(s); returns the scores file's URI and counts, and
+    its `lineage` (the source day and versions read, the scores written: `registry.openlineage.scoring`)."""
     ctx = Context.load(dag_params, model)
     state, _ = read(ctx.registry)
-    _, summary = score_day(ctx.source, ctx.storage, ctx.registry, state, day_scored(as_of), ctx.params)
+    day = day_scored(as_of)
+    _, summary = score_day(ctx.source, ctx.storage, ctx.registry, state, day, ctx.params)
     summaries.log_summary(summaries.score_lines, summary)
-    return summary
+    source_uri = ctx.source.uri(partition_key(day))
+    return summary | {"lineage": openlineage.scoring(ctx.storage, source_uri, ctx.model, summary)}
 
 
 def monitor(
