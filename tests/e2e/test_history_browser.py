@@ -1,7 +1,8 @@
 """A model's history page inside the Airflow UI, against a real `airflow api-server` on 127.0.0.1
 (SimpleAuthManager with a real viewer) and headless Chromium: a model with five versions and 35 scored
 days (`tests.registry.history_fixture`), the page reached from the registry page's link, its charts and
-values checked against the registry, and screenshots kept (test-artifacts/history-page*.png)."""
+values checked against the registry; then each version side by side with the champion, reached from the
+registry page's "compare with champion" links; screenshots kept (test-artifacts/history-*.png)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,9 @@ def _full_page(browser: Browser, path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def test_the_history_page_plots_the_registry_s_versions_days_and_moves(api_server, history, tmp_path):
+def test_the_history_page_and_each_comparison_show_the_registry_s_versions_days_and_moves(
+    api_server, history, tmp_path
+):
     base, (registry, facts) = api_server, history
     route = f"/registry/history?model={MODEL}"
     assert _status(base + route) == 401  # no token, no cookie
@@ -116,6 +119,19 @@ def test_the_history_page_plots_the_registry_s_versions_days_and_moves(api_serve
         browser.screenshot(png)
         full = tmp_path / "history-page-full.png"
         _full_page(browser, full)
+        # the same five versions side by side: each row's "compare with champion" on the registry page
+        browser.open(f"{base}/registry/", settle=0)
+        compares = browser.evaluate(
+            "[...document.querySelectorAll('a')].filter(a => a.textContent === 'compare with champion')"
+            f".map(a => a.href).filter(h => h.includes('model={MODEL}&'))"
+        )
+        compared = {}
+        for href in compares:
+            browser.open(href, settle=0)
+            compared[href] = browser.evaluate("document.body.innerText")
+            assert browser.evaluate("document.scripts.length") == 0
+        compare_png = tmp_path / "compare-page.png"
+        browser.screenshot(compare_png)
     finally:
         browser.close()
 
@@ -139,7 +155,19 @@ def test_the_history_page_plots_the_registry_s_versions_days_and_moves(api_serve
     # the retraining the confirmed drift started is on the drift chart
     assert any("retraining registered v3" in t for t in tips if t.startswith(facts["drift_version"]))
 
+    # each version but the champion side by side with it, both figures as the registry holds them
+    others = [r["version"] for r in registry.versions() if r["version"] != champion]
+    assert sorted(int(h.split("&a=")[1].split("&")[0]) for h in compared) == sorted(others), list(compared)
+    champion_pr_auc = registry.get(champion)["metrics"]["challenger"]["pr_auc"]
+    for href, text in compared.items():
+        version = int(href.split("&a=")[1].split("&")[0])
+        assert f"{MODEL}: v{version} against v{champion} (champion)" in text, text[:300]
+        assert f"{registry.get(version)['metrics']['challenger']['pr_auc']:.4f}" in text
+        assert f"{champion_pr_auc:.4f}" in text
+
     assert distinct_colours(png.read_bytes()) > 20 and distinct_colours(full.read_bytes()) > 20
+    assert distinct_colours(compare_png.read_bytes()) > 20
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy2(png, ARTIFACTS / "history-page.png")
     shutil.copy2(full, ARTIFACTS / "history-page-full.png")
+    shutil.copy2(compare_png, ARTIFACTS / "history-compare-page.png")

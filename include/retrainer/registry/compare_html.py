@@ -108,9 +108,11 @@ def _intervals(intervals: dict, a: str, b: str) -> str:
             return "no champion when it was judged: no interval"
         level = found.get("confidence")
         level_text = f"{level:.0%} " if isinstance(level, float) else ""
+        against = found.get("champion_version")
+        whom = f"v{fmt(against)}" if against is not None else "the champion of then (no gate report names it)"
         return (
             f"{fmt(found.get('estimate'), '+')}, {level_text}interval [{fmt(found.get('low'), '+')}, "
-            f"{fmt(found.get('high'), '+')}] against v{fmt(found.get('champion_version'))}"
+            f"{fmt(found.get('high'), '+')}] against {whom}"
         )
 
     paired = intervals.get("paired")
