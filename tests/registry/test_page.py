@@ -224,3 +224,57 @@ def test_a_day_scored_before_the_deployment_moved_is_not_shown_as_running_now(st
     page = render_model(registry)
     assert f"scored under deployment revision {canary_revision} (mode canary)" in page
     assert f"now revision {read_or_none(registry)['revision']}, mode shadow" in page
+
+
+def test_a_version_s_lineage_says_how_it_was_tuned_balanced_and_calibrated(storage):
+    """The registry page's lineage of a version names its search (trials, pruned, seed, what stopped it,
+    the valid score as written and chosen, the chosen values), its class imbalance handling and its score
+    calibration's holdout ECE, from the version's record, as text; a version without a search says so."""
+    from retrainer.registry import page
+
+    registry = Registry(storage, "fraud-xgb")
+    tuned, _ = registry.register(
+        {"model.ubj": b"m1"},
+        {
+            "as_of": "2026-11-16T00:00:00+00:00",
+            "metrics": {"challenger": {"pr_auc": 0.48}},
+            "tuning": {
+                "enabled": True,
+                "seed": 20261202,
+                "metric": "aucpr",
+                "trials_run": 20,
+                "trials_pruned": 13,
+                "stopped_by": "trials",
+                "as_written": {"value": 0.4616},
+                "best": {"value": 0.4994},
+                "chosen": {"max_depth": 3, "learning_rate": 0.0831234},
+            },
+            "imbalance": {
+                "applied": True,
+                "scale_pos_weight_used": 99.5,
+                "sample": {"negatives_before": 45000, "negatives_after": 4500},
+            },
+            "calibration": {
+                "method": "isotonic<b>",
+                "uncalibrated": {"ece": 0.0026, "brier": 0.00724, "mean_score": 0.009},
+                "calibrated": {"ece": 0.00113, "brier": 0.00725, "mean_score": 0.01},
+            },
+        },
+        "key1",
+        actor="test",
+    )
+    untuned, _ = registry.register(
+        {"model.ubj": b"m2"},
+        {"as_of": "2026-11-23T00:00:00+00:00", "tuning": {"enabled": False}},
+        "key2",
+        actor="test",
+    )
+
+    html = page.render(storage, ["fraud-xgb"])
+    assert (
+        "tuned: 20 trials (13 pruned, seed 20261202, stopped by trials), valid aucpr 0.4616 as written, "
+        "0.4994 chosen: max_depth 3, learning_rate 0.08312" in html
+    )
+    assert "class imbalance: scale_pos_weight 99.5, negatives kept 4500 of 45000" in html
+    assert "scores calibrated: isotonic&lt;b&gt;, holdout ECE 0.0026 raw, 0.0011 calibrated" in html
+    assert "not tuned: train.xgboost as written" in html and "<b>" not in html

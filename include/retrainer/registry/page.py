@@ -125,9 +125,46 @@ def _lineage(record: dict, champion: dict | None) -> str:
     data_hash, commit = escape(str(record.get("data_hash"))), escape(str(git.get("commit") or "-"))
     return (
         f"<details><summary>lineage</summary><p>data hash <code>{data_hash}</code>, "
-        f"git <code>{commit}</code>{' (dirty)' if git.get('dirty') else ''}</p>{_features(record)}"
+        f"git <code>{commit}</code>{' (dirty)' if git.get('dirty') else ''}</p>{_training(record)}"
+        f"{_features(record)}"
         f"<p>dvc.lock hashes</p><ul>{hashes}</ul><p>batches</p><ul>{batches}</ul>{diff}</details>"
     )
+
+
+def _training(record: dict) -> str:
+    """How the version was trained, from its lineage: the search (`tuning`: trials, pruned, seed, what
+    stopped it, the validation score as written and chosen, the chosen values), the class imbalance handling
+    and the score calibration (holdout ECE raw and calibrated); nothing a version does not record."""
+    lines = []
+    tuning = record.get("tuning")
+    if isinstance(tuning, dict) and tuning.get("enabled"):
+        written, best = (tuning.get("as_written") or {}).get("value"), (tuning.get("best") or {}).get("value")
+        chosen = ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in tuning["chosen"].items()
+        )
+        lines.append(
+            f"tuned: {tuning.get('trials_run')} trials ({tuning.get('trials_pruned')} pruned, seed "
+            f"{tuning.get('seed')}, stopped by {tuning.get('stopped_by')}), valid {tuning.get('metric')} "
+            f"{_fixed(written)} as written, {_fixed(best)} chosen: {chosen or 'the values as written'}"
+        )
+    elif isinstance(tuning, dict):
+        lines.append("not tuned: train.xgboost as written")
+    imbalance = record.get("imbalance")
+    if isinstance(imbalance, dict) and imbalance.get("applied"):
+        sample = imbalance.get("sample") or {}
+        lines.append(
+            f"class imbalance: scale_pos_weight {imbalance.get('scale_pos_weight_used', '-')}, "
+            f"negatives kept "
+            f"{sample.get('negatives_after', '-')} of {sample.get('negatives_before', '-')}"
+        )
+    calibration = record.get("calibration")
+    if isinstance(calibration, dict) and calibration.get("method"):
+        raw, calibrated = (calibration.get(side) or {} for side in ("uncalibrated", "calibrated"))
+        lines.append(
+            f"scores calibrated: {calibration['method']}, holdout ECE {_fixed(raw.get('ece'))} raw, "
+            f"{_fixed(calibrated.get('ece'))} calibrated"
+        )
+    return "".join(f"<p>{escape(str(line))}</p>" for line in lines)
 
 
 def _fixed(value: Any, sign: str = "") -> str:
