@@ -6,8 +6,8 @@ import pytest
 
 from retrainer.core import layout
 from retrainer.deployment import actions
-from retrainer.deployment.monitor import HOLD, RAMP, ROLLBACK, breaches, verdict
 from retrainer.deployment.state import read
+from retrainer.deployment.verdicts import HOLD, RAMP, ROLLBACK, breaches, verdict
 from retrainer.registry.store import Registry
 from retrainer.scoring.batch import score_day
 from retrainer.scoring.report import day_report, psi, summarise

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from retrainer.deployment.monitor import Verdict
+from retrainer.deployment.verdicts import Verdict
 from retrainer.evaluation.gates import FAILED, INSUFFICIENT, PASSED, Gate, GateFailed
 from retrainer.tasks import deploy as deploy_tasks
 from retrainer.tasks import monitor as monitor_tasks

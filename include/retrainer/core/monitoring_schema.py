@@ -53,7 +53,7 @@ class Drift(Section):
 
 
 class Scoring(Section):
-    """The bounds of every scoring run's health (retrainer.monitoring.health); a figure past one alerts."""
+    """The bounds of every scoring run's health (retrainer.scoring.health); a figure past one alerts."""
 
     max_missing_share: Fraction
     max_out_of_range_share: Fraction

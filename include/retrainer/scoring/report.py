@@ -17,20 +17,20 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc
 from retrainer.core.maturity import matured_mask, maturity_horizon, one_class
+from retrainer.data.published import read_run, read_run_frame
 from retrainer.evaluation.metrics import pr_auc
-from retrainer.monitoring.health import (
+from retrainer.features.matrix import build_matrix, label_arrival
+from retrainer.registry.store import Registry
+from retrainer.scoring.batch import read_day, read_scored_inputs, read_scores
+from retrainer.scoring.health import (
     alert_text,
     breaches,
     input_health,
     output_health,
     training_reference,
 )
-from retrainer.registry.store import Registry
-from retrainer.scoring.batch import read_day, read_scored_inputs, read_scores
 from retrainer.scoring.models import load_scorer
 from retrainer.storage import KeyNotFound, Storage
-from retrainer.training.features import build_matrix, label_arrival
-from retrainer.training.train import read_run, read_run_frame
 
 QUANTILES = (0.1, 0.5, 0.9, 0.99)
 PSI_BINS = 10
@@ -186,7 +186,7 @@ def run_health(
     params: dict,
     report_url: str,
 ) -> dict:
-    """The scoring run's health (`monitoring.health`): its inputs against the champion's training
+    """The scoring run's health (`scoring.health`): its inputs against the champion's training
     reference, its outputs, its software figures; the breaches of `monitoring.scoring` and their alert
     (naming `report_url`, the day's report in the Airflow UI)."""
     champion = registry.get(summary["champion"])

@@ -16,12 +16,12 @@ from typing import Any
 from retrainer.core import layout
 from retrainer.core.clock import as_utc
 from retrainer.deployment.actions import after_scored_day
-from retrainer.deployment.monitor import ROLLBACK
 from retrainer.deployment.moves import moved_by
 from retrainer.deployment.state import read, read_or_none
-from retrainer.monitoring.health import describe
+from retrainer.deployment.verdicts import ROLLBACK
 from retrainer.registry import openlineage
 from retrainer.scoring.batch import read_scores, score_day
+from retrainer.scoring.health import describe
 from retrainer.scoring.report import day_report, read_reports
 from retrainer.sources.partitions import partition_key
 from retrainer.tasks import summaries

@@ -11,7 +11,9 @@ import pytest
 
 from retrainer.core import layout
 from retrainer.deployment.state import read
-from retrainer.monitoring.health import (
+from retrainer.registry.store import Registry
+from retrainer.scoring.batch import score_day
+from retrainer.scoring.health import (
     alert_text,
     breaches,
     describe,
@@ -19,8 +21,6 @@ from retrainer.monitoring.health import (
     output_health,
     software_health,
 )
-from retrainer.registry.store import Registry
-from retrainer.scoring.batch import score_day
 from retrainer.scoring.report import day_report
 from retrainer.synthetic.generator import GeneratorConfig, generate_day
 from tests.deploy_helpers import champion_and_challenger, write_days

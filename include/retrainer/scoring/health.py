@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from retrainer.core import artifacts
+from retrainer.data.published import read_run, read_run_frame
 from retrainer.drift import data_drift
 from retrainer.drift.metrics import jsonable
+from retrainer.features.matrix import numeric_inputs
 from retrainer.registry.store import Registry
-from retrainer.training.features import numeric_inputs
-from retrainer.training.train import read_run, read_run_frame
 
 UPPER, LOWER = "max", "min"  # a bound's way: a figure above its max, or below its min, is a breach
 
