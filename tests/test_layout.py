@@ -199,7 +199,7 @@ DAG_TASKS = {
         "retrain",
         {"extract", "validate", "check_labels", "train", "evaluate", "register", "route", "decide"},
     ),
-    "score_models": ("score", {"score", "monitor", "act"}),
+    "score_models": ("score", {"score", "report_day", "act"}),
     "deploy_models": ("deploy", {"deploy"}),
 }
 

@@ -66,7 +66,7 @@ def test_a_challenger_within_the_canary_bounds_passes():
 
 def test_the_bounds_are_the_canarys_own():
     params = _params()
-    assert params["deployment"]["monitor"]["alert_rate_ratio"] == [0.5, 2.0]
+    assert params["deployment"]["rollback"]["alert_rate_ratio"] == [0.5, 2.0]
     assert alert_rate_gate(300, 100, 10_000, [0.5, 4.0]).verdict == PASSED
     assert alert_rate_gate(300, 100, 10_000, [0.5, 2.0]).verdict == FAILED
     assert alert_rate_gate(40, 100, 10_000, [0.5, 2.0]).verdict == FAILED  # far fewer alerts: also out

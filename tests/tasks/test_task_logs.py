@@ -156,7 +156,7 @@ def test_score_monitor_and_act_each_say_what_they_did(logged, monkeypatch):
     monkeypatch.setattr(score_tasks, "read_scores", lambda *args: None)
     monkeypatch.setattr(score_tasks, "day_report", lambda *args: report)
     monkeypatch.setattr(score_tasks, "describe", lambda breach: "amount PSI 0.31 above 0.25")
-    score_tasks.monitor(summary, AS_OF, model=MODEL)
+    score_tasks.report_day(summary, AS_OF, model=MODEL)
     said = logged()[2:]
     assert said == [
         "monitored 2026-11-15 under canary: 1 breach(es), alerted",

@@ -310,7 +310,7 @@ def assess(
         slice_metric,
         positives,
     )
-    bounds = params["deployment"]["monitor"]["alert_rate_ratio"]
+    bounds = params["deployment"]["rollback"]["alert_rate_ratio"]
     alerts = {model: cost["alerts"] for model, cost in costs.items()}
     # beside the champion's gates, before the per-slice ones
     at = next((i for i, g in enumerate(gates) if g.slice is not None), len(gates))

@@ -98,7 +98,7 @@ def matured_performance(
     """Champion and challenger PR-AUC on the scored rows of the lookback window (both models scored them)
     whose labels are complete at `as_of` (`core.maturity`: event older than `data.label_maturity_days`,
     label arrived), the rule training uses; not judged below `min_positives` positives or on one class."""
-    cols, bounds = params["model"], params["deployment"]["monitor"]
+    cols, bounds = params["model"], params["deployment"]["rollback"]
     days = params["data"]["label_maturity_days"]
     parts = []
     for back in range(bounds["lookback_days"]):
@@ -200,7 +200,7 @@ def run_health(
         "output": output_health(scores),
         "software": summary["software"],
     }
-    found = breaches(health, params["monitoring"]["scoring"])
+    found = breaches(health, params["scoring"]["health"])
     text = alert_text(registry.model, summary["day"], found, report_url) if found else None
     return {"health": health, "breaches": found, "alert": text}
 

@@ -2,10 +2,10 @@
 with no Airflow in them. A run with logical date D scores the transactions of day D-1 under the deployment
 state read from the registry, and judges labels as known at D.
 
-    task      stage function
-    score     retrainer.scoring.batch.score_day
-    monitor   retrainer.scoring.report.day_report
-    act       retrainer.deployment.actions.after_scored_day
+    task        stage function
+    score       retrainer.scoring.batch.score_day
+    report_day  retrainer.scoring.report.day_report
+    act         retrainer.deployment.actions.after_scored_day
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def score(as_of: datetime | str, dag_params: dict[str, Any] | None = None, model
     return summary | {"lineage": openlineage.scoring(ctx.storage, source_uri, ctx.model, summary)}
 
 
-def monitor(
+def report_day(
     summary: dict, as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
 ) -> dict:
     """The day's monitoring report (champion vs challenger, drift, errors, matured performance); returns its
