@@ -1,6 +1,6 @@
 """Each task's log says, in a few human lines, what it did and where its report is: the train task the
 window, rows and trees kept; evaluate the whole gate table (passing or not); register the version's gate
-report in the registry page; score, the day's monitor, act, deploy and the drift check theirs. The stage
+report in the registry page; score, report_day, act, deploy and the drift check theirs. The stage
 functions are replaced by stand-ins returning what they return, so only what the task logs is judged."""
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def test_register_logs_the_version_and_links_its_gate_report_in_the_registry_pag
     assert said[1] == "gate report: /registry/versions/3/report.html?model=fraud-xgb"
 
 
-def test_score_monitor_and_act_each_say_what_they_did(logged, monkeypatch):
+def test_score_report_day_and_act_each_say_what_they_did(logged, monkeypatch):
     summary = {
         "day": "2026-11-15",
         "scores_uri": "file:///scores/2026-11-15/scores.parquet",

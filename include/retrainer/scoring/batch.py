@@ -127,7 +127,7 @@ def read_day_inputs(
 
 def _write_features(storage: Storage, model: str, day: date, features: pd.DataFrame) -> dict | None:
     """The derived features a day was scored with, stored beside its scores (what the model saw, and what
-    the day's monitoring report judges without computing them again); their URI and sha256."""
+    the day's report judges without computing them again); their URI and sha256."""
     if features.shape[1] < 2:  # the id alone: nothing was derived
         return None
     buffer = io.BytesIO()

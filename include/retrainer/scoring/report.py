@@ -187,7 +187,7 @@ def run_health(
     report_url: str,
 ) -> dict:
     """The scoring run's health (`scoring.health`): its inputs against the champion's training
-    reference, its outputs, its software figures; the breaches of `monitoring.scoring` and their alert
+    reference, its outputs, its software figures; the breaches of `scoring.health` and their alert
     (naming `report_url`, the day's report in the Airflow UI)."""
     champion = registry.get(summary["champion"])
     health = {

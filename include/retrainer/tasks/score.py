@@ -48,7 +48,7 @@ def score(as_of: datetime | str, dag_params: dict[str, Any] | None = None, model
 def report_day(
     summary: dict, as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
 ) -> dict:
-    """The day's monitoring report (champion vs challenger, drift, errors, matured performance); returns its
+    """The day's report (champion vs challenger, drift, errors, matured performance); returns its
     headline, breaches and alert, and the report's address in the Airflow UI (`report_url`)."""
     ctx = Context.load(dag_params, model)
     scores = read_scores(ctx.storage, ctx.model, date.fromisoformat(summary["day"]))
