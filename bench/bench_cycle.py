@@ -107,14 +107,14 @@ def bare_work(prepared: Path, params: dict) -> float:
     """Seconds to read the prepared train and valid splits and fit the same XGBoost model (imports done)."""
     import pandas as pd
 
-    from retrainer.training import features
+    from retrainer.features import matrix
     from retrainer.training.models import train_xgboost
 
     started = time.perf_counter()
     frames = {name: pd.read_parquet(prepared / f"{name}.parquet") for name in ("train", "valid")}
     label = params["model"]["label"]
-    xy = {n: (features.build_matrix(f, params["features"]), f[label].to_numpy()) for n, f in frames.items()}
-    names = features.feature_names(params["features"])
+    xy = {n: (matrix.build_matrix(f, params["features"]), f[label].to_numpy()) for n, f in frames.items()}
+    names = matrix.feature_names(params["features"])
     train_xgboost(*xy["train"], *xy["valid"], names, params["train"]["xgboost"], params["train"]["seed"])
     return time.perf_counter() - started
 

@@ -45,7 +45,7 @@ def _timed(fn, repeat: int):
 
 
 def _day_report(day: datetime, rng: np.random.Generator, champion: int, challenger: int | None) -> dict:
-    """A scored day's monitoring report as `scoring.report.day_report` stores it (sizes as in a real one)."""
+    """A scored day's report as `scoring.report.day_report` stores it (sizes as in a real one)."""
     features = {
         f"feature_{i:02d}": {
             "missing_share": float(rng.random() / 100),

@@ -29,8 +29,8 @@ def _model(params: dict, seed: int, rounds: int, rows: int):
     """An XGBoost model with the configured hyper-parameters (fixed rounds), trained on generated rows."""
     import xgboost as xgb
 
+    from retrainer.features.matrix import build_matrix, feature_names
     from retrainer.synthetic.generator import GeneratorConfig, generate_day
-    from retrainer.training.features import build_matrix, feature_names
 
     frame = generate_day(date(2026, 9, 1), seed, GeneratorConfig(rows_per_day=rows, fraud_rate=0.02))
     settings = {
@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     from retrainer.core.models import load_model
     from retrainer.core.settings import Settings
+    from retrainer.features.matrix import build_matrix
     from retrainer.scoring.batch import score_frame
     from retrainer.scoring.models import Scorer
     from retrainer.synthetic.generator import GeneratorConfig, generate_day
-    from retrainer.training.features import build_matrix
 
     params = load_model(Settings.from_env().project_dir, "fraud-xgb")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

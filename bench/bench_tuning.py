@@ -57,7 +57,8 @@ def _run(args: argparse.Namespace, root: Path) -> dict:
 
     from retrainer.core.models import load_model
     from retrainer.core.settings import Settings
-    from retrainer.training import features, stages, tuning
+    from retrainer.features import matrix
+    from retrainer.training import stages, tuning
     from retrainer.training.models import fit_xgboost
 
     params = copy.deepcopy(load_model(Settings.from_env().project_dir, args.model))
@@ -66,7 +67,7 @@ def _run(args: argparse.Namespace, root: Path) -> dict:
     x_train, y_train = stages._xy(prepared / "train.parquet", params)
     x_valid, y_valid = stages._xy(prepared / "valid.parquet", params)
     x_holdout, y_holdout = stages._xy(prepared / "holdout.parquet", params)
-    names, seed = features.feature_names(params["features"]), params["train"]["seed"]
+    names, seed = matrix.feature_names(params["features"]), params["train"]["seed"]
 
     def fit(block: dict):
         started = time.perf_counter()

@@ -10,14 +10,14 @@ source rows of day D-1:
    id, so a customer meets one model every day). One file per day:
    `scores/<model>/date=<D-1>/scores.parquet` (transaction id, score, decision, the version that decided,
    and the second model's score);
-2. **monitor** the day: agreement and alert rates of the two models, the challenger's score distribution
-   against its own holdout scores (PSI), its error rate and, once labels have matured (scored rows older than
-   `data.label_maturity_days`; a set of one class is not judged), both PR-AUCs:
+2. **report_day**: the day's report: agreement and alert rates of the two models, the challenger's score
+   distribution against its own holdout scores (PSI), its error rate and, once labels have matured (scored
+   rows older than `data.label_maturity_days`; a set of one class is not judged), both PR-AUCs:
    `report.json` next to the scores (the registry page shows it). The run's health goes in the same
    report: its inputs against the champion's training reference (missing, out-of-range and unseen
    values, drift per feature), its outputs (NaN scores, alert rate) and its software figures (seconds,
-   rows per second, peak memory, model load time), each held against the model's `monitoring.scoring`;
-3. **act**: a challenger whose figures leave the bounds of the model's `deployment.monitor` is rolled
+   rows per second, peak memory, model load time), each held against the model's `scoring.health`;
+3. **act**: a challenger whose figures leave the bounds of the model's `deployment.rollback` is rolled
    back at once (the champion decides every row from the next run on; the reason is in the audit log);
    a canary within bounds for `deployment.canary.min_days_per_step` days ramps to its next step, and
    past the last step it becomes champion; every such move is posted to the model's alert connection
@@ -71,11 +71,11 @@ def score_dag(model: str, config: dict):
 
             return score.score(logical_date or dag_run.run_after, params, model)
 
-        @task(execution_timeout=timeouts.task_timeout(config, "monitor"))
-        def monitor(scored: dict, params=None, logical_date=None, dag_run=None) -> dict:
+        @task(execution_timeout=timeouts.task_timeout(config, "report_day"))
+        def report_day(scored: dict, params=None, logical_date=None, dag_run=None) -> dict:
             from retrainer.tasks import score
 
-            return score.monitor(scored, logical_date or dag_run.run_after, params, model)
+            return score.report_day(scored, logical_date or dag_run.run_after, params, model)
 
         @task(on_success_callback=[DeploymentMoved(model, config)])  # a rollback or ramp is posted
         def act(report: dict, params=None) -> dict:
@@ -97,7 +97,7 @@ def score_dag(model: str, config: dict):
 
             return post_alert(model, config, {"text": report["alert"], "breaches": report["breaches"]})
 
-        report = monitor(score())
+        report = report_day(score())
         announce_move(act(report))
         out_of_bounds(report) >> alert(report)
 

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from retrainer.features.matrix import build_matrix, feature_names
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.synthetic.generator import GeneratorConfig, generate_day
-from retrainer.training.features import build_matrix, feature_names
 
 FIRST_DAY = date(2026, 11, 1)
 

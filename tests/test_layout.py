@@ -91,6 +91,17 @@ def test_no_import_cycle_between_subpackages():
     assert _cycle(packages) is None, f"subpackage cycle: {' -> '.join(_cycle(packages))}"
 
 
+def test_later_stages_read_a_published_run_and_the_feature_matrix_without_training_s_run_code():
+    """Training writes a run (`training.train`, called by the retraining DAG's `train` task alone); every
+    later stage reads the published run through `data.published` and builds features with
+    `features.matrix`, so none depends on how training runs DVC."""
+    importers = {m for m, imported in GRAPH.items() if "retrainer.training.train" in imported}
+    assert importers <= {"retrainer.tasks.retrain"}
+    assert not {
+        _subpackage(i) for i in GRAPH["retrainer.data.published"] | GRAPH["retrainer.features.matrix"]
+    } & {"training"}
+
+
 def test_the_domain_never_imports_the_test_data_generator():
     allowed = {"synthetic", "cli"}  # the generator itself, and `retrainer generate`
     offenders = {
@@ -199,7 +210,7 @@ DAG_TASKS = {
         "retrain",
         {"extract", "validate", "check_labels", "train", "evaluate", "register", "route", "decide"},
     ),
-    "score_models": ("score", {"score", "monitor", "act"}),
+    "score_models": ("score", {"score", "report_day", "act"}),
     "deploy_models": ("deploy", {"deploy"}),
 }
 

@@ -295,6 +295,42 @@ def _parse_dag_file(project, code: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "renamed", "read"),
+    [
+        (
+            {"deployment": {"monitor": {"max_psi": 0.3}}},
+            {"deployment": {"rollback": {"max_psi": 0.3}}},
+            "deployment.monitor: renamed: this key is now deployment.rollback",
+            (("deployment", "rollback", "max_psi"), 0.3),
+        ),
+        (
+            {"monitoring": {"scoring": {"max_nan_scores": 1}}},
+            {"scoring": {"health": {"max_nan_scores": 1}}},
+            "monitoring.scoring: renamed: this key is now scoring.health",
+            (("scoring", "health", "max_nan_scores"), 1),
+        ),
+        (
+            {"timeouts": {"tasks": {"monitor": 30}}},
+            {"timeouts": {"tasks": {"report_day": 30}}},
+            "timeouts.tasks.monitor: renamed: this key is now timeouts.tasks.report_day",
+            (("timeouts", "tasks", "report_day"), 30),
+        ),
+    ],
+)
+def test_a_renamed_key_is_refused_with_its_new_name(project, old, new, renamed, read):
+    """A params.yaml written before "monitor" came to mean the drift DAG alone still sets the old key: it
+    is refused (never silently ignored) naming the key that now holds its value, and that key is read."""
+    edit(project, lambda p: p.update(old))
+    assert problems(project) == [f"{FRAUD}: {renamed} (move its value there)"]
+    edit(project, lambda p: (p.pop(next(iter(old))), p.update(new)))
+    value = load_model(project, "fraud-xgb")
+    keys, given = read
+    for key in keys:
+        value = value[key]
+    assert value == given
+
+
 def test_lookbacks_that_do_not_reach_past_the_label_maturity_horizon_are_refused(project):
     """Performance is judged only on rows older than data.label_maturity_days: a shorter lookback would
     never judge anything, silently."""
@@ -302,8 +338,8 @@ def test_lookbacks_that_do_not_reach_past_the_label_maturity_horizon_are_refused
     [problem] = problems(project)
     assert problem.startswith(f"{FRAUD}: monitoring.labels_lookback_days (25) must reach past")
     assert "data.label_maturity_days (21)" in problem and "set it to at least 28" in problem
-    edit(project, lambda p: p.update(monitoring={}, deployment={"monitor": {"lookback_days": 21}}))
+    edit(project, lambda p: p.update(monitoring={}, deployment={"rollback": {"lookback_days": 21}}))
     [problem] = problems(project)
-    assert "deployment.monitor.lookback_days (21)" in problem and "at least 22" in problem
+    assert "deployment.rollback.lookback_days (21)" in problem and "at least 22" in problem
     edit(project, lambda p: p.update(deployment={}))
     assert load_model(project, "fraud-xgb")["monitoring"]["labels_lookback_days"] == 35

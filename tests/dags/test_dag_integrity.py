@@ -38,6 +38,7 @@ PARSE_TIME_PACKAGE_MODULES = {
     "retrainer.core.feature_schema",
     "retrainer.core.adaptation_schema",  # the adaptation section (pydantic)
     "retrainer.core.monitoring_schema",  # the monitoring section (pydantic)
+    "retrainer.core.scoring_schema",  # the scoring section (pydantic)
     "retrainer.core.estimation_schema",  # monitoring.estimation (pydantic)
     "retrainer.core.tuning_schema",  # train.tuning and train.imbalance (pydantic)
     "retrainer.core.schema",
@@ -129,11 +130,11 @@ def test_scoring_and_deploy_dags_are_wired_as_documented(dagbag):
     assert score.max_active_runs == 1
     assert {t.task_id: sorted(t.upstream_task_ids) for t in score.tasks} == {
         "score": [],
-        "monitor": ["score"],
-        "act": ["monitor"],
+        "report_day": ["score"],
+        "act": ["report_day"],
         "announce_move": ["act"],
-        "out_of_bounds": ["monitor"],
-        "alert": ["monitor", "out_of_bounds"],
+        "out_of_bounds": ["report_day"],
+        "alert": ["out_of_bounds", "report_day"],
     }
     # the breaches are posted in the alert task itself: one that cannot be delivered fails it (test_alerts)
     assert not score.get_task("alert").on_success_callback

@@ -39,7 +39,7 @@ def test_a_bad_canarys_automatic_rollback_returns_the_move_with_its_breaches(sto
     write_days(source, 3, fraud_rate=0.02)
     actions.start_canary(registry, challenger, "alice", "try it", params)
     as_of = "2026-11-02T00:00:00+00:00"
-    acted = score.act(score.monitor(score.score(as_of, model=MODEL), as_of, model=MODEL), model=MODEL)
+    acted = score.act(score.report_day(score.score(as_of, model=MODEL), as_of, model=MODEL), model=MODEL)
     move = acted["move"]
     assert acted["action"] == "rollback" and move["what"] == "rollback" and move["actor"] == "monitor"
     assert move["version"] == challenger
@@ -57,7 +57,7 @@ def test_a_bad_canarys_automatic_rollback_returns_the_move_with_its_breaches(sto
 
     # the next day nothing runs beside the champion: the act task moves nothing, and posts nothing
     as_of = "2026-11-03T00:00:00+00:00"
-    quiet = score.act(score.monitor(score.score(as_of, model=MODEL), as_of, model=MODEL), model=MODEL)
+    quiet = score.act(score.report_day(score.score(as_of, model=MODEL), as_of, model=MODEL), model=MODEL)
     assert quiet["move"] is None and alerts.moved_from_context(MODEL, _context(quiet)) is None
 
 
@@ -70,7 +70,7 @@ def test_each_canary_step_and_the_promotion_are_moves_and_a_held_day_is_not(stor
     for day in range(2, 6):
         as_of = f"2026-11-{day:02d}T00:00:00+00:00"
         knobs = {"min_days_per_step": 2 if day == 2 else 1}  # the first day holds
-        report = score.monitor(score.score(as_of, knobs, MODEL), as_of, knobs, MODEL)
+        report = score.report_day(score.score(as_of, knobs, MODEL), as_of, knobs, MODEL)
         move = score.act(report, knobs, MODEL)["move"]
         seen.append(move and (move["what"], move["from"]["share"], move["to"]["mode"], move["to"]["share"]))
     assert seen == [

@@ -12,8 +12,8 @@ import pytest
 
 from retrainer.cli import main
 from retrainer.deployment import actions
-from retrainer.deployment.monitor import ROLLBACK
 from retrainer.deployment.state import DeploymentMoved, read
+from retrainer.deployment.verdicts import ROLLBACK
 from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from tests.deploy_helpers import register, three_versions

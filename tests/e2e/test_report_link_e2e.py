@@ -1,5 +1,5 @@
 """The "Report" button of a task instance in the Airflow UI, through real Airflow: a task's run returns its
-report's address as `report_url` (as the validate, evaluate, register, check_drift and score-monitor tasks
+report's address as `report_url` (as the validate, evaluate, register, check_drift and score report_day tasks
 do), and the API server the UI asks for the task's extra links answers with it, from the registry plugin's
 global operator extra link; a task that made no report gets no button (null, which the UI hides)."""
 

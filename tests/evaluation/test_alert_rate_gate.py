@@ -1,6 +1,6 @@
 """The gate on the challenger's alert rate (issue 25, item 3): at its own decision threshold against the
 champion's at the champion's threshold, on the same holdout rows, within the canary's bounds
-(`deployment.monitor.alert_rate_ratio`): a challenger the canary would roll back is refused at registration.
+(`deployment.rollback.alert_rate_ratio`): a challenger the canary would roll back is refused at registration.
 """
 
 import numpy as np
@@ -50,7 +50,7 @@ def test_a_challenger_alerting_on_12_percent_against_a_champion_at_5_fails_namin
     assert gate.value == pytest.approx(0.123 / 0.053, rel=0.02)
     assert "12.30%" in gate.detail and "5.30%" in gate.detail  # both rates
     assert f"{gate.value:.2f}x" in gate.detail  # the ratio
-    assert "0.5x-2x" in gate.detail  # the canary's bounds, from deployment.monitor.alert_rate_ratio
+    assert "0.5x-2x" in gate.detail  # the canary's bounds, from deployment.rollback.alert_rate_ratio
     with pytest.raises(GateFailed, match="alert_rate_vs_champion FAILED"):
         raise GateFailed(assessment.gates)
     # the same challenger passes every other gate: only the alert rate stops it
@@ -66,7 +66,7 @@ def test_a_challenger_within_the_canary_bounds_passes():
 
 def test_the_bounds_are_the_canarys_own():
     params = _params()
-    assert params["deployment"]["monitor"]["alert_rate_ratio"] == [0.5, 2.0]
+    assert params["deployment"]["rollback"]["alert_rate_ratio"] == [0.5, 2.0]
     assert alert_rate_gate(300, 100, 10_000, [0.5, 4.0]).verdict == PASSED
     assert alert_rate_gate(300, 100, 10_000, [0.5, 2.0]).verdict == FAILED
     assert alert_rate_gate(40, 100, 10_000, [0.5, 2.0]).verdict == FAILED  # far fewer alerts: also out

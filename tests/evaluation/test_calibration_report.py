@@ -17,12 +17,12 @@ from retrainer.core.models import load_model
 from retrainer.core.settings import Settings
 from retrainer.evaluation.evaluate import champion_on, evaluate_run
 from retrainer.evaluation.report import render_html, render_markdown
+from retrainer.features.matrix import build_matrix
 from retrainer.registry.register import register_run
 from retrainer.registry.store import Registry
 from retrainer.scoring.models import load_scorer
 from retrainer.storage import ChecksumMismatch, open_storage
-from retrainer.training.features import build_matrix
-from retrainer.training.models import load_models
+from retrainer.training.models import load_fitted
 from tests.conftest import PROJECT_DIR
 from tests.evaluation.test_raw_columns import _measured
 from tests.published_run import publish_run
@@ -129,7 +129,7 @@ def test_the_version_keeps_its_calibration_and_scoring_and_the_next_champion_use
     assert record["calibration"]["calibrated"]["ece"] < record["calibration"]["uncalibrated"]["ece"]
 
     holdout = pd.read_parquet(workspace / artifacts.prepared("holdout"))
-    booster, _ = load_models(workspace / "models")
+    booster, _ = load_fitted(workspace / "models")
     mapping = calibration.Calibration.from_json((workspace / artifacts.CALIBRATION).read_text())
     expected = mapping.apply(booster.inplace_predict(build_matrix(holdout, params["features"])))
     scorer = load_scorer(registry, registered["version"])

@@ -16,8 +16,8 @@ import pytest
 from retrainer.evaluation.evaluate import assess_challenger
 from retrainer.evaluation.gates import GateFailed
 from retrainer.evaluation.holdout import measure, score_run
+from retrainer.features.matrix import build_matrix
 from retrainer.synthetic import GeneratorConfig, generate_day
-from retrainer.training.features import build_matrix
 from retrainer.training.models import load_xgboost, score_xgboost
 from retrainer.training.stages import fit, prepare
 from tests.conftest import PROJECT_DIR

@@ -13,11 +13,11 @@ from retrainer.data.catalogue import validated_manifests
 from retrainer.data.extract import extract_batch
 from retrainer.data.validate import validate_batch
 from retrainer.evaluation.label_signal import EXPECTATION, screen_matured_batches
+from retrainer.features import matrix
 from retrainer.registry.aliases import CHAMPION
 from retrainer.registry.store import Registry
 from retrainer.sources.partitions import partition_key
 from retrainer.synthetic import GeneratorConfig, generate, generate_day, partition_bytes
-from retrainer.training import features
 from retrainer.training.models import train_xgboost
 from retrainer.training.window import assemble_window
 from tests.conftest import AS_OF, PROJECT_DIR
@@ -34,8 +34,8 @@ def _champion(storage, params):
 
     days = [date(2026, 8, 1) + timedelta(days=i) for i in range(28)]
     frame = pd.concat([generate_day(d, 11, GeneratorConfig(rows_per_day=800)) for d in days])
-    names = features.feature_names(params["features"])
-    x, y = features.build_matrix(frame, params["features"]), frame["is_fraud"].to_numpy()
+    names = matrix.feature_names(params["features"])
+    x, y = matrix.build_matrix(frame, params["features"]), frame["is_fraud"].to_numpy()
     cut = int(len(y) * 0.8)
     xgb_params = params["train"]["xgboost"] | {"n_estimators": 120}
     booster = train_xgboost(x[:cut], y[:cut], x[cut:], y[cut:], names, xgb_params, 1)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from retrainer.core.settings import Settings
 from retrainer.evaluation.evaluate import evaluate_run
+from retrainer.features.matrix import build_matrix
 from retrainer.monitoring.monitor import check_drift
 from retrainer.registry.register import register_run
 from retrainer.registry.store import Registry
@@ -21,7 +22,6 @@ from retrainer.scoring.models import Scorer, load_scorer
 from retrainer.storage import open_storage
 from retrainer.synthetic import GeneratorConfig, generate
 from retrainer.synthetic.generator import generate_day
-from retrainer.training.features import build_matrix
 from tests.evaluation.test_calibration_report import _publish
 
 JUDGED = date(2026, 11, 24)  # judged by the run at 06:00 the next day; the champion's run is of 2026-11-23

@@ -253,7 +253,7 @@ def test_each_reporting_task_logs_and_returns_its_reports_absolute_ui_address(ta
     report = {"day": DAY, "mode": "shadow", "breaches": [], "report_uri": "file:///r.json"}
     monkeypatch.setattr(score_tasks, "read_scores", lambda *args: None)
     monkeypatch.setattr(score_tasks, "day_report", lambda *args: report)
-    returned = score_tasks.monitor({"day": DAY}, "2026-11-16T04:00:00+00:00", model=MODEL)
+    returned = score_tasks.report_day({"day": DAY}, "2026-11-16T04:00:00+00:00", model=MODEL)
     assert returned["report_url"] == f"{base}/scores/{MODEL}/{DAY}/report.html"
     assert "report_uri" not in returned
 

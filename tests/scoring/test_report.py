@@ -6,8 +6,8 @@ import pytest
 
 from retrainer.core import layout
 from retrainer.deployment import actions
-from retrainer.deployment.monitor import HOLD, RAMP, ROLLBACK, breaches, verdict
 from retrainer.deployment.state import read
+from retrainer.deployment.verdicts import HOLD, RAMP, ROLLBACK, breaches, verdict
 from retrainer.registry.store import Registry
 from retrainer.scoring.batch import score_day
 from retrainer.scoring.report import day_report, psi, summarise
@@ -34,7 +34,7 @@ def _run_days(registry, storage, source, params, days):
 
 @pytest.mark.parametrize("bad", [False, True], ids=["good", "bad"])
 def test_a_canary_is_judged_on_alert_rate_drift_errors_and_matured_labels(storage, source, params, bad):
-    params["deployment"]["monitor"]["min_positives"] = (
+    params["deployment"]["rollback"]["min_positives"] = (
         10  # a few small days hold fewer frauds than production
     )
     registry = Registry(storage, "fraud-xgb")
@@ -53,13 +53,13 @@ def test_a_canary_is_judged_on_alert_rate_drift_errors_and_matured_labels(storag
     assert 0 <= last["agreement"] <= 1 and last["challenger_error_rate"] == 0
     assert last["performance"]["judged"] and last["performance"]["positives"] >= 10
     assert json.loads(storage.get_text(layout.scores_file_key("fraud-xgb", last["day"], "report.json")))
-    found = breaches(last, params["deployment"]["monitor"])
+    found = breaches(last, params["deployment"]["rollback"])
     if bad:
         assert any("alert rate" in b for b in found) and any("PR-AUC" in b for b in found)
         assert verdict(read(registry)[0], reports, params).action == ROLLBACK
     else:
         assert found == [], found
-        assert last["challenger_psi"] < params["deployment"]["monitor"]["max_psi"]
+        assert last["challenger_psi"] < params["deployment"]["rollback"]["max_psi"]
         assert verdict(read(registry)[0], reports, params).action == RAMP
 
 
@@ -109,7 +109,7 @@ def test_the_canary_guard_judges_only_matured_labels_never_the_frauds_that_arriv
 ):
     """10 days after the last scored day, the labels that arrived are nearly all frauds (legitimate rows are
     confirmed at 20 days): the old rule judged that set (PR-AUC ~1.0 for any model); none is matured."""
-    params["deployment"]["monitor"]["min_positives"] = 10
+    params["deployment"]["rollback"]["min_positives"] = 10
     days = write_days(source, 4, fraud_rate=0.02)
     as_of = f"{days[-1] + timedelta(days=10)}T00:00:00+00:00"
     last = _canary_reports(Registry(storage, "fraud-xgb"), storage, source, params, days, as_of)[-1]
@@ -123,7 +123,7 @@ def test_the_canary_guard_never_gives_a_figure_on_one_class(storage, source, par
     but no PR-AUC worth the name: not judged."""
     from retrainer.sources.partitions import partition_key, read_partition
 
-    params["deployment"]["monitor"]["min_positives"] = 10
+    params["deployment"]["rollback"]["min_positives"] = 10
     days = write_days(source, 3, fraud_rate=0.02)
     for day in days:
         frame = read_partition(source.get_bytes(partition_key(day)))

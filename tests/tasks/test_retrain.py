@@ -141,7 +141,7 @@ def test_registered_model_loads_and_scores(pipeline, params):
 
     import pandas as pd
 
-    from retrainer.training.features import build_matrix
+    from retrainer.features.matrix import build_matrix
 
     registry = Registry(pipeline["storage"], "fraud-xgb")
     booster = load_xgboost(registry.read_file(CHAMPION, "model.ubj"))
@@ -173,7 +173,7 @@ def test_the_dvc_cache_links_the_workspace_files_rather_than_copying_them(pipeli
     import stat
     from pathlib import Path
 
-    from retrainer.training.train import read_run
+    from retrainer.data.published import read_run
 
     workspace = Path(
         read_run(pipeline["storage"], pipeline["second_trained"]["run_manifest_uri"])["workspace"]

@@ -17,7 +17,7 @@ def test_a_bad_canary_is_rolled_back_after_its_first_day_and_the_champion_decide
 
     scored = score.score("2026-11-02T00:00:00+00:00")
     assert scored["day"] == "2026-11-01" and set(scored["decided_by"]) == {str(champion), str(challenger)}
-    report = score.monitor(scored, "2026-11-02T00:00:00+00:00")
+    report = score.report_day(scored, "2026-11-02T00:00:00+00:00")
     acted = score.act(report)
     assert acted["action"] == "rollback" and acted["mode"] == "champion"
     assert "alert rate" in acted["reason"]
@@ -37,7 +37,7 @@ def test_a_good_canary_ramps_to_champion_over_the_days(storage, source, params):
     for day in range(2, 7):
         as_of = f"2026-11-{day:02d}T00:00:00+00:00"
         acted = score.act(
-            score.monitor(score.score(as_of, {"min_days_per_step": 1}), as_of), {"min_days_per_step": 1}
+            score.report_day(score.score(as_of, {"min_days_per_step": 1}), as_of), {"min_days_per_step": 1}
         )
         shares.append((acted["action"], acted["mode"], acted["share"]))
     assert shares[:3] == [("ramp", "canary", 25), ("ramp", "canary", 50), ("ramp", "champion", 0)]

@@ -1,6 +1,6 @@
 """Each task's log says, in a few human lines, what it did and where its report is: the train task the
 window, rows and trees kept; evaluate the whole gate table (passing or not); register the version's gate
-report in the registry page; score, the day's monitor, act, deploy and the drift check theirs. The stage
+report in the registry page; score, report_day, act, deploy and the drift check theirs. The stage
 functions are replaced by stand-ins returning what they return, so only what the task logs is judged."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from retrainer.deployment.monitor import Verdict
+from retrainer.deployment.verdicts import Verdict
 from retrainer.evaluation.gates import FAILED, INSUFFICIENT, PASSED, Gate, GateFailed
 from retrainer.tasks import deploy as deploy_tasks
 from retrainer.tasks import monitor as monitor_tasks
@@ -124,7 +124,7 @@ def test_register_logs_the_version_and_links_its_gate_report_in_the_registry_pag
     assert said[1] == "gate report: /registry/versions/3/report.html?model=fraud-xgb"
 
 
-def test_score_monitor_and_act_each_say_what_they_did(logged, monkeypatch):
+def test_score_report_day_and_act_each_say_what_they_did(logged, monkeypatch):
     summary = {
         "day": "2026-11-15",
         "scores_uri": "file:///scores/2026-11-15/scores.parquet",
@@ -156,7 +156,7 @@ def test_score_monitor_and_act_each_say_what_they_did(logged, monkeypatch):
     monkeypatch.setattr(score_tasks, "read_scores", lambda *args: None)
     monkeypatch.setattr(score_tasks, "day_report", lambda *args: report)
     monkeypatch.setattr(score_tasks, "describe", lambda breach: "amount PSI 0.31 above 0.25")
-    score_tasks.monitor(summary, AS_OF, model=MODEL)
+    score_tasks.report_day(summary, AS_OF, model=MODEL)
     said = logged()[2:]
     assert said == [
         "monitored 2026-11-15 under canary: 1 breach(es), alerted",

@@ -18,14 +18,14 @@ import yaml
 from retrainer.core import artifacts, layout
 from retrainer.core.models import load_model
 from retrainer.core.settings import Settings
-from retrainer.monitoring.health import training_reference
 from retrainer.registry.gate_report import write_sealed
 from retrainer.registry.register import register_run
 from retrainer.registry.store import Registry
+from retrainer.scoring.health import training_reference
 from retrainer.storage import ChecksumMismatch, open_storage, sha256_file
 from retrainer.synthetic.generator import GeneratorConfig, generate_day
 from retrainer.training import adapt, stages
-from retrainer.training.models import load_models
+from retrainer.training.models import load_fitted
 from tests.conftest import PROJECT_DIR
 from tests.core.test_models import project  # noqa: F401, F811 (a fixture: a copy of the configuration to break)
 from tests.published_run import gate_report, publish_run
@@ -70,7 +70,7 @@ def _fit_report(root: Path) -> dict:
 def _weighted_booster(root: Path, params: dict):
     """The weighted challenger a drift-triggered fit of `root` considered, fitted again as the fit does
     (the flattened weights; early stopping on the unweighted valid split), so its figures can be shown."""
-    from retrainer.training import features
+    from retrainer.features import matrix
     from retrainer.training.models import train_xgboost
     from retrainer.training.weights import sample_weights
 
@@ -82,7 +82,7 @@ def _weighted_booster(root: Path, params: dict):
         y_train,
         x_valid,
         y_valid,
-        features.feature_names(params["features"]),
+        matrix.feature_names(params["features"]),
         params["train"]["xgboost"],
         params["train"]["seed"],
         sample_weights(adaptation, prepared, "train", params),
@@ -170,7 +170,7 @@ def test_a_scheduled_run_is_unweighted_and_fits_the_bytes_it_fitted_before(tmp_p
         "kept": "unweighted",
         "reason": "no weights (the adapt stage's report: unweighted): the unweighted fit",
     }
-    saved = load_models(tmp_path / "scheduled" / artifacts.MODELS_DIR)[0]
+    saved = load_fitted(tmp_path / "scheduled" / artifacts.MODELS_DIR)[0]
     assert trees["trees"] == saved.num_boosted_rounds() <= trees["n_estimators"] == 60
     assert trees["why"].startswith(f"kept {trees['trees']} of 60 trees") or trees["trees"] == 60
 
@@ -365,9 +365,9 @@ def test_a_scheduled_version_is_still_monitored_against_its_validation_and_holdo
 def _judge(root: Path, frame: pd.DataFrame, params: dict) -> dict:
     """The challenger's and the baseline's figures on `frame` with its final labels."""
     from retrainer.evaluation.metrics import classification_metrics
-    from retrainer.training.features import build_matrix
+    from retrainer.features.matrix import build_matrix
 
-    booster, baseline = load_models(root / artifacts.MODELS_DIR)
+    booster, baseline = load_fitted(root / artifacts.MODELS_DIR)
     x, y = build_matrix(frame, params["features"]), frame["is_fraud"].to_numpy()
     fpr = params["evaluate"]["fpr_target"]
     return {
@@ -407,7 +407,7 @@ def test_measured_the_kept_drift_retraining_is_never_much_worse_than_an_unweight
         "unweighted": _judge(tmp_path / "unweighted", judged, unweighted_params),
     }
     from retrainer.evaluation.metrics import classification_metrics
-    from retrainer.training.features import build_matrix
+    from retrainer.features.matrix import build_matrix
 
     scores = weighted.inplace_predict(build_matrix(judged, drift_params["features"]))
     fpr = drift_params["evaluate"]["fpr_target"]

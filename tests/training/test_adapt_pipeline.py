@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from retrainer.core import artifacts
-from retrainer.monitoring.health import training_reference
+from retrainer.data.published import read_run, read_run_frame
 from retrainer.registry.store import Registry
+from retrainer.scoring.health import training_reference
 from retrainer.tasks import retrain as tasks
-from retrainer.training.train import read_run, read_run_frame
 from tests.conftest import generate_source, week
 
 MODEL = "fraud-xgb"

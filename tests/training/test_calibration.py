@@ -18,7 +18,7 @@ from retrainer.evaluation.holdout import measure, run_calibration
 from retrainer.scoring.batch import score_frame
 from retrainer.scoring.models import Scorer
 from retrainer.synthetic.generator import GeneratorConfig, generate_day
-from retrainer.training.models import load_models
+from retrainer.training.models import load_fitted
 from retrainer.training.stages import fit
 from tests.conftest import PROJECT_DIR
 
@@ -63,7 +63,7 @@ def _run(prepared: Path, workspace: Path, params: dict) -> dict:
     models = workspace / "models"
     fit(prepared, models, params)
     metrics = measure(prepared, models, workspace / "metrics.json", workspace / "pr.csv", params)
-    booster, _ = load_models(models)
+    booster, _ = load_fitted(models)
     return {"booster": booster, "calibration": run_calibration(models), "metrics": metrics, "dir": models}
 
 
@@ -84,7 +84,7 @@ def _acceptance(prepared: Path, workspace: Path, scored_days: list[pd.DataFrame]
     holdout = pd.read_parquet(prepared / "holdout.parquet")
     scorer = _scorer(run, params)
     raw_scorer = Scorer(1, run["booster"], 0.5, params["features"])  # the same model, uncalibrated
-    from retrainer.training.features import build_matrix
+    from retrainer.features.matrix import build_matrix
 
     x = build_matrix(holdout, params["features"])
     y = holdout["is_fraud"].to_numpy()
@@ -174,7 +174,7 @@ def test_calibration_off_stores_the_identity_and_scores_as_before(prepared, scor
     params = _params("off")
     day = scored_days[0]
     scores, _ = score_frame(day, _scorer(run, params))
-    from retrainer.training.features import build_matrix
+    from retrainer.features.matrix import build_matrix
 
     raw = run["booster"].inplace_predict(build_matrix(day, params["features"]))
     assert scores["score"].dtype == np.float32 and np.array_equal(scores["score"], raw)

@@ -15,11 +15,12 @@ import yaml
 
 from retrainer.core import artifacts, layout
 from retrainer.core.settings import Settings
+from retrainer.features import matrix
 from retrainer.registry.gate_report import write_sealed
 from retrainer.registry.register import register_run
 from retrainer.registry.store import Registry
 from retrainer.storage import open_storage
-from retrainer.training import features, imbalance, stages
+from retrainer.training import imbalance, stages
 from retrainer.training.models import fit_xgboost, load_xgboost
 from tests.published_run import gate_report, publish_run
 from tests.training.test_tuning import prepared_splits, shipped_params
@@ -72,7 +73,7 @@ def test_auto_scale_pos_weight_is_negatives_over_positives_and_reaches_the_boost
     # the saved challenger is the booster fitted with that scale_pos_weight
     x_valid, y_valid = stages._xy(prepared / "valid.parquet", params)
     block = {**params["train"]["xgboost"], "scale_pos_weight": float(ratio)}
-    names = features.feature_names(params["features"])
+    names = matrix.feature_names(params["features"])
     expected, _ = fit_xgboost(x_train, y_train, x_valid, y_valid, names, block, params["train"]["seed"])
     np.testing.assert_array_equal(
         _valid_scores(tmp_path / "auto", prepared, params), expected.inplace_predict(x_valid)
@@ -101,7 +102,7 @@ def test_down_sampled_negatives_weighted_one_over_the_rate_keep_the_scores_unbia
     x_train, y_train = stages._xy(prepared / "train.parquet", full)
     x_valid, y_valid = stages._xy(prepared / "valid.parquet", full)
     x_kept, y_kept, _, _ = imbalance.down_sample(x_train, y_train, None, 0.2, full["train"]["seed"])
-    names = features.feature_names(full["features"])
+    names = matrix.feature_names(full["features"])
     unweighted, _ = fit_xgboost(
         x_kept, y_kept, x_valid, y_valid, names, full["train"]["xgboost"], full["train"]["seed"]
     )

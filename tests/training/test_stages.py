@@ -53,7 +53,8 @@ def test_the_fit_reads_its_matrix_a_slice_of_rows_at_a_time_with_the_values_of_t
 ):
     import numpy as np
 
-    from retrainer.training import features, stages
+    from retrainer.features import matrix
+    from retrainer.training import stages
     from tests.conftest import generate_source
 
     generate_source(source, days=1, rows_per_day=500)
@@ -63,7 +64,7 @@ def test_the_fit_reads_its_matrix_a_slice_of_rows_at_a_time_with_the_values_of_t
     x, y = stages._xy(split, params)
 
     frame = pd.read_parquet(split)
-    assert np.array_equal(x, features.build_matrix(frame, params["features"]), equal_nan=True)
+    assert np.array_equal(x, matrix.build_matrix(frame, params["features"]), equal_nan=True)
     assert np.array_equal(y, frame[params["model"]["label"]].to_numpy())
     assert x.dtype == np.float32 and x.flags.c_contiguous  # what XGBoost and the baseline take as is
 

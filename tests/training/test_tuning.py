@@ -17,8 +17,9 @@ import pytest
 
 from retrainer.core import artifacts
 from retrainer.core.models import load_model
+from retrainer.features import matrix
 from retrainer.synthetic.generator import GeneratorConfig, generate_day
-from retrainer.training import features, stages, tuning
+from retrainer.training import stages, tuning
 from retrainer.training.models import fit_xgboost, load_xgboost
 from tests.conftest import PROJECT_DIR
 
@@ -85,7 +86,7 @@ def test_every_trial_is_reported_and_the_fit_trains_with_the_chosen_values(tmp_p
     # the saved challenger is the booster of the chosen values, refitted here as the fit does
     x_train, y_train = stages._xy(small / "train.parquet", params)
     x_valid, y_valid = stages._xy(small / "valid.parquet", params)
-    names = features.feature_names(params["features"])
+    names = matrix.feature_names(params["features"])
     tuned = {**params["train"]["xgboost"], **report["chosen"]}
     booster, _ = fit_xgboost(x_train, y_train, x_valid, y_valid, names, tuned, params["train"]["seed"])
     saved = load_xgboost((tmp_path / "models" / artifacts.MODEL_FILE).read_bytes())
@@ -173,7 +174,7 @@ def test_a_dask_run_is_searched_locally_and_the_cluster_fits_the_chosen_values(t
         given.update(cluster_params["train"]["xgboost"])
         x_train, y_train = stages._xy(prepared_dir / "train.parquet", cluster_params)
         x_valid, y_valid = stages._xy(prepared_dir / "valid.parquet", cluster_params)
-        names = features.feature_names(cluster_params["features"])
+        names = matrix.feature_names(cluster_params["features"])
         block, seed = cluster_params["train"]["xgboost"], cluster_params["train"]["seed"]
         return fit_xgboost(x_train, y_train, x_valid, y_valid, names, block, seed)
 

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from retrainer.core import artifacts
+from retrainer.data.published import read_run, read_run_file
 from retrainer.registry.store import Registry
 from retrainer.storage import open_storage
 from retrainer.tasks import retrain as tasks
-from retrainer.training.train import read_run, read_run_file
 from tests.conftest import copy_configuration, generate_source, week
 
 MODEL = "fraud-xgb"

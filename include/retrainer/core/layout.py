@@ -223,7 +223,7 @@ def scores_day_prefix(model: str, day: str) -> str:
 
 def scores_file_key(model: str, day: str, name: str = SCORES_FILE) -> str:
     """A file of a scored day: the scores themselves, the derived features they were computed from, or the
-    day's monitoring report."""
+    day's report."""
     return f"{scores_day_prefix(model, day)}/{name}"
 
 

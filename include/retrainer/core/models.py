@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from retrainer.core import feature_declarations as declarations
 from retrainer.core.errors import ConfigError, Rejected
 from retrainer.core.feature_suite import features_suite_problems
-from retrainer.core.params import INHERIT, REPLACED_BLOCKS, merge_model, with_dag_params
+from retrainer.core.params import INHERIT, RENAMED_KEYS, REPLACED_BLOCKS, merge_model, with_dag_params
 from retrainer.core.schema import ModelParams
 from retrainer.core.suite_columns import mentioned_columns, suite_columns
 
@@ -275,6 +275,9 @@ def _holds(tree: dict, loc: tuple) -> bool:
 
 def _expected(problem: dict, loc: tuple) -> str:
     kind, given = problem["type"], problem.get("input")
+    renamed = RENAMED_KEYS.get(".".join(str(part) for part in loc if part != "[key]"))
+    if renamed and kind in ("extra_forbidden", "literal_error"):
+        return f"renamed: this key is now {renamed} (move its value there)"
     if kind == "extra_forbidden":
         known = _known_keys(loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)

@@ -1,12 +1,12 @@
-"""The `monitoring` section of a model's params: the drift check's settings (a subset of
-`retrainer.drift.DriftConfig`), the bounds of every scoring run's health, and the monitor's windows and
-cool-down. Strict and closed like every section (`core.schema`)."""
+"""The `monitoring` section of a model's params (the drift monitor, `monitor_<model>`): the drift check's
+settings (a subset of `retrainer.drift.DriftConfig`) and the monitor's windows and cool-down. Strict and
+closed like every section (`core.schema`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from retrainer.core.estimation_schema import Estimation
 from retrainer.core.sections import Fraction, NonNegative, OpenFraction, PositiveInt, Section
@@ -52,27 +52,6 @@ class Drift(Section):
     multivariate_importance_rows: Annotated[int, Field(ge=100)] | None = None
 
 
-class Scoring(Section):
-    """The bounds of every scoring run's health (retrainer.monitoring.health); a figure past one alerts."""
-
-    max_missing_share: Fraction
-    max_out_of_range_share: Fraction
-    max_unseen_category_share: Fraction
-    max_feature_psi: Annotated[float, Field(gt=0)]
-    max_nan_scores: Annotated[int, Field(ge=0)]
-    alert_rate: Annotated[list[Fraction], Field(min_length=2, max_length=2)]
-    min_rows_per_second: NonNegative
-    max_peak_rss_mib: Annotated[float, Field(gt=0)]
-    max_model_load_seconds: Annotated[float, Field(gt=0)]
-
-    @field_validator("alert_rate")
-    @classmethod
-    def _low_then_high(cls, value: list[float]) -> list[float]:
-        if value[0] > value[1]:
-            raise ValueError(f"alert_rate is [min, max]: {value[0]} is above {value[1]}")
-        return value
-
-
 class Days(Section):
     """The whole days a monitor run judges (retrainer.monitoring.days): when a day counts as landed."""
 
@@ -81,7 +60,6 @@ class Days(Section):
 
 
 class Monitoring(Section):
-    scoring: Scoring
     days: Days
     window_days: PositiveInt
     labels_lookback_days: PositiveInt

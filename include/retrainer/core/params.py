@@ -56,6 +56,13 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 # A model's own search space (`train.tuning.space`) replaces the default one alike: the parameters it names.
 REPLACED_BLOCKS = ("train.xgboost", "train.tuning.space")
 INHERIT = "inherit"
+# Keys that were renamed so that each name means one thing: the schema refuses the old key (an unknown key)
+# and names the new one. "monitor" is the drift DAG alone; scoring's day and the canary's bounds say theirs.
+RENAMED_KEYS = {
+    "deployment.monitor": "deployment.rollback",
+    "monitoring.scoring": "scoring.health",
+    "timeouts.tasks.monitor": "timeouts.tasks.report_day",
+}
 
 
 def merge_model(defaults: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:

@@ -14,15 +14,8 @@ from retrainer.core import expressions
 from retrainer.core.adaptation_schema import Adaptation
 from retrainer.core.feature_schema import DerivedFeatures
 from retrainer.core.monitoring_schema import Monitoring
-from retrainer.core.sections import (
-    METRICS,
-    Fraction,
-    Name,
-    NonNegative,
-    OpenFraction,
-    PositiveInt,
-    Section,
-)
+from retrainer.core.scoring_schema import Scoring
+from retrainer.core.sections import METRICS, Fraction, Name, NonNegative, OpenFraction, PositiveInt, Section
 from retrainer.core.tuning_schema import Imbalance, Tuning, check_train
 
 
@@ -282,7 +275,9 @@ class Canary(Section):
     min_days_per_step: PositiveInt
 
 
-class DeploymentMonitor(Section):
+class Rollback(Section):
+    """The bounds that roll a shadow or canary challenger back (retrainer.deployment.verdicts)."""
+
     alert_rate_ratio: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=2, max_length=2)]
     max_psi: Annotated[float, Field(gt=0)]
     max_error_rate: Fraction
@@ -294,7 +289,7 @@ class DeploymentMonitor(Section):
 class Deployment(Section):
     auto_choice: Literal["Approve", "Shadow first", "Canary", "Reject"]
     canary: Canary
-    monitor: DeploymentMonitor
+    rollback: Rollback
     # Who may answer the approval form: user ids as the auth manager gives them (SimpleAuthManager: the
     # username). Passed to the form as its HITL assigned_users, which Airflow's API enforces (403 to anyone
     # else); empty: any user allowed to answer the DAG's forms.
@@ -315,7 +310,7 @@ class Alerts(Section):
 # The tasks whose time limit a model may set apart from timeouts.task_minutes (the heavy ones of its DAGs;
 # tests/dags/test_dag_integrity.py checks each names a task). The approval waits by its own response time-out.
 TimedTask = Literal[
-    "extract", "validate", "check_labels", "train", "evaluate", "score", "monitor", "check_drift"
+    "extract", "validate", "check_labels", "train", "evaluate", "score", "report_day", "check_drift"
 ]
 
 
@@ -363,6 +358,7 @@ class ModelParams(Section):
     slices: Slices
     costs: Costs
     gates: Gates
+    scoring: Scoring
     monitoring: Monitoring
     run: Run
     adaptation: Adaptation
@@ -378,7 +374,7 @@ class ModelParams(Section):
         window = self.monitoring.drift.performance_window_days or 0
         for key, days, needed in (
             ("monitoring.labels_lookback_days", self.monitoring.labels_lookback_days, maturity + window),
-            ("deployment.monitor.lookback_days", self.deployment.monitor.lookback_days, maturity + 1),
+            ("deployment.rollback.lookback_days", self.deployment.rollback.lookback_days, maturity + 1),
         ):
             if days < needed:
                 raise ValueError(

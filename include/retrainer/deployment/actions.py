@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from retrainer.deployment import transitions
-from retrainer.deployment.monitor import RAMP, ROLLBACK, Verdict, verdict
 from retrainer.deployment.state import (
     CANARY,
     SHADOW,
@@ -18,6 +17,7 @@ from retrainer.deployment.state import (
     read,
     read_or_none,
 )
+from retrainer.deployment.verdicts import RAMP, ROLLBACK, Verdict, verdict
 from retrainer.registry.store import Registry, VersionNotFound
 
 # The actions of `retrainer deploy` and of the deploy DAG's `action` Param.

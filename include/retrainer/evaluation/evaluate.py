@@ -12,19 +12,19 @@ import pandas as pd
 
 from retrainer.core import artifacts, calibration, layout
 from retrainer.core.artifacts import RAW_COLUMNS
+from retrainer.data.published import read_run, read_run_file, read_run_frame
 from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.evaluation import report as report_pages
 from retrainer.evaluation.costs import amounts_of, choose_threshold
 from retrainer.evaluation.gates import Assessment, GateFailed, assess
 from retrainer.evaluation.holdout import calibrated, raw_scores
 from retrainer.evaluation.slices import slice_masks
+from retrainer.features import matrix
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.gate_report import write_sealed
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
-from retrainer.training import features
 from retrainer.training.models import LinearBaseline, load_xgboost, score_xgboost
-from retrainer.training.train import read_run, read_run_file, read_run_frame
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def champion_on(
     feature_params = record["params"]["features"]
 
     def score(frame: pd.DataFrame) -> np.ndarray:
-        return mapping.apply(score_xgboost(booster, features.build_matrix(frame, feature_params)))
+        return mapping.apply(score_xgboost(booster, matrix.build_matrix(frame, feature_params)))
 
     threshold = (record.get("decision") or {}).get("threshold")
     source = f"version {record['version']}"

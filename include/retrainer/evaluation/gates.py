@@ -158,7 +158,7 @@ def alert_rate_gate(
 ) -> Gate:
     """`alert_rate_vs_champion`: the challenger's alert rate at its own decision threshold over the
     champion's at the champion's threshold, on the same `rows` holdout rows, must lie within `bounds`
-    (`deployment.monitor.alert_rate_ratio`, the bounds that roll a canary back), so a challenger the
+    (`deployment.rollback.alert_rate_ratio`, the bounds that roll a canary back), so a challenger the
     canary would roll back on its first day is refused at registration. `champion_alerts` None: no champion
     yet, nothing to compare with (passed, and said so)."""
     low, high = float(bounds[0]), float(bounds[1])
@@ -310,7 +310,7 @@ def assess(
         slice_metric,
         positives,
     )
-    bounds = params["deployment"]["monitor"]["alert_rate_ratio"]
+    bounds = params["deployment"]["rollback"]["alert_rate_ratio"]
     alerts = {model: cost["alerts"] for model, cost in costs.items()}
     # beside the champion's gates, before the per-slice ones
     at = next((i for i, g in enumerate(gates) if g.slice is not None), len(gates))
@@ -348,7 +348,7 @@ def assess(
         "alert_rates": {
             "rows": len(y),
             "rates": {model: count / max(len(y), 1) for model, count in alerts.items()},
-            "bounds": list(bounds),  # deployment.monitor.alert_rate_ratio: challenger / champion
+            "bounds": list(bounds),  # deployment.rollback.alert_rate_ratio: challenger / champion
         },
         "gates": [g.to_dict() for g in gates],
     }

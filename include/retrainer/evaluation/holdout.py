@@ -25,16 +25,16 @@ from retrainer.evaluation.metrics import (
     rule_scores,
 )
 from retrainer.evaluation.slices import slice_masks
+from retrainer.features import matrix
 from retrainer.registry.aliases import CHALLENGER
-from retrainer.training import features
-from retrainer.training.models import LinearBaseline, load_models, score_xgboost, train_xgboost
+from retrainer.training.models import LinearBaseline, load_fitted, score_xgboost, train_xgboost
 from retrainer.training.stages import _xy, write_json
 
 
 def raw_scores(frame: pd.DataFrame, booster, baseline: LinearBaseline, params: dict[str, Any]) -> dict:
     """Scores of a run's challenger (an XGBoost booster, uncalibrated), baseline and rule on `frame`, by
     model name."""
-    x = features.build_matrix(frame, params["features"])
+    x = matrix.build_matrix(frame, params["features"])
     return {
         CHALLENGER: score_xgboost(booster, x),
         BASELINE: baseline.predict(x),
@@ -67,7 +67,7 @@ def run_calibration(models_dir: Path) -> Calibration:
 
 def score_run(frame: pd.DataFrame, models_dir: Path, params: dict[str, Any]) -> dict:
     """`score_models` with the models (and calibration) that the `fit` stage saved in `models_dir`."""
-    return score_models(frame, *load_models(models_dir), params, run_calibration(models_dir))
+    return score_models(frame, *load_fitted(models_dir), params, run_calibration(models_dir))
 
 
 def raw_columns_comparison(
@@ -90,7 +90,7 @@ def raw_columns_comparison(
         return None
     raw_features = {key: value for key, value in params["features"].items() if key != "derived"}
     raw_params = {**params, "features": raw_features}
-    names = features.feature_names(raw_features)
+    names = matrix.feature_names(raw_features)
     found: dict[str, Any] = {
         "comparable": bool(names),
         "derived": len(derived),
@@ -117,7 +117,7 @@ def raw_columns_comparison(
     booster = train_xgboost(x_train, y_train, x_valid, y_valid, names, train["xgboost"], train["seed"])
     del x_train, x_valid
     y = holdout[params["model"]["label"]].to_numpy()
-    scores = score_xgboost(booster, features.build_matrix(holdout, raw_features))
+    scores = score_xgboost(booster, matrix.build_matrix(holdout, raw_features))
     found["pr_auc"], found["roc_auc"] = pr_auc(y, scores), roc_auc(y, scores)
     if found["pr_auc"] is not None and challenger["pr_auc"] is not None:
         found["lift"] = challenger["pr_auc"] - found["pr_auc"]
@@ -147,7 +147,7 @@ def measure(
         valid = frames.read_parquet(prepared_dir / "train.parquet")
     holdout = frames.read_parquet(prepared_dir / "holdout.parquet")
     y, amounts = holdout[label].to_numpy(), amounts_of(holdout, amount)
-    booster, baseline = load_models(models_dir)  # once, for both splits
+    booster, baseline = load_fitted(models_dir)  # once, for both splits
     # The challenger's threshold is chosen on its calibrated valid scores, so it is on the scale it scores
     # on; the map is strictly increasing, so it alerts the rows a threshold on the raw scores would.
     calibration = run_calibration(models_dir)

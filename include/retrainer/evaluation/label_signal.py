@@ -34,9 +34,9 @@ from retrainer.data.catalogue import read_validated_frame, validated_batches
 from retrainer.data.contracts import Failure
 from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.evaluation.metrics import roc_auc
+from retrainer.features import matrix
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
-from retrainer.training import features
 from retrainer.training.models import load_xgboost, score_xgboost
 from retrainer.training.window import rows_in_window, window_bounds_of
 
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 def _labelled(storage: Storage, manifest: dict, start, end, params: dict[str, Any]) -> pd.DataFrame:
     frame = rows_in_window(read_validated_frame(storage, manifest), start, end, params)
-    return features.label_as_of(frame, end, params)[0]
+    return matrix.label_as_of(frame, end, params)[0]
 
 
 def screen_matured_batches(storage: Storage, params: dict[str, Any], end: datetime | str) -> dict:
@@ -79,7 +79,7 @@ def screen_matured_batches(storage: Storage, params: dict[str, Any], end: dateti
     for manifest in validated_batches(storage, model, end, params["data"]["training_window_days"]):
         frame = _labelled(storage, manifest, start, end, params)
         if len(frame):
-            scores = score_xgboost(booster, features.build_matrix(frame, record["params"]["features"]))
+            scores = score_xgboost(booster, matrix.build_matrix(frame, record["params"]["features"]))
             rows[manifest["run_key"]] = (manifest, frame.assign(__score=scores))
     judged, quarantined, concept_change = [], [], []
     for key, (manifest, frame) in rows.items():
@@ -159,7 +159,7 @@ def self_roc_auc(frame: pd.DataFrame, label: str, params: dict[str, Any]) -> flo
         early_stopping=False,
         random_state=seed,
     )
-    x = features.build_matrix(frame, params["features"])
+    x = matrix.build_matrix(frame, params["features"])
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     # One OpenMP thread: a fit this small gains nothing from more, and on a busy machine (a worker shared
     # with other tasks) OpenMP's spinning threads made it 30x slower (a 2,800-row week: 56 s, not 1.8 s).

@@ -29,12 +29,12 @@ from retrainer.core import layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.maturity import matured_mask
 from retrainer.drift.config import DRIFT, INSUFFICIENT, NO_DRIFT
+from retrainer.features.matrix import label_arrival
 from retrainer.monitoring.days import JudgedDays
 from retrainer.monitoring.estimation import FIGURES, estimate, realised
 from retrainer.registry.store import Registry
 from retrainer.sources.partitions import days_overlapping, partition_key
 from retrainer.storage import KeyNotFound, Storage
-from retrainer.training.features import label_arrival
 
 SCORE, VERSION = "champion_score", "champion_version"  # the scores file's champion columns (scoring.batch)
 CATCH_UP_DAYS = 7  # a day scored after its monitor run (late or retried scoring): a later run estimates it

@@ -13,18 +13,18 @@ import pandas as pd
 
 from retrainer.core import artifacts, calibration, layout
 from retrainer.core.clock import as_utc, run_key
+from retrainer.data.published import read_run, read_run_frame
 from retrainer.deployment.state import champion_version as deployed_champion
 from retrainer.drift import drift_check, render_html
+from retrainer.features import matrix
 from retrainer.features.events import features_of_rows
 from retrainer.monitoring import days, episodes, estimates
-from retrainer.monitoring.health import training_reference
 from retrainer.monitoring.slice_performance import slice_performance
 from retrainer.registry.store import Registry
+from retrainer.scoring.health import training_reference
 from retrainer.sources.partitions import days_overlapping, partition_key, read_partition
 from retrainer.storage import KeyNotFound, Storage
-from retrainer.training import features
 from retrainer.training.models import load_xgboost, score_xgboost
-from retrainer.training.train import read_run, read_run_frame
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,10 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
     booster = load_xgboost(registry.read_file(champion_version, artifacts.MODEL_FILE))
     mapping = calibration.of_version(registry, record)  # the scale its decision threshold is on
     champion_features = record["params"]["features"]
-    names = features.input_columns(champion_features)  # derived features too: drift can name them
+    names = matrix.input_columns(champion_features)  # derived features too: drift can name them
 
     def score(frame: pd.DataFrame):
-        return mapping.apply(score_xgboost(booster, features.build_matrix(frame, champion_features)))
+        return mapping.apply(score_xgboost(booster, matrix.build_matrix(frame, champion_features)))
 
     reference = training_reference(registry, record["version"])  # the champion's validation + holdout rows
     run = read_run(storage, record["run_manifest_uri"])
@@ -158,7 +158,7 @@ def check_drift(storage: Storage, source: Storage, params: dict[str, Any], as_of
 
     current, lookback = since(current_start), since(lookback_start)
     labelled = (
-        lookback.assign(score=score(lookback), label_arrived_at=features.label_arrival(lookback, cols))
+        lookback.assign(score=score(lookback), label_arrived_at=matrix.label_arrival(lookback, cols))
         if len(lookback)
         else None
     )

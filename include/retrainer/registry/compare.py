@@ -124,7 +124,7 @@ def settings_tree(record: dict) -> dict[str, Any]:
 def feature_list(record: dict) -> list[str]:
     """The columns the version's model was fitted on, from the params it trained with (numeric, derived,
     one-hot categorical levels); empty when its params name no features."""
-    from retrainer.training.features import feature_names  # the one definition of the matrix's columns
+    from retrainer.features.matrix import feature_names  # the one definition of the matrix's columns
 
     features = (record.get("params") or {}).get("features")
     try:

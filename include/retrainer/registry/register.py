@@ -12,6 +12,7 @@ import yaml
 from retrainer.core import artifacts, layout
 from retrainer.core.artifacts import RAW_COLUMNS
 from retrainer.core.settings import Settings
+from retrainer.data.published import read_run, read_run_file
 from retrainer.registry import data_warnings
 from retrainer.registry.aliases import CHALLENGER, CHAMPION
 from retrainer.registry.gate_report import NotGated, judge, read_verified, sealed_sha256
@@ -20,7 +21,6 @@ from retrainer.registry.reconcile import settle_aliases
 from retrainer.registry.store import Registry
 from retrainer.storage import Storage
 from retrainer.training import adapt
-from retrainer.training.train import read_run, read_run_file
 from retrainer.training.workspace import read_lock_hashes
 
 # The params.yaml sections that make a model and its decision threshold. The others (validation, gates,

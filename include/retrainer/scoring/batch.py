@@ -20,14 +20,14 @@ import pandas as pd
 from retrainer.core import layout
 from retrainer.deployment.state import CANARY, versions_scoring
 from retrainer.features.events import attach, features_of_rows
-from retrainer.monitoring.health import peak_rss_mib, software_health
+from retrainer.features.matrix import build_matrix
 from retrainer.registry.store import Registry
+from retrainer.scoring.health import peak_rss_mib, software_health
 from retrainer.scoring.models import Scorer, ScoringError, load_scorer
 from retrainer.scoring.split import canary_salt, in_share
 from retrainer.sources.partitions import partition_key, read_partition
 from retrainer.storage import KeyNotFound, Storage, sha256_bytes
 from retrainer.storage.frames import read_verified
-from retrainer.training.features import build_matrix
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def read_day_inputs(
 
 def _write_features(storage: Storage, model: str, day: date, features: pd.DataFrame) -> dict | None:
     """The derived features a day was scored with, stored beside its scores (what the model saw, and what
-    the day's monitoring report judges without computing them again); their URI and sha256."""
+    the day's report judges without computing them again); their URI and sha256."""
     if features.shape[1] < 2:  # the id alone: nothing was derived
         return None
     buffer = io.BytesIO()

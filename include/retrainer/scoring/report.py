@@ -17,20 +17,20 @@ import pandas as pd
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc
 from retrainer.core.maturity import matured_mask, maturity_horizon, one_class
+from retrainer.data.published import read_run, read_run_frame
 from retrainer.evaluation.metrics import pr_auc
-from retrainer.monitoring.health import (
+from retrainer.features.matrix import build_matrix, label_arrival
+from retrainer.registry.store import Registry
+from retrainer.scoring.batch import read_day, read_scored_inputs, read_scores
+from retrainer.scoring.health import (
     alert_text,
     breaches,
     input_health,
     output_health,
     training_reference,
 )
-from retrainer.registry.store import Registry
-from retrainer.scoring.batch import read_day, read_scored_inputs, read_scores
 from retrainer.scoring.models import load_scorer
 from retrainer.storage import KeyNotFound, Storage
-from retrainer.training.features import build_matrix, label_arrival
-from retrainer.training.train import read_run, read_run_frame
 
 QUANTILES = (0.1, 0.5, 0.9, 0.99)
 PSI_BINS = 10
@@ -98,7 +98,7 @@ def matured_performance(
     """Champion and challenger PR-AUC on the scored rows of the lookback window (both models scored them)
     whose labels are complete at `as_of` (`core.maturity`: event older than `data.label_maturity_days`,
     label arrived), the rule training uses; not judged below `min_positives` positives or on one class."""
-    cols, bounds = params["model"], params["deployment"]["monitor"]
+    cols, bounds = params["model"], params["deployment"]["rollback"]
     days = params["data"]["label_maturity_days"]
     parts = []
     for back in range(bounds["lookback_days"]):
@@ -186,8 +186,8 @@ def run_health(
     params: dict,
     report_url: str,
 ) -> dict:
-    """The scoring run's health (`monitoring.health`): its inputs against the champion's training
-    reference, its outputs, its software figures; the breaches of `monitoring.scoring` and their alert
+    """The scoring run's health (`scoring.health`): its inputs against the champion's training
+    reference, its outputs, its software figures; the breaches of `scoring.health` and their alert
     (naming `report_url`, the day's report in the Airflow UI)."""
     champion = registry.get(summary["champion"])
     health = {
@@ -200,7 +200,7 @@ def run_health(
         "output": output_health(scores),
         "software": summary["software"],
     }
-    found = breaches(health, params["monitoring"]["scoring"])
+    found = breaches(health, params["scoring"]["health"])
     text = alert_text(registry.model, summary["day"], found, report_url) if found else None
     return {"health": health, "breaches": found, "alert": text}
 

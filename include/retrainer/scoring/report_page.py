@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from retrainer.core import layout
-from retrainer.monitoring.health import describe
 from retrainer.registry.ui import NotServed, check_model
+from retrainer.scoring.health import describe
 from retrainer.storage import KeyNotFound, Storage
 
 STYLE = """

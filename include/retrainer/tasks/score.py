@@ -2,10 +2,10 @@
 with no Airflow in them. A run with logical date D scores the transactions of day D-1 under the deployment
 state read from the registry, and judges labels as known at D.
 
-    task      stage function
-    score     retrainer.scoring.batch.score_day
-    monitor   retrainer.scoring.report.day_report
-    act       retrainer.deployment.actions.after_scored_day
+    task        stage function
+    score       retrainer.scoring.batch.score_day
+    report_day  retrainer.scoring.report.day_report
+    act         retrainer.deployment.actions.after_scored_day
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 from retrainer.core import layout
 from retrainer.core.clock import as_utc
 from retrainer.deployment.actions import after_scored_day
-from retrainer.deployment.monitor import ROLLBACK
 from retrainer.deployment.moves import moved_by
 from retrainer.deployment.state import read, read_or_none
-from retrainer.monitoring.health import describe
+from retrainer.deployment.verdicts import ROLLBACK
 from retrainer.registry import openlineage
 from retrainer.scoring.batch import read_scores, score_day
+from retrainer.scoring.health import describe
 from retrainer.scoring.report import day_report, read_reports
 from retrainer.sources.partitions import partition_key
 from retrainer.tasks import summaries
@@ -45,10 +45,10 @@ def score(as_of: datetime | str, dag_params: dict[str, Any] | None = None, model
     return summary | {"lineage": openlineage.scoring(ctx.storage, source_uri, ctx.model, summary)}
 
 
-def monitor(
+def report_day(
     summary: dict, as_of: datetime | str, dag_params: dict[str, Any] | None = None, model: str | None = None
 ) -> dict:
-    """The day's monitoring report (champion vs challenger, drift, errors, matured performance); returns its
+    """The day's report (champion vs challenger, drift, errors, matured performance); returns its
     headline, breaches and alert, and the report's address in the Airflow UI (`report_url`)."""
     ctx = Context.load(dag_params, model)
     scores = read_scores(ctx.storage, ctx.model, date.fromisoformat(summary["day"]))

@@ -142,7 +142,7 @@ def score_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def day_report_lines(report: dict[str, Any]) -> list[str]:
-    """The scoring DAG's monitor task: the day's health breaches (or none) and the report's page in the
+    """The scoring DAG's report_day task: the day's health breaches (or none) and the report's page in the
     Airflow UI (`layout.day_report_url`)."""
     breaches = report.get("breaches") or []
     lines = [

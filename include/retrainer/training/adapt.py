@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 
 from retrainer.core import artifacts, frames
 from retrainer.core.maturity import maturity_horizon
+from retrainer.features import matrix
 from retrainer.storage import sha256_file
-from retrainer.training import features
 from retrainer.training.stages import read_window_rows, with_derived_features, write_json
 from retrainer.training.weights import (
     IMPORTANCE,
@@ -69,7 +69,7 @@ def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str
         rows_in_window(read_window_rows(files, start, end, params), start, end, params), params
     )
     # The rows younger than the horizon: what prepare left out as not matured, i.e. the drifted days.
-    keep = [cols["id_column"], cols["event_time"], *features.input_columns(params["features"])]
+    keep = [cols["id_column"], cols["event_time"], *matrix.input_columns(params["features"])]
     recent = window.loc[window[cols["event_time"]] >= horizon, keep].reset_index(drop=True)
     del window
     recent_span = {"start": horizon.isoformat(), "end": end.isoformat(), "rows": len(recent)}
@@ -91,7 +91,7 @@ def adapt(batches_dir: Path, prepared_dir: Path, out_dir: Path, params: dict[str
     weights, summary = importance_weights(
         rows,
         recent,
-        features.input_columns(params["features"]),
+        matrix.input_columns(params["features"]),
         list(params["features"]["categorical"]),
         clip=settings["clip"],
         seed=params["train"]["seed"],

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from retrainer.core.errors import ConfigError
-from retrainer.training import features
+from retrainer.features import matrix
 from retrainer.training.models import booster_params, trees_kept
 
 ENGINES = ("local", "dask")
@@ -42,7 +42,7 @@ def scheduler_address(environ: dict[str, str] | None = None) -> str:
 
 def _matrix(frame: pd.DataFrame, feature_params: dict[str, Any], names: list[str]) -> pd.DataFrame:
     """A partition's feature matrix as a frame (float32, one column per feature name)."""
-    return pd.DataFrame(features.build_matrix(frame, feature_params), columns=names, index=frame.index)
+    return pd.DataFrame(matrix.build_matrix(frame, feature_params), columns=names, index=frame.index)
 
 
 def _split(client, path: Path, params: dict[str, Any], names: list[str]):
@@ -50,7 +50,7 @@ def _split(client, path: Path, params: dict[str, Any], names: list[str]):
     import dask.dataframe as dd
 
     feature_params, label = params["features"], params["model"]["label"]
-    columns = [*features.input_columns(feature_params), label]
+    columns = [*matrix.input_columns(feature_params), label]
     frame = dd.read_parquet(str(path), columns=columns)
     workers = max(len(client.scheduler_info()["workers"]), 1)
     if frame.npartitions < workers:
@@ -72,7 +72,7 @@ def fit_xgboost_dask(prepared_dir: Path, params: dict[str, Any], address: str | 
     import xgboost.dask as dxgb  # not imported by `import xgboost`
     from distributed import Client
 
-    names = features.feature_names(params["features"])
+    names = matrix.feature_names(params["features"])
     config = booster_params(params["train"]["xgboost"], params["train"]["seed"])
     with Client(address or scheduler_address()) as client:
         x_train, y_train = _split(client, prepared_dir / "train.parquet", params, names)

@@ -228,7 +228,7 @@ class LinearBaseline:
         )
 
 
-def load_models(models_dir: Path) -> tuple[Any, LinearBaseline]:
+def load_fitted(models_dir: Path) -> tuple[Any, LinearBaseline]:
     """The challenger booster and the baseline that the `fit` stage saved in `models_dir`."""
     booster = load_xgboost((models_dir / artifacts.MODEL_FILE).read_bytes())
     return booster, LinearBaseline.from_json((models_dir / artifacts.BASELINE_FILE).read_text())

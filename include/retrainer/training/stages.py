@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 from retrainer.core import artifacts, calibration, expressions, frames
 from retrainer.core.errors import ConfigError
 from retrainer.core.feature_declarations import derived_feature_names
-from retrainer.training import features, imbalance
+from retrainer.features import matrix
+from retrainer.training import imbalance
 from retrainer.training.engines import engine_of, fit_xgboost_dask
 from retrainer.training.models import LinearBaseline, fit_xgboost, score_xgboost, tuned_params
 from retrainer.training.selection import choose, unweighted_report
@@ -48,10 +49,10 @@ def prepare(batches_dir: Path, out_dir: Path, report_path: Path, params: dict[st
     start, end = window_bounds_of(params, as_of)
     frame = rows_in_window(read_window_rows(files, start, end, params), start, end, params)
     frame = with_derived_features(frame, params)
-    labelled, report = features.label_as_of(frame, as_of, params)
+    labelled, report = matrix.label_as_of(frame, as_of, params)
     rows = len(frame)
     del frame  # only the labelled rows are split and written
-    parts = features.time_split(labelled, params)
+    parts = matrix.time_split(labelled, params)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, part in parts.items():
         part.to_parquet(out_dir / f"{name}.parquet", index=False)
@@ -73,18 +74,18 @@ def with_derived_features(frame: pd.DataFrame, params: dict[str, Any]) -> pd.Dat
         return frame
     path = Path(artifacts.FEATURES)
     if not path.exists():
-        raise features.FeatureError(f"{path} is missing: the featurize stage computes the derived features")
+        raise matrix.FeatureError(f"{path} is missing: the featurize stage computes the derived features")
     id_column = params["model"]["id_column"]
     derived = frames.to_frame(pq.read_table(path, columns=[id_column, *names]))
     clash = [c for c in names if c in frame.columns]
     if clash:
-        raise features.FeatureError(f"derived features {clash} are already columns of the batches")
+        raise matrix.FeatureError(f"derived features {clash} are already columns of the batches")
     try:
         joined = frame.merge(derived, on=id_column, how="left", validate="one_to_one", sort=False)
     except pd.errors.MergeError as error:
-        raise features.FeatureError(f"the derived features do not match the window's rows: {error}") from None
+        raise matrix.FeatureError(f"the derived features do not match the window's rows: {error}") from None
     if len(derived) != len(frame):
-        raise features.FeatureError(
+        raise matrix.FeatureError(
             f"{len(derived)} rows of derived features for {len(frame)} window rows: rerun featurize"
         )
     return joined
@@ -132,12 +133,12 @@ def _xy(path: Path, params: dict[str, Any]):
     columns they are made of: the matrix is the one full-size thing held, never the split as a frame."""
     feature_params, label = params["features"], params["model"]["label"]
     split = pq.ParquetFile(path)
-    x = np.empty((split.metadata.num_rows, len(features.feature_names(feature_params))), dtype=np.float32)
+    x = np.empty((split.metadata.num_rows, len(matrix.feature_names(feature_params))), dtype=np.float32)
     labels, at = [], 0
-    columns = [*features.input_columns(feature_params), label]
+    columns = [*matrix.input_columns(feature_params), label]
     for rows in split.iter_batches(batch_size=_XY_ROWS, columns=columns):
         frame = frames.to_frame(pa.Table.from_batches([rows]))
-        x[at : at + len(frame)] = features.build_matrix(frame, feature_params)
+        x[at : at + len(frame)] = matrix.build_matrix(frame, feature_params)
         labels.append(frame[label].to_numpy())
         at += len(frame)
     y = (
@@ -172,7 +173,7 @@ def fit(
     down-samples the train split's negatives. Neither set: the fit of before, byte for byte."""
     tuning = json.loads(tuning_path.read_text()) if tuning_path is not None and tuning_path.exists() else None
     params = tuned_params(params, tuning)
-    names = features.feature_names(params["features"])
+    names = matrix.feature_names(params["features"])
     engine = engine_of(params)
     seed = params["train"]["seed"]
     w_train = sample_weights(adaptation_dir, prepared_dir, "train", params)

@@ -12,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from retrainer.core import artifacts, layout
 from retrainer.core.clock import as_utc, run_key
 from retrainer.core.feature_declarations import definitions_hash, derived_feature_names
@@ -22,7 +20,6 @@ from retrainer.core.settings import Settings
 from retrainer.core.timeouts import subprocess_seconds
 from retrainer.features.events import history_days, stage_history
 from retrainer.storage import Storage, sha256_file
-from retrainer.storage.frames import read_verified
 from retrainer.training.engines import engine_of, scheduler_address
 from retrainer.training.window import assemble_window
 from retrainer.training.workspace import TrainingError, dvc, prepare_workspace, read_lock_hashes
@@ -167,25 +164,3 @@ def _raise_broken_contract(workspace: Path) -> None:
     if contract and not contract["success"]:
         failures = [Failure(**failure) for failure in contract["failures"]]
         raise FeatureContractBroken(contract["suite"], str(workspace / artifacts.FEATURES), failures)
-
-
-def read_run(storage: Storage, run_manifest_uri: str) -> dict:
-    """The manifest of a published training run."""
-    return json.loads(storage.get_text(storage.key_of(run_manifest_uri)))
-
-
-def read_run_file(storage: Storage, run: dict, name: str) -> bytes:
-    """The bytes of a run's published file (`artifacts.PUBLISHED`), refused with ChecksumMismatch if they
-    differ from the sha256 the run's manifest recorded."""
-    entry = run["files"][name]
-    return storage.get_verified(storage.key_of(entry["uri"]), entry["sha256"], f"{entry['uri']} (published)")
-
-
-def read_run_frame(storage: Storage, run: dict, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """A run's published Parquet file (or only `columns` of it) as a data frame: streamed to a scratch
-    file, refused with ChecksumMismatch unless it hashes to the sha256 the run's manifest recorded, and
-    read from that checked copy without holding the data twice."""
-    entry = run["files"][name]
-    return read_verified(
-        storage, storage.key_of(entry["uri"]), entry["sha256"], f"{entry['uri']} (published)", columns
-    )

@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 
 from retrainer.core import frames
 from retrainer.core.tuning_schema import INTEGER_PARAMETERS
-from retrainer.training import features, imbalance
+from retrainer.features import matrix
+from retrainer.training import imbalance
 from retrainer.training.models import fit_xgboost
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,10 @@ def _read_rows(path: Path, params: dict[str, Any], keep: np.ndarray | None) -> t
     feature_params, label = params["features"], params["model"]["label"]
     split = pq.ParquetFile(path)
     count = split.metadata.num_rows if keep is None else len(keep)
-    x = np.empty((count, len(features.feature_names(feature_params))), dtype=np.float32)
+    x = np.empty((count, len(matrix.feature_names(feature_params))), dtype=np.float32)
     y = np.empty(count, dtype=np.int8)
     at = offset = 0
-    columns = [*features.input_columns(feature_params), label]
+    columns = [*matrix.input_columns(feature_params), label]
     for rows in split.iter_batches(batch_size=_ROWS, columns=columns):
         table = pa.Table.from_batches([rows])
         if keep is not None:
@@ -60,7 +61,7 @@ def _read_rows(path: Path, params: dict[str, Any], keep: np.ndarray | None) -> t
             offset += len(table)
             table = table.take(pa.array(inside))
         frame = frames.to_frame(table)
-        x[at : at + len(frame)] = features.build_matrix(frame, feature_params)
+        x[at : at + len(frame)] = matrix.build_matrix(frame, feature_params)
         y[at : at + len(frame)] = frame[label].to_numpy()
         at += len(frame)
     return x, y
@@ -191,7 +192,7 @@ def search(prepared_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
     metric = xgboost.get("eval_metric") or "logloss"
     rounds = int(xgboost["n_estimators"]) * int(settings.get("folds", 1))
     folds, held = folds_of(prepared_dir, params)
-    names = features.feature_names(params["features"])
+    names = matrix.feature_names(params["features"])
     deadline = started + float(settings["timeout_seconds"])
     prepared_folds = []
     for fold in folds:  # train.imbalance applied to each fold's training rows, as the fit applies it

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from retrainer.training.features import FeatureError, build_matrix, feature_names, label_as_of, time_split
+from retrainer.features.matrix import FeatureError, build_matrix, feature_names, label_as_of, time_split
 
 AS_OF = pd.Timestamp("2026-11-16", tz="UTC")
 

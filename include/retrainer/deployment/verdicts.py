@@ -72,7 +72,7 @@ def verdict(state: dict, reports: list[dict], params: dict) -> Verdict:
     if not current:
         return Verdict(HOLD, [f"no day scored under deployment revision {state['revision']} yet"])
     latest = current[-1]
-    if found := breaches(latest, settings["monitor"]):
+    if found := breaches(latest, settings["rollback"]):
         return Verdict(ROLLBACK, found)
     if state["mode"] == SHADOW:
         return Verdict(HOLD, [f"shadow v{state['challenger']} within bounds on {latest['day']}"])

@@ -1,4 +1,4 @@
-"""The health of one scoring run, held against `monitoring.scoring` in params.yaml:
+"""The health of one scoring run, held against `scoring.health` in params.yaml:
 
     input     per feature of the champion: missing share, out-of-range share (numbers outside the range
               its training reference spanned), unseen-category share (categories its reference never
@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from retrainer.core import artifacts
+from retrainer.data.published import read_run, read_run_frame
 from retrainer.drift import data_drift
 from retrainer.drift.metrics import jsonable
+from retrainer.features.matrix import numeric_inputs
 from retrainer.registry.store import Registry
-from retrainer.training.features import numeric_inputs
-from retrainer.training.train import read_run, read_run_frame
 
 UPPER, LOWER = "max", "min"  # a bound's way: a figure above its max, or below its min, is a breach
 
@@ -115,7 +115,7 @@ def software_health(seconds: float, rows: int, peak_rss_mib: float, model_load_s
 
 
 def breaches(health: dict, bounds: dict[str, Any]) -> list[dict]:
-    """Every figure of `health` past its bound in `bounds` (`monitoring.scoring`), worst first per kind."""
+    """Every figure of `health` past its bound in `bounds` (`scoring.health`), worst first per kind."""
     found = []
 
     def check(figure: str, value: Any, limit: Any, way: str, feature: str | None = None) -> None:

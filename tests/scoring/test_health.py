@@ -11,7 +11,9 @@ import pytest
 
 from retrainer.core import layout
 from retrainer.deployment.state import read
-from retrainer.monitoring.health import (
+from retrainer.registry.store import Registry
+from retrainer.scoring.batch import score_day
+from retrainer.scoring.health import (
     alert_text,
     breaches,
     describe,
@@ -19,8 +21,6 @@ from retrainer.monitoring.health import (
     output_health,
     software_health,
 )
-from retrainer.registry.store import Registry
-from retrainer.scoring.batch import score_day
 from retrainer.scoring.report import day_report
 from retrainer.synthetic.generator import GeneratorConfig, generate_day
 from tests.deploy_helpers import champion_and_challenger, write_days
@@ -46,12 +46,12 @@ def _health(reference, current, params, scores=None, software=None) -> dict:
 
 
 def _found(health, params) -> set[tuple]:
-    return {(b["figure"], b["feature"]) for b in breaches(health, params["monitoring"]["scoring"])}
+    return {(b["figure"], b["feature"]) for b in breaches(health, params["scoring"]["health"])}
 
 
 def test_a_clean_day_breaches_nothing(reference, params):
     health = _health(reference, _day(date(2026, 11, 2), 99), params)
-    assert breaches(health, params["monitoring"]["scoring"]) == []
+    assert breaches(health, params["scoring"]["health"]) == []
     amount = health["input"]["features"]["amount"]
     assert amount["missing_share"] == 0 and amount["psi"] < 0.05 and amount["out_of_range_share"] < 0.01
 
@@ -74,7 +74,7 @@ def test_nan_scores_alert_rate_and_software_figures_breach_their_bounds(referenc
     scores = pd.DataFrame({"score": [0.9, np.nan, 0.8, 0.95], "decision": [True, False, True, True]})
     slow = software_health(seconds=10.0, rows=4, peak_rss_mib=20_000, model_load_seconds=0.2)
     health = _health(reference, _day(date(2026, 11, 2), 99), params, scores=scores, software=slow)
-    found = breaches(health, params["monitoring"]["scoring"])
+    found = breaches(health, params["scoring"]["health"])
     assert {b["figure"] for b in found} == {"nan_scores", "alert_rate", "rows_per_second", "peak_rss_mib"}
     assert health["output"]["nan_scores"] == 1 and health["output"]["alert_rate"] == 0.75
     text = alert_text("fraud-xgb", "2026-11-02", found, "file:///s/report.json")
@@ -107,7 +107,7 @@ def test_every_scoring_run_reports_its_health(storage, source, params):
     report = day_report(source, storage, registry, scores, summary, "2026-12-31T00:00:00+00:00", params)
     assert report["health"]["output"]["rows"] == len(scores) == 600
     assert report["health"]["input"]["features"]["amount"]["missing_share"] == 0
-    params["monitoring"]["scoring"]["min_rows_per_second"] = 10**9  # no machine scores this fast
+    params["scoring"]["health"]["min_rows_per_second"] = 10**9  # no machine scores this fast
     report = day_report(source, storage, registry, scores, summary, "2026-12-31T00:00:00+00:00", params)
     assert [b["figure"] for b in report["breaches"]] == ["rows_per_second"]
     assert report["alert"].startswith(f"fraud-xgb scoring of {day}: 1 figure(s) out of bounds")
