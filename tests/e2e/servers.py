@@ -1,5 +1,6 @@
-"""Talking to the Airflow servers a test starts: its REST API, waiting on it, and `airflow standalone`
-(scheduler, API server, DAG processor, triggerer) on free ports of 127.0.0.1, stopped whatever happens."""
+"""Talking to the Airflow servers a test starts: its REST API, waiting on it, `airflow standalone`
+(scheduler, API server, DAG processor, triggerer) and `airflow api-server` alone, on free ports of
+127.0.0.1, stopped whatever happens."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from collections.abc import Iterator
 from tests import processes
 from tests.conftest import _free_port
 from tests.e2e.conftest import BIN
+
+# The one user of an API server started with `viewer=True`: SimpleAuthManager's lowest role that may view the
+# registry page, with a password (no "all admins").
+USER, PASSWORD = "viewer", "a-test-password"
 
 
 def request(method: str, url: str, token: str | None = None, body: dict | None = None) -> dict:
@@ -75,3 +80,44 @@ def standalone(airflow, extra_env: dict[str, str] | None = None) -> Iterator[tup
         processes.stop(process, grace=30)
         assert not processes.tagged(process.tag)
         log.close()
+
+
+@contextlib.contextmanager
+def api_server(airflow, viewer: bool = True) -> Iterator[str]:
+    """`airflow api-server` alone over the test's AIRFLOW_HOME on a free port of 127.0.0.1, configured as
+    `make airflow` and docker-compose.yaml run it (every model of the project, no RETRAINER_MODEL) with its
+    `[api] base_url` set; with `viewer`, SimpleAuthManager's only user is a viewer (`USER`, `PASSWORD`),
+    else every user is an admin. Yields its base URL; its log is `api-server.log` in that home."""
+    port = _free_port()
+    env = {k: v for k, v in airflow.env.items() if k != "RETRAINER_MODEL"}
+    env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{port}"
+    if viewer:
+        passwords = airflow.home / "passwords.json"
+        passwords.write_text(json.dumps({USER: PASSWORD}))
+        env |= {
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        }
+    else:
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+    log = (airflow.home / "api-server.log").open("w")
+    process = processes.start(
+        [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait(lambda: request("GET", f"{base}/api/v2/version"), 180, "the API server", {"api-server": process})
+        yield base
+    finally:
+        processes.stop(process, grace=30)
+        log.close()
+
+
+def viewer_token(base: str) -> str:
+    """A JWT for the viewer of an `api_server(viewer=True)`, as the UI's login form gets it."""
+    login = {"username": USER, "password": PASSWORD}
+    return request("POST", f"{base}/auth/token", body=login)["access_token"]

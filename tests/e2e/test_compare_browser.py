@@ -8,17 +8,14 @@ person's answer (`tests.registered_versions`)."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import urllib.request
 
 import pytest
 
+from tests.e2e.servers import viewer_token
 from tests.e2e.test_data_docs import distinct_colours
 from tests.e2e.test_registry_page_browser import (  # noqa: F401 (api_server: a fixture used by name)
     ARTIFACTS,
-    PASSWORD,
-    USER,
     Browser,
     _status,
     api_server,
@@ -61,14 +58,7 @@ def test_the_comparison_opens_from_the_registry_page_and_shows_the_registry_figu
     base, registry = api_server, registry_with_a_canary
     compare = "/registry/compare?model=fraud-xgb&a=2"
     assert _status(base + compare) == 401  # no token, no cookie
-    login = urllib.request.Request(
-        f"{base}/auth/token",
-        data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(login, timeout=20) as response:
-        token = json.loads(response.read())["access_token"]
+    token = viewer_token(base)
     assert _status(base + "/registry/compare?model=fraud-xgb&a=9", token) == 404
 
     browser = Browser(tmp_path / "profile")

@@ -9,17 +9,13 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import subprocess
-import time
-import urllib.request
 
 import pytest
 
-from tests import processes
-from tests.conftest import PROJECT_DIR, _free_port
-from tests.e2e.conftest import BIN
+from tests.conftest import PROJECT_DIR
+from tests.e2e import servers
 from tests.e2e.test_data_docs import distinct_colours
-from tests.e2e.test_registry_page_browser import PASSWORD, USER, Browser, _status
+from tests.e2e.test_registry_page_browser import Browser, _status
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
@@ -42,43 +38,8 @@ def history(airflow, params):
 
 @pytest.fixture
 def api_server(airflow, history):
-    port = _free_port()
-    passwords = airflow.home / "passwords.json"
-    passwords.write_text(json.dumps({USER: PASSWORD}))
-    env = {k: v for k, v in airflow.env.items() if k != "RETRAINER_MODEL"} | {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    log = (airflow.home / "api-server.log").open("w")
-    process = processes.start(
-        [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while _status(f"{base}/api/v2/version") != 200:
-            assert time.monotonic() < deadline, (airflow.home / "api-server.log").read_text()[-3000:]
-            time.sleep(1)
+    with servers.api_server(airflow) as base:
         yield base
-    finally:
-        processes.stop(process, grace=30)
-        log.close()
-
-
-def _token(base: str) -> str:
-    login = urllib.request.Request(
-        f"{base}/auth/token",
-        data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(login, timeout=20) as response:
-        return json.loads(response.read())["access_token"]
 
 
 def _full_page(browser: Browser, path) -> None:
@@ -95,7 +56,7 @@ def test_the_history_page_and_each_comparison_show_the_registry_s_versions_days_
     base, (registry, facts) = api_server, history
     route = f"/registry/history?model={MODEL}"
     assert _status(base + route) == 401  # no token, no cookie
-    token = _token(base)
+    token = servers.viewer_token(base)
     assert _status(base + route, token) == 200
     assert _status(f"{base}/registry/history?model=no-such-model", token) == 404
     assert len(registry.versions()) >= 5 and len(facts["scored_days"]) >= 30

@@ -19,14 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests import processes
-from tests.conftest import PROJECT_DIR, _free_port
-from tests.e2e.conftest import BIN
+from tests.conftest import PROJECT_DIR
+from tests.e2e import servers
 from tests.e2e.test_data_docs import distinct_colours
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
-USER, PASSWORD = "viewer", "a-test-password"
 
 
 def _status(url: str, token: str | None = None) -> int:
@@ -132,33 +130,8 @@ def registry_with_a_canary(airflow, params):
 
 @pytest.fixture
 def api_server(airflow, registry_with_a_canary):
-    port = _free_port()
-    passwords = airflow.home / "passwords.json"
-    passwords.write_text(json.dumps({USER: PASSWORD}))
-    # as `make airflow` and docker-compose.yaml run it: two models configured, no RETRAINER_MODEL
-    env = {k: v for k, v in airflow.env.items() if k != "RETRAINER_MODEL"} | {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    log = (airflow.home / "api-server.log").open("w")
-    process = processes.start(
-        [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while _status(f"{base}/api/v2/version") != 200:
-            assert time.monotonic() < deadline, (airflow.home / "api-server.log").read_text()[-3000:]
-            time.sleep(1)
+    with servers.api_server(airflow) as base:
         yield base
-    finally:
-        processes.stop(process, grace=30)
-        log.close()
 
 
 def test_the_registry_page_needs_a_login_and_shows_versions_and_deployment(api_server, tmp_path):
@@ -167,14 +140,7 @@ def test_the_registry_page_needs_a_login_and_shows_versions_and_deployment(api_s
     for path in ("/registry/", "/registry/versions?model=fraud-xgb", report):
         assert _status(base + path) == 401, path  # no token, no cookie
         assert _status(base + path, token="not-a-jwt") == 403, path
-    login = urllib.request.Request(
-        f"{base}/auth/token",
-        data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(login, timeout=20) as response:
-        token = json.loads(response.read())["access_token"]
+    token = servers.viewer_token(base)
     assert _status(f"{base}/registry/", token) == 200
     assert _status(f"{base}/registry/versions?model=no-such-model", token) == 404
     views = urllib.request.Request(f"{base}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"})

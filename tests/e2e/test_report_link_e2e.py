@@ -6,13 +6,11 @@ global operator extra link; a task that made no report gets no button (null, whi
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.parse
 
-from tests import processes
-from tests.conftest import _free_port, copy_configuration
-from tests.e2e.conftest import BIN
-from tests.e2e.servers import request, wait
+from tests.conftest import copy_configuration
+from tests.e2e import servers
+from tests.e2e.servers import request
 
 REPORT = "/registry/scores/fraud-xgb/2026-11-15/report.html"
 PROBE = f'''
@@ -46,18 +44,7 @@ def test_a_task_that_returned_a_report_url_shows_a_report_button(airflow, tmp_pa
     assert run.state == "success", run.log[-3000:]
     assert run.tasks == {"reported": "success", "silent": "success"}, run.log[-3000:]
 
-    port = _free_port()
-    env = airflow.env | {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
-    log = (airflow.home / "api-server.log").open("w")
-    server = processes.start(
-        [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait(lambda: request("GET", f"{base}/api/v2/version"), 180, "the API server", {"api-server": server})
+    with servers.api_server(airflow, viewer=False) as base:
         token = request("GET", f"{base}/auth/token")["access_token"]
         [dag_run] = request("GET", f"{base}/api/v2/dags/report_link_probe/dagRuns", token)["dag_runs"]
         run_id = urllib.parse.quote(dag_run["dag_run_id"], safe="")
@@ -69,7 +56,4 @@ def test_a_task_that_returned_a_report_url_shows_a_report_button(airflow, tmp_pa
             )["extra_links"]
             for task in ("reported", "silent")
         }
-    finally:
-        processes.stop(server, grace=30)
-        log.close()
     assert links == {"reported": {"Report": REPORT}, "silent": {"Report": None}}, json.dumps(links)
