@@ -181,6 +181,7 @@ def test_calibration_off_stores_the_identity_and_scores_as_before(prepared, scor
 
 
 def test_a_challenger_fitted_on_dask_is_calibrated_on_the_valid_split_too(prepared, tmp_path, monkeypatch):
+    from retrainer.features.matrix import feature_names
     from retrainer.training import stages
     from retrainer.training.models import fit_xgboost
 
@@ -190,7 +191,7 @@ def test_a_challenger_fitted_on_dask_is_calibrated_on_the_valid_split_too(prepar
     def on_this_machine(prepared_dir, params):  # the cluster's booster is an XGBoost booster like this one
         x, y = stages._xy(prepared_dir / "train.parquet", params)
         xv, yv = stages._xy(prepared_dir / "valid.parquet", params)
-        names = stages.features.feature_names(params["features"])
+        names = feature_names(params["features"])
         return fit_xgboost(x, y, xv, yv, names, params["train"]["xgboost"], params["train"]["seed"])
 
     monkeypatch.setattr(stages, "fit_xgboost_dask", on_this_machine)
