@@ -43,6 +43,11 @@ def _td(value: Any, css: str = "", places: int = 4) -> str:
     return f"<td{klass}>{escape(fmt(value, places=places))}</td>"
 
 
+def _row(*values: Any) -> str:
+    """A table row of plain cells, one per value (escaped by `_td`)."""
+    return "<tr>" + "".join(_td(v) for v in values) + "</tr>"
+
+
 def _table(header: list[str], rows: list[str], empty: str = "nothing to show") -> str:
     if not rows:
         return f"<p class='note'>{escape(empty)}</p>"
@@ -130,14 +135,7 @@ def _intervals(intervals: dict, a: str, b: str) -> str:
 
 
 def _params(rows: list[dict], a: str, b: str) -> str:
-    body = [
-        "<tr>"
-        + _td(r["key"])
-        + _td(json.dumps(r["a"], default=str))
-        + _td(json.dumps(r["b"], default=str))
-        + "</tr>"
-        for r in rows
-    ]
+    body = [_row(r["key"], json.dumps(r["a"], default=str), json.dumps(r["b"], default=str)) for r in rows]
     return _table(["key", a, b], body, "no param, tuning, imbalance or calibration setting differs")
 
 
@@ -154,40 +152,24 @@ def _features(found: dict, a: str, b: str) -> str:
 
 def _batches(found: dict, a: str, b: str) -> str:
     names = list(found["a"] | found["b"])
-    body = ["<tr>" + _td(n) + _td(found["a"].get(n)) + _td(found["b"].get(n)) + "</tr>" for n in names]
+    body = [_row(n, found["a"].get(n), found["b"].get(n)) for n in names]
     return _table(["batch", f"{a} sha256", f"{b} sha256"], body, "no batch recorded")
 
 
 def _history(found: dict, name: str) -> str:
     answers = [
-        "<tr>"
-        + _td(x.get("recorded_at"))
-        + _td(x.get("kind"))
-        + _td(x.get("option"))
-        + _td(x.get("actor"))
-        + _td(x.get("comment") or x.get("reason"))
-        + "</tr>"
+        _row(
+            x.get("recorded_at"),
+            x.get("kind"),
+            x.get("option"),
+            x.get("actor"),
+            x.get("comment") or x.get("reason"),
+        )
         for x in found["answer"]
     ]
-    approvals = [
-        "<tr>"
-        + _td(e["at"])
-        + _td(e["event"])
-        + _td(e["option"])
-        + _td(e["actor"])
-        + _td(e["reason"])
-        + "</tr>"
-        for e in found["approvals"]
-    ]
+    approvals = [_row(e["at"], e["event"], e["option"], e["actor"], e["reason"]) for e in found["approvals"]]
     moves = [
-        "<tr>"
-        + _td(e["at"])
-        + _td(e["event"])
-        + _td(e["alias"] or e["mode"])
-        + _td(e["share"])
-        + _td(e["actor"])
-        + _td(e["reason"])
-        + "</tr>"
+        _row(e["at"], e["event"], e["alias"] or e["mode"], e["share"], e["actor"], e["reason"])
         for e in found["moves"]
     ]
     return (
