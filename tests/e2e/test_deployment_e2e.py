@@ -180,11 +180,14 @@ def test_an_approved_canary_ramps_to_champion_and_a_bad_one_is_rolled_back(airfl
     assert (decided["decision"], decided["mode"], decided["share"]) == ("Canary", "canary", 5)
     answered = _events(registry, "approval_answered")[-1]
     assert answered["option"] == "Canary" and answered["actor"] and answered["responded_at"]
-    # the registered-model Asset event carries the version
+    # the registered-model Asset event carries the version (the latest event of all is the canary's start,
+    # on retrainer://deployment/fraud-xgb)
     events = api("GET", "/assets/events?order_by=-timestamp&limit=5")["asset_events"]
+    [registered_event, *_] = [e for e in events if e["uri"] == "retrainer://registry/fraud-xgb"]
     assert {"model": "fraud-xgb", "version": challenger} == {
-        k: events[0]["extra"][k] for k in ("model", "version")
-    } and events[0]["extra"]["record_uri"].endswith(f"versions/{challenger:06d}.json")
+        k: registered_event["extra"][k] for k in ("model", "version")
+    } and registered_event["extra"]["record_uri"].endswith(f"versions/{challenger:06d}.json")
+    assert events[0]["uri"] == "retrainer://deployment/fraud-xgb" and events[0]["extra"]["mode"] == "canary"
 
     # daily scoring: 5 % -> 25 % -> 50 % -> champion (one good day per step in this test)
     days = [date(2026, 9, 14) + timedelta(days=n) for n in range(5)]

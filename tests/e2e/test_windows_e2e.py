@@ -19,8 +19,9 @@ AUTO = {"approval": "auto"}
 
 
 def _ran(run) -> dict[str, str]:
-    """The tasks that ran: all but the approval form, which these runs skip (first model, or auto)."""
-    return {task: state for task, state in run.tasks.items() if task != "approve"}
+    """The tasks that ran: all but the approval form, which these runs skip (first model, or auto), and the
+    deployment event, skipped where nothing moved (a first model is made champion by register)."""
+    return {task: state for task, state in run.tasks.items() if task not in ("approve", "announce_move")}
 
 
 def _manifest(airflow, area: str, run: str) -> dict:
