@@ -40,7 +40,7 @@ def check_drift(
     result = check(ctx.storage, ctx.source, ctx.params, as_of)
     summaries.log_summary(summaries.drift_lines, result, ctx.storage.root_uri)
     unlinked = {k: v for k, v in result.items() if k not in ("report_uri", "page_uri")}
-    return unlinked | {"report_url": result["page_url"]}
+    return unlinked | {"report_url": result.get("page_url")}  # none without a champion: no report
 
 
 def follow_up_due(
