@@ -215,7 +215,8 @@ def test_gate_report_is_stored_with_the_registry_version(pipeline):
     assert f"[{interval['low']:+.4f}, {interval['high']:+.4f}]" in markdown
     assert "| region=latam |" in markdown and "Saved against the champion" in markdown
     html = registry.read_file(2, "report.html").decode()
-    assert html.count("<svg") == 2 and "<table>" in html  # the PR and cost curves, and the tables
+    # the PR and cost curves, the calibration's reliability diagram, and the tables
+    assert html.count("<svg") == 3 and "<table>" in html
 
 
 def test_the_champion_is_compared_at_its_own_stored_threshold(pipeline):
