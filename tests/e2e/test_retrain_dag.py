@@ -110,7 +110,7 @@ def test_a_challenger_broken_on_one_region_stops_the_run_naming_the_slice(airflo
     assert gates["non_regression"]["low"] >= -gates["thresholds"]["champion_tolerance"]  # a good average
     latam = next(row for row in gates["slices"]["rows"] if row["slice"] == "region=latam")
     assert latam["judged"] and latam["challenger_roc_auc"] < gates["thresholds"]["min_slice_roc_auc"]
-    assert (run_dir / "report.html").read_text().count("<svg") == 2
+    assert (run_dir / "report.html").read_text().count("<svg") == 3  # PR, cost, reliability
     # the champion is untouched and nothing was registered
     versions = json.loads(airflow.retrainer("registry", "list", "--json"))
     assert [(v["version"], v["aliases"]) for v in versions] == [(1, ["champion"])]
